@@ -1,0 +1,45 @@
+# Every target sets itself up: a virtual environment in .venv with zipfit and its test tools.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out
+
+.PHONY: default demo test lint format bench clean
+
+default: test lint
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p $(OUT)
+	$(BIN)/zipfit select sample_data/source.jsonl -t sample_data/target.jsonl \
+		--target-template '{prompt}{canonical_solution}' -k 200 \
+		-o $(OUT)/selected.jsonl --report $(OUT)/report.json --force
+	@echo "demo: the 200 best-aligned records are in $(OUT)/selected.jsonl, the run report in $(OUT)/report.json"
+	@echo "demo: kinds among them:"
+	@$(BIN)/python -c "import collections, json; \
+		c = collections.Counter(json.loads(l)['source'] for l in open('$(OUT)/selected.jsonl')); \
+		print('  ' + ', '.join(f'{k} {v}' for k, v in c.most_common()))"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check zipfit_cli tests benchmarks
+	$(BIN)/ruff format --check zipfit_cli tests benchmarks
+	$(BIN)/mypy zipfit_cli
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix zipfit_cli tests benchmarks
+	$(BIN)/ruff format zipfit_cli tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,366 @@
+"""The `zipfit` command line: parse options, call the library, map errors to exit codes.
+
+This is the only module that imports typer.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+
+from . import __version__
+from .compressors import COMPRESSORS
+from .errors import ExitCode, Terminated, UsageError, ZipfitError
+from .output import Output, check_output_path
+from .pipeline import RunSettings, run_score, run_select
+from .records import STDIN, TextSpec, input_size, load_targets
+from .report import make_display, report_dict
+from .runner import default_workers
+from .scoring import TargetSet
+from .stats import RunStats
+
+EXIT_CODES_HELP = """Exit codes: 0 ok; 1 runtime failure (a worker died, a write failed);
+2 usage error; 3 bad input (malformed JSONL, missing text field, missing file);
+4 output exists (use --force); 130 interrupted (Ctrl-C); 141 output pipe closed early;
+143 terminated (SIGTERM)."""
+
+app = typer.Typer(
+    name="zipfit",
+    help="Select the source examples most aligned with a target task, by gzip compression "
+    "(ZIP-FIT). Data goes to stdout; progress and the summary go to stderr.",
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals hold corpus text
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+# Options shared by every scoring command, declared once.
+Sources = Annotated[
+    list[str],
+    typer.Argument(
+        help="Source JSONL files (.gz, .bz2, .xz, .zst read as such); - for stdin.", show_default=False
+    ),
+]
+Targets = Annotated[
+    list[str],
+    typer.Option(
+        "--target",
+        "-t",
+        help="Target examples: JSONL (or .txt, one per line). Repeatable.",
+        show_default=False,
+    ),
+]
+Output_ = Annotated[
+    str, typer.Option("--output", "-o", help="Output JSONL (.gz/.zst compressed); - for stdout.")
+]
+TextKey = Annotated[
+    str, typer.Option("--text-key", help="Source field with the text; dotted paths like meta.content work.")
+]
+TargetKey = Annotated[str, typer.Option("--target-key", help="Target field with the text.")]
+TargetTemplate = Annotated[
+    str | None,
+    typer.Option(
+        "--target-template", help="Build target text from fields, e.g. '{prompt}{canonical_solution}'."
+    ),
+]
+Compressor = Annotated[
+    str,
+    typer.Option("--compressor", help=f"Compressor: {', '.join(COMPRESSORS)}. gzip is the paper's method."),
+]
+Level = Annotated[
+    int | None,
+    typer.Option(
+        "--level",
+        help="Compression level (gzip 1-9, default 9; lz4 0-12, default 0; zstd 1-22, default 3).",
+        show_default=False,
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", "-j", min=1, help="Worker processes (default: all cores).", show_default=False),
+]
+ScoreKey = Annotated[str, typer.Option("--score-key", help="Field the score is written to.")]
+SkipInvalid = Annotated[
+    bool,
+    typer.Option(
+        "--skip-invalid",
+        help="Skip records that cannot be scored and count them, instead of stopping with exit code 3.",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+Report = Annotated[
+    Path | None,
+    typer.Option("--report", help="Write the run summary, settings and target hash as JSON here."),
+]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per task sent to a worker.")]
+Limit = Annotated[
+    int | None,
+    typer.Option("--limit", min=1, help="Stop after this many source records (for trying things out)."),
+]
+MaxTextBytes = Annotated[
+    int,
+    typer.Option("--max-text-bytes", min=0, help="Texts longer than this are invalid records (0: no limit)."),
+]
+Traceback = Annotated[bool, typer.Option("--traceback", help="Show the Python traceback of an error.")]
+
+
+def _fail(message: str, code: ExitCode) -> NoReturn:
+    print(f"zipfit: error: {message}", file=sys.stderr, flush=True)
+    raise typer.Exit(int(code))
+
+
+@contextmanager
+def _errors(traceback: bool) -> Iterator[None]:
+    """Turn library exceptions and signals into one-line messages and exit codes."""
+    try:
+        yield
+    except ZipfitError as exc:
+        if traceback:
+            raise
+        _fail(str(exc), exc.exit_code)
+    except BrokenPipeError:
+        # The reader went away (`| head`): silence the final flush and exit like SIGPIPE would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    except KeyboardInterrupt:
+        _fail("interrupted; no output written", ExitCode.INTERRUPTED)
+    except Terminated:
+        _fail("terminated; no output written", ExitCode.TERMINATED)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+        if traceback:
+            raise
+        _fail(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", ExitCode.FAILURE)
+
+
+def _settings(
+    sources: list[str],
+    targets: list[str],
+    text_key: str,
+    target_key: str,
+    target_template: str | None,
+    compressor: str,
+    level: int | None,
+    workers: int | None,
+    score_key: str,
+    skip_invalid: bool,
+    batch_size: int,
+    limit: int | None,
+    max_text_bytes: int,
+) -> RunSettings:
+    if not targets:
+        raise UsageError("give the target examples with -t/--target PATH")
+    if sum(p == STDIN for p in sources + targets) > 1:
+        raise UsageError("stdin (-) can be read only once")
+    target_texts = load_targets(targets, TextSpec.build(target_key, target_template))
+    return RunSettings(
+        sources=sources,
+        targets=TargetSet.from_texts(target_texts, compressor, level),
+        spec=TextSpec.build(text_key, max_bytes=max_text_bytes),
+        workers=workers or default_workers(),
+        batch_size=batch_size,
+        skip_invalid=skip_invalid,
+        score_key=score_key,
+        limit=limit,
+    )
+
+
+def _describe(settings: RunSettings, target_paths: list[str], **extra: Any) -> dict[str, Any]:
+    targets = settings.targets
+    return {
+        "sources": settings.sources,
+        "targets": target_paths,
+        "n_targets": len(targets),
+        "target_sha256": targets.digest(),
+        "compressor": targets.compressor.name,
+        "level": targets.compressor.level,
+        "text_key": settings.spec.key,
+        "score_key": settings.score_key,
+        "skip_invalid": settings.skip_invalid,
+        "max_text_bytes": settings.spec.max_bytes,
+        "workers": settings.workers,
+        "batch_size": settings.batch_size,
+        "limit": settings.limit,
+        **extra,
+    }
+
+
+def _write_report(path: Path | None, stats: RunStats, settings: dict[str, Any]) -> None:
+    if path is None:
+        return
+    with Output(str(path)) as out:
+        out.write(orjson.dumps(report_dict(stats, settings), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+@app.command()
+def select(
+    sources: Sources,
+    target: Targets = [],  # noqa: B006 (typer reads the default, never mutates it)
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", "-k", min=1, help="Keep the K best records.")
+    ] = None,
+    fraction: Annotated[
+        float | None,
+        typer.Option("--fraction", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."),
+    ] = None,
+    output: Output_ = STDIN,
+    text_key: TextKey = "text",
+    target_key: TargetKey = "text",
+    target_template: TargetTemplate = None,
+    compressor: Compressor = "gzip",
+    level: Level = None,
+    workers: Workers = None,
+    score_key: ScoreKey = "zipfit_score",
+    skip_invalid: SkipInvalid = False,
+    quiet: Quiet = False,
+    report: Report = None,
+    force: Force = False,
+    batch_size: BatchSize = 256,
+    limit: Limit = None,
+    max_text_bytes: MaxTextBytes = 0,
+    traceback: Traceback = False,
+) -> None:
+    """Write the records best aligned with the target, best first, each with its score.
+
+    Example: zipfit select corpus.jsonl.gz -t humaneval.jsonl --target-template
+    '{prompt}{canonical_solution}' -k 10000 -o selected.jsonl
+
+    Ties keep input order. With neither -k nor --fraction every record is ranked.
+    With -k, memory holds K records; otherwise records wait in a temporary file ($TMPDIR).
+    """
+    with _errors(traceback):
+        if top_k is not None and fraction is not None:
+            raise UsageError("give either --top-k or --fraction, not both")
+        if fraction is not None and not 0 < fraction <= 1:
+            raise UsageError(f"--fraction must be in (0, 1], got {fraction}")
+        settings = _settings(
+            sources,
+            target,
+            text_key,
+            target_key,
+            target_template,
+            compressor,
+            level,
+            workers,
+            score_key,
+            skip_invalid,
+            batch_size,
+            limit,
+            max_text_bytes,
+        )
+        check_output_path(output, sources + target, force)
+        if report is not None:
+            check_output_path(str(report), sources + target, force=True)
+        with make_display(quiet, input_size(sources), "selecting") as display:
+            with Output(output) as out:
+                stats = run_select(settings, out, display, top_k=top_k, fraction=fraction)
+            display.summary(stats, "selected")
+        _write_report(
+            report,
+            stats,
+            _describe(
+                settings,
+                target,
+                command="select",
+                top_k=top_k,
+                fraction=fraction,
+                target_key=target_key,
+                target_template=target_template,
+            ),
+        )
+
+
+@app.command()
+def score(
+    sources: Sources,
+    target: Targets = [],  # noqa: B006
+    output: Output_ = STDIN,
+    text_key: TextKey = "text",
+    target_key: TargetKey = "text",
+    target_template: TargetTemplate = None,
+    compressor: Compressor = "gzip",
+    level: Level = None,
+    workers: Workers = None,
+    score_key: ScoreKey = "zipfit_score",
+    skip_invalid: SkipInvalid = False,
+    quiet: Quiet = False,
+    report: Report = None,
+    force: Force = False,
+    batch_size: BatchSize = 256,
+    limit: Limit = None,
+    max_text_bytes: MaxTextBytes = 0,
+    traceback: Traceback = False,
+) -> None:
+    """Write every record in input order with its alignment score added; streams as it goes.
+
+    Example: zipfit score corpus.jsonl -t target.jsonl | jq -c 'select(.zipfit_score > 0.2)'
+    """
+    with _errors(traceback):
+        settings = _settings(
+            sources,
+            target,
+            text_key,
+            target_key,
+            target_template,
+            compressor,
+            level,
+            workers,
+            score_key,
+            skip_invalid,
+            batch_size,
+            limit,
+            max_text_bytes,
+        )
+        check_output_path(output, sources + target, force)
+        if report is not None:
+            check_output_path(str(report), sources + target, force=True)
+        with make_display(quiet, input_size(sources), "scoring") as display:
+            with Output(output) as out:
+                stats = run_score(settings, out, display)
+            display.summary(stats, "written")
+        _write_report(
+            report,
+            stats,
+            _describe(
+                settings, target, command="score", target_key=target_key, target_template=target_template
+            ),
+        )
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"zipfit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    pass
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    app()

@@ -1,0 +1,59 @@
+"""Exceptions raised by the zipfit core and the exit codes the CLI maps them to."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; documented in README.md and in `zipfit --help`."""
+
+    OK = 0
+    FAILURE = 1  # runtime failure: a worker died, disk full, an I/O error while writing
+    USAGE = 2  # bad options or arguments (Click uses 2 as well)
+    BAD_INPUT = 3  # input data: malformed JSONL, missing text, unreadable or missing file
+    OUTPUT_EXISTS = 4  # the output file exists and --force was not given
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    BROKEN_PIPE = 141  # the reader of stdout went away, e.g. `| head` (128 + SIGPIPE)
+    TERMINATED = 143  # SIGTERM (128 + SIGTERM)
+
+
+class ZipfitError(Exception):
+    """Base class; the message is shown to the user as is, so it says what to do next."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+
+class UsageError(ZipfitError):
+    """Options that cannot work together, or a value out of range."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InputError(ZipfitError):
+    """Bad or unreadable input data."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class InvalidRecordError(InputError):
+    """One input record cannot be scored; names the file and line."""
+
+    def __init__(self, path: str, line_no: int, reason: str, detail: str) -> None:
+        self.path = path
+        self.line_no = line_no
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{path}:{line_no}: {detail} (use --skip-invalid to skip such records)")
+
+
+class OutputExistsError(ZipfitError):
+    exit_code = ExitCode.OUTPUT_EXISTS
+
+
+class WorkerDiedError(ZipfitError):
+    """A worker process exited without returning its batch (killed, out of memory)."""
+
+
+class Terminated(BaseException):
+    """Raised in the main process by the SIGTERM handler, so cleanup code runs."""

@@ -1,0 +1,134 @@
+"""Output that is all or nothing: a temporary file renamed into place only on success.
+
+stdout ('-') cannot be made atomic; it is flushed per record when it is a terminal and
+buffered otherwise. `.gz` and `.zst` names are compressed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+import tempfile
+from types import TracebackType
+from typing import IO
+
+from .errors import OutputExistsError, UsageError, ZipfitError
+from .records import STDIN, compression_of
+
+
+class OutputError(ZipfitError):
+    """The output could not be written (permissions, full disk)."""
+
+
+def check_output_path(path: str, inputs: list[str], force: bool) -> None:
+    """Refuse an output that is one of the inputs, or that exists without --force."""
+    if path == STDIN:
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"output {path} is a directory; give a file name")
+    if os.path.exists(path):
+        for source in inputs:
+            if source != STDIN and os.path.exists(source) and os.path.samefile(source, path):
+                raise UsageError(f"output {path} is also an input; choose another output path")
+    if os.path.exists(path) and not force:
+        raise OutputExistsError(f"output {path} exists; use --force to replace it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write {path}: directory {parent} is not writable")
+
+
+class Output:
+    """Context manager: `write(bytes)`; on a clean exit the file appears whole, else never."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._tmp_path: str | None = None
+        self._raw: IO[bytes] | None = None
+        self._stream: IO[bytes]
+        self.line_buffered = False
+
+    def __enter__(self) -> Output:
+        if self.path == STDIN:
+            self._stream = sys.stdout.buffer
+            self.line_buffered = sys.stdout.isatty()
+            return self
+        directory = os.path.dirname(os.path.abspath(self.path))
+        name = os.path.basename(self.path)
+        try:
+            fd, self._tmp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".zipfit-tmp", dir=directory)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
+        self._raw = os.fdopen(fd, "wb", buffering=1 << 20)
+        kind = compression_of(self.path)
+        if kind == "gz":
+            # mtime=0 and no file name in the header: the same records give the same bytes.
+            self._stream = gzip.GzipFile(  # type: ignore[assignment]
+                filename="", fileobj=self._raw, mode="wb", compresslevel=6, mtime=0
+            )
+        elif kind == "zst":
+            import zstandard
+
+            self._stream = zstandard.ZstdCompressor(level=3).stream_writer(self._raw, closefd=False)
+        elif kind is None:
+            self._stream = self._raw
+        else:
+            self.abort()
+            raise UsageError(f"cannot write {kind} output; use .jsonl, .jsonl.gz or .jsonl.zst")
+        return self
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._stream.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        if self.line_buffered:
+            self._stream.flush()
+
+    def commit(self) -> None:
+        if self._tmp_path is None:
+            self._stream.flush()
+            return
+        assert self._raw is not None
+        try:
+            if self._stream is not self._raw:
+                self._stream.close()
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+            self._raw.close()
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(self._tmp_path, 0o666 & ~mask)
+            os.replace(self._tmp_path, self.path)
+        except OSError as exc:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self._tmp_path = None
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        if self._tmp_path is None:
+            return
+        for closing in (self._stream, self._raw):
+            try:
+                if closing is not None:
+                    closing.close()
+            except (OSError, ValueError):
+                pass
+        try:
+            os.unlink(self._tmp_path)
+        except FileNotFoundError:
+            pass
+        self._tmp_path = None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()

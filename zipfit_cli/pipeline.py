@@ -1,0 +1,198 @@
+"""The two jobs, `score` and `select`, from source paths to an output sink.
+
+The main process reads and batches lines, the runner scores them (in a pool or not),
+and this module turns ordered results into output records and counters.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Generator, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .errors import InputError, InvalidRecordError, UsageError
+from .records import BOM, STDIN, WHITESPACE, TextSpec, open_input
+from .runner import Result, ScoreJob, map_batches
+from .scoring import TargetSet
+from .selection import Spool, TopK, add_score, count_for_fraction
+from .stats import RunStats
+
+
+class Sink(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
+class ProgressSink(Protocol):
+    def update(self, records: int, bytes_done: int) -> None: ...
+
+
+class _NoProgress:
+    def update(self, records: int, bytes_done: int) -> None:
+        pass
+
+
+@dataclass
+class RunSettings:
+    """What to score and how; shared by `score` and `select`."""
+
+    sources: list[str]
+    targets: TargetSet
+    spec: TextSpec = field(default_factory=TextSpec)
+    workers: int = 1
+    batch_size: int = 256
+    skip_invalid: bool = False
+    score_key: str = "zipfit_score"
+    shard: tuple[int, int] | None = None  # (i, n): records whose index % n == i
+    limit: int | None = None  # stop after this many records (debugging)
+
+
+@dataclass
+class Batch:
+    path: str
+    first_index: int
+    line_nos: list[int]
+    indexes: list[int]
+    lines: list[bytes]
+    bytes_done: int
+
+
+def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch, list[bytes]]]:
+    """Non-blank lines of every source in order, in batches that never span two files.
+
+    A record's index is its position among the non-blank lines of all sources; it breaks
+    score ties and decides which shard a record belongs to.
+    """
+    index = 0
+    done_before = 0
+    size = settings.batch_size
+    shard_i, shard_n = settings.shard or (0, 1)
+    for path in settings.sources:
+        raw, stream = open_input(path)
+        seekable = path != STDIN and raw.seekable()
+        consumed = 0
+        batch = Batch(path, index, [], [], [], 0)
+        try:
+            for line_no, line in enumerate(stream, 1):
+                consumed += len(line)
+                if not line.strip(WHITESPACE):
+                    stats.blank_lines += 1
+                    continue
+                if settings.limit is not None and index >= settings.limit:
+                    break
+                if index % shard_n == shard_i:
+                    if line_no == 1 and line.startswith(BOM):
+                        line = line[len(BOM) :]
+                    batch.line_nos.append(line_no)
+                    batch.indexes.append(index)
+                    batch.lines.append(line)
+                    stats.records_read += 1
+                index += 1
+                if len(batch.lines) >= size:
+                    batch.bytes_done = done_before + (raw.tell() if seekable else consumed)
+                    yield batch, batch.lines
+                    batch = Batch(path, index, [], [], [], 0)
+        except (OSError, EOFError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read after line {stats.records_read}: {exc}") from None
+        finally:
+            if path != STDIN:
+                stream.close()
+                raw.close()
+        done_before += consumed if path == STDIN else os.path.getsize(path)
+        stats.bytes_read += consumed
+        if batch.lines:
+            batch.bytes_done = done_before
+            yield batch, batch.lines
+        if settings.limit is not None and index >= settings.limit:
+            return
+
+
+def scored_records(
+    settings: RunSettings, stats: RunStats, progress: ProgressSink
+) -> Generator[tuple[float, int, bytes], None, None]:
+    """(score, index, line) of every valid record in input order; bad records raise or are counted."""
+    job = ScoreJob(settings.targets, settings.spec)
+    # closing(): an exception in the consumer must stop the pool at once, not at GC time.
+    with closing(map_batches(job, read_batches(settings, stats), settings.workers)) as scored:
+        yield from _check_results(settings, stats, progress, scored)
+
+
+def _check_results(
+    settings: RunSettings,
+    stats: RunStats,
+    progress: ProgressSink,
+    scored: Iterator[tuple[Batch, list[Result]]],
+) -> Iterator[tuple[float, int, bytes]]:
+    n_targets = len(settings.targets)
+    records = 0
+    for batch, results in scored:
+        for line_no, index, line, result in zip(
+            batch.line_nos, batch.indexes, batch.lines, results, strict=True
+        ):
+            if isinstance(result, tuple):
+                reason, detail = result
+                if not settings.skip_invalid:
+                    raise InvalidRecordError(batch.path, line_no, reason, detail)
+                stats.skipped[reason] += 1
+                continue
+            stats.add_score(result)
+            yield result, index, line
+        records += len(results)
+        stats.pairs = stats.scored * n_targets
+        progress.update(records, batch.bytes_done)
+
+
+def run_score(settings: RunSettings, sink: Sink, progress: ProgressSink | None = None) -> RunStats:
+    """Every valid record in input order with its score added; streams as it goes."""
+    stats = RunStats()
+    key = settings.score_key
+    start = time.perf_counter()
+    with closing(scored_records(settings, stats, progress or _NoProgress())) as records:
+        for score, _, line in records:
+            sink.write(add_score(line, key, score))
+    stats.selected = stats.scored
+    stats.elapsed = time.perf_counter() - start
+    return stats
+
+
+def run_select(
+    settings: RunSettings,
+    sink: Sink,
+    progress: ProgressSink | None = None,
+    top_k: int | None = None,
+    fraction: float | None = None,
+    spool_dir: str | None = None,
+) -> RunStats:
+    """The best records ranked by score (all of them when neither top_k nor fraction is set).
+
+    With top_k, memory holds k records; otherwise records are spooled to a temporary file
+    and only their scores stay in memory.
+    """
+    if top_k is not None and fraction is not None:
+        raise UsageError("give either --top-k or --fraction, not both")
+    stats = RunStats()
+    key = settings.score_key
+    start = time.perf_counter()
+    with closing(scored_records(settings, stats, progress or _NoProgress())) as records:
+        if top_k is not None:
+            best: TopK[bytes] = TopK(top_k)
+            for score, index, line in records:
+                best.push(score, index, line)
+            _emit(iter(best.ranked()), sink, key, stats)
+        else:
+            with Spool(spool_dir) as spool:
+                for score, index, line in records:
+                    spool.add(score, index, line)
+                k = None if fraction is None else count_for_fraction(fraction, len(spool))
+                _emit(spool.ranked(k), sink, key, stats)
+    stats.elapsed = time.perf_counter() - start
+    return stats
+
+
+def _emit(ranked: Iterator[tuple[float, int, bytes]], sink: Sink, key: str, stats: RunStats) -> None:
+    for score, _, line in ranked:
+        sink.write(add_score(line, key, score))
+        stats.selected += 1
+        stats.threshold = score

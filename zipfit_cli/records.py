@@ -1,0 +1,245 @@
+"""Streaming JSONL input: open files (compressed or not), number lines, pull out text.
+
+The main process only splits lines; parsing and text extraction run in the workers
+(`TextSpec.text_of`), so the parent never becomes the bottleneck.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import string
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+from .errors import InputError, InvalidRecordError, UsageError
+
+STDIN = "-"
+BOM = b"\xef\xbb\xbf"
+# Bytes that make a line blank; blank lines are not records (counted, never errors).
+WHITESPACE = b" \t\r\n\x0b\x0c"
+
+# Reasons a record cannot be scored, with the text shown to users.
+REASONS = {
+    "malformed_json": "malformed JSON",
+    "invalid_utf8": "not valid UTF-8",
+    "not_object": "JSON value is not an object",
+    "missing_key": "text field missing",
+    "not_string": "text field is not a string",
+    "empty_text": "text is empty or whitespace only",
+    "too_long": "text is longer than --max-text-bytes",
+}
+
+_MAGIC = (
+    (b"\x1f\x8b", "gz"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zst"),
+)
+
+
+class RecordError(Exception):
+    """A record that cannot be scored; `reason` is a key of REASONS."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def compression_of(path: str) -> str | None:
+    """Compression implied by a file name: 'gz', 'bz2', 'xz', 'zst' or None."""
+    name = path.lower()
+    for suffix, kind in ((".gz", "gz"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zst"), (".zstd", "zst")):
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+def _decompressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:
+    if kind is None:
+        return raw
+    if kind == "gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if kind == "bz2":
+        return bz2.BZ2File(raw, "rb")
+    if kind == "xz":
+        return lzma.LZMAFile(raw, "rb")
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    return io.BufferedReader(reader, buffer_size=1 << 20)
+
+
+def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
+    """(raw, stream) for a path or '-': raw is what is on disk, stream yields decompressed bytes."""
+    if path == STDIN:
+        raw: IO[bytes] = sys.stdin.buffer
+        peek = getattr(raw, "peek", None)
+        head = peek(8)[:8] if peek else b""
+        kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+        return raw, _decompressing(raw, kind)
+    try:
+        raw = open(path, "rb", buffering=1 << 20)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a JSONL file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror}") from None
+    return raw, _decompressing(raw, compression_of(path))
+
+
+def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) for every line of a file, decompressed; BOM removed."""
+    raw, stream = open_input(path)
+    line_no = 0
+    try:
+        for line_no, line in enumerate(stream, 1):
+            if line_no == 1 and line.startswith(BOM):
+                line = line[len(BOM) :]
+            yield line_no, line
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        raise InputError(f"{path}:{line_no + 1}: cannot read: {exc}") from None
+    finally:
+        if path != STDIN:
+            stream.close()
+            raw.close()
+
+
+def _lookup(record: dict[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(part)
+        value = value[part]
+    return value
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """Where a record's text comes from: a (dotted) key, or a str.format template."""
+
+    key: str = "text"
+    template: str | None = None
+    max_bytes: int = 0  # 0: no limit
+    fields: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def build(cls, key: str = "text", template: str | None = None, max_bytes: int = 0) -> TextSpec:
+        fields: tuple[str, ...] = ()
+        if template is not None:
+            try:
+                fields = tuple(f for _, f, _, _ in string.Formatter().parse(template) if f is not None)
+            except ValueError as exc:
+                raise UsageError(f"bad --target-template {template!r}: {exc}") from None
+            if not fields:
+                raise UsageError(f"--target-template {template!r} names no field, like {{prompt}}")
+            if any(f == "" or f.isdigit() for f in fields):
+                raise UsageError("--target-template fields need names, like {prompt}")
+        return cls(key, template, max_bytes, fields)
+
+    def text_of(self, record: Any) -> bytes:
+        """The UTF-8 text of one parsed record; raises RecordError."""
+        if not isinstance(record, dict):
+            raise RecordError("not_object", f"JSON value is a {type(record).__name__}, not an object")
+        if self.template is not None:
+            text = self._render(record)
+        else:
+            try:
+                text = _lookup(record, self.key)
+            except KeyError:
+                keys = ", ".join(list(record)[:8])
+                raise RecordError(
+                    "missing_key", f"no {self.key!r} field (fields: {keys or 'none'}); see --text-key"
+                ) from None
+            if not isinstance(text, str):
+                kind = "null" if text is None else type(text).__name__
+                raise RecordError("not_string", f"{self.key!r} is {kind}, not a string")
+        if not text.strip():
+            raise RecordError("empty_text", "text is empty or whitespace only")
+        data = text.encode("utf-8", "surrogatepass")
+        if self.max_bytes and len(data) > self.max_bytes:
+            raise RecordError(
+                "too_long", f"text is {len(data):,} bytes, over --max-text-bytes {self.max_bytes:,}"
+            )
+        return data
+
+    def _render(self, record: dict[str, Any]) -> str:
+        assert self.template is not None
+        for name in self.fields:
+            base = name.split(".")[0].split("[")[0]
+            if base not in record:
+                raise RecordError("missing_key", f"template field {base!r} missing")
+        try:
+            return self.template.format_map(record)
+        except (KeyError, IndexError, AttributeError, ValueError) as exc:
+            raise RecordError("missing_key", f"template {self.template!r} failed: {exc}") from None
+
+    def parse(self, line: bytes) -> tuple[Any, bytes]:
+        """(record, text) of one JSONL line; raises RecordError."""
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as uexc:
+                raise RecordError("invalid_utf8", f"not valid UTF-8 at byte {uexc.start}") from None
+            raise RecordError("malformed_json", f"malformed JSON: {exc}") from None
+        return record, self.text_of(record)
+
+
+def _is_plain_text(path: str) -> bool:
+    name = path.lower()
+    if compression_of(name):
+        name = name.rsplit(".", 1)[0]
+    return name.endswith(".txt")
+
+
+def load_targets(paths: list[str], spec: TextSpec) -> list[bytes]:
+    """All target texts, in order. JSONL files by default; '.txt' files hold one example a line.
+
+    Targets are small and must all be valid: any bad line is an error naming file and line.
+    """
+    texts: list[bytes] = []
+    for path in paths:
+        plain = _is_plain_text(path)
+        for line_no, line in read_lines(path):
+            if not line.strip(WHITESPACE):
+                continue
+            try:
+                if plain:
+                    text = line.rstrip(b"\r\n")
+                    text.decode("utf-8")
+                    texts.append(text)
+                else:
+                    texts.append(spec.parse(line)[1])
+            except RecordError as exc:
+                raise InvalidRecordError(path, line_no, exc.reason, exc.detail) from None
+            except UnicodeDecodeError as exc:
+                raise InvalidRecordError(
+                    path, line_no, "invalid_utf8", f"not valid UTF-8 at byte {exc.start}"
+                ) from None
+    if not texts:
+        raise InputError(f"no target examples in {', '.join(paths)}: the target set is empty")
+    return texts
+
+
+def input_size(paths: list[str]) -> int | None:
+    """Total bytes on disk of the inputs, or None when one of them is stdin."""
+    total = 0
+    for path in paths:
+        if path == STDIN:
+            return None
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            raise InputError(f"{path}: no such file") from None
+    return total

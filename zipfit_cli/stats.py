@@ -1,0 +1,83 @@
+"""Counters and the score distribution of a run, in memory that does not grow with input."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+# Scores live in about [-0.1, 1.0]; a fixed histogram gives the median and the
+# distribution without keeping every score.
+HIST_LOW, HIST_HIGH, HIST_BINS = -0.5, 1.5, 4000
+_BIN_WIDTH = (HIST_HIGH - HIST_LOW) / HIST_BINS
+
+
+@dataclass
+class RunStats:
+    records_read: int = 0  # non-blank lines seen (in this shard, with --shard)
+    blank_lines: int = 0
+    scored: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    selected: int = 0
+    pairs: int = 0
+    bytes_read: int = 0
+    score_min: float = math.inf
+    score_max: float = -math.inf
+    histogram: list[int] = field(default_factory=lambda: [0] * HIST_BINS)
+    threshold: float | None = None  # lowest selected score
+    elapsed: float = 0.0  # seconds
+
+    def add_score(self, score: float) -> None:
+        self.scored += 1
+        if score < self.score_min:
+            self.score_min = score
+        if score > self.score_max:
+            self.score_max = score
+        b = int((score - HIST_LOW) / _BIN_WIDTH)
+        self.histogram[min(max(b, 0), HIST_BINS - 1)] += 1
+
+    def quantile(self, q: float) -> float | None:
+        """Approximate quantile (to half a bin, 0.00025), clamped to the exact min and max."""
+        if not self.scored:
+            return None
+        rank = q * (self.scored - 1)
+        seen = 0
+        for b, count in enumerate(self.histogram):
+            seen += count
+            if seen > rank:
+                mid = HIST_LOW + (b + 0.5) * _BIN_WIDTH
+                return min(max(mid, self.score_min), self.score_max)
+        return self.score_max
+
+    def coarse_histogram(self, bins: int = 10) -> list[tuple[float, float, int]]:
+        """(low, high, count) over [min, max] in `bins` equal bins, from the fine histogram."""
+        if not self.scored:
+            return []
+        lo, hi = self.score_min, self.score_max
+        width = (hi - lo) / bins or 1.0
+        counts = [0] * bins
+        for b, count in enumerate(self.histogram):
+            if count:
+                mid = min(max(HIST_LOW + (b + 0.5) * _BIN_WIDTH, lo), hi)
+                counts[min(int((mid - lo) / width), bins - 1)] += count
+        return [(lo + i * width, lo + (i + 1) * width, c) for i, c in enumerate(counts)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records_read": self.records_read,
+            "blank_lines": self.blank_lines,
+            "scored": self.scored,
+            "skipped": dict(sorted(self.skipped.items())),
+            "skipped_total": sum(self.skipped.values()),
+            "selected": self.selected,
+            "pairs": self.pairs,
+            "bytes_read": self.bytes_read,
+            "score_min": self.score_min if self.scored else None,
+            "score_median": self.quantile(0.5),
+            "score_max": self.score_max if self.scored else None,
+            "threshold": self.threshold,
+            "elapsed_s": round(self.elapsed, 3),
+            "records_per_s": round(self.records_read / self.elapsed, 1) if self.elapsed else None,
+            "pairs_per_s": round(self.pairs / self.elapsed, 1) if self.elapsed else None,
+        }
