@@ -166,7 +166,7 @@ def _settings(
         raise UsageError("give the target examples with -t/--target PATH")
     if sum(p == STDIN for p in sources + targets) > 1:
         raise UsageError("stdin (-) can be read only once")
-    target_texts = load_targets(targets, TextSpec.build(target_key, target_template))
+    target_texts = load_targets(targets, TextSpec.build(target_key, target_template, option="--target-key"))
     return RunSettings(
         sources=sources,
         targets=TargetSet.from_texts(target_texts, compressor, level),

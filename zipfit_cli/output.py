@@ -72,11 +72,16 @@ class Output:
             import zstandard
 
             self._stream = zstandard.ZstdCompressor(level=3).stream_writer(self._raw, closefd=False)
-        elif kind is None:
-            self._stream = self._raw
+        elif kind == "bz2":
+            import bz2
+
+            self._stream = bz2.BZ2File(self._raw, "wb")
+        elif kind == "xz":
+            import lzma
+
+            self._stream = lzma.LZMAFile(self._raw, "wb")
         else:
-            self.abort()
-            raise UsageError(f"cannot write {kind} output; use .jsonl, .jsonl.gz or .jsonl.zst")
+            self._stream = self._raw
         return self
 
     def write(self, data: bytes) -> None:

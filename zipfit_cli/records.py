@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import orjson
 
-from .errors import InputError, InvalidRecordError, UsageError
+from .errors import InputError, UsageError
 
 STDIN = "-"
 BOM = b"\xef\xbb\xbf"
@@ -131,9 +131,12 @@ class TextSpec:
     template: str | None = None
     max_bytes: int = 0  # 0: no limit
     fields: tuple[str, ...] = field(default=(), compare=False)
+    option: str = field(default="--text-key", compare=False)  # named in error messages
 
     @classmethod
-    def build(cls, key: str = "text", template: str | None = None, max_bytes: int = 0) -> TextSpec:
+    def build(
+        cls, key: str = "text", template: str | None = None, max_bytes: int = 0, option: str = "--text-key"
+    ) -> TextSpec:
         fields: tuple[str, ...] = ()
         if template is not None:
             try:
@@ -144,7 +147,7 @@ class TextSpec:
                 raise UsageError(f"--target-template {template!r} names no field, like {{prompt}}")
             if any(f == "" or f.isdigit() for f in fields):
                 raise UsageError("--target-template fields need names, like {prompt}")
-        return cls(key, template, max_bytes, fields)
+        return cls(key, template, max_bytes, fields, option)
 
     def text_of(self, record: Any) -> bytes:
         """The UTF-8 text of one parsed record; raises RecordError."""
@@ -158,7 +161,7 @@ class TextSpec:
             except KeyError:
                 keys = ", ".join(list(record)[:8])
                 raise RecordError(
-                    "missing_key", f"no {self.key!r} field (fields: {keys or 'none'}); see --text-key"
+                    "missing_key", f"no {self.key!r} field (fields: {keys or 'none'}); see {self.option}"
                 ) from None
             if not isinstance(text, str):
                 kind = "null" if text is None else type(text).__name__
@@ -222,11 +225,9 @@ def load_targets(paths: list[str], spec: TextSpec) -> list[bytes]:
                 else:
                     texts.append(spec.parse(line)[1])
             except RecordError as exc:
-                raise InvalidRecordError(path, line_no, exc.reason, exc.detail) from None
+                raise InputError(f"{path}:{line_no}: target: {exc.detail}") from None
             except UnicodeDecodeError as exc:
-                raise InvalidRecordError(
-                    path, line_no, "invalid_utf8", f"not valid UTF-8 at byte {exc.start}"
-                ) from None
+                raise InputError(f"{path}:{line_no}: target: not valid UTF-8 at byte {exc.start}") from None
     if not texts:
         raise InputError(f"no target examples in {', '.join(paths)}: the target set is empty")
     return texts
