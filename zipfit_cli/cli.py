@@ -9,7 +9,7 @@ import errno
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -20,12 +20,14 @@ import typer
 from . import __version__
 from .compressors import COMPRESSORS
 from .errors import ExitCode, Terminated, UsageError, ZipfitError
+from .merge import run_merge
 from .output import Output, check_output_path
 from .pipeline import RunSettings, run_score, run_select
 from .records import STDIN, TextSpec, input_size, load_targets
-from .report import make_display, report_dict
+from .report import Display, make_display, report_dict
 from .runner import default_workers
 from .scoring import TargetSet
+from .shards import parse_shard
 from .stats import RunStats
 
 EXIT_CODES_HELP = """Exit codes: 0 ok; 1 runtime failure (a worker died, a write failed);
@@ -114,6 +116,20 @@ MaxTextBytes = Annotated[
     typer.Option("--max-text-bytes", min=0, help="Texts longer than this are invalid records (0: no limit)."),
 ]
 Traceback = Annotated[bool, typer.Option("--traceback", help="Show the Python traceback of an error.")]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        help="Process only records whose index % N == I, writing a part for `zipfit merge`. "
+        "I/N with 0 <= I < N, or 'slurm' for SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.",
+        show_default=False,
+    ),
+]
+TopK_ = Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Keep the K best records.")]
+Fraction = Annotated[
+    float | None,
+    typer.Option("--fraction", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."),
+]
 
 
 def _fail(message: str, code: ExitCode) -> NoReturn:
@@ -150,6 +166,7 @@ def _errors(traceback: bool) -> Iterator[None]:
 def _settings(
     sources: list[str],
     targets: list[str],
+    *,
     text_key: str,
     target_key: str,
     target_template: str | None,
@@ -161,6 +178,7 @@ def _settings(
     batch_size: int,
     limit: int | None,
     max_text_bytes: int,
+    shard: str | None,
 ) -> RunSettings:
     if not targets:
         raise UsageError("give the target examples with -t/--target PATH")
@@ -176,11 +194,14 @@ def _settings(
         skip_invalid=skip_invalid,
         score_key=score_key,
         limit=limit,
+        shard=parse_shard(shard) if shard is not None else None,
     )
 
 
 def _describe(settings: RunSettings, target_paths: list[str], **extra: Any) -> dict[str, Any]:
+    """The settings a report and a shard part record (everything that decides the output)."""
     targets = settings.targets
+    shard_index, shard_count = settings.shard or (0, 1)
     return {
         "sources": settings.sources,
         "targets": target_paths,
@@ -192,9 +213,11 @@ def _describe(settings: RunSettings, target_paths: list[str], **extra: Any) -> d
         "score_key": settings.score_key,
         "skip_invalid": settings.skip_invalid,
         "max_text_bytes": settings.spec.max_bytes,
+        "limit": settings.limit,
+        "shard_index": shard_index,
+        "shard_count": shard_count,
         "workers": settings.workers,
         "batch_size": settings.batch_size,
-        "limit": settings.limit,
         **extra,
     }
 
@@ -206,17 +229,43 @@ def _write_report(path: Path | None, stats: RunStats, settings: dict[str, Any]) 
         out.write(orjson.dumps(report_dict(stats, settings), option=orjson.OPT_INDENT_2) + b"\n")
 
 
+def _run(
+    job: Callable[[Output, Display], RunStats],
+    *,
+    inputs: list[str],
+    output: str,
+    report: Path | None,
+    quiet: bool,
+    force: bool,
+    label: str,
+    what: str,
+    describe: Callable[[], dict[str, Any]],
+    total_bytes: int | None,
+) -> None:
+    """Run a job with an atomic output, a display, a summary and an optional report."""
+    check_output_path(output, inputs, force)
+    if report is not None:
+        check_output_path(str(report), inputs, force=True)
+    with make_display(quiet, total_bytes, label) as display:
+        with Output(output) as out:
+            stats = job(out, display)
+        display.summary(stats, what)
+    _write_report(report, stats, describe())
+
+
+def _check_selection(top_k: int | None, fraction: float | None) -> None:
+    if top_k is not None and fraction is not None:
+        raise UsageError("give either --top-k or --fraction, not both")
+    if fraction is not None and not 0 < fraction <= 1:
+        raise UsageError(f"--fraction must be in (0, 1], got {fraction}")
+
+
 @app.command()
 def select(
     sources: Sources,
     target: Targets = [],  # noqa: B006 (typer reads the default, never mutates it)
-    top_k: Annotated[
-        int | None, typer.Option("--top-k", "-k", min=1, help="Keep the K best records.")
-    ] = None,
-    fraction: Annotated[
-        float | None,
-        typer.Option("--fraction", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."),
-    ] = None,
+    top_k: TopK_ = None,
+    fraction: Fraction = None,
     output: Output_ = STDIN,
     text_key: TextKey = "text",
     target_key: TargetKey = "text",
@@ -232,6 +281,7 @@ def select(
     batch_size: BatchSize = 256,
     limit: Limit = None,
     max_text_bytes: MaxTextBytes = 0,
+    shard: Shard = None,
     traceback: Traceback = False,
 ) -> None:
     """Write the records best aligned with the target, best first, each with its score.
@@ -243,36 +293,26 @@ def select(
     With -k, memory holds K records; otherwise records wait in a temporary file ($TMPDIR).
     """
     with _errors(traceback):
-        if top_k is not None and fraction is not None:
-            raise UsageError("give either --top-k or --fraction, not both")
-        if fraction is not None and not 0 < fraction <= 1:
-            raise UsageError(f"--fraction must be in (0, 1], got {fraction}")
+        _check_selection(top_k, fraction)
         settings = _settings(
             sources,
             target,
-            text_key,
-            target_key,
-            target_template,
-            compressor,
-            level,
-            workers,
-            score_key,
-            skip_invalid,
-            batch_size,
-            limit,
-            max_text_bytes,
+            text_key=text_key,
+            target_key=target_key,
+            target_template=target_template,
+            compressor=compressor,
+            level=level,
+            workers=workers,
+            score_key=score_key,
+            skip_invalid=skip_invalid,
+            batch_size=batch_size,
+            limit=limit,
+            max_text_bytes=max_text_bytes,
+            shard=shard,
         )
-        check_output_path(output, sources + target, force)
-        if report is not None:
-            check_output_path(str(report), sources + target, force=True)
-        with make_display(quiet, input_size(sources), "selecting") as display:
-            with Output(output) as out:
-                stats = run_select(settings, out, display, top_k=top_k, fraction=fraction)
-            display.summary(stats, "selected")
-        _write_report(
-            report,
-            stats,
-            _describe(
+
+        def describe() -> dict[str, Any]:
+            return _describe(
                 settings,
                 target,
                 command="select",
@@ -280,7 +320,27 @@ def select(
                 fraction=fraction,
                 target_key=target_key,
                 target_template=target_template,
-            ),
+            )
+
+        # A shard cannot know the global count a fraction refers to: it writes its whole
+        # ranking and `zipfit merge` applies the fraction.
+        part = describe() if shard is not None else None
+        part_fraction = None if part is not None else fraction
+
+        def job(out: Output, display: Display) -> RunStats:
+            return run_select(settings, out, display, top_k=top_k, fraction=part_fraction, part=part)
+
+        _run(
+            job,
+            inputs=sources + target,
+            output=output,
+            report=report,
+            quiet=quiet,
+            force=force,
+            label="selecting",
+            what="selected",
+            describe=describe,
+            total_bytes=input_size(sources),
         )
 
 
@@ -303,6 +363,7 @@ def score(
     batch_size: BatchSize = 256,
     limit: Limit = None,
     max_text_bytes: MaxTextBytes = 0,
+    shard: Shard = None,
     traceback: Traceback = False,
 ) -> None:
     """Write every record in input order with its alignment score added; streams as it goes.
@@ -313,31 +374,82 @@ def score(
         settings = _settings(
             sources,
             target,
-            text_key,
-            target_key,
-            target_template,
-            compressor,
-            level,
-            workers,
-            score_key,
-            skip_invalid,
-            batch_size,
-            limit,
-            max_text_bytes,
+            text_key=text_key,
+            target_key=target_key,
+            target_template=target_template,
+            compressor=compressor,
+            level=level,
+            workers=workers,
+            score_key=score_key,
+            skip_invalid=skip_invalid,
+            batch_size=batch_size,
+            limit=limit,
+            max_text_bytes=max_text_bytes,
+            shard=shard,
         )
-        check_output_path(output, sources + target, force)
-        if report is not None:
-            check_output_path(str(report), sources + target, force=True)
-        with make_display(quiet, input_size(sources), "scoring") as display:
-            with Output(output) as out:
-                stats = run_score(settings, out, display)
-            display.summary(stats, "written")
-        _write_report(
-            report,
-            stats,
-            _describe(
+
+        def describe() -> dict[str, Any]:
+            return _describe(
                 settings, target, command="score", target_key=target_key, target_template=target_template
-            ),
+            )
+
+        part = describe() if shard is not None else None
+
+        def job(out: Output, display: Display) -> RunStats:
+            return run_score(settings, out, display, part=part)
+
+        _run(
+            job,
+            inputs=sources + target,
+            output=output,
+            report=report,
+            quiet=quiet,
+            force=force,
+            label="scoring",
+            what="written",
+            describe=describe,
+            total_bytes=input_size(sources),
+        )
+
+
+@app.command()
+def merge(
+    parts: Annotated[
+        list[str],
+        typer.Argument(help="Part files written with --shard.", show_default=False, metavar="PART..."),
+    ],
+    top_k: TopK_ = None,
+    fraction: Fraction = None,
+    output: Output_ = STDIN,
+    quiet: Quiet = False,
+    report: Report = None,
+    force: Force = False,
+    traceback: Traceback = False,
+) -> None:
+    """Merge shard parts into the output one run over the whole input would give, byte for byte.
+
+    Example: zipfit merge parts/part-*.jsonl -o selected.jsonl
+
+    By default the parts' own selection (-k or --fraction) is applied; -k or --fraction
+    here choose another one. Every shard must be present exactly once.
+    """
+    with _errors(traceback):
+        _check_selection(top_k, fraction)
+
+        def job(out: Output, display: Display) -> RunStats:
+            return run_merge(parts, out, top_k=top_k, fraction=fraction)
+
+        _run(
+            job,
+            inputs=parts,
+            output=output,
+            report=report,
+            quiet=quiet,
+            force=force,
+            label="merging",
+            what="selected",
+            describe=lambda: {"command": "merge", "parts": parts, "top_k": top_k, "fraction": fraction},
+            total_bytes=None,
         )
 
 

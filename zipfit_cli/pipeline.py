@@ -11,13 +11,14 @@ import time
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import InputError, InvalidRecordError, UsageError
 from .records import BOM, STDIN, WHITESPACE, TextSpec, open_input
 from .runner import Result, ScoreJob, map_batches
 from .scoring import TargetSet
 from .selection import Spool, TopK, add_score, count_for_fraction
+from .shards import part_trailer, tag_index
 from .stats import RunStats
 
 
@@ -144,16 +145,24 @@ def _check_results(
         progress.update(records, batch.bytes_done)
 
 
-def run_score(settings: RunSettings, sink: Sink, progress: ProgressSink | None = None) -> RunStats:
-    """Every valid record in input order with its score added; streams as it goes."""
+def run_score(
+    settings: RunSettings,
+    sink: Sink,
+    progress: ProgressSink | None = None,
+    part: dict[str, Any] | None = None,
+) -> RunStats:
+    """Every valid record in input order with its score added; streams as it goes.
+
+    With `part` (a shard run), lines carry their index and a trailer closes the output.
+    """
     stats = RunStats()
-    key = settings.score_key
     start = time.perf_counter()
+    writer = RecordWriter(sink, settings.score_key, stats, part)
     with closing(scored_records(settings, stats, progress or _NoProgress())) as records:
-        for score, _, line in records:
-            sink.write(add_score(line, key, score))
-    stats.selected = stats.scored
+        for score, index, line in records:
+            writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
+    writer.close()
     return stats
 
 
@@ -164,6 +173,7 @@ def run_select(
     top_k: int | None = None,
     fraction: float | None = None,
     spool_dir: str | None = None,
+    part: dict[str, Any] | None = None,
 ) -> RunStats:
     """The best records ranked by score (all of them when neither top_k nor fraction is set).
 
@@ -173,26 +183,64 @@ def run_select(
     if top_k is not None and fraction is not None:
         raise UsageError("give either --top-k or --fraction, not both")
     stats = RunStats()
-    key = settings.score_key
     start = time.perf_counter()
+    writer = RecordWriter(sink, settings.score_key, stats, part, ranked=True)
     with closing(scored_records(settings, stats, progress or _NoProgress())) as records:
-        if top_k is not None:
-            best: TopK[bytes] = TopK(top_k)
-            for score, index, line in records:
-                best.push(score, index, line)
-            _emit(iter(best.ranked()), sink, key, stats)
-        else:
-            with Spool(spool_dir) as spool:
-                for score, index, line in records:
-                    spool.add(score, index, line)
-                k = None if fraction is None else count_for_fraction(fraction, len(spool))
-                _emit(spool.ranked(k), sink, key, stats)
+        for score, index, line in rank(records, top_k, fraction, spool_dir):
+            writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
+    writer.close()
     return stats
 
 
-def _emit(ranked: Iterator[tuple[float, int, bytes]], sink: Sink, key: str, stats: RunStats) -> None:
-    for score, _, line in ranked:
-        sink.write(add_score(line, key, score))
-        stats.selected += 1
-        stats.threshold = score
+def rank(
+    records: Iterator[tuple[float, int, bytes]],
+    top_k: int | None = None,
+    fraction: float | None = None,
+    spool_dir: str | None = None,
+) -> Generator[tuple[float, int, bytes], None, None]:
+    """(score, index, line) in rank order: the top_k, the best fraction, or all."""
+    if top_k is not None:
+        best: TopK[bytes] = TopK(top_k)
+        for score, index, line in records:
+            best.push(score, index, line)
+        yield from best.ranked()
+        return
+    with Spool(spool_dir) as spool:
+        for score, index, line in records:
+            spool.add(score, index, line)
+        k = None if fraction is None else count_for_fraction(fraction, len(spool))
+        yield from spool.ranked(k)
+
+
+class RecordWriter:
+    """Writes output records, with the score added; in shard parts, also the index and a trailer."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        score_key: str,
+        stats: RunStats,
+        part: dict[str, Any] | None = None,
+        ranked: bool = False,
+        scored: bool = False,
+    ) -> None:
+        self.sink = sink
+        self.score_key = score_key
+        self.stats = stats
+        self.part = part
+        self.ranked = ranked  # output in rank order: the last score written is the threshold
+        self.scored = scored  # lines already carry their score (merging parts)
+
+    def write(self, score: float, index: int, line: bytes) -> None:
+        out = line if self.scored else add_score(line, self.score_key, score)
+        if self.part is not None:
+            out = tag_index(out, index)
+        self.sink.write(out)
+        self.stats.selected += 1
+        if self.ranked:
+            self.stats.threshold = score
+
+    def close(self) -> None:
+        if self.part is not None:
+            self.sink.write(part_trailer(self.part, self.stats))

@@ -1,0 +1,87 @@
+"""Shared fixtures: sample data paths, small corpus slices, a JSONL writer, a stable terminal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = ROOT / "sample_data"
+SOURCE = SAMPLE_DIR / "source.jsonl"
+TARGET = SAMPLE_DIR / "target.jsonl"
+TEMPLATE = "{prompt}{canonical_solution}"
+
+WriteJsonl = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True)
+def stable_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pin terminal width and colour so Rich/Click output does not depend on the caller's shell."""
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def source_path() -> Path:
+    return SOURCE
+
+
+@pytest.fixture(scope="session")
+def target_path() -> Path:
+    return TARGET
+
+
+@pytest.fixture(scope="session")
+def source_lines() -> list[bytes]:
+    """Every line of the sample source, newline included."""
+    return SOURCE.read_bytes().splitlines(keepends=True)
+
+
+@pytest.fixture(scope="session")
+def source_texts(source_lines: list[bytes]) -> list[bytes]:
+    return [json.loads(line)["text"].encode("utf-8") for line in source_lines]
+
+
+@pytest.fixture(scope="session")
+def target_texts() -> list[bytes]:
+    """The 40 sample targets rendered with '{prompt}{canonical_solution}', UTF-8."""
+    out = []
+    for line in TARGET.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        out.append((record["prompt"] + record["canonical_solution"]).encode("utf-8"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def slice_path(tmp_path_factory: pytest.TempPathFactory, source_lines: list[bytes]) -> Path:
+    """The first 200 sample source records: enough for real rankings, quick at gzip level 9."""
+    path = tmp_path_factory.mktemp("slice") / "source200.jsonl"
+    path.write_bytes(b"".join(source_lines[:200]))
+    return path
+
+
+def _write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
+    """Rows: dicts/lists/values are JSON-encoded; bytes are written as raw lines (newline added)."""
+    with open(path, "wb") as fh:
+        for row in rows:
+            if isinstance(row, bytes):
+                fh.write(row if row.endswith(b"\n") else row + b"\n")
+            else:
+                fh.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
+    return path
+
+
+@pytest.fixture
+def write_jsonl(tmp_path: Path) -> WriteJsonl:
+    """write_jsonl(rows, name='corpus.jsonl') -> path of a JSONL file in tmp_path."""
+
+    def write(rows: Iterable[Any], name: str = "corpus.jsonl") -> Path:
+        return _write_jsonl(tmp_path / name, rows)
+
+    return write

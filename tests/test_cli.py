@@ -1,0 +1,584 @@
+"""The `zipfit` command line through typer's CliRunner: data on stdout, summary on stderr, exit codes."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+from conftest import TARGET, TEMPLATE, WriteJsonl
+from test_scoring import ref_alignment
+from typer.testing import CliRunner, Result
+
+from zipfit_cli import __version__
+from zipfit_cli.cli import app
+
+TARGETS = ["-t", str(TARGET), "--target-template", TEMPLATE]
+FAST = [*TARGETS, "--compressor", "lz4", "-j", "1"]
+
+DECOMPRESS = {
+    "gz": gzip.decompress,
+    "bz2": bz2.decompress,
+    "xz": lzma.decompress,
+    "zst": lambda b: zstandard.ZstdDecompressor().decompressobj().decompress(b),
+}
+COMPRESS = {
+    "gz": gzip.compress,
+    "bz2": bz2.compress,
+    "xz": lzma.compress,
+    "zst": lambda b: zstandard.ZstdCompressor().compress(b),
+}
+
+
+def run(*args: Any, input: bytes | None = None) -> Result:
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def ok(*args: Any, input: bytes | None = None) -> Result:
+    result = run(*args, input=input)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def records(data: bytes | str) -> list[dict[str, Any]]:
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    assert text == "" or text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def by_id(path: Path) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in records(path.read_bytes())}
+
+
+def listing(directory: Path) -> set[str]:
+    return set(os.listdir(directory))
+
+
+@pytest.fixture(scope="module")
+def scored_slice(slice_path: Path) -> list[dict[str, Any]]:
+    """`zipfit score` of the 200-record slice with gzip level 9: every record in input order."""
+    return records(ok("score", slice_path, *TARGETS, "-j", "1").stdout_bytes)
+
+
+@pytest.fixture
+def tie_corpus(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> Path:
+    """120 real records with 40 duplicated texts (new ids) mixed in: many exact score ties."""
+    base = [json.loads(line) for line in source_lines[:120]]
+    rows: list[dict[str, Any]] = []
+    for i, record in enumerate(base):
+        rows.append(record)
+        if i % 3 == 0:
+            rows.append({"id": f"dup-of-{record['id']}", "text": record["text"], "source": "dup"})
+    return write_jsonl(rows, "ties.jsonl")
+
+
+# --- select and score ------------------------------------------------------------------------
+
+
+def test_select_top_k_stdout_is_ranked_jsonl(slice_path: Path) -> None:
+    result = ok("select", slice_path, *TARGETS, "-k", 20, "-j", 1)
+    out = records(result.stdout_bytes)
+    assert len(out) == 20
+    scores = [r["zipfit_score"] for r in out]
+    assert scores == sorted(scores, reverse=True)
+    originals = by_id(slice_path)
+    for r in out:
+        score = r.pop("zipfit_score")
+        assert r == originals[r["id"]]
+        assert 0.0 < score < 1.0
+    # Sample data: the Python records are the aligned ones.
+    assert sum(r["source"] == "python" for r in out) >= 15
+    # Summary on stderr only.
+    assert "selected 20" in result.stderr
+    assert "read 200 records" in result.stderr
+    assert "zipfit" not in result.stdout.replace("zipfit_score", "")
+
+
+def test_score_every_record_in_input_order(slice_path: Path, scored_slice: list[dict[str, Any]]) -> None:
+    inputs = records(slice_path.read_bytes())
+    assert [r["id"] for r in scored_slice] == [r["id"] for r in inputs]
+    for out, original in zip(scored_slice, inputs, strict=True):
+        assert {k: v for k, v in out.items() if k != "zipfit_score"} == original
+        assert list(out)[-1] == "zipfit_score"
+
+
+def test_score_values_are_the_paper_formula(
+    scored_slice: list[dict[str, Any]], target_texts: list[bytes]
+) -> None:
+    for r in scored_slice[:12]:
+        expected = ref_alignment(r["text"].encode("utf-8"), target_texts, 9)
+        assert r["zipfit_score"] == pytest.approx(expected, abs=1e-12), r["id"]
+
+
+def test_select_top_k_is_best_of_score(slice_path: Path, scored_slice: list[dict[str, Any]]) -> None:
+    ranked = sorted(enumerate(scored_slice), key=lambda p: (-p[1]["zipfit_score"], p[0]))
+    out = records(ok("select", slice_path, *TARGETS, "-k", 25, "-j", 1, "-q").stdout_bytes)
+    assert out == [r for _, r in ranked[:25]]
+
+
+def test_select_without_k_ranks_everything(slice_path: Path, scored_slice: list[dict[str, Any]]) -> None:
+    ranked = sorted(enumerate(scored_slice), key=lambda p: (-p[1]["zipfit_score"], p[0]))
+    result = ok("select", slice_path, *TARGETS, "-j", 1)
+    assert records(result.stdout_bytes) == [r for _, r in ranked]
+    assert "selected 200" in result.stderr
+
+
+@pytest.mark.parametrize(("fraction", "count"), [("0.1", 20), ("0.0125", 3), ("1", 200), ("0.0001", 1)])
+def test_fraction(slice_path: Path, scored_slice: list[dict[str, Any]], fraction: str, count: int) -> None:
+    ranked = sorted(enumerate(scored_slice), key=lambda p: (-p[1]["zipfit_score"], p[0]))
+    out = records(ok("select", slice_path, *TARGETS, "--fraction", fraction, "-j", 1).stdout_bytes)
+    assert out == [r for _, r in ranked[:count]]
+
+
+@pytest.mark.parametrize(
+    "args", [["--fraction", "0"], ["--fraction", "1.5"], ["--fraction", "-0.1"], ["-k", 5, "--fraction", 0.5]]
+)
+def test_bad_fraction_or_both_refused(slice_path: Path, args: list[Any]) -> None:
+    result = run("select", slice_path, *FAST, *args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+
+
+def test_k_larger_than_input(write_jsonl: WriteJsonl) -> None:
+    path = write_jsonl([{"text": "def f(x):\n    return x\n"}, {"text": "hello"}])
+    out = records(ok("select", path, *FAST, "-k", 100).stdout_bytes)
+    assert [r["text"] for r in out] == ["def f(x):\n    return x\n", "hello"]
+
+
+def test_limit(slice_path: Path) -> None:
+    result = ok("score", slice_path, *FAST, "--limit", 30)
+    out = records(result.stdout_bytes)
+    assert [r["id"] for r in out] == [r["id"] for r in records(slice_path.read_bytes())[:30]]
+
+
+def test_quiet_prints_nothing_on_stderr(slice_path: Path) -> None:
+    result = ok("select", slice_path, *FAST, "-k", 5, "-q")
+    assert result.stderr == ""
+    assert len(records(result.stdout_bytes)) == 5
+
+
+def test_help() -> None:
+    for args in (["-h"], ["--help"], ["select", "-h"], ["score", "-h"]):
+        result = ok(*args)
+        assert "Usage" in result.stdout
+    assert "--top-k" in ok("select", "-h").stdout
+    assert "--fraction" in ok("select", "-h").stdout
+    assert "--target-template" in ok("score", "-h").stdout
+    main_help = ok("-h").stdout
+    assert "select" in main_help and "score" in main_help and "141" in main_help
+
+
+def test_version() -> None:
+    assert __version__ in ok("--version").stdout
+
+
+# --- determinism -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["select", "-k", "30"], ["select"], ["score"]])
+def test_workers_and_batch_size_do_not_change_output(tie_corpus: Path, command: list[str]) -> None:
+    outputs = [
+        ok(*command, tie_corpus, *TARGETS, "--level", 6, "-j", j, "--batch-size", bs, "-q").stdout_bytes
+        for j, bs in [(1, 256), (2, 7), (2, 1000), (1, 1)]
+    ]
+    assert outputs[0]
+    assert all(o == outputs[0] for o in outputs[1:])
+
+
+def test_ties_keep_input_order(tie_corpus: Path) -> None:
+    out = records(ok("select", tie_corpus, *FAST, "-j", 2, "--batch-size", 5, "-q").stdout_bytes)
+    position = {r["id"]: i for i, r in enumerate(records(tie_corpus.read_bytes()))}
+    assert len(out) == len(position)
+    for a, b in zip(out, out[1:], strict=False):
+        assert a["zipfit_score"] >= b["zipfit_score"]
+        if a["zipfit_score"] == b["zipfit_score"]:
+            assert position[a["id"]] < position[b["id"]]
+    # Every duplicate ties with its original and comes right after it.
+    rank = {r["id"]: i for i, r in enumerate(out)}
+    dups = [r for r in out if r["id"].startswith("dup-of-")]
+    assert len(dups) == 40
+    for d in dups:
+        original = d["id"].removeprefix("dup-of-")
+        assert rank[d["id"]] > rank[original]
+
+
+def test_ties_across_files_first_file_wins(write_jsonl: WriteJsonl) -> None:
+    a = write_jsonl([{"id": "a", "text": "def f(x): return x"}], "a.jsonl")
+    b = write_jsonl([{"id": "b", "text": "def f(x): return x"}], "b.jsonl")
+    assert [r["id"] for r in records(ok("select", a, b, *FAST, "-k", 1).stdout_bytes)] == ["a"]
+    assert [r["id"] for r in records(ok("select", b, a, *FAST, "-k", 1).stdout_bytes)] == ["b"]
+
+
+# --- output files ----------------------------------------------------------------------------
+
+
+def test_output_file_equals_stdout(slice_path: Path, tmp_path: Path) -> None:
+    stdout = ok("select", slice_path, *FAST, "-k", 10, "-q").stdout_bytes
+    out = tmp_path / "out.jsonl"
+    result = ok("select", slice_path, *FAST, "-k", 10, "-o", out)
+    assert result.stdout == ""
+    assert "selected 10" in result.stderr
+    assert out.read_bytes() == stdout
+    assert listing(tmp_path) == {"out.jsonl"}  # no temporary file left behind
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
+def test_compressed_output_readable(slice_path: Path, tmp_path: Path, kind: str) -> None:
+    plain = ok("score", slice_path, *FAST, "-q").stdout_bytes
+    out = tmp_path / f"out.jsonl.{kind}"
+    ok("score", slice_path, *FAST, "-q", "-o", out)
+    assert DECOMPRESS[kind](out.read_bytes()) == plain
+    if kind == "gz":
+        with gzip.open(out, "rt", encoding="utf-8") as fh:
+            assert len([json.loads(line) for line in fh]) == 200
+
+
+def test_existing_output_refused_without_force(slice_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text("precious\n")
+    result = run("select", slice_path, *FAST, "-k", 3, "-o", out)
+    assert result.exit_code == 4, result.output
+    assert "--force" in result.stderr
+    assert out.read_text() == "precious\n"
+    ok("select", slice_path, *FAST, "-k", 3, "-o", out, "--force")
+    assert len(records(out.read_bytes())) == 3
+
+
+def test_failed_run_leaves_no_output(write_jsonl: WriteJsonl, source_lines: list[bytes], tmp_path: Path) -> None:
+    corpus = write_jsonl([*source_lines[:50], b'{"text": broken', *source_lines[50:60]], "bad.jsonl")
+    out = tmp_path / "out.jsonl"
+    result = run("score", corpus, *FAST, "-o", out)
+    assert result.exit_code == 3, result.output
+    assert listing(tmp_path) == {"bad.jsonl"}
+    # An existing file survives a failed --force run untouched.
+    out.write_text("old\n")
+    result = run("score", corpus, *FAST, "-o", out, "--force")
+    assert result.exit_code == 3, result.output
+    assert out.read_text() == "old\n"
+    assert listing(tmp_path) == {"bad.jsonl", "out.jsonl"}
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_output_equal_to_input_refused(slice_path: Path, tmp_path: Path, force: list[str]) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_bytes(slice_path.read_bytes())
+    result = run("select", corpus, *FAST, "-k", 3, "-o", corpus, *force)
+    assert result.exit_code == 2, result.output
+    assert corpus.read_bytes() == slice_path.read_bytes()
+    # The same file under another name is still the input.
+    result = run("select", corpus, *FAST, "-k", 3, "-o", tmp_path / "." / "corpus.jsonl", *force)
+    assert result.exit_code == 2, result.output
+    assert corpus.read_bytes() == slice_path.read_bytes()
+
+
+def test_output_equal_to_target_refused(slice_path: Path, tmp_path: Path, target_path: Path) -> None:
+    target = tmp_path / "target.jsonl"
+    target.write_bytes(target_path.read_bytes())
+    result = run("select", slice_path, "-t", target, "--target-template", TEMPLATE, "-o", target, "--force")
+    assert result.exit_code == 2, result.output
+    assert target.read_bytes() == target_path.read_bytes()
+
+
+def test_report_path_equal_to_output_refused(slice_path: Path, tmp_path: Path) -> None:
+    # Writing the report over the selection would silently destroy the output.
+    out = tmp_path / "out.jsonl"
+    result = run("select", slice_path, *FAST, "-k", 3, "-o", out, "--report", out, "--force")
+    assert result.exit_code == 2, result.output
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def test_missing_source_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jsonl"
+    result = run("select", missing, *FAST, "-k", 3, "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 3, result.output
+    assert "nope.jsonl" in result.stderr
+    assert result.stdout == ""
+    assert listing(tmp_path) == set()
+
+
+def test_missing_target_file(slice_path: Path, tmp_path: Path) -> None:
+    result = run("select", slice_path, "-t", tmp_path / "t.jsonl", "-k", 3)
+    assert result.exit_code == 3, result.output
+    assert "t.jsonl" in result.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_malformed_line_names_file_and_line(
+    write_jsonl: WriteJsonl, source_lines: list[bytes], workers: int
+) -> None:
+    # Blank lines count as lines: the bad record is on physical line 14.
+    corpus = write_jsonl([*source_lines[:10], b"", b"  ", *source_lines[10:11], b'{"text": "a",}'])
+    result = run("select", corpus, *TARGETS, "--compressor", "lz4", "-j", workers, "--batch-size", 3, "-k", 2)
+    assert result.exit_code == 3, result.output
+    assert f"{corpus}:14:" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b'{"text": "a", oops}', "malformed_json"),
+        (b'["a list"]', "not_object"),
+        (b'{"body": "x"}', "missing_key"),
+        (b'{"text": null}', "not_string"),
+        (b'{"text": "   "}', "empty_text"),
+        (b'{"text": "caf\xe9"}', "invalid_utf8"),
+    ],
+)
+def test_each_invalid_record_stops_the_run(write_jsonl: WriteJsonl, line: bytes, reason: str) -> None:
+    corpus = write_jsonl([{"text": "fine"}, line])
+    result = run("score", corpus, *FAST)
+    assert result.exit_code == 3, result.output
+    assert f"{corpus}:2:" in result.stderr
+    assert "--skip-invalid" in result.stderr
+
+
+def test_skip_invalid_counts_reasons_in_report(
+    write_jsonl: WriteJsonl, source_lines: list[bytes], tmp_path: Path
+) -> None:
+    bad = [
+        b'{"text": "a", oops}',
+        b"not json",
+        b'["a list"]',
+        b"42",
+        b'{"body": "x"}',
+        b'{"text": null}',
+        b'{"text": 7}',
+        b'{"text": ""}',
+        b'{"text": " \\t\\n "}',
+        b'{"text": "caf\xe9"}',
+        b'{"text": "' + b"y" * 5000 + b'"}',
+    ]
+    good = source_lines[:20]
+    rows = [*good[:10], *bad[:5], b"", *good[10:], *bad[5:], b"   "]
+    corpus = write_jsonl(rows)
+    report = tmp_path / "report.json"
+    result = ok(
+        "score", corpus, *FAST, "--skip-invalid", "--max-text-bytes", 4000, "--report", report, "-j", 2
+    )
+    out = records(result.stdout_bytes)
+    assert [r["id"] for r in out] == [json.loads(line)["id"] for line in good]
+    stats = json.loads(report.read_text())["stats"]
+    assert stats["skipped"] == {
+        "empty_text": 2,
+        "invalid_utf8": 1,
+        "malformed_json": 2,
+        "missing_key": 1,
+        "not_object": 2,
+        "not_string": 2,
+        "too_long": 1,
+    }
+    assert stats["skipped_total"] == 11
+    assert stats["scored"] == 20
+    assert stats["records_read"] == 31
+    assert stats["blank_lines"] == 2
+    assert "skipped" in result.stderr and "malformed_json 2" in result.stderr
+
+
+def test_max_text_bytes_without_skip_stops(write_jsonl: WriteJsonl) -> None:
+    corpus = write_jsonl([{"text": "short"}, {"text": "x" * 101}])
+    result = run("score", corpus, *FAST, "--max-text-bytes", 100)
+    assert result.exit_code == 3, result.output
+    assert f"{corpus}:2:" in result.stderr
+
+
+def test_empty_target_set(slice_path: Path, tmp_path: Path) -> None:
+    target = tmp_path / "t.jsonl"
+    target.write_text("\n\n")
+    result = run("select", slice_path, "-t", target, "-k", 3)
+    assert result.exit_code == 3, result.output
+    assert "empty" in result.stderr
+    assert result.stdout == ""
+
+
+def test_no_target_refused(slice_path: Path) -> None:
+    result = run("select", slice_path, "-k", 3)
+    assert result.exit_code == 2, result.output
+    assert "--target" in result.stderr
+
+
+def test_target_without_template_names_the_option(slice_path: Path) -> None:
+    result = run("select", slice_path, "-t", TARGET, "-k", 3)
+    assert result.exit_code == 3, result.output
+    assert f"{TARGET}:1:" in result.stderr
+    assert "--target-key" in result.stderr or "--target-template" in result.stderr
+
+
+def test_level_zero_refused(slice_path: Path) -> None:
+    result = run("select", slice_path, *TARGETS, "--level", 0, "-k", 3)
+    assert result.exit_code == 2, result.output
+    assert "length" in result.stderr
+
+
+def test_unknown_compressor_refused(slice_path: Path) -> None:
+    result = run("select", slice_path, *TARGETS, "--compressor", "brotli", "-k", 3)
+    assert result.exit_code == 2, result.output
+    assert "brotli" in result.stderr
+
+
+def test_stdin_only_once(slice_path: Path) -> None:
+    result = run("select", "-", "-t", "-", "-k", 3, input=slice_path.read_bytes())
+    assert result.exit_code == 2, result.output
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def test_report_contents(slice_path: Path, tmp_path: Path, target_texts: list[bytes]) -> None:
+    report = tmp_path / "report.json"
+    result = ok("select", slice_path, *TARGETS, "--level", 6, "-k", 7, "-j", 1, "--report", report)
+    out = records(result.stdout_bytes)
+    data = json.loads(report.read_text())
+    assert data["zipfit_version"] == __version__
+    settings = data["settings"]
+    digest = hashlib.sha256()
+    for t in target_texts:
+        digest.update(len(t).to_bytes(8, "little"))
+        digest.update(t)
+    assert settings["target_sha256"] == digest.hexdigest()
+    assert settings["n_targets"] == 40
+    assert settings["compressor"] == "gzip"
+    assert settings["level"] == 6
+    assert settings["top_k"] == 7
+    assert settings["command"] == "select"
+    assert settings["target_template"] == TEMPLATE
+    stats = data["stats"]
+    assert stats["records_read"] == stats["scored"] == 200
+    assert stats["selected"] == 7
+    assert stats["skipped_total"] == 0
+    assert stats["score_max"] == out[0]["zipfit_score"]
+    assert stats["threshold"] == out[-1]["zipfit_score"]
+    assert stats["score_min"] <= stats["score_median"] <= stats["score_max"]
+    assert stats["pairs"] == 200 * 40
+
+
+def test_report_target_hash_changes_with_targets(slice_path: Path, tmp_path: Path) -> None:
+    r1, r2 = tmp_path / "r1.json", tmp_path / "r2.json"
+    ok("score", slice_path, *FAST, "--limit", 5, "--report", r1, "-q")
+    ok("score", slice_path, "-t", TARGET, "--target-key", "prompt", "--compressor", "lz4", "-j", 1)
+    ok("score", slice_path, "-t", TARGET, "--target-key", "prompt", "--compressor", "lz4", "--report", r2)
+    h1 = json.loads(r1.read_text())["settings"]["target_sha256"]
+    h2 = json.loads(r2.read_text())["settings"]["target_sha256"]
+    assert re.fullmatch("[0-9a-f]{64}", h1) and h1 != h2
+
+
+# --- text and target options -----------------------------------------------------------------
+
+
+def test_target_template_changes_scores(slice_path: Path) -> None:
+    a = records(ok("score", slice_path, *FAST, "--limit", 20).stdout_bytes)
+    b = records(
+        ok("score", slice_path, "-t", TARGET, "--target-key", "prompt", *FAST[2:], "--limit", 20).stdout_bytes
+    )
+    assert [r["id"] for r in a] == [r["id"] for r in b]
+    assert [r["zipfit_score"] for r in a] != [r["zipfit_score"] for r in b]
+
+
+def test_dotted_text_key(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> None:
+    flat = [json.loads(line) for line in source_lines[:30]]
+    nested = [{"id": r["id"], "meta": {"content": r["text"]}} for r in flat]
+    flat_path = write_jsonl(flat, "flat.jsonl")
+    nested_path = write_jsonl(nested, "nested.jsonl")
+    a = records(ok("score", flat_path, *FAST).stdout_bytes)
+    b = records(ok("score", nested_path, *FAST, "--text-key", "meta.content").stdout_bytes)
+    assert [r["zipfit_score"] for r in a] == [r["zipfit_score"] for r in b]
+    assert b[0]["meta"]["content"] == flat[0]["text"]
+    missing = run("score", nested_path, *FAST)
+    assert missing.exit_code == 3, missing.output
+    assert "--text-key" in missing.stderr
+
+
+def test_score_key_and_rescoring(slice_path: Path, write_jsonl: WriteJsonl) -> None:
+    first = ok("score", slice_path, *FAST, "--limit", 10, "--score-key", "s").stdout_bytes
+    assert all("s" in r and "zipfit_score" not in r for r in records(first))
+    again_path = write_jsonl([first], "again.jsonl")
+    again = ok("score", again_path, *FAST, "--score-key", "s").stdout_bytes
+    assert records(again) == records(first)
+    assert all(line.count(b'"s"') == 1 for line in again.splitlines())
+
+
+def test_stdin_source(slice_path: Path) -> None:
+    from_file = ok("select", slice_path, *FAST, "-k", 10, "-q").stdout_bytes
+    from_stdin = ok("select", "-", *FAST, "-k", 10, "-q", input=slice_path.read_bytes())
+    assert from_stdin.stdout_bytes == from_file
+    scored = ok("score", "-", *FAST, input=slice_path.read_bytes())
+    assert len(records(scored.stdout_bytes)) == 200
+    assert "read 200 records" in scored.stderr
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
+def test_compressed_sources(slice_path: Path, tmp_path: Path, kind: str) -> None:
+    plain = ok("score", slice_path, *FAST, "-q").stdout_bytes
+    packed = tmp_path / f"corpus.jsonl.{kind}"
+    packed.write_bytes(COMPRESS[kind](slice_path.read_bytes()))
+    assert ok("score", packed, *FAST, "-q").stdout_bytes == plain
+
+
+def test_bom_crlf_blank_lines_and_last_line(write_jsonl: WriteJsonl, tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"text": "def f(x): return x"}\r\n\r\n{"text": "hello"}\r\n \n{"text": "last"}')
+    report = tmp_path / "r.json"
+    result = ok("score", path, *FAST, "--report", report)
+    assert [r["text"] for r in records(result.stdout_bytes)] == ["def f(x): return x", "hello", "last"]
+    stats = json.loads(report.read_text())["stats"]
+    assert stats["blank_lines"] == 2
+    assert stats["records_read"] == 3
+
+
+def test_multiple_sources_concatenate(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> None:
+    a = write_jsonl(source_lines[:7], "a.jsonl")
+    b = write_jsonl(source_lines[7:12], "b.jsonl")
+    both = write_jsonl(source_lines[:12], "both.jsonl")
+    assert ok("score", a, b, *FAST, "-q").stdout_bytes == ok("score", both, *FAST, "-q").stdout_bytes
+    assert ok("select", a, b, *FAST, "-q").stdout_bytes == ok("select", both, *FAST, "-q").stdout_bytes
+
+
+# --- damaged compressed input ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
+def test_corrupt_compressed_source_is_bad_input(slice_path: Path, tmp_path: Path, kind: str) -> None:
+    blob = bytearray(COMPRESS[kind](slice_path.read_bytes()))
+    for i in range(len(blob) // 3, len(blob) // 3 + 200):
+        blob[i] ^= 0x5A
+    path = tmp_path / f"corrupt.jsonl.{kind}"
+    path.write_bytes(bytes(blob))
+    result = run("score", path, *FAST, "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 3, result.output
+    assert "corrupt.jsonl" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
+def test_truncated_compressed_source_is_bad_input(slice_path: Path, tmp_path: Path, kind: str) -> None:
+    blob = COMPRESS[kind](slice_path.read_bytes())
+    path = tmp_path / f"trunc.jsonl.{kind}"
+    path.write_bytes(blob[: len(blob) // 2])
+    result = run("score", path, *FAST, "--skip-invalid", "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 3, result.output
+    assert "trunc.jsonl" in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_read_error_names_line_of_that_file(slice_path: Path, tmp_path: Path) -> None:
+    # A damaged second file: the message must count lines of that file, not of the whole run.
+    blob = gzip.compress(slice_path.read_bytes())
+    second = tmp_path / "second.jsonl.gz"
+    second.write_bytes(blob[: len(blob) // 2])
+    result = run("score", slice_path, second, *FAST)
+    assert result.exit_code == 3, result.output
+    assert "second.jsonl.gz" in result.stderr
+    numbers = [int(n) for n in re.findall(r"(?:line |:)(\d+)", result.stderr.split("second.jsonl.gz", 1)[1])]
+    assert numbers, result.stderr
+    assert all(n <= 200 for n in numbers), result.stderr  # the file has 200 lines

@@ -1,0 +1,229 @@
+"""Reading JSONL records: text extraction, invalid-record reasons, line handling, compression."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from zipfit_cli.errors import InputError, UsageError
+from zipfit_cli.records import REASONS, RecordError, TextSpec, compression_of, load_targets, read_lines
+
+COMPRESS = {
+    "gz": gzip.compress,
+    "bz2": bz2.compress,
+    "xz": lzma.compress,
+    "zst": lambda data: zstandard.ZstdCompressor().compress(data),
+}
+
+
+def reason_of(spec: TextSpec, line: bytes) -> str:
+    with pytest.raises(RecordError) as info:
+        spec.parse(line)
+    assert info.value.reason in REASONS
+    return info.value.reason
+
+
+# --- text extraction -------------------------------------------------------------------------
+
+
+def test_plain_key() -> None:
+    record, text = TextSpec.build().parse(b'{"text": "hello", "id": 1}\n')
+    assert record == {"text": "hello", "id": 1}
+    assert text == b"hello"
+
+
+def test_text_is_utf8_bytes() -> None:
+    assert TextSpec.build().parse('{"text": "naïve 😀"}'.encode())[1] == "naïve 😀".encode()
+    assert TextSpec.build().parse(b'{"text": "caf\\u00e9"}')[1] == "café".encode()
+
+
+def test_dotted_key() -> None:
+    spec = TextSpec.build("meta.content")
+    assert spec.parse(b'{"meta": {"content": "deep text"}, "text": "top"}')[1] == b"deep text"
+    assert TextSpec.build("a.b.c").parse(b'{"a": {"b": {"c": "x y"}}}')[1] == b"x y"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b'{"meta": {}}', b'{"meta": "content"}', b'{"meta": ["content"]}', b'{"text": "x"}'],
+)
+def test_dotted_key_missing(line: bytes) -> None:
+    assert reason_of(TextSpec.build("meta.content"), line) == "missing_key"
+
+
+def test_template_rendering() -> None:
+    spec = TextSpec.build(template="{prompt}{canonical_solution}")
+    line = b'{"prompt": "def f():\\n", "canonical_solution": "    return 1\\n", "x": 0}'
+    assert spec.parse(line)[1] == b"def f():\n    return 1\n"
+    assert TextSpec.build(template="# {title}\n{body}").text_of({"title": "T", "body": "B"}) == b"# T\nB"
+
+
+def test_template_missing_field() -> None:
+    spec = TextSpec.build(template="{prompt}{canonical_solution}")
+    assert reason_of(spec, b'{"prompt": "def f(): pass"}') == "missing_key"
+
+
+def test_template_null_field_is_not_rendered_as_none() -> None:
+    # A null field must not silently become the text "None".
+    spec = TextSpec.build(template="{prompt}{canonical_solution}")
+    with pytest.raises(RecordError):
+        spec.parse(b'{"prompt": "def f():\\n", "canonical_solution": null}')
+
+
+@pytest.mark.parametrize("template", ["no fields at all", "{}", "{0}", "{prompt"])
+def test_bad_templates_refused(template: str) -> None:
+    with pytest.raises(UsageError):
+        TextSpec.build(template=template)
+
+
+# --- invalid records -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b'{"text": "unterminated', "malformed_json"),
+        (b"not json at all", "malformed_json"),
+        (b'{"text": "a"} trailing', "malformed_json"),
+        (b'["text", "a list"]', "not_object"),
+        (b'"just a string"', "not_object"),
+        (b"42", "not_object"),
+        (b"null", "not_object"),
+        (b'{"body": "no text key"}', "missing_key"),
+        (b'{"text": 3}', "not_string"),
+        (b'{"text": null}', "not_string"),
+        (b'{"text": ["a"]}', "not_string"),
+        (b'{"text": {"a": 1}}', "not_string"),
+        (b'{"text": true}', "not_string"),
+        (b'{"text": ""}', "empty_text"),
+        (b'{"text": "   \\n\\t "}', "empty_text"),
+        (b'{"text": "caf\xe9"}', "invalid_utf8"),
+        (b'{"text": "ok", "x": "\xff\xfe"}', "invalid_utf8"),
+    ],
+)
+def test_invalid_record_reasons(line: bytes, reason: str) -> None:
+    assert reason_of(TextSpec.build(), line) == reason
+
+
+def test_missing_key_detail_lists_fields() -> None:
+    with pytest.raises(RecordError) as info:
+        TextSpec.build().parse(b'{"content": "x", "id": 1}')
+    assert "content" in info.value.detail and "text-key" in info.value.detail
+
+
+def test_too_long_with_max_bytes() -> None:
+    spec = TextSpec.build(max_bytes=10)
+    assert spec.parse(b'{"text": "0123456789"}')[1] == b"0123456789"  # exactly at the limit
+    assert reason_of(spec, b'{"text": "0123456789A"}') == "too_long"
+    # the limit is in UTF-8 bytes, not characters: 6 characters, 12 bytes
+    assert reason_of(spec, '{"text": "éééééé"}'.encode()) == "too_long"
+    assert TextSpec.build(max_bytes=0).parse(b'{"text": "' + b"x" * 100_000 + b'"}')[1] == b"x" * 100_000
+
+
+# --- reading lines ---------------------------------------------------------------------------
+
+
+def test_read_lines_bom_crlf_blank_and_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"text": "a"}\r\n\r\n{"text": "b"}\n\n{"text": "c"}')
+    lines = list(read_lines(str(path)))
+    assert [n for n, _ in lines] == [1, 2, 3, 4, 5]
+    assert lines[0][1] == b'{"text": "a"}\r\n'  # BOM removed
+    assert lines[4][1] == b'{"text": "c"}'  # last line without newline is kept
+    spec = TextSpec.build()
+    assert [spec.parse(line)[1] for _, line in lines if line.strip()] == [b"a", b"b", b"c"]
+
+
+def test_bom_only_removed_on_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"text": "a"}\n\xef\xbb\xbf{"text": "b"}\n')
+    lines = [line for _, line in read_lines(str(path))]
+    assert lines[1].startswith(b"\xef\xbb\xbf")
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
+def test_read_compressed_files(tmp_path: Path, kind: str) -> None:
+    data = b"".join(b'{"text": "line %d"}\n' % i for i in range(500))
+    path = tmp_path / f"c.jsonl.{kind}"
+    path.write_bytes(COMPRESS[kind](data))
+    assert compression_of(str(path)) == kind
+    assert b"".join(line for _, line in read_lines(str(path))) == data
+
+
+def test_compression_from_name() -> None:
+    assert compression_of("a.JSONL.GZ") == "gz"
+    assert compression_of("a.jsonl.zstd") == "zst"
+    assert compression_of("a.jsonl") is None
+    assert compression_of("gz.jsonl") is None
+
+
+def test_truncated_gzip_names_the_file(tmp_path: Path) -> None:
+    data = b"".join(b'{"text": "record number %d with some words"}\n' % i for i in range(5000))
+    path = tmp_path / "trunc.jsonl.gz"
+    blob = gzip.compress(data)
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(InputError, match="trunc.jsonl.gz"):
+        list(read_lines(str(path)))
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="nope.jsonl"):
+        list(read_lines(str(tmp_path / "nope.jsonl")))
+    with pytest.raises(InputError, match="directory"):
+        list(read_lines(str(tmp_path)))
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+
+def test_load_targets_txt(tmp_path: Path) -> None:
+    path = tmp_path / "targets.txt"
+    path.write_bytes(b"def f(x): return x\r\n\n   \n  indented {not json}\nlast line")
+    assert load_targets([str(path)], TextSpec.build()) == [
+        b"def f(x): return x",
+        b"  indented {not json}",
+        b"last line",
+    ]
+
+
+def test_load_targets_txt_gz(tmp_path: Path) -> None:
+    path = tmp_path / "targets.txt.gz"
+    path.write_bytes(gzip.compress(b"alpha\nbeta\n"))
+    assert load_targets([str(path)], TextSpec.build()) == [b"alpha", b"beta"]
+
+
+def test_load_targets_jsonl_and_order(tmp_path: Path, target_path: Path, target_texts: list[bytes]) -> None:
+    spec = TextSpec.build(template="{prompt}{canonical_solution}")
+    assert load_targets([str(target_path)], spec) == target_texts
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text('{"prompt": "x", "canonical_solution": "y"}\n\n')
+    both = load_targets([str(extra), str(target_path)], spec)
+    assert both == [b"xy", *target_texts]
+
+
+def test_load_targets_bad_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "targets.jsonl"
+    path.write_text('{"text": "a"}\n\n{"text": "b"}\n{"text": 5}\n')
+    with pytest.raises(InputError) as info:
+        load_targets([str(path)], TextSpec.build())
+    assert f"{path}:4:" in str(info.value)
+    assert "string" in str(info.value)
+
+
+def test_load_targets_invalid_utf8_txt_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "targets.txt"
+    path.write_bytes(b"good\nbad \xff byte\n")
+    with pytest.raises(InputError, match=r"targets\.txt:2:.*UTF-8"):
+        load_targets([str(path)], TextSpec.build())
+
+
+def test_load_targets_empty(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n  \n")
+    with pytest.raises(InputError, match="empty"):
+        load_targets([str(path)], TextSpec.build())

@@ -1,0 +1,166 @@
+"""`zipfit merge`: shard parts back into the result one run over the whole input gives."""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Generator, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .errors import InputError, UsageError
+from .pipeline import RecordWriter, Sink, rank
+from .records import STDIN, compression_of, read_lines
+from .selection import count_for_fraction
+from .shards import PART_KEY, untag_index
+from .stats import RunStats
+
+Record = tuple[float, int, bytes]
+_TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
+# Settings that must agree across parts; shard index, workers and batch size may differ.
+_SAME = (
+    "command",
+    "sources",
+    "target_sha256",
+    "compressor",
+    "level",
+    "text_key",
+    "score_key",
+    "skip_invalid",
+    "max_text_bytes",
+    "limit",
+    "shard_count",
+    "part_version",
+)
+
+
+@dataclass
+class Part:
+    path: str
+    info: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        """Holds every record its shard scored (not cut to a local top K)."""
+        return bool(self.info["written"] == self.info["scored"])
+
+
+def read_part(path: str) -> Part:
+    """The part's trailer; refuses files that are not complete zipfit parts."""
+    if path == STDIN:
+        raise UsageError("merge reads part files, not stdin")
+    last = b""
+    if compression_of(path) is None and os.path.exists(path):
+        with open(path, "rb") as f:  # plain file: read only its tail
+            f.seek(max(0, os.path.getsize(path) - (1 << 16)))
+            tail = f.read().rstrip(b"\n").rsplit(b"\n", 1)
+            last = tail[-1]
+        if not last.startswith(_TRAILER_START) and len(tail) == 1 and os.path.getsize(path) > 1 << 16:
+            last = b""
+    if not last.startswith(_TRAILER_START):
+        for _, line in read_lines(path):
+            if line.strip():
+                last = line
+    if not last.startswith(_TRAILER_START):
+        raise InputError(
+            f"{path}: not a complete zipfit part (no trailer line); write parts with --shard I/N"
+        )
+    info = orjson.loads(last)[PART_KEY]
+    return Part(path, info)
+
+
+def check_parts(parts: list[Part]) -> None:
+    """All parts from one run, every shard present exactly once."""
+    first = parts[0].info
+    for part in parts[1:]:
+        for key in _SAME:
+            if part.info.get(key) != first.get(key):
+                raise InputError(
+                    f"{part.path}: {key} differs from {parts[0].path} "
+                    f"({part.info.get(key)!r} vs {first.get(key)!r}); parts must come from one run"
+                )
+    count = first["shard_count"]
+    seen: dict[int, str] = {}
+    for part in parts:
+        i = part.info["shard_index"]
+        if i in seen:
+            raise InputError(f"shard {i}/{count} given twice: {seen[i]} and {part.path}")
+        seen[i] = part.path
+    missing = sorted(set(range(count)) - set(seen))
+    if missing:
+        raise InputError(f"missing shard(s) {', '.join(f'{i}/{count}' for i in missing)}")
+
+
+def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float, int, bytes]]:
+    """(score, index, line) of a part, checking the order the merge relies on."""
+    prev: tuple[float, int] | None = None
+    for line_no, line in read_lines(part.path):
+        if line.startswith(_TRAILER_START) or not line.strip():
+            continue
+        try:
+            index, clean = untag_index(line)
+            score = orjson.loads(line)[score_key]
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{part.path}:{line_no}: not a zipfit part record") from None
+        key = (-score, index) if by_rank else (0.0, index)
+        if prev is not None and key <= prev:
+            raise InputError(f"{part.path}:{line_no}: records out of order; the part was modified")
+        prev = key
+        yield score, index, clean
+
+
+def run_merge(
+    paths: list[str],
+    sink: Sink,
+    top_k: int | None = None,
+    fraction: float | None = None,
+    spool_dir: str | None = None,
+) -> RunStats:
+    """Merge parts; -k/--fraction override the selection the parts were written with."""
+    if top_k is not None and fraction is not None:
+        raise UsageError("give either --top-k or --fraction, not both")
+    parts = [read_part(p) for p in paths]
+    check_parts(parts)
+    info = parts[0].info
+    stats = RunStats()
+    for part in parts:
+        stats.records_read += part.info["records_read"]
+        stats.blank_lines += part.info["blank_lines"]
+        stats.skipped.update(part.info["skipped"])
+    scored_total = sum(p.info["scored"] for p in parts)
+    score_key = info["score_key"]
+    if top_k is None and fraction is None and info["command"] == "select":
+        top_k, fraction = info.get("top_k"), info.get("fraction")
+    keep = count_for_fraction(fraction, scored_total) if fraction is not None else top_k
+    selecting = info["command"] == "select" or keep is not None
+    by_rank = info["command"] == "select"
+    for part in parts:
+        if by_rank and not part.complete and (keep is None or part.info["written"] < keep):
+            raise InputError(
+                f"{part.path} holds its shard's top {part.info['written']} records only; "
+                f"the merge needs {keep if keep is not None else 'all'}; write parts with a larger -k or none"
+            )
+    streams = [_records(p, score_key, by_rank) for p in parts]
+    order = (lambda r: (-r[0], r[1])) if by_rank else (lambda r: r[1])
+    merged: Generator[Record, None, None] = heapq.merge(*streams, key=order)
+    writer = RecordWriter(sink, score_key, stats, ranked=selecting, scored=True)
+    if by_rank:
+        ranked = merged if keep is None else _first(keep, merged)
+    elif selecting:
+        ranked = rank(merged, top_k=keep, spool_dir=spool_dir)
+    else:
+        ranked = merged
+    with closing(ranked):
+        for score, index, line in ranked:
+            stats.add_score(score)
+            writer.write(score, index, line)
+    stats.scored = scored_total
+    return stats
+
+
+def _first(n: int, records: Iterator[Record]) -> Generator[Record, None, None]:
+    for _, record in zip(range(n), records, strict=False):
+        yield record
