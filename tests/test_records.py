@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import re
 from pathlib import Path
 
 import pytest
@@ -167,12 +168,23 @@ def test_truncated_gzip_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "trunc.jsonl.gz"
     blob = gzip.compress(data)
     path.write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(InputError, match="trunc.jsonl.gz"):
+    with pytest.raises(InputError, match=re.escape("trunc.jsonl.gz")):
+        list(read_lines(str(path)))
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
+def test_corrupt_compressed_file_is_input_error(tmp_path: Path, kind: str) -> None:
+    data = b"".join(b'{"text": "record number %d with some words"}\n' % i for i in range(2000))
+    blob = bytearray(COMPRESS[kind](data))
+    blob[20] ^= 0xFF  # inside the compressed payload of every format
+    path = tmp_path / f"corrupt.jsonl.{kind}"
+    path.write_bytes(bytes(blob))
+    with pytest.raises(InputError, match=re.escape("corrupt.jsonl")):
         list(read_lines(str(path)))
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="nope.jsonl"):
+    with pytest.raises(InputError, match=re.escape("nope.jsonl")):
         list(read_lines(str(tmp_path / "nope.jsonl")))
     with pytest.raises(InputError, match="directory"):
         list(read_lines(str(tmp_path)))

@@ -121,7 +121,9 @@ def test_level_zero_refused_with_reason() -> None:
         TargetSet.from_texts(["def f(): pass"], "gzip", 0)
 
 
-@pytest.mark.parametrize(("name", "level"), [("gzip", 10), ("gzip", -1), ("lz4", 13), ("zstd", 0), ("zstd", 23)])
+@pytest.mark.parametrize(
+    ("name", "level"), [("gzip", 10), ("gzip", -1), ("lz4", 13), ("zstd", 0), ("zstd", 23)]
+)
 def test_out_of_range_levels_refused(name: str, level: int) -> None:
     with pytest.raises(UsageError, match=str(level)):
         get_compressor(name, level)
@@ -169,7 +171,7 @@ def test_shipped_target_set_scores_identically(source_texts: list[bytes], target
     targets = TargetSet.from_texts(target_texts[:5], "gzip", 6)
     shipped = pickle.loads(pickle.dumps(targets))
     assert shipped.compressor.level == 6
-    for x in source_texts[:5] + [b"".join(source_texts[:5])]:
+    for x in [*source_texts[:5], b"".join(source_texts[:5])]:
         assert shipped.alignment(x) == targets.alignment(x)
 
 
@@ -196,3 +198,28 @@ def test_ncd_helper() -> None:
     c_x, c_t = len(gzip.compress(b"abc" * 50)), len(gzip.compress(b"xyz" * 50))
     c_xt = len(gzip.compress(b"abc" * 50 + b"xyz" * 50))
     assert 0.0 < ncd(c_x, c_t, c_xt) < 1.2
+
+
+@pytest.mark.parametrize("level", [1, 4, 6, 9])
+def test_window_choice_stays_exact_at_every_boundary(level: int, source_texts: list[bytes]) -> None:
+    """Window sizes are picked per pair to fit source + target; sizes around each window's edge
+    (2**w - 262 bytes), with long-distance repeats, must still match gzip exactly.
+    """
+    from zipfit_cli.compressors import window_bits
+
+    pool = b"\n".join(source_texts[:400])
+    targets = [pool[:300], pool[5000:5800], pool[100:700] * 3, pool[:40]]
+    longest = max(map(len, targets))
+    comp = get_compressor("gzip", level)
+    sizer = comp.pair_sizer(targets)
+    for w in range(9, 16):
+        edge = (1 << w) - 262 - longest
+        for length in (edge - 1, edge, edge + 1):
+            if length <= 0:
+                continue
+            # The target text also appears at the very start of the source: the longest match.
+            x = (targets[1] + pool)[:length]
+            assert window_bits(length + longest) in (w, w + 1, 15)
+            expected = [len(gzip.compress(x + t, level)) for t in targets]
+            assert sizer(x) == expected, (w, length)
+            assert comp.size(x) == len(gzip.compress(x, level))

@@ -1,3 +1,6 @@
+"""`python -m zipfit_cli`: the same as the `zipfit` command."""
+
 from .cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,7 @@
 """Compressed-length functions C(b) for NCD, one class per compressor.
 
-Each compressor gives `size(data)` = C(data) and `pair_sizes(source, targets)` =
-[C(source + t) for t in targets], which is where nearly all of zipfit's time goes.
+Each compressor gives `size(data)` = C(data) and `pair_sizer(targets)`, a function
+source -> [C(source + t) for t in targets]: where nearly all of zipfit's time goes.
 Instances hold only settings and are cheap to pickle; reusable native state is
 created lazily in the process that uses it.
 """
@@ -9,7 +9,7 @@ created lazily in the process that uses it.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from .errors import UsageError
@@ -38,9 +38,14 @@ class Compressor:
     def size(self, data: bytes) -> int:
         raise NotImplementedError
 
-    def pair_sizes(self, source: bytes, targets: Sequence[bytes]) -> list[int]:
+    def pair_sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], list[int]]:
+        """A function: source -> [C(source + t) for t in targets], prepared once per target set."""
         size = self.size
-        return [size(source + t) for t in targets]
+        return lambda source: [size(source + t) for t in targets]
+
+    def pair_sizes(self, source: bytes, targets: Sequence[bytes]) -> list[int]:
+        """[C(source + t) for t in targets], for one-off use; hot loops keep a pair_sizer."""
+        return self.pair_sizer(targets)(source)
 
     def spec(self) -> str:
         return f"{self.name}:{self.level}"
@@ -56,6 +61,47 @@ class Compressor:
         return f"{type(self).__name__}(level={self.level})"
 
 
+def tune_heap() -> None:
+    """Keep freed memory instead of returning it to the OS after every deflate call.
+
+    Each deflate call allocates ~256 KB of state. With glibc's default 128 KiB trim
+    threshold, freeing it can shrink the heap, and the next call grows it again and
+    page-faults: 2-4x slower per pair (measured in BENCHMARKS.md). Harmless elsewhere.
+    """
+    global _heap_tuned
+    if _heap_tuned:
+        return
+    _heap_tuned = True
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        if libc.mallopt(m_trim_threshold, 64 << 20) and libc.mallopt(m_mmap_threshold, 4 << 20):
+            return
+    except (OSError, AttributeError):
+        pass
+    # Not glibc (or no mallopt): freeing one large block also raises glibc-like thresholds.
+    bytearray(4 << 20)
+
+
+_heap_tuned = False
+
+# Deflate never looks further back than the window minus this much lookahead.
+_MIN_LOOKAHEAD = 262
+
+
+def window_bits(total: int) -> int:
+    """Smallest deflate window that holds `total` bytes whole: output is then identical to the
+    default 32 KiB window, but smaller state is cheaper to allocate and copy.
+    """
+    w = 9
+    while w < 15 and (1 << w) - _MIN_LOOKAHEAD < total:
+        w += 1
+    return w
+
+
 class GzipCompressor(Compressor):
     """The paper's C: len(gzip.compress(b, level)), computed exactly without gzip's CRC pass."""
 
@@ -64,9 +110,9 @@ class GzipCompressor(Compressor):
     levels = range(1, 10)
     description = "exact gzip (the paper's method); about 50 µs per pair at level 9"
 
-    # Above this source length, deflating the source once and copying the compressor
-    # state per target beats compressing source + target from scratch (see BENCHMARKS.md).
-    copy_threshold: ClassVar[int] = 1024
+    def __init__(self, level: int | None = None) -> None:
+        super().__init__(level)
+        tune_heap()
 
     def check_level(self) -> None:
         if self.level == 0:
@@ -77,20 +123,30 @@ class GzipCompressor(Compressor):
         super().check_level()
 
     def size(self, data: bytes) -> int:
-        return len(zlib.compress(data, self.level, -15)) + GZIP_FRAMING
+        return len(zlib.compress(data, self.level, -window_bits(len(data)))) + GZIP_FRAMING
 
-    def pair_sizes(self, source: bytes, targets: Sequence[bytes]) -> list[int]:
+    def pair_sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], list[int]]:
         level = self.level
-        if len(source) < self.copy_threshold:
-            compress = zlib.compress
-            return [len(compress(source + t, level, -15)) + GZIP_FRAMING for t in targets]
-        # Exact: deflate output only depends on the bytes fed so far and the state.
-        primed = zlib.compressobj(level, zlib.DEFLATED, -15)
-        head = len(primed.compress(source)) + GZIP_FRAMING
-        sizes = []
-        for t in targets:
-            c = primed.copy()
-            sizes.append(head + len(c.compress(t)) + len(c.flush()))
+        longest = max(map(len, targets), default=0)
+        mean = sum(map(len, targets)) / max(len(targets), 1)
+        # Deflating the source once and copying the compressor state per target pays off
+        # once the source is longer than this (measured crossover, BENCHMARKS.md).
+        copy_from = mean * (1.5 if level >= 4 else 3.5)
+        compress, compressobj, deflated = zlib.compress, zlib.compressobj, zlib.DEFLATED
+
+        def sizes(source: bytes) -> list[int]:
+            wbits = -window_bits(len(source) + longest)
+            if len(source) < copy_from:
+                return [len(compress(source + t, level, wbits)) + GZIP_FRAMING for t in targets]
+            # Exact: deflate's output depends only on the bytes fed so far and its state.
+            primed = compressobj(level, deflated, wbits)
+            head = len(primed.compress(source)) + GZIP_FRAMING
+            out = []
+            for t in targets:
+                c = primed.copy()
+                out.append(head + len(c.compress(t)) + len(c.flush()))
+            return out
+
         return sizes
 
 
@@ -136,9 +192,9 @@ class ZstdCompressor(Compressor):
     def size(self, data: bytes) -> int:
         return len(self._compress(data))
 
-    def pair_sizes(self, source: bytes, targets: Sequence[bytes]) -> list[int]:
+    def pair_sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], list[int]]:
         compress = self._compress
-        return [len(compress(source + t)) for t in targets]
+        return lambda source: [len(compress(source + t)) for t in targets]
 
 
 COMPRESSORS: dict[str, type[Compressor]] = {

@@ -13,6 +13,7 @@ import lzma
 import os
 import string
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -36,6 +37,9 @@ REASONS = {
     "empty_text": "text is empty or whitespace only",
     "too_long": "text is longer than --max-text-bytes",
 }
+
+# What reading a damaged or truncated (compressed) file can raise.
+READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
 
 _MAGIC = (
     (b"\x1f\x8b", "gz"),
@@ -72,10 +76,47 @@ def _decompressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:
         return bz2.BZ2File(raw, "rb")
     if kind == "xz":
         return lzma.LZMAFile(raw, "rb")
-    import zstandard
+    return io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 20)
 
-    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-    return io.BufferedReader(reader, buffer_size=1 << 20)
+
+class _ZstdReader(io.RawIOBase):
+    """Zstandard frames, one after another; unlike zstandard's stream_reader it reports a
+    file cut off mid-frame (EOFError) instead of ending quietly, and corrupt data as OSError.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard
+
+        self._raw = raw
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._error = zstandard.ZstdError
+        self._obj = self._new()
+        self._pending = b""
+        self._in_frame = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._raw.read(1 << 16)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("compressed file ended before the end-of-stream marker")
+                return 0
+            while chunk:
+                try:
+                    self._pending += self._obj.decompress(chunk)
+                except self._error as exc:
+                    raise OSError(f"corrupt zstd data: {exc}") from None
+                self._in_frame = not self._obj.eof
+                chunk = self._obj.unused_data if self._obj.eof else b""
+                if self._obj.eof:
+                    self._obj = self._new()
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
@@ -106,7 +147,7 @@ def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
             if line_no == 1 and line.startswith(BOM):
                 line = line[len(BOM) :]
             yield line_no, line
-    except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+    except READ_ERRORS as exc:
         raise InputError(f"{path}:{line_no + 1}: cannot read: {exc}") from None
     finally:
         if path != STDIN:
@@ -181,6 +222,10 @@ class TextSpec:
             base = name.split(".")[0].split("[")[0]
             if base not in record:
                 raise RecordError("missing_key", f"template field {base!r} missing")
+            value = record[base]
+            if base == name and (value is None or isinstance(value, dict | list)):
+                kind = "null" if value is None else type(value).__name__
+                raise RecordError("not_string", f"template field {base!r} is {kind}, not text")
         try:
             return self.template.format_map(record)
         except (KeyError, IndexError, AttributeError, ValueError) as exc:

@@ -72,11 +72,14 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _start_method() -> str:
+def _context() -> multiprocessing.context.BaseContext:
     # forkserver: workers start from a clean process, never from a parent that runs
     # progress-display threads (forking those can deadlock); spawn where it is missing.
-    methods = multiprocessing.get_all_start_methods()
-    return "forkserver" if "forkserver" in methods else "spawn"
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])  # workers start with zipfit already imported
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 def map_batches(
@@ -95,7 +98,7 @@ def map_batches(
 
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context(_start_method()),
+        mp_context=_context(),
         initializer=_init_worker,
         initargs=(job,),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .compressors import Compressor, get_compressor
 from .errors import UsageError
@@ -33,6 +34,15 @@ class TargetSet:
             raise UsageError("the target set is empty: give at least one target example")
         if not self.sizes:
             self.sizes = [self.compressor.size(t) for t in self.texts]
+        self._pair_sizes = self.compressor.pair_sizer(self.texts)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The prepared pair sizer is a closure; each process rebuilds it.
+        return {"texts": self.texts, "compressor": self.compressor, "sizes": self.sizes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._pair_sizes = self.compressor.pair_sizer(self.texts)
 
     @classmethod
     def from_texts(
@@ -57,7 +67,7 @@ class TargetSet:
         """1 - mean NCD of `source` against every target; usually within [0, 1]."""
         c_x = self.compressor.size(source)
         total = 0.0
-        for c_t, c_xt in zip(self.sizes, self.compressor.pair_sizes(source, self.texts), strict=True):
+        for c_t, c_xt in zip(self.sizes, self._pair_sizes(source), strict=True):
             lo, hi = (c_x, c_t) if c_x < c_t else (c_t, c_x)
             total += (c_xt - lo) / hi
         return 1.0 - total / len(self.sizes)

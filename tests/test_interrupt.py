@@ -1,0 +1,126 @@
+"""Stopping a run: Ctrl-C, SIGTERM, a worker killed, all in real subprocesses.
+
+Each run is long enough (gzip level 9 over a generated corpus) that it is still busy
+when the signal arrives; each must end promptly with its documented code, leave no
+output or temporary file, and leave no worker process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import TARGET, TEMPLATE
+
+TOO_LONG = 60  # seconds: a hang, not a slow run
+
+
+def _corpus(path: Path, n: int = 20000) -> Path:
+    line = b'{"text": "' + b"def f(x):\\n    return [y * 2 for y in range(x) if y % 3] " * 8 + b'"}\n'
+    path.write_bytes(line * n)
+    return path
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                children = {int(c) for c in (task / "children").read_text().split()}
+                stack.extend(children - found)
+                found |= children
+        except OSError:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _start(tmp_path: Path, workers: str) -> tuple[subprocess.Popen[bytes], Path]:
+    source = _corpus(tmp_path / "big.jsonl")
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "zipfit_cli", "select", str(source), "-t", str(TARGET),
+           "--target-template", TEMPLATE, "-k", "10", "-o", str(out), "-j", workers]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    return proc, out
+
+
+def _wait_for_workers(proc: subprocess.Popen[bytes], workers: int) -> set[int]:
+    """The run's process tree once its workers are up (parent, forkserver, workers...)."""
+    deadline = time.monotonic() + TOO_LONG
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        tree = _descendants(proc.pid)
+        if workers == 1 or len(tree) >= workers + 1:
+            time.sleep(1.0)  # let scoring get under way
+            return _descendants(proc.pid)
+        time.sleep(0.1)
+    raise AssertionError("workers never started")
+
+
+def _assert_clean(tmp_path: Path, out: Path, tree: set[int]) -> None:
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl"], "temporary file left behind"
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in tree if _alive(p)], "worker processes left running"
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "workers", "whole_group"),
+    [
+        (signal.SIGINT, 130, "2", True),  # Ctrl-C in a terminal reaches the whole group
+        (signal.SIGINT, 130, "1", False),
+        (signal.SIGTERM, 143, "2", False),  # kill PID
+        (signal.SIGTERM, 143, "1", False),
+    ],
+)
+def test_signal_stops_cleanly(
+    tmp_path: Path, sig: signal.Signals, code: int, workers: str, whole_group: bool
+) -> None:
+    proc, out = _start(tmp_path, workers)
+    tree = _wait_for_workers(proc, int(workers))
+    if whole_group:
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=TOO_LONG)
+    assert proc.returncode == code, err.decode()
+    text = err.decode()
+    assert "Traceback" not in text
+    assert "no output written" in text
+    _assert_clean(tmp_path, out, tree)
+
+
+def test_killed_worker_fails_the_run_clearly(tmp_path: Path) -> None:
+    proc, out = _start(tmp_path, "2")
+    tree = _wait_for_workers(proc, 2)
+    # Workers are the forkserver's children, i.e. grandchildren of the main process.
+    children = _descendants(proc.pid)
+    direct = {
+        int(c)
+        for task in Path(f"/proc/{proc.pid}/task").iterdir()
+        for c in (task / "children").read_text().split()
+    }
+    workers = sorted(children - direct)
+    assert workers, f"no worker found in {children}"
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=TOO_LONG)
+    assert proc.returncode == 1, err.decode()
+    assert "worker process died" in err.decode()
+    assert "Traceback" not in err.decode()
+    _assert_clean(tmp_path, out, tree)

@@ -1,0 +1,149 @@
+"""Output safety: a failed write leaves no partial file; inputs are never touched."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TARGET, TEMPLATE
+from typer.testing import CliRunner
+
+from zipfit_cli import output as output_module
+from zipfit_cli.cli import app
+from zipfit_cli.output import Output, OutputError
+
+runner = CliRunner()
+
+
+def _select(source: Path, out: Path, *extra: str) -> Any:
+    args = ["select", str(source), "-t", str(TARGET), "--target-template", TEMPLATE, "-o", str(out)]
+    return runner.invoke(app, [*args, "--compressor", "lz4", "-j", "1", *extra])
+
+
+class _FullDisk(io.RawIOBase):
+    """A file that takes `room` bytes, then fails like a full disk."""
+
+    def __init__(self, fd: int, room: int) -> None:
+        self.fd, self.room = fd, room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return os.write(self.fd, bytes(data))
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+@pytest.mark.parametrize("room", [0, 5000])
+def test_disk_full_fails_cleanly(
+    slice_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, room: int
+) -> None:
+    def fake_fdopen(fd: int, mode: str, buffering: int = -1) -> io.BufferedWriter:
+        return io.BufferedWriter(_FullDisk(fd, room), buffer_size=1024)
+
+    monkeypatch.setattr(output_module.os, "fdopen", fake_fdopen)
+    out = tmp_path / "out" / "selected.jsonl"
+    out.parent.mkdir()
+    result = _select(slice_path, out)
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in result.stderr
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB file system (needs root; skipped elsewhere)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_real_full_disk_leaves_nothing(slice_path: Path, tiny_tmpfs: Path) -> None:
+    out = tiny_tmpfs / "selected.jsonl"  # 200 records with text: far more than 64 KiB
+    done = subprocess.run(
+        [sys.executable, "-m", "zipfit_cli", "score", str(slice_path), "-t", str(TARGET),
+         "--target-template", TEMPLATE, "-o", str(out), "--compressor", "lz4"],
+        capture_output=True,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr.decode()
+    err = done.stderr.decode()
+    assert "No space left on device" in err and str(out) in err
+    assert "Traceback" not in err
+    assert list(tiny_tmpfs.iterdir()) == []
+
+
+def test_missing_output_directory(slice_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "no" / "such" / "dir" / "out.jsonl"
+    result = _select(slice_path, out)
+    assert result.exit_code == 1, result.output
+    assert "does not exist" in result.stderr
+
+
+def test_read_only_output_directory(slice_path: Path, tmp_path: Path) -> None:
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    done = subprocess.run(
+        ["mount", "--bind", "-o", "ro", str(read_only), str(read_only)], capture_output=True
+    )
+    if done.returncode != 0:
+        read_only.chmod(0o500)
+        if os.access(read_only, os.W_OK):  # root ignores permissions
+            pytest.skip("cannot make a read-only directory here")
+    try:
+        result = _select(slice_path, read_only / "out.jsonl")
+        assert result.exit_code == 1, result.output
+        assert "cannot write" in result.stderr
+        assert list(read_only.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(read_only)], check=False, capture_output=True)
+        read_only.chmod(0o700)
+
+
+def test_inputs_never_modified(slice_path: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(slice_path.read_bytes() + b"not json\n")
+    before = hashlib.sha256(source.read_bytes()).hexdigest(), source.stat().st_mtime_ns
+    target_before = hashlib.sha256(TARGET.read_bytes()).hexdigest()
+    assert _select(source, tmp_path / "a.jsonl", "-k", "5").exit_code == 3
+    assert _select(source, tmp_path / "b.jsonl", "-k", "5", "--skip-invalid").exit_code == 0
+    assert (hashlib.sha256(source.read_bytes()).hexdigest(), source.stat().st_mtime_ns) == before
+    assert hashlib.sha256(TARGET.read_bytes()).hexdigest() == target_before
+
+
+def test_output_abort_removes_temporary_file(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl.gz"
+    with pytest.raises(RuntimeError), Output(str(out)) as sink:
+        sink.write(b'{"a": 1}\n')
+        raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_error_is_zipfit_error() -> None:
+    assert issubclass(OutputError, Exception)
+    assert OutputError("x").exit_code == 1
