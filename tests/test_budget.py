@@ -1,0 +1,159 @@
+"""Size counters and taking a ranking up to a budget."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import types
+from typing import Any
+
+import pytest
+
+from zipfit_cli.budget import BudgetTally, make_counter, take_within_budget
+from zipfit_cli.errors import UsageError
+
+
+def test_chars_counts_code_points_for_str_and_bytes() -> None:
+    count = make_counter("chars")
+    assert count("héllo") == 5
+    assert count("héllo".encode()) == 5
+    assert count("") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        ("hello world", ["hello", " world"]),
+        ("don't stop", ["don", "'t", " stop"]),
+        ("x = f(10) + 2.5", ["x", " =", " f", "(", "10", ")", " +", " 2", ".", "5"]),
+        ("a  b", ["a", " ", " b"]),  # whitespace run, then the space joins the word
+        ("def f():\n    return 1\n", ["def", " f", "():", "\n   ", " return", " 1", "\n"]),
+        ("snake_case", ["snake", "_", "case"]),
+    ],
+)
+def test_approx_splits_like_gpt2(text: str, pieces: list[str]) -> None:
+    import re
+
+    from zipfit_cli.budget import APPROX_PATTERN
+
+    assert re.findall(APPROX_PATTERN, text) == pieces
+    assert make_counter("approx")(text) == len(pieces)
+    assert "".join(pieces) == text
+
+
+def test_approx_covers_every_character(source_texts: list[bytes]) -> None:
+    import re
+
+    from zipfit_cli.budget import APPROX_PATTERN
+
+    for data in source_texts[:300]:
+        text = data.decode()
+        assert "".join(re.findall(APPROX_PATTERN, text)) == text
+
+
+def test_approx_is_near_four_chars_per_token(source_texts: list[bytes]) -> None:
+    count = make_counter("approx")
+    tokens = sum(count(t) for t in source_texts[:500])
+    chars = sum(len(t.decode()) for t in source_texts[:500])
+    assert 3.0 < chars / tokens < 5.5
+
+
+def test_counters_pickle() -> None:
+    for spec in ("chars", "approx"):
+        counter = pickle.loads(pickle.dumps(make_counter(spec)))
+        assert counter("two words") == make_counter(spec)("two words")
+        assert counter.spec == spec
+
+
+@pytest.mark.parametrize("spec", ["", "tokens", "tiktoken:", "bpe:gpt2"])
+def test_unknown_spec_is_a_usage_error(spec: str) -> None:
+    with pytest.raises(UsageError, match="unknown size counter"):
+        make_counter(spec)
+
+
+class _FakeEncoding:
+    def encode_ordinary(self, text: str) -> list[int]:
+        return list(range(len(text.split())))
+
+
+def _fake_tiktoken(error: Exception | None = None) -> types.ModuleType:
+    module = types.ModuleType("tiktoken")
+
+    def get_encoding(name: str) -> Any:
+        if error is not None:
+            raise error
+        if name != "fake_base":
+            raise ValueError(f"Unknown encoding {name}")
+        return _FakeEncoding()
+
+    module.get_encoding = get_encoding  # type: ignore[attr-defined]
+    return module
+
+
+def test_tiktoken_counter_loads_lazily_after_pickling(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tiktoken", _fake_tiktoken())
+    counter = make_counter("tiktoken:fake_base")
+    assert counter("a b c") == 3
+    clone = pickle.loads(pickle.dumps(counter))
+    assert clone.__dict__["_encode"] is None
+    assert clone(b"a b") == 2
+    assert clone.spec == "tiktoken:fake_base"
+
+
+def test_tiktoken_unknown_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tiktoken", _fake_tiktoken())
+    with pytest.raises(UsageError, match="Unknown encoding"):
+        make_counter("tiktoken:nope")
+
+
+def test_tiktoken_offline_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tiktoken", _fake_tiktoken(ConnectionError("no network")))
+    with pytest.raises(UsageError, match="TIKTOKEN_CACHE_DIR"):
+        make_counter("tiktoken:cl100k_base")
+
+
+def test_tiktoken_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tiktoken", None)  # makes `import tiktoken` fail
+    with pytest.raises(UsageError, match="pip install tiktoken"):
+        make_counter("tiktoken:cl100k_base")
+
+
+def test_take_within_budget_is_a_prefix_that_stops_at_overflow() -> None:
+    sizes = [3, 4, 5, 1, 1]
+    tally = BudgetTally()
+    taken = list(take_within_budget(sizes, lambda n: n, 10, tally))
+    assert taken == [3, 4]  # 3 + 4 + 5 > 10: stop, even though the 1s would fit
+    assert tally == BudgetTally(records=2, used=7, stopped=True, overflow_size=5)
+
+
+def test_take_within_budget_exact_fit_and_exhaustion() -> None:
+    tally = BudgetTally()
+    assert list(take_within_budget([2, 3, 5], lambda n: n, 10, tally)) == [2, 3, 5]
+    assert tally == BudgetTally(records=3, used=10, stopped=False)
+    assert list(take_within_budget([2, 3], lambda n: n, 100)) == [2, 3]
+
+
+def test_take_within_budget_first_too_big_or_zero_budget() -> None:
+    assert list(take_within_budget([11, 1], lambda n: n, 10)) == []
+    assert list(take_within_budget([0, 0, 1], lambda n: n, 0)) == [0, 0]
+    with pytest.raises(UsageError):
+        list(take_within_budget([1], lambda n: n, -1))
+
+
+def test_take_within_budget_reads_no_further_than_needed() -> None:
+    seen: list[int] = []
+
+    def ranked() -> Any:
+        for i in range(100):
+            seen.append(i)
+            yield i
+
+    assert list(take_within_budget(ranked(), lambda _: 4, 10)) == [0, 1]
+    assert seen == [0, 1, 2]
+
+
+def test_budget_with_a_counter_on_records() -> None:
+    records = [(0.9, "alpha beta"), (0.8, "gamma"), (0.7, "delta epsilon zeta")]
+    count = make_counter("approx")
+    taken = list(take_within_budget(records, lambda r: count(r[1]), 3))
+    assert [text for _, text in taken] == ["alpha beta", "gamma"]
