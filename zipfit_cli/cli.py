@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -22,7 +23,7 @@ from .compressors import COMPRESSORS
 from .errors import ExitCode, Terminated, UsageError, ZipfitError
 from .merge import run_merge
 from .output import Output, check_output_path
-from .pipeline import RunSettings, run_score, run_select
+from .pipeline import Engine, RunSettings, run_score, run_select, scored_records
 from .records import STDIN, TextSpec, input_size, load_targets
 from .report import Display, make_display, report_dict
 from .runner import default_workers
@@ -126,6 +127,42 @@ Shard = Annotated[
     ),
 ]
 TopK_ = Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Keep the K best records.")]
+
+
+class EngineName(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+Engine_ = Annotated[
+    EngineName,
+    typer.Option(
+        "--engine",
+        help="Where scoring runs: local (this machine's cores) or dask (a Dask cluster; sources may "
+        "then be globs or fsspec URLs like s3://...). Output is the same byte for byte.",
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: the scheduler, like tcp://10.0.0.5:8786 (default: "
+        "$DASK_SCHEDULER_ADDRESS, else a local cluster of --workers processes). Workers must "
+        "have zipfit-cli installed and see the source paths.",
+        show_default=False,
+    ),
+]
+Blocksize = Annotated[
+    str | None,
+    typer.Option(
+        "--blocksize",
+        help="With --engine dask: split uncompressed sources into partitions of this size, like "
+        "16MiB (default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one "
+        "partition per file). Compressed files are one partition each.",
+        show_default=False,
+    ),
+]
 Fraction = Annotated[
     float | None,
     typer.Option("--fraction", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."),
@@ -198,6 +235,28 @@ def _settings(
     )
 
 
+def _engine(
+    name: EngineName, scheduler: str | None, blocksize: str | None, settings: RunSettings
+) -> tuple[Engine, int | None]:
+    """The engine that scores, and the input size in bytes for the progress bar."""
+    if name is EngineName.local:
+        if scheduler is not None or blocksize is not None:
+            raise UsageError("--scheduler and --blocksize need --engine dask")
+        return scored_records, input_size(settings.sources)
+    if settings.shard is not None:
+        raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
+    from .dask_engine import DaskEngine
+
+    engine = DaskEngine.plan(
+        settings.sources,
+        scheduler=scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None,
+        workers=settings.workers,
+        blocksize=blocksize,
+        split=settings.limit is None,  # --limit needs whole files, to count as the local reader does
+    )
+    return engine, engine.total_bytes
+
+
 def _describe(settings: RunSettings, target_paths: list[str], **extra: Any) -> dict[str, Any]:
     """The settings a report and a shard part record (everything that decides the output)."""
     targets = settings.targets
@@ -245,6 +304,8 @@ def _run(
     """Run a job with an atomic output, a display, a summary and an optional report."""
     check_output_path(output, inputs, force)
     if report is not None:
+        if output != STDIN and os.path.abspath(report) == os.path.abspath(output):
+            raise UsageError("--report and -o/--output name the same file; choose another for the report")
         check_output_path(str(report), inputs, force=True)
     with make_display(quiet, total_bytes, label) as display:
         with Output(output) as out:
@@ -282,6 +343,9 @@ def select(
     limit: Limit = None,
     max_text_bytes: MaxTextBytes = 0,
     shard: Shard = None,
+    engine: Engine_ = EngineName.local,
+    scheduler: Scheduler = None,
+    blocksize: Blocksize = None,
     traceback: Traceback = False,
 ) -> None:
     """Write the records best aligned with the target, best first, each with its score.
@@ -316,6 +380,7 @@ def select(
                 settings,
                 target,
                 command="select",
+                engine=engine.value,
                 top_k=top_k,
                 fraction=fraction,
                 target_key=target_key,
@@ -326,9 +391,12 @@ def select(
         # ranking and `zipfit merge` applies the fraction.
         part = describe() if shard is not None else None
         part_fraction = None if part is not None else fraction
+        scorer, total_bytes = _engine(engine, scheduler, blocksize, settings)
 
         def job(out: Output, display: Display) -> RunStats:
-            return run_select(settings, out, display, top_k=top_k, fraction=part_fraction, part=part)
+            return run_select(
+                settings, out, display, top_k=top_k, fraction=part_fraction, part=part, engine=scorer
+            )
 
         _run(
             job,
@@ -340,7 +408,7 @@ def select(
             label="selecting",
             what="selected",
             describe=describe,
-            total_bytes=input_size(sources),
+            total_bytes=total_bytes,
         )
 
 
@@ -364,6 +432,9 @@ def score(
     limit: Limit = None,
     max_text_bytes: MaxTextBytes = 0,
     shard: Shard = None,
+    engine: Engine_ = EngineName.local,
+    scheduler: Scheduler = None,
+    blocksize: Blocksize = None,
     traceback: Traceback = False,
 ) -> None:
     """Write every record in input order with its alignment score added; streams as it goes.
@@ -390,13 +461,19 @@ def score(
 
         def describe() -> dict[str, Any]:
             return _describe(
-                settings, target, command="score", target_key=target_key, target_template=target_template
+                settings,
+                target,
+                command="score",
+                engine=engine.value,
+                target_key=target_key,
+                target_template=target_template,
             )
 
         part = describe() if shard is not None else None
+        scorer, total_bytes = _engine(engine, scheduler, blocksize, settings)
 
         def job(out: Output, display: Display) -> RunStats:
-            return run_score(settings, out, display, part=part)
+            return run_score(settings, out, display, part=part, engine=scorer)
 
         _run(
             job,
@@ -408,7 +485,7 @@ def score(
             label="scoring",
             what="written",
             describe=describe,
-            total_bytes=input_size(sources),
+            total_bytes=total_bytes,
         )
 
 

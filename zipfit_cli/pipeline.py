@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .errors import InputError, InvalidRecordError, UsageError
-from .records import BOM, STDIN, WHITESPACE, TextSpec, open_input
+from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, TextSpec, open_input
 from .runner import Result, ScoreJob, map_batches
 from .scoring import TargetSet
 from .selection import Spool, TopK, add_score, count_for_fraction
@@ -75,6 +75,7 @@ def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch
         seekable = path != STDIN and raw.seekable()
         consumed = 0
         batch = Batch(path, index, [], [], [], 0)
+        line_no = 0
         try:
             for line_no, line in enumerate(stream, 1):
                 consumed += len(line)
@@ -95,8 +96,8 @@ def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch
                     batch.bytes_done = done_before + (raw.tell() if seekable else consumed)
                     yield batch, batch.lines
                     batch = Batch(path, index, [], [], [], 0)
-        except (OSError, EOFError, ValueError) as exc:
-            raise InputError(f"{path}: cannot read after line {stats.records_read}: {exc}") from None
+        except READ_ERRORS as exc:
+            raise InputError(f"{path}:{line_no + 1}: cannot read: {exc}") from None
         finally:
             if path != STDIN:
                 stream.close()
@@ -110,10 +111,17 @@ def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch
             return
 
 
+Scored = Generator[tuple[float, int, bytes], None, None]
+# An engine: (settings, stats, progress, top_k) -> (score, index, line) of valid records in
+# input order, with every counter of `stats` kept up to date; bad records raise or are
+# counted. Given top_k it may leave out records that cannot be among the top_k best.
+Engine = Callable[[RunSettings, RunStats, ProgressSink, int | None], Scored]
+
+
 def scored_records(
-    settings: RunSettings, stats: RunStats, progress: ProgressSink
-) -> Generator[tuple[float, int, bytes], None, None]:
-    """(score, index, line) of every valid record in input order; bad records raise or are counted."""
+    settings: RunSettings, stats: RunStats, progress: ProgressSink, top_k: int | None = None
+) -> Scored:
+    """The local engine: this machine, a process pool when workers > 1; top_k is not used."""
     job = ScoreJob(settings.targets, settings.spec)
     # closing(): an exception in the consumer must stop the pool at once, not at GC time.
     with closing(map_batches(job, read_batches(settings, stats), settings.workers)) as scored:
@@ -150,6 +158,7 @@ def run_score(
     sink: Sink,
     progress: ProgressSink | None = None,
     part: dict[str, Any] | None = None,
+    engine: Engine = scored_records,
 ) -> RunStats:
     """Every valid record in input order with its score added; streams as it goes.
 
@@ -158,7 +167,7 @@ def run_score(
     stats = RunStats()
     start = time.perf_counter()
     writer = RecordWriter(sink, settings.score_key, stats, part)
-    with closing(scored_records(settings, stats, progress or _NoProgress())) as records:
+    with closing(engine(settings, stats, progress or _NoProgress(), None)) as records:
         for score, index, line in records:
             writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
@@ -174,6 +183,7 @@ def run_select(
     fraction: float | None = None,
     spool_dir: str | None = None,
     part: dict[str, Any] | None = None,
+    engine: Engine = scored_records,
 ) -> RunStats:
     """The best records ranked by score (all of them when neither top_k nor fraction is set).
 
@@ -185,7 +195,7 @@ def run_select(
     stats = RunStats()
     start = time.perf_counter()
     writer = RecordWriter(sink, settings.score_key, stats, part, ranked=True)
-    with closing(scored_records(settings, stats, progress or _NoProgress())) as records:
+    with closing(engine(settings, stats, progress or _NoProgress(), top_k)) as records:
         for score, index, line in rank(records, top_k, fraction, spool_dir):
             writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start

@@ -37,6 +37,31 @@ class RunStats:
         b = int((score - HIST_LOW) / _BIN_WIDTH)
         self.histogram[min(max(b, 0), HIST_BINS - 1)] += 1
 
+    def __iadd__(self, other: RunStats) -> RunStats:
+        """Add another run's counters, e.g. one partition's (datatrove's stats do the same)."""
+        self.records_read += other.records_read
+        self.blank_lines += other.blank_lines
+        self.scored += other.scored
+        self.skipped.update(other.skipped)
+        self.selected += other.selected
+        self.pairs += other.pairs
+        self.bytes_read += other.bytes_read
+        self.score_min = min(self.score_min, other.score_min)
+        self.score_max = max(self.score_max, other.score_max)
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        if other.threshold is not None:
+            self.threshold = (
+                other.threshold if self.threshold is None else min(self.threshold, other.threshold)
+            )
+        self.elapsed += other.elapsed
+        return self
+
+    def __add__(self, other: RunStats) -> RunStats:
+        total = RunStats()
+        total += self
+        total += other
+        return total
+
     def quantile(self, q: float) -> float | None:
         """Approximate quantile (to half a bin, 0.00025), clamped to the exact min and max."""
         if not self.scored:

@@ -1,0 +1,253 @@
+"""--engine dask on a real cluster (a scheduler and two worker processes): same bytes as local."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TARGET, TEMPLATE
+from typer.testing import CliRunner, Result
+
+from zipfit_cli.cli import app
+
+FAST = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q"]
+TIMING = ("elapsed_s", "records_per_s", "pairs_per_s")
+
+
+def run(*args: Any, env: dict[str, str] | None = None, input: bytes | None = None) -> Result:
+    return CliRunner().invoke(app, [str(a) for a in args], env=env, input=input)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Each process leads its own group (a worker's nanny has a child): signal the groups."""
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        for proc in procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + wait
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a scheduler with two single-threaded workers, each in its own process."""
+    distributed = pytest.importorskip("distributed")
+    work = tmp_path_factory.mktemp("cluster")
+    scheduler_file = work / "scheduler.json"
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(*args: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dask", *args, "--no-dashboard"],
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        procs.append(proc)
+        return proc
+
+    try:
+        boss = spawn(
+            "scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(scheduler_file)
+        )
+        deadline = time.monotonic() + 30
+        address = None
+        while address is None:
+            assert boss.poll() is None, "dask scheduler exited"
+            assert time.monotonic() < deadline, "dask scheduler did not start"
+            time.sleep(0.1)
+            try:
+                address = json.loads(scheduler_file.read_text())["address"]
+            except (OSError, ValueError):  # not written yet, or only partly
+                pass
+        assert address.startswith("tcp://127.0.0.1:")
+        for i in range(2):
+            spawn("worker", address, "--nworkers", "1", "--nthreads", "1", "--name", f"w{i}")
+        with distributed.Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        _stop(procs)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two sources, plain and gzip, with blank lines, a BOM and equal-score ties across files."""
+    lines = (TARGET.parent / "source.jsonl").read_bytes().splitlines(keepends=True)[:240]
+    twins = [json.loads(lines[7]) | {"id": f"twin-{i}"} for i in (1, 2)]  # same text, same score
+    a_twin, b_twin = (json.dumps(twin).encode() + b"\n" for twin in twins)
+    first = [b"\xef\xbb\xbf" + lines[0], *lines[1:60], b"\n", b"   \n", *lines[60:99], a_twin, *lines[99:120]]
+    second = [*lines[120:200], b"\n", b_twin, *lines[200:240]]
+    work = tmp_path_factory.mktemp("corpus")
+    a, b = work / "a.jsonl", work / "b.jsonl.gz"
+    a.write_bytes(b"".join(first))
+    b.write_bytes(gzip.compress(b"".join(second)))
+    return [a, b]
+
+
+def same(*args: Any, scheduler: str, dask_args: tuple[Any, ...] = ()) -> tuple[Result, Result]:
+    """Run locally (2 processes) and on the cluster; stdout and the report's counters must match."""
+    out: list[Result] = []
+    counters: list[dict[str, Any]] = []
+    for engine in (["-j", 2], ["--engine", "dask", "--scheduler", scheduler, *dask_args]):
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "report.json"
+            result = run(*args, *engine, "--report", report)
+            assert result.exit_code == 0, result.output
+            stats = json.loads(report.read_text())["stats"]
+        counters.append({k: v for k, v in stats.items() if k not in TIMING})
+        out.append(result)
+    local, dask = out
+    assert local.stdout_bytes, "nothing written"
+    assert dask.stdout_bytes == local.stdout_bytes
+    assert counters[1] == counters[0]
+    return local, dask
+
+
+CASES = {
+    "top-k": ["select", "-k", 25],
+    "fraction": ["select", "--fraction", 0.1],
+    "full ranking": ["select"],
+    "score": ["score"],
+    # --limit inside the first file, at its end, inside the second one
+    "limit-50": ["select", "-k", 10, "--limit", 50],
+    "limit-120": ["score", "--limit", 120],
+    "limit-150": ["select", "-k", 10, "--limit", 150],
+}
+
+
+@pytest.mark.parametrize("args", CASES.values(), ids=CASES.keys())
+def test_same_bytes_as_local(args: list[Any], corpus: list[Path], scheduler: str) -> None:
+    same(*args, *corpus, *FAST, scheduler=scheduler)
+
+
+@pytest.mark.parametrize("command", [["select", "-k", 30], ["score"]], ids=["top-k", "score"])
+def test_blocks_within_a_file_keep_order(command: list[Any], corpus: list[Path], scheduler: str) -> None:
+    # 8 KiB blocks cut the plain file into many partitions, lines across block edges.
+    same(*command, *corpus, *FAST, scheduler=scheduler, dask_args=("--blocksize", "8KiB"))
+
+
+def test_ties_keep_input_order(corpus: list[Path], scheduler: str) -> None:
+    _, dask = same("score", *corpus, *FAST, scheduler=scheduler)
+    rows = [json.loads(line) for line in dask.stdout_bytes.splitlines()]
+    scores = {r["id"]: r["zipfit_score"] for r in rows}
+    original = rows[7]["id"]
+    assert scores["twin-1"] == scores["twin-2"] == scores[original]
+    for selection in ([], ["-k", 300]):  # spooled full ranking; the top-K heap
+        ranked = run("select", *selection, *corpus, *FAST, "--engine", "dask", "--scheduler", scheduler)
+        ids = [json.loads(line)["id"] for line in ranked.stdout_bytes.splitlines()]
+        first = ids.index(original)
+        assert ids[first : first + 3] == [original, "twin-1", "twin-2"]
+
+
+def test_invalid_records(corpus: list[Path], tmp_path: Path, scheduler: str) -> None:
+    lines = corpus[0].read_bytes().splitlines(keepends=True)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"".join([*lines[:30], b"{not json\n", *lines[30:50], b'{"id": 1}\n', *lines[50:]]))
+    sources = [corpus[1], bad]
+    same("select", "-k", 20, *sources, *FAST, "--skip-invalid", scheduler=scheduler)
+    _, dask = same("score", *sources, *FAST, "--skip-invalid", scheduler=scheduler)
+    for args in (["select", "-k", 20], ["score"]):
+        local = run(*args, *sources, *FAST, "-j", 2)
+        dask = run(*args, *sources, *FAST, "--engine", "dask", "--scheduler", scheduler)
+        assert local.exit_code == dask.exit_code == 3, dask.output
+        assert f"{bad}:31: malformed JSON" in dask.stderr
+        assert dask.stderr == local.stderr
+
+
+def test_scheduler_from_environment_and_globs(corpus: list[Path], scheduler: str) -> None:
+    local = run("select", "-k", 5, *corpus, *FAST)
+    pattern = str(corpus[0].parent / "*.jsonl*")  # a.jsonl, b.jsonl.gz: sorted, like the list
+    dask = run(
+        "select", "-k", 5, pattern, *FAST, "--engine", "dask", env={"DASK_SCHEDULER_ADDRESS": scheduler}
+    )
+    assert dask.exit_code == 0, dask.output
+    assert dask.stdout_bytes == local.stdout_bytes
+
+
+def test_dask_options_need_the_dask_engine(corpus: list[Path]) -> None:
+    result = run("select", *corpus, *FAST, "--scheduler", "tcp://127.0.0.1:1")
+    assert result.exit_code == 2
+    assert "need --engine dask" in result.stderr
+
+
+def test_unusable_sources(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    result = run("select", "-", *FAST, "--engine", "dask", input=b"")
+    assert result.exit_code == 2
+    assert "stdin" in result.stderr
+    result = run("select", tmp_path / "missing.jsonl", *FAST, "--engine", "dask")
+    assert result.exit_code == 3
+    assert "missing.jsonl: no such file" in result.stderr
+
+
+def test_missing_extra_names_the_install_command(corpus: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what `import distributed` sees when absent
+    result = run("select", *corpus, *FAST, "--engine", "dask")
+    assert result.exit_code == 2
+    assert "pip install 'zipfit-cli[dask]'" in result.stderr
+
+
+def test_blocks_cover_every_line_once(tmp_path: Path) -> None:
+    # In-process, no cluster: for block sizes around the line lengths, lines starting exactly
+    # at a block's first byte, or spanning several blocks, must each land in one block.
+    pytest.importorskip("distributed")
+    from zipfit_cli.dask_engine import DaskEngine, score_partition
+    from zipfit_cli.records import TextSpec
+    from zipfit_cli.runner import ScoreJob
+    from zipfit_cli.scoring import TargetSet
+
+    lines = [b'{"text": "a"}\n', b"\n", b'{"text": "bb"}\n', b'{"text": "' + b"c" * 40 + b'"}\n', b"  \n"]
+    path = tmp_path / "small.jsonl"
+    path.write_bytes(b"".join(lines * 3) + b'{"text": "end"}')  # no final newline
+    job = ScoreJob(TargetSet.from_texts(["abc"], "lz4"), TextSpec())
+    expected = [(n, line) for n, line in enumerate(path.read_bytes().splitlines(True), 1) if line.strip()]
+    for size in [*range(1, 70), 1000]:
+        engine = DaskEngine.plan([str(path)], scheduler=None, workers=1, blocksize=str(size))
+        got, base, size_read = [], 0, 0
+        for part in engine.partitions(threads=1):
+            result = score_partition(job, part, batch_size=4, keep=None, cap=None, skip_invalid=False)
+            got += [(base + line_no, line) for _, line_no, _, _, line in result.rows]
+            base += result.lines
+            size_read += result.stats.bytes_read
+        assert got == expected, size
+        assert size_read == path.stat().st_size
+
+
+def test_local_cluster_without_a_scheduler(corpus: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed")
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    local = run("select", "-k", 5, *corpus, *FAST)
+    dask = run("select", "-k", 5, *corpus, *FAST, "--engine", "dask", "-j", 1)
+    assert dask.exit_code == 0, dask.output
+    assert dask.stdout_bytes == local.stdout_bytes
+    assert dask.stderr == ""  # -q: a local cluster's logging stays quiet too
+
+
+def test_unreadable_file_names_file_and_line(corpus: list[Path], tmp_path: Path, scheduler: str) -> None:
+    blob = corpus[1].read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(blob[: len(blob) // 2])
+    local = run("score", corpus[0], cut, *FAST)
+    dask = run("score", corpus[0], cut, *FAST, "--engine", "dask", "--scheduler", scheduler)
+    assert local.exit_code == dask.exit_code == 3, dask.output
+    assert f"{cut}:" in dask.stderr
+    assert dask.stderr == local.stderr

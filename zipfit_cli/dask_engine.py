@@ -1,0 +1,397 @@
+"""`--engine dask`: the same scoring spread over a Dask cluster, from a laptop to many machines.
+
+The input is cut into partitions: one per source file, or byte ranges of an uncompressed
+file (--blocksize). A worker reads its partition through fsspec (so s3://, gs://, ... work
+when their backend is installed), scores it with the ScoreJob the local engine uses, and
+returns counters plus rows (local index, line number, result, line); with -k only its own
+top K, since the global top K is a subset of the union. The client takes partitions in
+input order, turns local indexes and line numbers into global ones and yields the same
+(score, index, line) stream the local engine yields, so `rank` and `RecordWriter` write the
+same bytes. Dask itself is imported only here, inside functions: it is an optional extra.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import logging
+import signal
+from collections import deque
+from collections.abc import Generator, Iterator
+from contextlib import ExitStack, closing
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError
+from .pipeline import ProgressSink, RunSettings, Scored
+from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, _decompressing, compression_of
+from .runner import Result, ScoreJob
+from .selection import TopK
+from .stats import RunStats
+
+MIN_BLOCKSIZE, MAX_BLOCKSIZE = 256 << 10, 64 << 20
+INSTALL_HINT = "--engine dask needs Dask: pip install 'zipfit-cli[dask]'"
+
+# (index within the partition, line number within it, offset after the line, result, line)
+Row = tuple[int, int, int, Result, bytes]
+
+
+def _import(name: str) -> Any:
+    # Typed as Any: the dask extra's functions carry no annotations that mypy --strict accepts.
+    return importlib.import_module(name)
+
+
+def require() -> None:
+    """Fail with install advice, not a traceback, when the dask extra is missing."""
+    for name in ("dask", "distributed", "fsspec"):
+        try:
+            _import(name)
+        except ImportError:
+            raise UsageError(f"{INSTALL_HINT} (cannot import {name})") from None
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A piece of one source: the whole file, or the lines that start in [start, end)."""
+
+    path: str  # as the user named it (or a glob expanded it); shown in errors
+    url: str  # what a worker opens: an absolute local path or an fsspec URL
+    start: int = 0
+    end: int | None = None  # None: to the end of the file
+    done: int = 0  # bytes on disk of the whole input up to the end of this partition
+
+
+@dataclass
+class PartResult:
+    stats: RunStats  # reading counters; with checked rows also scores and skipped reasons
+    lines: int = 0  # physical lines: later blocks of the same file number theirs after these
+    rows: list[Row] = field(default_factory=list)  # input order
+    checked: bool = False  # rows were checked on the worker: valid top-K rows only
+    invalid: tuple[int, str, str] | None = None  # checked: first bad record (line, reason, detail)
+    failure: tuple[int, str] | None = None  # the file could not be read: (line, error)
+
+
+def _lines(raw: IO[bytes], part: Partition) -> tuple[IO[bytes], int]:
+    """The stream of the partition's lines, and the offset of its first line."""
+    if part.end is None and part.start == 0:
+        # zipfit's own decompression, not fsspec's, so every byte matches the local engine.
+        return _decompressing(raw, compression_of(part.url)), 0
+    if not part.start:
+        return raw, 0
+    # A line belongs to the block its first byte is in: skip the rest of the line byte
+    # start-1 is part of (only its newline when a line starts right at `start`).
+    raw.seek(part.start - 1)
+    return raw, part.start - 1 + len(raw.readline())
+
+
+def score_partition(
+    job: ScoreJob,
+    part: Partition,
+    *,
+    batch_size: int,
+    keep: int | None,
+    cap: int | None,
+    skip_invalid: bool,
+) -> PartResult:
+    """Runs on a worker: read one partition, score it, return counters and rows.
+
+    keep: return only the `keep` best valid rows, checking bad records here. cap: read at
+    most this many records (--limit); the next non-blank line is still read and counted,
+    as the local reader does.
+    """
+    stats = RunStats()
+    result = PartResult(stats, checked=keep is not None)
+    best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
+    batch: list[tuple[int, int, int, bytes]] = []
+
+    def flush() -> bool:
+        scores = job.score([line for *_, line in batch])
+        for (index, line_no, end, line), score in zip(batch, scores, strict=True):
+            if best is None:
+                result.rows.append((index, line_no, end, score, line))
+            elif isinstance(score, tuple):
+                if not skip_invalid:
+                    result.invalid = (line_no, *score)
+                    return False
+                stats.skipped[score[0]] += 1
+            else:
+                stats.add_score(score)
+                best.push(score, index, (line_no, end, line))
+        batch.clear()
+        return True
+
+    line_no = 0
+    consumed = 0
+    try:
+        raw: IO[bytes] = _import("fsspec").open(part.url, "rb").open()
+        try:
+            stream, pos = _lines(raw, part)
+            with stream:
+                for line in stream:
+                    if part.end is not None and pos >= part.end:
+                        break
+                    line_no += 1
+                    pos += len(line)
+                    consumed += len(line)
+                    if not line.strip(WHITESPACE):
+                        stats.blank_lines += 1
+                        continue
+                    if cap is not None and stats.records_read >= cap:
+                        break
+                    if line_no == 1 and part.start == 0 and line.startswith(BOM):
+                        line = line[len(BOM) :]
+                    batch.append((stats.records_read, line_no, consumed, line))
+                    stats.records_read += 1
+                    if len(batch) >= batch_size and not flush():
+                        return result
+        finally:
+            raw.close()  # closing a decompressing stream leaves its file open
+    except READ_ERRORS as exc:
+        result.failure = (line_no + 1, str(exc))
+        return result
+    if batch and not flush():
+        return result
+    stats.bytes_read = consumed
+    result.lines = line_no
+    if best is not None:
+        kept = sorted((index, item, score) for score, index, item in best.ranked())
+        result.rows = [(index, line_no, end, score, line) for index, (line_no, end, line), score in kept]
+    return result
+
+
+class DaskEngine:
+    """An engine for `run_select`/`run_score` (see pipeline.Engine) backed by a Dask cluster."""
+
+    def __init__(
+        self,
+        files: list[tuple[str, str, int]],
+        scheduler: str | None,
+        workers: int,
+        blocksize: int | None = None,
+    ) -> None:
+        self.files = files  # (path to show, URL to open, size on disk)
+        self.scheduler = scheduler
+        self.workers = workers
+        self.blocksize = blocksize  # None: from the input size and the cluster's threads
+
+    @classmethod
+    def plan(
+        cls,
+        sources: list[str],
+        *,
+        scheduler: str | None,
+        workers: int,
+        blocksize: str | None = None,
+        split: bool = True,
+    ) -> DaskEngine:
+        """Resolve sources (globs too) to files; split=False: whole files only (for --limit)."""
+        require()
+        size: int | None = None
+        if blocksize is not None:
+            try:
+                size = int(_import("dask.utils").parse_bytes(blocksize))
+                if size < 0:
+                    raise ValueError(size)
+            except (ValueError, TypeError):
+                raise UsageError(f"--blocksize takes a size like 64MiB or 0, not {blocksize!r}") from None
+        if scheduler is not None:
+            _check_address(scheduler)
+        return cls(list(_resolve(sources)), scheduler, workers, size if split else 0)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(length for _, _, length in self.files)
+
+    def partitions(self, threads: int) -> list[Partition]:
+        """Whole compressed files; uncompressed ones in blocks of --blocksize, by default about
+        a quarter of the input per thread (in 256 KiB .. 64 MiB), so that every thread is busy.
+        """
+        size = self.blocksize
+        if size is None:
+            size = min(max(self.total_bytes // (4 * max(threads, 1)), MIN_BLOCKSIZE), MAX_BLOCKSIZE)
+        partitions: list[Partition] = []
+        done = 0
+        for path, url, length in self.files:
+            if size and length > size and compression_of(url) is None:
+                for start in range(0, length, size):
+                    end = start + size if start + size < length else None
+                    partitions.append(Partition(path, url, start, end, done + (end or length)))
+            else:
+                partitions.append(Partition(path, url, done=done + length))
+            done += length
+        return partitions
+
+    def _client(self, stack: ExitStack) -> Any:
+        distributed = _import("distributed")
+        if self.scheduler is None:
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,  # the GIL: one scoring thread per process
+                    processes=True,
+                    dashboard_address=None,
+                    # Its HTTP endpoints on any free port: no warning when 8787 is taken.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.CRITICAL,  # its failures reach us as exceptions
+                    preload=[__name__],  # runs dask_setup in each worker process
+                )
+            )
+            return stack.enter_context(distributed.Client(cluster, set_as_default=False))
+        try:
+            client = distributed.Client(self.scheduler, set_as_default=False)
+        except (OSError, ValueError) as exc:
+            raise ZipfitError(
+                f"cannot reach the Dask scheduler at {self.scheduler}: {exc}; "
+                "check --scheduler (or DASK_SCHEDULER_ADDRESS)"
+            ) from None
+        return stack.enter_context(client)
+
+    def _results(
+        self, client: Any, settings: RunSettings, keep: int | None
+    ) -> Generator[tuple[Partition, PartResult], None, None]:
+        """(partition, PartResult) in input order, with a bounded number of partitions in flight."""
+        killed = _import("distributed").KilledWorker
+
+        # The targets reach each worker once: scattered with broadcast=True, every worker
+        # holds a copy, and tasks get the future, which resolves to that local copy.
+        job = client.scatter(ScoreJob(settings.targets, settings.spec), broadcast=True, hash=False)
+        threads = sum(client.nthreads().values()) or self.workers
+        window = max(8, 4 * threads)
+        todo = iter(self.partitions(threads))
+        pending: deque[Any] = deque()
+
+        def submit() -> None:
+            part = next(todo, None)
+            if part is not None:
+                future = client.submit(
+                    score_partition,
+                    job,
+                    part,
+                    batch_size=settings.batch_size,
+                    keep=keep,
+                    cap=settings.limit,
+                    skip_invalid=settings.skip_invalid,
+                    pure=False,
+                )
+                pending.append((part, future))
+
+        try:
+            for _ in range(window):
+                submit()
+            while pending:
+                part, future = pending.popleft()
+                try:
+                    result = future.result()
+                except killed:
+                    raise WorkerDiedError(
+                        f"Dask workers died while scoring {part.path}; they may have run out "
+                        "of memory (try a smaller --blocksize). Nothing was written"
+                    ) from None
+                future.release()
+                submit()
+                yield part, result
+        finally:
+            # Also the targets: a cluster closed while holding scattered data logs an error.
+            client.cancel([job, *(future for _, future in pending)])
+
+    def __call__(
+        self, settings: RunSettings, stats: RunStats, progress: ProgressSink, top_k: int | None
+    ) -> Scored:
+        # With --limit, a partition cannot know which of its records fall under the limit,
+        # so it returns all of them (at most `limit`) and this side cuts.
+        keep = top_k if settings.limit is None else None
+        n_targets = len(settings.targets)
+        limit = settings.limit
+        offset = 0  # global index of the partition's first record
+        line_base = 0  # lines of the file in earlier blocks
+        with ExitStack() as stack:
+            client = self._client(stack)
+            # Closed before the client (LIFO), so its cleanup can still cancel tasks.
+            results = stack.enter_context(closing(self._results(client, settings, keep)))
+            for part, result in results:
+                line_base = 0 if part.start == 0 else line_base
+                if result.failure is not None:
+                    line_no, error = result.failure
+                    raise InputError(f"{part.path}:{line_base + line_no}: cannot read: {error}")
+                part_stats, rows, last = result.stats, result.rows, False
+                if limit is not None:
+                    room = limit - offset
+                    if room < part_stats.records_read:
+                        # The local reader stops at row `room`, having read it and the blank
+                        # lines before it (limit runs use whole-file partitions).
+                        _, line_no, end, _, _ = rows[room]
+                        part_stats = RunStats(
+                            records_read=room, blank_lines=line_no - 1 - room, bytes_read=end
+                        )
+                        rows = rows[:room]
+                    last = part_stats.records_read >= room
+                if result.invalid is not None:
+                    line_no, reason, detail = result.invalid
+                    raise InvalidRecordError(part.path, line_base + line_no, reason, detail)
+                stats += part_stats
+                for index, line_no, _, score, line in rows:
+                    if isinstance(score, tuple):
+                        if not settings.skip_invalid:
+                            raise InvalidRecordError(part.path, line_base + line_no, *score)
+                        stats.skipped[score[0]] += 1
+                        continue
+                    if not result.checked:
+                        stats.add_score(score)
+                    yield score, offset + index, line
+                offset += part_stats.records_read
+                line_base += result.lines
+                stats.pairs = stats.scored * n_targets
+                progress.update(stats.records_read, part.done)
+                if last:
+                    return
+
+
+def dask_setup(worker: object) -> None:
+    """Preload hook of local-cluster workers: Ctrl-C reaches the whole process group, and only
+    zipfit decides what happens next (it closes the cluster), as with the local pool.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _check_address(address: str) -> None:
+    # Before any Client: one that fails on a malformed address hangs a minute in __del__.
+    try:
+        _import("distributed.comm").resolve_address(address)
+    except ValueError as exc:
+        raise UsageError(f"--scheduler {address!r} is not an address like tcp://HOST:8786: {exc}") from None
+    except OSError as exc:
+        raise ZipfitError(f"cannot resolve the Dask scheduler address {address}: {exc}") from None
+
+
+def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
+    """(path to show, URL to open, size in bytes) of every source file, globs expanded in order."""
+    url_to_fs = _import("fsspec.core").url_to_fs
+    local_fs = _import("fsspec.implementations.local").LocalFileSystem
+
+    for source in sources:
+        if source == STDIN:
+            raise UsageError("--engine dask reads files every worker can open, not stdin (-)")
+        try:
+            fs, fs_path = url_to_fs(source)
+        except (ImportError, ValueError) as exc:
+            raise UsageError(f"{source}: cannot read this kind of path: {exc}") from None
+        local = isinstance(fs, local_fs)
+        if any(c in source for c in "*?["):
+            found = sorted(glob.glob(source)) if local else sorted(fs.glob(fs_path))
+            if not found:
+                raise InputError(f"{source}: no file matches")
+            names = [(p, p if local else fs.unstrip_protocol(p)) for p in found]
+        else:
+            names = [(source, source)]
+        for shown, name in names:
+            # Workers may run elsewhere: local paths go to them absolute (on a shared filesystem).
+            url = fs._strip_protocol(name) if local else name
+            try:
+                info = fs.info(url)
+            except FileNotFoundError:
+                raise InputError(f"{shown}: no such file") from None
+            except OSError as exc:
+                raise InputError(f"{shown}: cannot open: {exc}") from None
+            if info.get("type") == "directory":
+                raise InputError(f"{shown}: is a directory, not a JSONL file")
+            yield shown, url, int(info.get("size") or 0)
