@@ -9,27 +9,20 @@ import errno
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import orjson
 import typer
 
-from . import __version__
+from . import __version__, commands
+from .commands import ScoringOptions, SelectionOptions
 from .compressors import COMPRESSORS
-from .errors import ExitCode, Terminated, UsageError, ZipfitError
-from .merge import run_merge
-from .output import Output, check_output_path
-from .pipeline import Engine, RunSettings, run_score, run_select, scored_records
-from .records import STDIN, TextSpec, input_size, load_targets
-from .report import Display, make_display, report_dict
-from .runner import default_workers
-from .scoring import TargetSet
-from .shards import parse_shard
-from .stats import RunStats
+from .errors import ExitCode, Terminated, ZipfitError
+from .records import STDIN
 
 EXIT_CODES_HELP = """Exit codes: 0 ok; 1 runtime failure (a worker died, a write failed);
 2 usage error; 3 bad input (malformed JSONL, missing text field, missing file);
@@ -130,6 +123,8 @@ TopK_ = Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Keep th
 
 
 class EngineName(str, Enum):
+    """--engine values."""
+
     local = "local"
     dask = "dask"
 
@@ -169,6 +164,77 @@ Fraction = Annotated[
 ]
 
 
+Method = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        help="pairwise: the paper's mean NCD over every target; corpus: one compression per "
+        "record against the whole target set as a dictionary (for thousands of targets).",
+    ),
+]
+Decontaminate = Annotated[
+    bool,
+    typer.Option(
+        "--decontaminate",
+        help="Drop records that near-copy a target (a shared word 13-gram, see "
+        "--decontaminate-ngram); they are counted, and kept aside with --contaminated-output.",
+    ),
+]
+DecontaminateNgram = Annotated[
+    int,
+    typer.Option("--decontaminate-ngram", min=0, help="Word n-gram length of --decontaminate (0: off)."),
+]
+DecontaminateNcd = Annotated[
+    float | None,
+    typer.Option(
+        "--decontaminate-ncd",
+        help="Also drop records within this NCD of any target, e.g. 0.3 (implies --decontaminate).",
+        show_default=False,
+    ),
+]
+ContaminatedOutput = Annotated[
+    str | None,
+    typer.Option(
+        "--contaminated-output",
+        help="Write dropped near-copies here (implies --decontaminate).",
+        show_default=False,
+    ),
+]
+Dedupe = Annotated[
+    bool,
+    typer.Option("--dedupe", help="Drop exact duplicates (whitespace-normalised); the best-ranked stays."),
+]
+DedupeNear = Annotated[
+    bool, typer.Option("--dedupe-near", help="Also drop near-duplicates (MinHash over word 5-grams).")
+]
+BudgetTokens = Annotated[
+    int | None,
+    typer.Option(
+        "--budget-tokens",
+        min=0,
+        help="Take records in rank order up to this many tokens.",
+        show_default=False,
+    ),
+]
+BudgetChars = Annotated[
+    int | None,
+    typer.Option(
+        "--budget-chars",
+        min=0,
+        help="Take records in rank order up to this many characters.",
+        show_default=False,
+    ),
+]
+TokenCounter = Annotated[
+    str,
+    typer.Option(
+        "--token-counter",
+        help="How --budget-tokens counts: approx (a GPT-2-style pre-tokenizer, built in) or "
+        "tiktoken:ENCODING (needs tiktoken and its encoding file).",
+    ),
+]
+
+
 def _fail(message: str, code: ExitCode) -> NoReturn:
     print(f"zipfit: error: {message}", file=sys.stderr, flush=True)
     raise typer.Exit(int(code))
@@ -200,127 +266,6 @@ def _errors(traceback: bool) -> Iterator[None]:
         _fail(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", ExitCode.FAILURE)
 
 
-def _settings(
-    sources: list[str],
-    targets: list[str],
-    *,
-    text_key: str,
-    target_key: str,
-    target_template: str | None,
-    compressor: str,
-    level: int | None,
-    workers: int | None,
-    score_key: str,
-    skip_invalid: bool,
-    batch_size: int,
-    limit: int | None,
-    max_text_bytes: int,
-    shard: str | None,
-) -> RunSettings:
-    if not targets:
-        raise UsageError("give the target examples with -t/--target PATH")
-    if sum(p == STDIN for p in sources + targets) > 1:
-        raise UsageError("stdin (-) can be read only once")
-    target_texts = load_targets(targets, TextSpec.build(target_key, target_template, option="--target-key"))
-    return RunSettings(
-        sources=sources,
-        targets=TargetSet.from_texts(target_texts, compressor, level),
-        spec=TextSpec.build(text_key, max_bytes=max_text_bytes),
-        workers=workers or default_workers(),
-        batch_size=batch_size,
-        skip_invalid=skip_invalid,
-        score_key=score_key,
-        limit=limit,
-        shard=parse_shard(shard) if shard is not None else None,
-    )
-
-
-def _engine(
-    name: EngineName, scheduler: str | None, blocksize: str | None, settings: RunSettings
-) -> tuple[Engine, int | None]:
-    """The engine that scores, and the input size in bytes for the progress bar."""
-    if name is EngineName.local:
-        if scheduler is not None or blocksize is not None:
-            raise UsageError("--scheduler and --blocksize need --engine dask")
-        return scored_records, input_size(settings.sources)
-    if settings.shard is not None:
-        raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
-    from .dask_engine import DaskEngine
-
-    engine = DaskEngine.plan(
-        settings.sources,
-        scheduler=scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None,
-        workers=settings.workers,
-        blocksize=blocksize,
-        split=settings.limit is None,  # --limit needs whole files, to count as the local reader does
-    )
-    return engine, engine.total_bytes
-
-
-def _describe(settings: RunSettings, target_paths: list[str], **extra: Any) -> dict[str, Any]:
-    """The settings a report and a shard part record (everything that decides the output)."""
-    targets = settings.targets
-    shard_index, shard_count = settings.shard or (0, 1)
-    return {
-        "sources": settings.sources,
-        "targets": target_paths,
-        "n_targets": len(targets),
-        "target_sha256": targets.digest(),
-        "compressor": targets.compressor.name,
-        "level": targets.compressor.level,
-        "text_key": settings.spec.key,
-        "score_key": settings.score_key,
-        "skip_invalid": settings.skip_invalid,
-        "max_text_bytes": settings.spec.max_bytes,
-        "limit": settings.limit,
-        "shard_index": shard_index,
-        "shard_count": shard_count,
-        "workers": settings.workers,
-        "batch_size": settings.batch_size,
-        **extra,
-    }
-
-
-def _write_report(path: Path | None, stats: RunStats, settings: dict[str, Any]) -> None:
-    if path is None:
-        return
-    with Output(str(path)) as out:
-        out.write(orjson.dumps(report_dict(stats, settings), option=orjson.OPT_INDENT_2) + b"\n")
-
-
-def _run(
-    job: Callable[[Output, Display], RunStats],
-    *,
-    inputs: list[str],
-    output: str,
-    report: Path | None,
-    quiet: bool,
-    force: bool,
-    label: str,
-    what: str,
-    describe: Callable[[], dict[str, Any]],
-    total_bytes: int | None,
-) -> None:
-    """Run a job with an atomic output, a display, a summary and an optional report."""
-    check_output_path(output, inputs, force)
-    if report is not None:
-        if output != STDIN and os.path.abspath(report) == os.path.abspath(output):
-            raise UsageError("--report and -o/--output name the same file; choose another for the report")
-        check_output_path(str(report), inputs, force=True)
-    with make_display(quiet, total_bytes, label) as display:
-        with Output(output) as out:
-            stats = job(out, display)
-        display.summary(stats, what)
-    _write_report(report, stats, describe())
-
-
-def _check_selection(top_k: int | None, fraction: float | None) -> None:
-    if top_k is not None and fraction is not None:
-        raise UsageError("give either --top-k or --fraction, not both")
-    if fraction is not None and not 0 < fraction <= 1:
-        raise UsageError(f"--fraction must be in (0, 1], got {fraction}")
-
-
 @app.command()
 def select(
     sources: Sources,
@@ -333,9 +278,19 @@ def select(
     target_template: TargetTemplate = None,
     compressor: Compressor = "gzip",
     level: Level = None,
+    method: Method = "pairwise",
     workers: Workers = None,
     score_key: ScoreKey = "zipfit_score",
     skip_invalid: SkipInvalid = False,
+    dedupe: Dedupe = False,
+    dedupe_near: DedupeNear = False,
+    budget_tokens: BudgetTokens = None,
+    budget_chars: BudgetChars = None,
+    token_counter: TokenCounter = "approx",
+    decontaminate: Decontaminate = False,
+    decontaminate_ngram: DecontaminateNgram = 13,
+    decontaminate_ncd: DecontaminateNcd = None,
+    contaminated_output: ContaminatedOutput = None,
     quiet: Quiet = False,
     report: Report = None,
     force: Force = False,
@@ -355,61 +310,19 @@ def select(
 
     Ties keep input order. With neither -k nor --fraction every record is ranked.
     With -k, memory holds K records; otherwise records wait in a temporary file ($TMPDIR).
+    --dedupe and budgets apply in rank order, before -k / --fraction count.
     """
     with _errors(traceback):
-        _check_selection(top_k, fraction)
-        settings = _settings(
-            sources,
-            target,
-            text_key=text_key,
-            target_key=target_key,
-            target_template=target_template,
-            compressor=compressor,
-            level=level,
-            workers=workers,
-            score_key=score_key,
-            skip_invalid=skip_invalid,
-            batch_size=batch_size,
-            limit=limit,
-            max_text_bytes=max_text_bytes,
-            shard=shard,
+        opts = ScoringOptions(
+            sources, target, output, text_key, target_key, target_template, compressor, level, method,
+            workers, score_key, skip_invalid, quiet, report, force, batch_size, limit, max_text_bytes,
+            shard, engine.value, scheduler, blocksize, decontaminate, decontaminate_ngram,
+            decontaminate_ncd, contaminated_output,
+        )  # fmt: skip
+        selection = SelectionOptions(
+            top_k, fraction, dedupe, dedupe_near, budget_tokens, budget_chars, token_counter
         )
-
-        def describe() -> dict[str, Any]:
-            return _describe(
-                settings,
-                target,
-                command="select",
-                engine=engine.value,
-                top_k=top_k,
-                fraction=fraction,
-                target_key=target_key,
-                target_template=target_template,
-            )
-
-        # A shard cannot know the global count a fraction refers to: it writes its whole
-        # ranking and `zipfit merge` applies the fraction.
-        part = describe() if shard is not None else None
-        part_fraction = None if part is not None else fraction
-        scorer, total_bytes = _engine(engine, scheduler, blocksize, settings)
-
-        def job(out: Output, display: Display) -> RunStats:
-            return run_select(
-                settings, out, display, top_k=top_k, fraction=part_fraction, part=part, engine=scorer
-            )
-
-        _run(
-            job,
-            inputs=sources + target,
-            output=output,
-            report=report,
-            quiet=quiet,
-            force=force,
-            label="selecting",
-            what="selected",
-            describe=describe,
-            total_bytes=total_bytes,
-        )
+        commands.select(opts, selection)
 
 
 @app.command()
@@ -422,9 +335,14 @@ def score(
     target_template: TargetTemplate = None,
     compressor: Compressor = "gzip",
     level: Level = None,
+    method: Method = "pairwise",
     workers: Workers = None,
     score_key: ScoreKey = "zipfit_score",
     skip_invalid: SkipInvalid = False,
+    decontaminate: Decontaminate = False,
+    decontaminate_ngram: DecontaminateNgram = 13,
+    decontaminate_ncd: DecontaminateNcd = None,
+    contaminated_output: ContaminatedOutput = None,
     quiet: Quiet = False,
     report: Report = None,
     force: Force = False,
@@ -442,51 +360,13 @@ def score(
     Example: zipfit score corpus.jsonl -t target.jsonl | jq -c 'select(.zipfit_score > 0.2)'
     """
     with _errors(traceback):
-        settings = _settings(
-            sources,
-            target,
-            text_key=text_key,
-            target_key=target_key,
-            target_template=target_template,
-            compressor=compressor,
-            level=level,
-            workers=workers,
-            score_key=score_key,
-            skip_invalid=skip_invalid,
-            batch_size=batch_size,
-            limit=limit,
-            max_text_bytes=max_text_bytes,
-            shard=shard,
-        )
-
-        def describe() -> dict[str, Any]:
-            return _describe(
-                settings,
-                target,
-                command="score",
-                engine=engine.value,
-                target_key=target_key,
-                target_template=target_template,
-            )
-
-        part = describe() if shard is not None else None
-        scorer, total_bytes = _engine(engine, scheduler, blocksize, settings)
-
-        def job(out: Output, display: Display) -> RunStats:
-            return run_score(settings, out, display, part=part, engine=scorer)
-
-        _run(
-            job,
-            inputs=sources + target,
-            output=output,
-            report=report,
-            quiet=quiet,
-            force=force,
-            label="scoring",
-            what="written",
-            describe=describe,
-            total_bytes=total_bytes,
-        )
+        opts = ScoringOptions(
+            sources, target, output, text_key, target_key, target_template, compressor, level, method,
+            workers, score_key, skip_invalid, quiet, report, force, batch_size, limit, max_text_bytes,
+            shard, engine.value, scheduler, blocksize, decontaminate, decontaminate_ngram,
+            decontaminate_ncd, contaminated_output,
+        )  # fmt: skip
+        commands.score(opts)
 
 
 @app.command()
@@ -497,6 +377,11 @@ def merge(
     ],
     top_k: TopK_ = None,
     fraction: Fraction = None,
+    dedupe: Dedupe = False,
+    dedupe_near: DedupeNear = False,
+    budget_tokens: BudgetTokens = None,
+    budget_chars: BudgetChars = None,
+    token_counter: TokenCounter = "approx",
     output: Output_ = STDIN,
     quiet: Quiet = False,
     report: Report = None,
@@ -511,23 +396,63 @@ def merge(
     here choose another one. Every shard must be present exactly once.
     """
     with _errors(traceback):
-        _check_selection(top_k, fraction)
-
-        def job(out: Output, display: Display) -> RunStats:
-            return run_merge(parts, out, top_k=top_k, fraction=fraction)
-
-        _run(
-            job,
-            inputs=parts,
-            output=output,
-            report=report,
-            quiet=quiet,
-            force=force,
-            label="merging",
-            what="selected",
-            describe=lambda: {"command": "merge", "parts": parts, "top_k": top_k, "fraction": fraction},
-            total_bytes=None,
+        selection = SelectionOptions(
+            top_k, fraction, dedupe, dedupe_near, budget_tokens, budget_chars, token_counter
         )
+        commands.merge(parts, selection, output, report, quiet, force)
+
+
+@app.command()
+def align(
+    datasets: Annotated[
+        list[str],
+        typer.Argument(
+            help="Candidate datasets (JSONL) to compare.", show_default=False, metavar="DATASET..."
+        ),
+    ],
+    target: Targets = [],  # noqa: B006
+    pairs: Annotated[
+        int | None,
+        typer.Option(
+            "--pairs", min=1, help="Score this many sampled (record, target) pairs; all when fewer."
+        ),
+    ] = 20000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sample.")] = 0,
+    text_key: TextKey = "text",
+    target_key: TargetKey = "text",
+    target_template: TargetTemplate = None,
+    compressor: Compressor = "gzip",
+    level: Level = None,
+    skip_invalid: SkipInvalid = False,
+    max_text_bytes: MaxTextBytes = 0,
+    quiet: Quiet = False,
+    traceback: Traceback = False,
+) -> None:
+    """Print each dataset's alignment with the target (the paper's dataset-level score).
+
+    Example: zipfit align candidate-a.jsonl candidate-b.jsonl -t target.jsonl
+
+    Alignment is the mean of 1 - NCD over dataset x target pairs, with a 95% confidence
+    interval; pairs are sampled (--pairs, --seed) when there are more. One JSON line per
+    dataset goes to stdout.
+    """
+    with _errors(traceback):
+        opts = ScoringOptions(
+            datasets, target, text_key=text_key, target_key=target_key, target_template=target_template,
+            compressor=compressor, level=level, skip_invalid=skip_invalid, max_text_bytes=max_text_bytes,
+            workers=1,
+        )  # fmt: skip
+        for result in commands.align(datasets, opts, pairs, seed):
+            sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
+            sys.stdout.flush()
+            if not quiet:
+                how = "all" if result["exact"] else "sampled"
+                print(
+                    f"zipfit: {result['dataset']}: alignment {result['mean']:.4f} "
+                    f"(95% CI {result['ci_low']:.4f}..{result['ci_high']:.4f}) over "
+                    f"{result['n_pairs']:,} pairs ({how} of {result['total_pairs']:,})",
+                    file=sys.stderr,
+                )
 
 
 def _version(value: bool) -> None:

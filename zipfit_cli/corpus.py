@@ -181,6 +181,9 @@ class CorpusScorer:
         c_x = self.plain.size(source)
         return (c_x - self.conditional_size(source)) / c_x if c_x else 0.0
 
+    # The name the pipeline calls, shared with TargetSet.
+    alignment = score
+
     def scores(self, sources: Iterable[bytes]) -> list[float]:
         return [self.score(s) for s in sources]
 

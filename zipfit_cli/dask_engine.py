@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError
-from .pipeline import ProgressSink, RunSettings, Scored
+from .pipeline import ProgressSink, RunSettings, Scored, set_aside
 from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, _decompressing, compression_of
-from .runner import Result, ScoreJob
+from .runner import CONTAMINATED, Result, ScoreJob
 from .selection import TopK
 from .stats import RunStats
 
@@ -103,6 +103,7 @@ def score_partition(
     result = PartResult(stats, checked=keep is not None)
     best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
     batch: list[tuple[int, int, int, bytes]] = []
+    aside: list[Row] = []  # near-copies of targets, in checked mode
 
     def flush() -> bool:
         scores = job.score([line for *_, line in batch])
@@ -110,6 +111,9 @@ def score_partition(
             if best is None:
                 result.rows.append((index, line_no, end, score, line))
             elif isinstance(score, tuple):
+                if score[0] == CONTAMINATED:  # counted (and maybe kept aside) by the client
+                    aside.append((index, line_no, end, score, line))
+                    continue
                 if not skip_invalid:
                     result.invalid = (line_no, *score)
                     return False
@@ -154,8 +158,8 @@ def score_partition(
     stats.bytes_read = consumed
     result.lines = line_no
     if best is not None:
-        kept = sorted((index, item, score) for score, index, item in best.ranked())
-        result.rows = [(index, line_no, end, score, line) for index, (line_no, end, line), score in kept]
+        kept = [(index, line_no, end, score, line) for score, index, (line_no, end, line) in best.ranked()]
+        result.rows = sorted([*kept, *aside], key=lambda row: row[0])
     return result
 
 
@@ -254,7 +258,7 @@ class DaskEngine:
 
         # The targets reach each worker once: scattered with broadcast=True, every worker
         # holds a copy, and tasks get the future, which resolves to that local copy.
-        job = client.scatter(ScoreJob(settings.targets, settings.spec), broadcast=True, hash=False)
+        job = client.scatter(settings.job(), broadcast=True, hash=False)
         threads = sum(client.nthreads().values()) or self.workers
         window = max(8, 4 * threads)
         todo = iter(self.partitions(threads))
@@ -300,7 +304,7 @@ class DaskEngine:
         # With --limit, a partition cannot know which of its records fall under the limit,
         # so it returns all of them (at most `limit`) and this side cuts.
         keep = top_k if settings.limit is None else None
-        n_targets = len(settings.targets)
+        comparisons = settings.comparisons
         limit = settings.limit
         offset = 0  # global index of the partition's first record
         line_base = 0  # lines of the file in earlier blocks
@@ -331,16 +335,14 @@ class DaskEngine:
                 stats += part_stats
                 for index, line_no, _, score, line in rows:
                     if isinstance(score, tuple):
-                        if not settings.skip_invalid:
-                            raise InvalidRecordError(part.path, line_base + line_no, *score)
-                        stats.skipped[score[0]] += 1
+                        set_aside(settings, stats, part.path, line_base + line_no, score, line)
                         continue
                     if not result.checked:
                         stats.add_score(score)
                     yield score, offset + index, line
                 offset += part_stats.records_read
                 line_base += result.lines
-                stats.pairs = stats.scored * n_targets
+                stats.pairs = stats.scored * comparisons
                 progress.update(stats.records_read, part.done)
                 if last:
                     return

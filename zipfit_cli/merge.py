@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 from collections.abc import Generator, Iterator
 from contextlib import closing
@@ -12,8 +13,8 @@ from typing import Any
 import orjson
 
 from .errors import InputError, UsageError
-from .pipeline import RecordWriter, Sink, rank
-from .records import STDIN, compression_of, read_lines
+from .pipeline import Filters, RecordWriter, Sink, apply_filters, rank
+from .records import STDIN, TextSpec, compression_of, read_lines
 from .selection import count_for_fraction
 from .shards import PART_KEY, untag_index
 from .stats import RunStats
@@ -118,8 +119,13 @@ def run_merge(
     top_k: int | None = None,
     fraction: float | None = None,
     spool_dir: str | None = None,
+    filters: Filters | None = None,
 ) -> RunStats:
-    """Merge parts; -k/--fraction override the selection the parts were written with."""
+    """Merge parts; -k/--fraction override the selection the parts were written with.
+
+    Filters (dedupe, budgets) apply to the merged ranking, so they need parts that hold
+    their shard's whole ranking (written without -k).
+    """
     if top_k is not None and fraction is not None:
         raise UsageError("give either --top-k or --fraction, not both")
     parts = [read_part(p) for p in paths]
@@ -130,6 +136,7 @@ def run_merge(
         stats.records_read += part.info["records_read"]
         stats.blank_lines += part.info["blank_lines"]
         stats.skipped.update(part.info["skipped"])
+        stats.contaminated += part.info.get("contaminated", 0)
     scored_total = sum(p.info["scored"] for p in parts)
     score_key = info["score_key"]
     if top_k is None and fraction is None and info["command"] == "select":
@@ -137,6 +144,10 @@ def run_merge(
     keep = count_for_fraction(fraction, scored_total) if fraction is not None else top_k
     selecting = info["command"] == "select" or keep is not None
     by_rank = info["command"] == "select"
+    keep_after = keep
+    if filters:
+        keep = None  # duplicates and budgets decide how far down the ranking to read
+        selecting = True
     for part in parts:
         if by_rank and not part.complete and (keep is None or part.info["written"] < keep):
             raise InputError(
@@ -154,11 +165,20 @@ def run_merge(
     else:
         ranked = merged
     with closing(ranked):
-        for score, index, line in ranked:
-            stats.add_score(score)
+        chosen = _counted(ranked, stats)
+        if filters:
+            spec = TextSpec.build(info["text_key"])
+            chosen = itertools.islice(apply_filters(chosen, spec, filters, stats), keep_after)
+        for score, index, line in chosen:
             writer.write(score, index, line)
     stats.scored = scored_total
     return stats
+
+
+def _counted(records: Iterator[Record], stats: RunStats) -> Iterator[Record]:
+    for record in records:
+        stats.add_score(record[0])
+        yield record
 
 
 def _first(n: int, records: Iterator[Record]) -> Generator[Record, None, None]:

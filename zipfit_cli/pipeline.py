@@ -6,6 +6,7 @@ and this module turns ordered results into output records and counters.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -13,9 +14,12 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .budget import BudgetTally, SizeCounter, make_counter, take_within_budget
+from .decontam import Decontaminator
+from .dedupe import Deduper
 from .errors import InputError, InvalidRecordError, UsageError
-from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, TextSpec, open_input
-from .runner import Result, ScoreJob, map_batches
+from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, RecordError, TextSpec, open_input, read_lines
+from .runner import CONTAMINATED, Result, ScoreJob, Scorer, map_batches
 from .scoring import TargetSet
 from .selection import Spool, TopK, add_score, count_for_fraction
 from .shards import part_trailer, tag_index
@@ -48,6 +52,35 @@ class RunSettings:
     score_key: str = "zipfit_score"
     shard: tuple[int, int] | None = None  # (i, n): records whose index % n == i
     limit: int | None = None  # stop after this many records (debugging)
+    scorer: Scorer | None = None  # --method corpus: a CorpusScorer; None: pairwise
+    decontaminate: Decontaminator | None = None
+    contaminated_sink: Sink | None = None  # where dropped near-copies go, if anywhere
+
+    def job(self) -> ScoreJob:
+        """What each worker receives once."""
+        return ScoreJob(self.targets, self.spec, self.scorer, self.decontaminate)
+
+    @property
+    def comparisons(self) -> int:
+        """Compressions per record beyond its own: one per target, or one in corpus mode."""
+        return 1 if self.scorer is not None else len(self.targets)
+
+
+def set_aside(
+    settings: RunSettings, stats: RunStats, path: str, line_no: int, result: tuple[str, str], line: bytes
+) -> None:
+    """A record that was not scored: count a near-copy of a target (and keep it aside if asked),
+    count a bad record under --skip-invalid, or stop the run naming file and line.
+    """
+    reason, detail = result
+    if reason == CONTAMINATED:
+        stats.contaminated += 1
+        if settings.contaminated_sink is not None:
+            settings.contaminated_sink.write(line if line.endswith(b"\n") else line + b"\n")
+        return
+    if not settings.skip_invalid:
+        raise InvalidRecordError(path, line_no, reason, detail)
+    stats.skipped[reason] += 1
 
 
 @dataclass
@@ -58,6 +91,22 @@ class Batch:
     indexes: list[int]
     lines: list[bytes]
     bytes_done: int
+
+
+def read_texts(path: str, settings: RunSettings, stats: RunStats) -> Iterator[bytes]:
+    """The text of every record of one file, in order, for jobs that need no output records
+    (dataset alignment); bad records raise or are counted as in `score`.
+    """
+    spec = settings.spec
+    for line_no, line in read_lines(path):
+        if not line.strip(WHITESPACE):
+            stats.blank_lines += 1
+            continue
+        stats.records_read += 1
+        try:
+            yield spec.parse(line)[1]
+        except RecordError as exc:
+            set_aside(settings, stats, path, line_no, (exc.reason, exc.detail), line)
 
 
 def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch, list[bytes]]]:
@@ -122,7 +171,7 @@ def scored_records(
     settings: RunSettings, stats: RunStats, progress: ProgressSink, top_k: int | None = None
 ) -> Scored:
     """The local engine: this machine, a process pool when workers > 1; top_k is not used."""
-    job = ScoreJob(settings.targets, settings.spec)
+    job = settings.job()
     # closing(): an exception in the consumer must stop the pool at once, not at GC time.
     with closing(map_batches(job, read_batches(settings, stats), settings.workers)) as scored:
         yield from _check_results(settings, stats, progress, scored)
@@ -134,22 +183,19 @@ def _check_results(
     progress: ProgressSink,
     scored: Iterator[tuple[Batch, list[Result]]],
 ) -> Iterator[tuple[float, int, bytes]]:
-    n_targets = len(settings.targets)
+    comparisons = settings.comparisons
     records = 0
     for batch, results in scored:
         for line_no, index, line, result in zip(
             batch.line_nos, batch.indexes, batch.lines, results, strict=True
         ):
             if isinstance(result, tuple):
-                reason, detail = result
-                if not settings.skip_invalid:
-                    raise InvalidRecordError(batch.path, line_no, reason, detail)
-                stats.skipped[reason] += 1
+                set_aside(settings, stats, batch.path, line_no, result, line)
                 continue
             stats.add_score(result)
             yield result, index, line
         records += len(results)
-        stats.pairs = stats.scored * n_targets
+        stats.pairs = stats.scored * comparisons
         progress.update(records, batch.bytes_done)
 
 
@@ -175,6 +221,18 @@ def run_score(
     return stats
 
 
+@dataclass
+class Filters:
+    """Selection rules applied in rank order, after scoring (they need the ranked stream)."""
+
+    dedupe: Deduper | None = None
+    budget: int | None = None
+    counter: SizeCounter | None = None  # what the budget counts: tokens or characters
+
+    def __bool__(self) -> bool:
+        return self.dedupe is not None or self.budget is not None
+
+
 def run_select(
     settings: RunSettings,
     sink: Sink,
@@ -184,23 +242,71 @@ def run_select(
     spool_dir: str | None = None,
     part: dict[str, Any] | None = None,
     engine: Engine = scored_records,
+    filters: Filters | None = None,
 ) -> RunStats:
     """The best records ranked by score (all of them when neither top_k nor fraction is set).
 
-    With top_k, memory holds k records; otherwise records are spooled to a temporary file
-    and only their scores stay in memory.
+    With top_k, memory holds k records; otherwise (and with filters) records are spooled to
+    a temporary file and only their scores stay in memory.
     """
     if top_k is not None and fraction is not None:
         raise UsageError("give either --top-k or --fraction, not both")
     stats = RunStats()
     start = time.perf_counter()
     writer = RecordWriter(sink, settings.score_key, stats, part, ranked=True)
-    with closing(engine(settings, stats, progress or _NoProgress(), top_k)) as records:
-        for score, index, line in rank(records, top_k, fraction, spool_dir):
-            writer.write(score, index, line)
+    if filters:
+        # Dropping duplicates or stopping at a budget changes which records count, so the
+        # whole ranking is kept and the limits are applied while reading it in order.
+        with (
+            closing(engine(settings, stats, progress or _NoProgress(), None)) as records,
+            closing(rank(records, spool_dir=spool_dir)) as ranked,
+        ):
+            first = next(ranked, None)  # the spool is full now: the count of scored is final
+            keep = count_for_fraction(fraction, stats.scored) if fraction is not None else top_k
+            if first is not None:
+                chosen = apply_filters(itertools.chain([first], ranked), settings.spec, filters, stats)
+                for score, index, line in itertools.islice(chosen, keep):
+                    writer.write(score, index, line)
+    else:
+        with closing(engine(settings, stats, progress or _NoProgress(), top_k)) as records:
+            for score, index, line in rank(records, top_k, fraction, spool_dir):
+                writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
     writer.close()
     return stats
+
+
+def apply_filters(
+    ranked: Iterator[tuple[float, int, bytes]], spec: TextSpec, filters: Filters, stats: RunStats
+) -> Iterator[tuple[float, int, bytes]]:
+    """Drop duplicates (the first in rank order stays), then stop before the budget overflows."""
+    records = ranked
+    if filters.dedupe is not None:
+        records = _without_duplicates(records, spec, filters.dedupe, stats)
+    if filters.budget is not None:
+        count = filters.counter or make_counter("approx")
+        tally = BudgetTally()
+
+        def size(record: tuple[float, int, bytes]) -> int:
+            return count(spec.parse(record[2])[1])
+
+        stats.budget_used = 0
+        for record in take_within_budget(records, size, filters.budget, tally):
+            stats.budget_used = tally.used
+            yield record
+        return
+    yield from records
+
+
+def _without_duplicates(
+    ranked: Iterator[tuple[float, int, bytes]], spec: TextSpec, dedupe: Deduper, stats: RunStats
+) -> Iterator[tuple[float, int, bytes]]:
+    for record in ranked:
+        kind = dedupe.check(spec.parse(record[2])[1])
+        if kind is None:
+            yield record
+        else:
+            stats.duplicates[kind] += 1
 
 
 def rank(

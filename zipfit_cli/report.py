@@ -182,6 +182,15 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
     ]
     if stats.skipped:
         lines.append("skipped: " + ", ".join(f"{r} {n:,}" for r, n in sorted(stats.skipped.items())))
+    dropped = []
+    if stats.contaminated:
+        dropped.append(f"{stats.contaminated:,} near-copies of targets")
+    for kind, n in sorted(stats.duplicates.items()):
+        dropped.append(f"{n:,} {kind} duplicates")
+    if dropped:
+        lines.append("dropped " + ", ".join(dropped))
+    if stats.budget_used is not None:
+        lines.append(f"budget used: {stats.budget_used:,}")
     if stats.scored:
         scores = f"score min {stats.score_min:.4f}, median {d['score_median']:.4f}, max {stats.score_max:.4f}"
         if stats.threshold is not None and what == "selected":

@@ -15,37 +15,54 @@ from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from .errors import WorkerDiedError
 from .records import RecordError, TextSpec
 from .scoring import TargetSet
+
+if TYPE_CHECKING:
+    from .decontam import Decontaminator
 
 # A record's result: its alignment, or (reason, detail) when it cannot be scored.
 Result = float | tuple[str, str]
 T = TypeVar("T")
 
 
+CONTAMINATED = "contaminated"  # the reason given to records that near-copy a target
+
+
+class Scorer(Protocol):
+    def alignment(self, source: bytes) -> float: ...
+
+
 @dataclass(frozen=True)
 class ScoreJob:
-    """Everything a worker needs, sent once per worker. spec=None: items are raw texts."""
+    """Everything a worker needs, sent once per worker. spec=None: items are raw texts.
+
+    scorer: what scores a text, the target set (pairwise) or a CorpusScorer;
+    decontaminate: flags near-copies of targets, which get (CONTAMINATED, why) as result.
+    """
 
     targets: TargetSet
     spec: TextSpec | None = None
+    scorer: Scorer | None = None  # None: the target set, pairwise
+    decontaminate: Decontaminator | None = None
 
     def score(self, items: Sequence[bytes]) -> list[Result]:
-        align = self.targets.alignment
-        spec = self.spec
-        if spec is None:
+        align = (self.scorer or self.targets).alignment
+        spec, check = self.spec, self.decontaminate
+        if spec is None and check is None:
             return [align(text) for text in items]
         results: list[Result] = []
-        for line in items:
+        for item in items:
             try:
-                text = spec.parse(line)[1]
+                text = item if spec is None else spec.parse(item)[1]
             except RecordError as exc:
                 results.append((exc.reason, exc.detail))
                 continue
-            results.append(align(text))
+            why = check.check(text) if check is not None else None
+            results.append((CONTAMINATED, why) if why is not None else align(text))
         return results
 
 

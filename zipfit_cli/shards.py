@@ -67,6 +67,7 @@ def part_trailer(info: dict[str, Any], stats: RunStats) -> bytes:
         "blank_lines": stats.blank_lines,
         "scored": stats.scored,
         "skipped": counts["skipped"],
+        "contaminated": stats.contaminated,
         "written": stats.selected,
     }
     return orjson.dumps({PART_KEY: body}, option=orjson.OPT_SORT_KEYS) + b"\n"

@@ -27,6 +27,9 @@ class RunStats:
     histogram: list[int] = field(default_factory=lambda: [0] * HIST_BINS)
     threshold: float | None = None  # lowest selected score
     elapsed: float = 0.0  # seconds
+    contaminated: int = 0  # near-copies of a target, dropped by --decontaminate
+    duplicates: Counter[str] = field(default_factory=Counter)  # dropped by --dedupe: exact, near
+    budget_used: int | None = None  # tokens or characters selected under a budget
 
     def add_score(self, score: float) -> None:
         self.scored += 1
@@ -54,6 +57,8 @@ class RunStats:
                 other.threshold if self.threshold is None else min(self.threshold, other.threshold)
             )
         self.elapsed += other.elapsed
+        self.contaminated += other.contaminated
+        self.duplicates.update(other.duplicates)
         return self
 
     def __add__(self, other: RunStats) -> RunStats:
@@ -102,6 +107,9 @@ class RunStats:
             "score_median": self.quantile(0.5),
             "score_max": self.score_max if self.scored else None,
             "threshold": self.threshold,
+            "contaminated": self.contaminated,
+            "duplicates": dict(sorted(self.duplicates.items())),
+            "budget_used": self.budget_used,
             "elapsed_s": round(self.elapsed, 3),
             "records_per_s": round(self.records_read / self.elapsed, 1) if self.elapsed else None,
             "pairs_per_s": round(self.pairs / self.elapsed, 1) if self.elapsed else None,

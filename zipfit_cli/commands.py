@@ -1,0 +1,335 @@
+"""What each command does, from parsed options to outputs: the CLI's body, without typer.
+
+`cli.py` declares the options; the functions here check them, build the run settings,
+open outputs atomically, drive the display, and write the report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import UsageError
+from .merge import run_merge
+from .output import Output, check_output_path
+from .pipeline import Engine, Filters, RunSettings, run_score, run_select, scored_records
+from .records import STDIN, TextSpec, input_size, load_targets
+from .report import Display, make_display, report_dict
+from .runner import default_workers
+from .scoring import TargetSet
+from .shards import parse_shard
+from .stats import RunStats
+
+
+@dataclass
+class ScoringOptions:
+    """Options shared by `score` and `select`, as the user gave them."""
+
+    sources: list[str]
+    target: list[str]
+    output: str = STDIN
+    text_key: str = "text"
+    target_key: str = "text"
+    target_template: str | None = None
+    compressor: str = "gzip"
+    level: int | None = None
+    method: str = "pairwise"
+    workers: int | None = None
+    score_key: str = "zipfit_score"
+    skip_invalid: bool = False
+    quiet: bool = False
+    report: Path | None = None
+    force: bool = False
+    batch_size: int = 256
+    limit: int | None = None
+    max_text_bytes: int = 0
+    shard: str | None = None
+    engine: str = "local"
+    scheduler: str | None = None
+    blocksize: str | None = None
+    decontaminate: bool = False
+    decontaminate_ngram: int = 13
+    decontaminate_ncd: float | None = None
+    contaminated_output: str | None = None
+
+
+@dataclass
+class SelectionOptions:
+    """What `select` keeps, and the rules it keeps it by."""
+
+    top_k: int | None = None
+    fraction: float | None = None
+    dedupe: bool = False
+    dedupe_near: bool = False
+    budget_tokens: int | None = None
+    budget_chars: int | None = None
+    token_counter: str = "approx"
+
+    def check(self) -> None:
+        if self.top_k is not None and self.fraction is not None:
+            raise UsageError("give either --top-k or --fraction, not both")
+        if self.fraction is not None and not 0 < self.fraction <= 1:
+            raise UsageError(f"--fraction must be in (0, 1], got {self.fraction}")
+        if self.budget_tokens is not None and self.budget_chars is not None:
+            raise UsageError("give either --budget-tokens or --budget-chars, not both")
+
+    def filters(self) -> Filters:
+        from .budget import make_counter
+        from .dedupe import Deduper
+
+        budget = self.budget_tokens if self.budget_tokens is not None else self.budget_chars
+        counter = None
+        if budget is not None:
+            counter = make_counter("chars" if self.budget_chars is not None else self.token_counter)
+        dedupe = Deduper(near=self.dedupe_near) if self.dedupe or self.dedupe_near else None
+        return Filters(dedupe=dedupe, budget=budget, counter=counter)
+
+
+def build_settings(opts: ScoringOptions) -> RunSettings:
+    """Targets loaded and compressed once, scorer and decontaminator ready to ship to workers."""
+    if not opts.target:
+        raise UsageError("give the target examples with -t/--target PATH")
+    if sum(p == STDIN for p in opts.sources + opts.target) > 1:
+        raise UsageError("stdin (-) can be read only once")
+    if opts.method not in ("pairwise", "corpus"):
+        raise UsageError(f"--method is pairwise or corpus, not {opts.method!r}")
+    texts = load_targets(
+        opts.target, TextSpec.build(opts.target_key, opts.target_template, option="--target-key")
+    )
+    targets = TargetSet.from_texts(texts, opts.compressor, opts.level)
+    settings = RunSettings(
+        sources=opts.sources,
+        targets=targets,
+        spec=TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes),
+        workers=opts.workers or default_workers(),
+        batch_size=opts.batch_size,
+        skip_invalid=opts.skip_invalid,
+        score_key=opts.score_key,
+        limit=opts.limit,
+        shard=parse_shard(opts.shard) if opts.shard is not None else None,
+    )
+    if opts.method == "corpus":
+        from .corpus import CorpusScorer
+
+        settings.scorer = CorpusScorer.from_targets(texts, opts.compressor, targets.compressor.level)
+    if opts.decontaminate or opts.decontaminate_ncd is not None or opts.contaminated_output:
+        from .decontam import Decontaminator
+
+        settings.decontaminate = Decontaminator.from_targets(
+            texts,
+            ngram=opts.decontaminate_ngram or None,
+            ncd_threshold=opts.decontaminate_ncd,
+            compressor=opts.compressor,
+            level=targets.compressor.level,
+        )
+    return settings
+
+
+def _engine(opts: ScoringOptions, settings: RunSettings) -> tuple[Engine, int | None]:
+    """The engine that scores, and the input size in bytes for the progress bar."""
+    if opts.engine == "local":
+        if opts.scheduler is not None or opts.blocksize is not None:
+            raise UsageError("--scheduler and --blocksize need --engine dask")
+        return scored_records, input_size(settings.sources)
+    if settings.shard is not None:
+        raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
+    from .dask_engine import DaskEngine
+
+    engine = DaskEngine.plan(
+        settings.sources,
+        scheduler=opts.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None,
+        workers=settings.workers,
+        blocksize=opts.blocksize,
+        split=settings.limit is None,  # --limit needs whole files, to count as the local reader does
+    )
+    return engine, engine.total_bytes
+
+
+def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[str, Any]:
+    """The settings a report and a shard part record: everything that decides the output."""
+    targets = settings.targets
+    shard_index, shard_count = settings.shard or (0, 1)
+    decontam = settings.decontaminate
+    return {
+        "sources": settings.sources,
+        "targets": opts.target,
+        "n_targets": len(targets),
+        "target_sha256": targets.digest(),
+        "target_key": opts.target_key,
+        "target_template": opts.target_template,
+        "compressor": targets.compressor.name,
+        "level": targets.compressor.level,
+        "method": opts.method,
+        "text_key": settings.spec.key,
+        "score_key": settings.score_key,
+        "skip_invalid": settings.skip_invalid,
+        "max_text_bytes": settings.spec.max_bytes,
+        "limit": settings.limit,
+        "decontaminate": None
+        if decontam is None
+        else {"ngram": decontam.ngram, "ncd_threshold": decontam.ncd_threshold},
+        "shard_index": shard_index,
+        "shard_count": shard_count,
+        "engine": opts.engine,
+        "workers": settings.workers,
+        "batch_size": settings.batch_size,
+        **extra,
+    }
+
+
+def _check_outputs(
+    output: str, report: Path | None, extra: list[str], inputs: list[str], force: bool
+) -> None:
+    named = [p for p in [output, *extra] if p != STDIN]
+    if report is not None:
+        named.append(str(report))
+    if len({os.path.abspath(p) for p in named}) < len(named):
+        raise UsageError("two outputs (-o, --report, --contaminated-output) name the same file")
+    check_output_path(output, inputs, force)
+    for path in extra:
+        check_output_path(path, inputs, force)
+    if report is not None:
+        check_output_path(str(report), inputs, force=True)
+
+
+def run_job(
+    job: Callable[[Output, Display, dict[str, Output]], RunStats],
+    *,
+    inputs: list[str],
+    output: str,
+    report: Path | None,
+    quiet: bool,
+    force: bool,
+    label: str,
+    what: str,
+    settings: Callable[[], dict[str, Any]],
+    total_bytes: int | None,
+    side_outputs: dict[str, str] | None = None,
+) -> RunStats:
+    """Run a job with atomic outputs, a display, a summary and an optional JSON report."""
+    side = side_outputs or {}
+    _check_outputs(output, report, list(side.values()), inputs, force)
+    with make_display(quiet, total_bytes, label) as display:
+        with ExitStack() as stack:
+            # All outputs appear together, only when the job succeeds.
+            out = stack.enter_context(Output(output))
+            sides = {name: stack.enter_context(Output(path)) for name, path in side.items()}
+            stats = job(out, display, sides)
+        display.summary(stats, what)
+    if report is not None:
+        with Output(str(report)) as sink:
+            sink.write(orjson.dumps(report_dict(stats, settings()), option=orjson.OPT_INDENT_2) + b"\n")
+    return stats
+
+
+def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
+    selection.check()
+    settings = build_settings(opts)
+    filters = selection.filters()
+    if filters and settings.shard is not None:
+        raise UsageError("--dedupe and budgets apply to the whole ranking: give them to `zipfit merge`")
+    engine, total_bytes = _engine(opts, settings)
+
+    def report_settings() -> dict[str, Any]:
+        return describe(opts, settings, command="select", **asdict(selection))
+
+    # A shard cannot know the global count a fraction refers to: it writes its whole
+    # ranking and `zipfit merge` applies the fraction.
+    part = report_settings() if settings.shard is not None else None
+    fraction = None if part is not None else selection.fraction
+
+    def job(out: Output, display: Display, sides: dict[str, Output]) -> RunStats:
+        settings.contaminated_sink = sides.get("contaminated")
+        return run_select(
+            settings, out, display, selection.top_k, fraction, part=part, engine=engine, filters=filters
+        )
+
+    run_job(
+        job,
+        inputs=opts.sources + opts.target,
+        output=opts.output,
+        report=opts.report,
+        quiet=opts.quiet,
+        force=opts.force,
+        label="selecting",
+        what="selected",
+        settings=report_settings,
+        total_bytes=total_bytes,
+        side_outputs=_sides(opts),
+    )
+
+
+def score(opts: ScoringOptions) -> None:
+    settings = build_settings(opts)
+    engine, total_bytes = _engine(opts, settings)
+
+    def report_settings() -> dict[str, Any]:
+        return describe(opts, settings, command="score")
+
+    part = report_settings() if settings.shard is not None else None
+
+    def job(out: Output, display: Display, sides: dict[str, Output]) -> RunStats:
+        settings.contaminated_sink = sides.get("contaminated")
+        return run_score(settings, out, display, part=part, engine=engine)
+
+    run_job(
+        job,
+        inputs=opts.sources + opts.target,
+        output=opts.output,
+        report=opts.report,
+        quiet=opts.quiet,
+        force=opts.force,
+        label="scoring",
+        what="written",
+        settings=report_settings,
+        total_bytes=total_bytes,
+        side_outputs=_sides(opts),
+    )
+
+
+def _sides(opts: ScoringOptions) -> dict[str, str]:
+    return {"contaminated": opts.contaminated_output} if opts.contaminated_output else {}
+
+
+def merge(
+    parts: list[str], selection: SelectionOptions, output: str, report: Path | None, quiet: bool, force: bool
+) -> None:
+    selection.check()
+    filters = selection.filters()
+
+    def job(out: Output, display: Display, sides: dict[str, Output]) -> RunStats:
+        return run_merge(parts, out, top_k=selection.top_k, fraction=selection.fraction, filters=filters)
+
+    run_job(
+        job,
+        inputs=parts,
+        output=output,
+        report=report,
+        quiet=quiet,
+        force=force,
+        label="merging",
+        what="selected",
+        settings=lambda: {"command": "merge", "parts": parts, **asdict(selection)},
+        total_bytes=None,
+    )
+
+
+def align(
+    datasets: list[str], opts: ScoringOptions, pairs: int | None, seed: int
+) -> Iterator[dict[str, Any]]:
+    """Dataset-level alignment of each dataset with the targets, one result each."""
+    from .align import dataset_alignment
+    from .pipeline import read_texts
+
+    settings = build_settings(opts)
+    for path in datasets:
+        stats = RunStats()
+        texts = read_texts(path, settings, stats)
+        result = dataset_alignment(texts, settings.targets, pairs=pairs, seed=seed)
+        yield {"dataset": path, **result.to_dict(), "skipped": dict(stats.skipped)}
