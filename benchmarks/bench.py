@@ -193,7 +193,8 @@ def main() -> None:
         print(f"\n2. End-to-end select -k 1000 ({n_e2e} sources x 50 targets)")
         print(f"   {'compressor':<10} {'-j 1 s':>8} {'-j 2 s':>8} {'efficiency':>10} {'pairs/s -j 2':>13}")
         for comp, level in (("gzip", 9), ("lz4", 0), ("zstd", 3)):
-            base = [str(src), "-t", str(target_file), "-k", "1000", "--compressor", comp, "--level", str(level), "-q"]
+            base = [str(src), "-t", str(target_file), "-k", "1000", "-q"]
+            base += ["--compressor", comp, "--level", str(level)]
             t1, _ = run_cli(["select", *base, "-j", "1"])
             t2, _ = run_cli(["select", *base, "-j", "2"])
             print(f"   {comp:<10} {t1:>8.2f} {t2:>8.2f} {t1 / (2 * t2):>10.0%} {n_e2e * 50 / t2:>13,.0f}")
@@ -203,7 +204,8 @@ def main() -> None:
             authors = authors_package(src, target_file, 1000, 9, work)
             ours, _ = run_cli(["select", str(src), "-t", str(target_file), "-k", "1000", "-j", "2", "-q"])
             if authors is not None:
-                print(f"   zip-fit {authors:.2f} s, zipfit {ours:.2f} s: zipfit is {authors / ours:.2f}x faster")
+                ratio = authors / ours
+                print(f"   zip-fit {authors:.2f} s, zipfit {ours:.2f} s: zipfit is {ratio:.2f}x faster")
 
         print("\n4. Peak RSS (whole process tree) of select -k 1000, lz4, -j 2, 50 targets")
         print("   sources are 200-1000 characters here; memory does not depend on their length")
@@ -211,11 +213,21 @@ def main() -> None:
             if quick:
                 size //= 100
             path = write_jsonl(work / f"rss_{size}.jsonl", iter_sources(size, 200, 1000, seed=3))
-            secs, peak = run_cli(
-                ["select", str(path), "-t", str(target_file), "-k", "1000", "--compressor", "lz4", "-j", "2", "-q"],
-                poll=True,
-            )
-            print(f"   {size:>9,} sources: peak {peak / 1e6:7.1f} MB, {secs:7.1f} s, {size * 50 / secs:,.0f} pairs/s")
+            args = [
+                "select",
+                str(path),
+                "-t",
+                str(target_file),
+                "-k",
+                "1000",
+                "--compressor",
+                "lz4",
+                "-j",
+                "2",
+            ]
+            secs, peak = run_cli([*args, "-q"], poll=True)
+            rate = size * 50 / secs
+            print(f"   {size:>9,} sources: peak {peak / 1e6:7.1f} MB, {secs:7.1f} s, {rate:,.0f} pairs/s")
             path.unlink()
 
 

@@ -234,49 +234,46 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     filters = selection.filters()
     if filters and settings.shard is not None:
         raise UsageError("--dedupe and budgets apply to the whole ranking: give them to `zipfit merge`")
-    engine, total_bytes = _engine(opts, settings)
-
-    def report_settings() -> dict[str, Any]:
-        return describe(opts, settings, command="select", **asdict(selection))
-
     # A shard cannot know the global count a fraction refers to: it writes its whole
     # ranking and `zipfit merge` applies the fraction.
-    part = report_settings() if settings.shard is not None else None
-    fraction = None if part is not None else selection.fraction
+    fraction = None if settings.shard is not None else selection.fraction
 
-    def job(out: Output, display: Display, sides: dict[str, Output]) -> RunStats:
-        settings.contaminated_sink = sides.get("contaminated")
+    def run(out: Output, display: Display, part: dict[str, Any] | None, engine: Engine) -> RunStats:
         return run_select(
             settings, out, display, selection.top_k, fraction, part=part, engine=engine, filters=filters
         )
 
-    run_job(
-        job,
-        inputs=opts.sources + opts.target,
-        output=opts.output,
-        report=opts.report,
-        quiet=opts.quiet,
-        force=opts.force,
-        label="selecting",
-        what="selected",
-        settings=report_settings,
-        total_bytes=total_bytes,
-        side_outputs=_sides(opts),
-    )
+    _run_scoring(opts, settings, run, "select", "selected", asdict(selection))
 
 
 def score(opts: ScoringOptions) -> None:
     settings = build_settings(opts)
+
+    def run(out: Output, display: Display, part: dict[str, Any] | None, engine: Engine) -> RunStats:
+        return run_score(settings, out, display, part=part, engine=engine)
+
+    _run_scoring(opts, settings, run, "score", "written", {})
+
+
+def _run_scoring(
+    opts: ScoringOptions,
+    settings: RunSettings,
+    run: Callable[[Output, Display, dict[str, Any] | None, Engine], RunStats],
+    command: str,
+    what: str,
+    extra: dict[str, Any],
+) -> None:
+    """Pick the engine, open the outputs (with the near-copies' side file), run, report."""
     engine, total_bytes = _engine(opts, settings)
 
     def report_settings() -> dict[str, Any]:
-        return describe(opts, settings, command="score")
+        return describe(opts, settings, command=command, **extra)
 
     part = report_settings() if settings.shard is not None else None
 
     def job(out: Output, display: Display, sides: dict[str, Output]) -> RunStats:
         settings.contaminated_sink = sides.get("contaminated")
-        return run_score(settings, out, display, part=part, engine=engine)
+        return run(out, display, part, engine)
 
     run_job(
         job,
@@ -285,16 +282,12 @@ def score(opts: ScoringOptions) -> None:
         report=opts.report,
         quiet=opts.quiet,
         force=opts.force,
-        label="scoring",
-        what="written",
+        label="selecting" if command == "select" else "scoring",
+        what=what,
         settings=report_settings,
         total_bytes=total_bytes,
-        side_outputs=_sides(opts),
+        side_outputs={"contaminated": opts.contaminated_output} if opts.contaminated_output else {},
     )
-
-
-def _sides(opts: ScoringOptions) -> dict[str, str]:
-    return {"contaminated": opts.contaminated_output} if opts.contaminated_output else {}
 
 
 def merge(

@@ -43,6 +43,11 @@ class Compressor:
         size = self.size
         return lambda source: [size(source + t) for t in targets]
 
+    def sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], tuple[int, list[int]]]:
+        """A function: source -> (C(source), [C(source + t) for t in targets]): all one record needs."""
+        size, pairs = self.size, self.pair_sizer(targets)
+        return lambda source: (size(source), pairs(source))
+
     def pair_sizes(self, source: bytes, targets: Sequence[bytes]) -> list[int]:
         """[C(source + t) for t in targets], for one-off use; hot loops keep a pair_sizer."""
         return self.pair_sizer(targets)(source)
@@ -126,6 +131,10 @@ class GzipCompressor(Compressor):
         return len(zlib.compress(data, self.level, -window_bits(len(data)))) + GZIP_FRAMING
 
     def pair_sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], list[int]]:
+        sizes = self.sizer(targets)
+        return lambda source: sizes(source)[1]
+
+    def sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], tuple[int, list[int]]]:
         level = self.level
         longest = max(map(len, targets), default=0)
         mean = sum(map(len, targets)) / max(len(targets), 1)
@@ -134,10 +143,11 @@ class GzipCompressor(Compressor):
         copy_from = mean * (1.5 if level >= 4 else 3.5)
         compress, compressobj, deflated = zlib.compress, zlib.compressobj, zlib.DEFLATED
 
-        def sizes(source: bytes) -> list[int]:
+        def sizes(source: bytes) -> tuple[int, list[int]]:
             wbits = -window_bits(len(source) + longest)
             if len(source) < copy_from:
-                return [len(compress(source + t, level, wbits)) + GZIP_FRAMING for t in targets]
+                own = len(compress(source, level, wbits)) + GZIP_FRAMING
+                return own, [len(compress(source + t, level, wbits)) + GZIP_FRAMING for t in targets]
             # Exact: deflate's output depends only on the bytes fed so far and its state.
             primed = compressobj(level, deflated, wbits)
             head = len(primed.compress(source)) + GZIP_FRAMING
@@ -145,7 +155,7 @@ class GzipCompressor(Compressor):
             for t in targets:
                 c = primed.copy()
                 out.append(head + len(c.compress(t)) + len(c.flush()))
-            return out
+            return head + len(primed.flush()), out
 
         return sizes
 

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from .budget import BudgetTally, SizeCounter, make_counter, take_within_budget
 from .decontam import Decontaminator
 from .dedupe import Deduper
-from .errors import InputError, InvalidRecordError, UsageError
-from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, RecordError, TextSpec, open_input, read_lines
+from .errors import InvalidRecordError, UsageError
+from .records import STDIN, WHITESPACE, LineReader, RecordError, TextSpec, read_lines
 from .runner import CONTAMINATED, Result, ScoreJob, Scorer, map_batches
 from .scoring import TargetSet
 from .selection import Spool, TopK, add_score, count_for_fraction
@@ -120,39 +120,30 @@ def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch
     size = settings.batch_size
     shard_i, shard_n = settings.shard or (0, 1)
     for path in settings.sources:
-        raw, stream = open_input(path)
-        seekable = path != STDIN and raw.seekable()
-        consumed = 0
+        reader = LineReader(path)
         batch = Batch(path, index, [], [], [], 0)
-        line_no = 0
         try:
-            for line_no, line in enumerate(stream, 1):
-                consumed += len(line)
+            for line_no, line in reader:
                 if not line.strip(WHITESPACE):
                     stats.blank_lines += 1
                     continue
                 if settings.limit is not None and index >= settings.limit:
                     break
                 if index % shard_n == shard_i:
-                    if line_no == 1 and line.startswith(BOM):
-                        line = line[len(BOM) :]
                     batch.line_nos.append(line_no)
                     batch.indexes.append(index)
                     batch.lines.append(line)
                     stats.records_read += 1
                 index += 1
                 if len(batch.lines) >= size:
-                    batch.bytes_done = done_before + (raw.tell() if seekable else consumed)
+                    position = reader.position()
+                    batch.bytes_done = done_before + (reader.consumed if position is None else position)
                     yield batch, batch.lines
                     batch = Batch(path, index, [], [], [], 0)
-        except READ_ERRORS as exc:
-            raise InputError(f"{path}:{line_no + 1}: cannot read: {exc}") from None
         finally:
-            if path != STDIN:
-                stream.close()
-                raw.close()
-        done_before += consumed if path == STDIN else os.path.getsize(path)
-        stats.bytes_read += consumed
+            reader.close()
+        done_before += reader.consumed if path == STDIN else os.path.getsize(path)
+        stats.bytes_read += reader.consumed
         if batch.lines:
             batch.bytes_done = done_before
             yield batch, batch.lines

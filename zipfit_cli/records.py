@@ -138,21 +138,45 @@ def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
     return raw, _decompressing(raw, compression_of(path))
 
 
+class LineReader:
+    """The lines of one input, decompressed and numbered from 1, a BOM on line 1 removed;
+    read errors become InputError naming the file and line.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._raw, self._stream = open_input(path)
+        self._seekable = path != STDIN and self._raw.seekable()
+        self.consumed = 0  # decompressed bytes read so far, BOM included
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        line_no = 0
+        try:
+            for line_no, line in enumerate(self._stream, 1):
+                self.consumed += len(line)
+                if line_no == 1 and line.startswith(BOM):
+                    line = line[len(BOM) :]
+                yield line_no, line
+        except READ_ERRORS as exc:
+            raise InputError(f"{self.path}:{line_no + 1}: cannot read: {exc}") from None
+
+    def position(self) -> int | None:
+        """Bytes consumed from the file on disk (compressed), when that can be known."""
+        return self._raw.tell() if self._seekable else None
+
+    def close(self) -> None:
+        if self.path != STDIN:  # stdin belongs to the process
+            self._stream.close()
+            self._raw.close()
+
+
 def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) for every line of a file, decompressed; BOM removed."""
-    raw, stream = open_input(path)
-    line_no = 0
+    """(line number, line) for every line of a file; see LineReader."""
+    reader = LineReader(path)
     try:
-        for line_no, line in enumerate(stream, 1):
-            if line_no == 1 and line.startswith(BOM):
-                line = line[len(BOM) :]
-            yield line_no, line
-    except READ_ERRORS as exc:
-        raise InputError(f"{path}:{line_no + 1}: cannot read: {exc}") from None
+        yield from reader
     finally:
-        if path != STDIN:
-            stream.close()
-            raw.close()
+        reader.close()
 
 
 def _lookup(record: dict[str, Any], dotted: str) -> Any:

@@ -34,7 +34,7 @@ class TargetSet:
             raise UsageError("the target set is empty: give at least one target example")
         if not self.sizes:
             self.sizes = [self.compressor.size(t) for t in self.texts]
-        self._pair_sizes = self.compressor.pair_sizer(self.texts)
+        self._sizes = self.compressor.sizer(self.texts)
 
     def __getstate__(self) -> dict[str, Any]:
         # The prepared pair sizer is a closure; each process rebuilds it.
@@ -42,7 +42,7 @@ class TargetSet:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._pair_sizes = self.compressor.pair_sizer(self.texts)
+        self._sizes = self.compressor.sizer(self.texts)
 
     @classmethod
     def from_texts(
@@ -65,9 +65,9 @@ class TargetSet:
 
     def alignment(self, source: bytes) -> float:
         """1 - mean NCD of `source` against every target; usually within [0, 1]."""
-        c_x = self.compressor.size(source)
+        c_x, pairs = self._sizes(source)
         total = 0.0
-        for c_t, c_xt in zip(self.sizes, self._pair_sizes(source), strict=True):
+        for c_t, c_xt in zip(self.sizes, pairs, strict=True):
             lo, hi = (c_x, c_t) if c_x < c_t else (c_t, c_x)
             total += (c_xt - lo) / hi
         return 1.0 - total / len(self.sizes)
