@@ -148,10 +148,14 @@ def test_empty_target_set_refused() -> None:
         TargetSet.from_texts([], "gzip")
 
 
-@pytest.mark.parametrize(("name", "level"), [("lz4", 0), ("lz4", 9), ("zstd", 1), ("zstd", 3)])
+@pytest.mark.parametrize(
+    ("name", "level"), [("lz4", 0), ("lz4", 9), ("zstd", 1), ("zstd", 3), ("isal", 0), ("isal", 1)]
+)
 def test_fast_compressors_deterministic_and_sane(
     name: str, level: int, source_lines: list[bytes], source_texts: list[bytes], target_texts: list[bytes]
 ) -> None:
+    if name == "isal":
+        pytest.importorskip("isal")  # an optional extra; `make test` installs it
     targets = TargetSet.from_texts(target_texts[:8], name, level)
     again = TargetSet.from_texts(target_texts[:8], name, level)
     shipped = pickle.loads(pickle.dumps(targets))  # what a worker process receives
@@ -223,3 +227,18 @@ def test_window_choice_stays_exact_at_every_boundary(level: int, source_texts: l
             expected = [len(gzip.compress(x + t, level)) for t in targets]
             assert sizer(x) == expected, (w, length)
             assert comp.size(x) == len(gzip.compress(x, level))
+
+
+def test_missing_optional_compressor_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_isal(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("isal"):
+            raise ModuleNotFoundError("No module named 'isal'", name="isal")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_isal)
+    with pytest.raises(UsageError, match="pip install isal"):
+        get_compressor("isal")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,30 @@ def test_bad_record_in_subprocess_is_one_line(write_jsonl: WriteJsonl, source_li
     assert f"{corpus}:41:" in err
     assert "Traceback" not in err
     assert [line for line in err.splitlines() if line.startswith("zipfit: error:")] == [err.strip()]
+
+
+def test_periodic_progress_lines_are_timestamped_for_logs(slice_path: Path) -> None:
+    env = {**os.environ, "ZIPFIT_PROGRESS_INTERVAL": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "zipfit_cli", "score", str(slice_path), "-t", str(TARGET),
+         "--target-template", TEMPLATE, "--batch-size", "50", "-j", "1", "-o", os.devnull],
+        capture_output=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    lines = done.stderr.decode().splitlines()
+    progress = [line for line in lines if "records/s" in line and "ETA" in line]
+    assert len(progress) >= 3  # one a batch, with the interval at 0
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ zipfit: ")
+    assert all(stamp.match(line) for line in lines), lines
+    assert "\r" not in done.stderr.decode() and "\x1b" not in done.stderr.decode()
+
+
+def test_bad_progress_interval_is_a_usage_error(slice_path: Path) -> None:
+    env = {**os.environ, "ZIPFIT_PROGRESS_INTERVAL": "soon"}
+    done = subprocess.run(
+        [sys.executable, "-m", "zipfit_cli", "score", str(slice_path), "-t", str(TARGET),
+         "--target-template", TEMPLATE, "-o", os.devnull],
+        capture_output=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "ZIPFIT_PROGRESS_INTERVAL" in done.stderr.decode()

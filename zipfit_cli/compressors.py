@@ -207,8 +207,34 @@ class ZstdCompressor(Compressor):
         return lambda source: [len(compress(source + t)) for t in targets]
 
 
+class IsalCompressor(Compressor):
+    """Deflate by Intel's ISA-L (optional `isal` package): raw deflate length, no framing.
+
+    Its own matcher, so sizes differ from zlib's: not the paper's gzip, but the same
+    family of compression at several times the speed.
+    """
+
+    name = "isal"
+    default_level = 1
+    levels = range(0, 4)
+    description = "ISA-L deflate (levels 0-3, default 1; pip install isal); ~3x gzip 9's speed"
+
+    def __init__(self, level: int | None = None) -> None:
+        super().__init__(level)
+        from isal import isal_zlib
+
+        self._compress = isal_zlib.compress
+
+    def size(self, data: bytes) -> int:
+        return len(self._compress(data, self.level, -15))
+
+    def pair_sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], list[int]]:
+        compress, level = self._compress, self.level
+        return lambda source: [len(compress(source + t, level, -15)) for t in targets]
+
+
 COMPRESSORS: dict[str, type[Compressor]] = {
-    c.name: c for c in (GzipCompressor, Lz4Compressor, ZstdCompressor)
+    c.name: c for c in (GzipCompressor, Lz4Compressor, ZstdCompressor, IsalCompressor)
 }
 
 

@@ -23,7 +23,7 @@ class OutputError(ZipfitError):
 
 def check_output_path(path: str, inputs: list[str], force: bool) -> None:
     """Refuse an output that is one of the inputs, or that exists without --force."""
-    if path == STDIN:
+    if path == STDIN or is_special(path):
         return
     if os.path.isdir(path):
         raise UsageError(f"output {path} is a directory; give a file name")
@@ -40,6 +40,11 @@ def check_output_path(path: str, inputs: list[str], force: bool) -> None:
         raise OutputError(f"cannot write {path}: directory {parent} is not writable")
 
 
+def is_special(path: str) -> bool:
+    """A device or pipe (/dev/null, a named pipe): written in place, never replaced."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
 class Output:
     """Context manager: `write(bytes)`; on a clean exit the file appears whole, else never."""
 
@@ -47,6 +52,7 @@ class Output:
         self.path = path
         self._tmp_path: str | None = None
         self._raw: IO[bytes] | None = None
+        self._special: IO[bytes] | None = None
         self._stream: IO[bytes]
         self.line_buffered = False
 
@@ -54,6 +60,9 @@ class Output:
         if self.path == STDIN:
             self._stream = sys.stdout.buffer
             self.line_buffered = sys.stdout.isatty()
+            return self
+        if is_special(self.path):
+            self._stream = self._special = open(self.path, "wb")
             return self
         directory = os.path.dirname(os.path.abspath(self.path))
         name = os.path.basename(self.path)
@@ -97,6 +106,8 @@ class Output:
     def commit(self) -> None:
         if self._tmp_path is None:
             self._stream.flush()
+            if self._special is not None:
+                self._special.close()
             return
         assert self._raw is not None
         try:
@@ -115,7 +126,9 @@ class Output:
         self._tmp_path = None
 
     def abort(self) -> None:
-        """Drop everything written so far."""
+        """Drop everything written so far (a device or pipe keeps what it was sent)."""
+        if self._special is not None:
+            self._special.close()
         if self._tmp_path is None:
             return
         for closing in (self._stream, self._raw):

@@ -6,12 +6,14 @@ is not (cron logs, CI); nothing at all with --quiet. stdout is never touched her
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
+from .errors import UsageError
 from .stats import RunStats
 
 if TYPE_CHECKING:
@@ -169,7 +171,19 @@ def make_display(quiet: bool, total_bytes: int | None, label: str = "scoring") -
         return Display(total_bytes, label)
     if sys.stderr.isatty():
         return RichDisplay(total_bytes, label)
-    return PlainDisplay(total_bytes, label)
+    return PlainDisplay(total_bytes, label, interval=progress_interval())
+
+
+def progress_interval() -> float:
+    """Seconds between plain progress lines: ZIPFIT_PROGRESS_INTERVAL, else 5."""
+    value = os.environ.get("ZIPFIT_PROGRESS_INTERVAL", "5")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise UsageError(f"ZIPFIT_PROGRESS_INTERVAL must be a number of seconds, not {value!r}")
+    return seconds
 
 
 def summary_lines(stats: RunStats, what: str) -> list[str]:
