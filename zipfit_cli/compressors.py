@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 from .errors import UsageError
@@ -172,15 +173,21 @@ class Lz4Compressor(Compressor):
         super().__init__(level)
         import lz4.block
 
-        self._compress = lz4.block.compress
-        self._mode = "default" if self.level < 3 else "high_compression"
+        block = lz4.block.compress
+        level = self.level
+        # Fewer keywords on the fast path: argument parsing is a visible share of a 4 µs call.
+        self._compress: Callable[[bytes], bytes] = (
+            partial(block, store_size=False)
+            if level < 3
+            else partial(block, mode="high_compression", compression=level, store_size=False)
+        )
 
     def size(self, data: bytes) -> int:
-        return len(self._compress(data, mode=self._mode, compression=self.level, store_size=False))
+        return len(self._compress(data))
 
-    def pair_sizes(self, source: bytes, targets: Sequence[bytes]) -> list[int]:
-        compress, mode, level = self._compress, self._mode, self.level
-        return [len(compress(source + t, mode=mode, compression=level, store_size=False)) for t in targets]
+    def pair_sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], list[int]]:
+        compress = self._compress
+        return lambda source: [len(compress(source + t)) for t in targets]
 
 
 class ZstdCompressor(Compressor):
