@@ -160,3 +160,34 @@ def test_bad_progress_interval_is_a_usage_error(slice_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "ZIPFIT_PROGRESS_INTERVAL" in done.stderr.decode()
+
+
+def test_rich_progress_on_a_terminal_stderr_leaves_stdout_clean(slice_path: Path) -> None:
+    """With stderr on a terminal, the Rich bar and the summary go there; stdout stays JSONL."""
+    import pty
+
+    main, secondary = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zipfit_cli", "select", str(slice_path), "-t", str(TARGET),
+         "--target-template", TEMPLATE, "-k", "5", "-j", "1", "--compressor", "lz4"],
+        stdout=subprocess.PIPE, stderr=secondary, env=env,
+    )  # fmt: skip
+    os.close(secondary)
+    out, _ = proc.communicate(timeout=120)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the other side is closed
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(main)
+    assert proc.returncode == 0, terminal.decode(errors="replace")
+    assert len(assert_jsonl(out)) == 5
+    text = terminal.decode(errors="replace")
+    assert "selecting" in text and "selected 5" in text
+    assert "\x1b[" in text  # a live terminal display, not plain log lines
