@@ -103,7 +103,6 @@ def test_select_top_k_memory_does_not_grow_with_input(tmp_path: Path) -> None:
     assert large.stat().st_size > 40_000_000
     small_kb = peak_rss_kb(small, targets, tmp_path / "small-out.jsonl")
     large_kb = peak_rss_kb(large, targets, tmp_path / "large-out.jsonl")
-    print(
-        f"peak RSS of select -k 100: 10,000 records {small_kb / 1024:.1f} MB, 200,000 {large_kb / 1024:.1f} MB"
-    )
+    small_mb, large_mb = small_kb / 1024, large_kb / 1024
+    print(f"peak RSS of select -k 100: 10,000 records {small_mb:.1f} MB, 200,000 {large_mb:.1f} MB")
     assert large_kb - small_kb < 30 * 1024, (small_kb, large_kb)
