@@ -54,8 +54,20 @@ def _start(tmp_path: Path, workers: str) -> tuple[subprocess.Popen[bytes], Path]
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "zipfit_cli", "select", str(source), "-t", str(TARGET),
            "--target-template", TEMPLATE, "-k", "10", "-o", str(out), "-j", workers]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_like_a_terminal,
+    )
     return proc, out
+
+
+def _like_a_terminal() -> None:
+    # A shell starts background jobs (nohup, `&` in scripts, some CI runners) with SIGINT
+    # ignored, and children inherit that; a terminal's foreground job has it at default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_workers(proc: subprocess.Popen[bytes], workers: int) -> set[int]:
