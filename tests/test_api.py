@@ -97,3 +97,12 @@ def test_select_top_k_dotted_key_and_bad_record(targets: list[str]) -> None:
     assert best == [(scores[0], recs[0]), (scores[1], recs[1])]
     with pytest.raises(RecordError):
         select_top_k([{"text": "ok"}, {"body": "no text"}], targets, 1)
+
+
+def test_api_refuses_what_the_cli_refuses() -> None:
+    from zipfit_cli import UsageError
+
+    with pytest.raises(UsageError, match="at least 1"):
+        select_top_k([{"text": "a"}], ["b"], k=0)
+    with pytest.raises(UsageError, match="text 1 is empty"):
+        list(score_texts(["fine", "  "], ["b"]))

@@ -85,7 +85,7 @@ def test_dedupe_keeps_the_best_ranked_copy(write_jsonl: Any, source_lines: list[
             seen.add(key)
             expected.append(r["id"])
     assert [r["id"] for r in deduped] == expected
-    assert len(deduped) == 60 and "1 exact duplicates" in deduped_run.stderr
+    assert len(deduped) == 60 and "dropped 1 exact duplicate\n" in deduped_run.stderr
 
 
 def test_budget_takes_a_prefix_of_the_ranking(slice_path: Path) -> None:
@@ -144,3 +144,23 @@ def test_merge_applies_rules_like_one_run(planted: Path, tmp_path: Path, rule: l
         parts.append(part)
     merge_rule = rule if rule[0] in ("--dedupe", "--budget-chars") else []
     assert ok("merge", *parts, *merge_rule, "-q").stdout == single
+
+
+def test_decontaminate_ngram_alone_turns_decontamination_on(planted: Path) -> None:
+    best = rows(
+        ok(
+            "select", planted, *TARGET_ARGS, "--compressor", "lz4", "-k", "3", "--decontaminate-ngram", "8"
+        ).stdout
+    )
+    assert not any(r["id"].startswith("leak") for r in best)
+
+
+def test_all_records_skipped_is_an_error_not_an_empty_output(slice_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(
+        __import__("zipfit_cli.cli").cli.app,
+        ["select", str(slice_path), *TARGET_ARGS, "--text-key", "content", "--skip-invalid", "-o", str(out)],
+    )
+    assert result.exit_code == 3, result.output
+    assert "no record could be scored" in result.stderr and "missing_key 200" in result.stderr
+    assert not out.exists()

@@ -99,6 +99,7 @@ def _assert_clean(tmp_path: Path, out: Path, tree: set[int]) -> None:
         (signal.SIGINT, 130, "1", False),
         (signal.SIGTERM, 143, "2", False),  # kill PID
         (signal.SIGTERM, 143, "1", False),
+        (signal.SIGHUP, 129, "2", False),  # the session went away
     ],
 )
 def test_signal_stops_cleanly(

@@ -147,3 +147,44 @@ def test_output_abort_removes_temporary_file(tmp_path: Path) -> None:
 def test_output_error_is_zipfit_error() -> None:
     assert issubclass(OutputError, Exception)
     assert OutputError("x").exit_code == 1
+
+
+def test_symlinked_output_is_written_through(slice_path: Path, tmp_path: Path) -> None:
+    real = tmp_path / "data" / "selected.jsonl"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(real)
+    assert _select(slice_path, link, "-k", "3", "--force").exit_code == 0
+    assert link.is_symlink() and link.resolve() == real
+    assert len(real.read_text().splitlines()) == 3
+
+
+def test_dev_stdout_as_output_in_a_makefile_idiom(slice_path: Path, tmp_path: Path) -> None:
+    target_file = tmp_path / "selected.jsonl"
+    with open(target_file, "wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "zipfit_cli", "select", str(slice_path), "-t", str(TARGET),
+             "--target-template", TEMPLATE, "-k", "4", "--compressor", "lz4", "-q", "-o", "/dev/stdout"],
+            stdout=stdout, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(target_file.read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize("second", [["--report", "-"], ["--contaminated-output", "-"]])
+def test_only_one_output_may_be_stdout(slice_path: Path, second: list[str]) -> None:
+    args = ["select", str(slice_path), "-t", str(TARGET), "--target-template", TEMPLATE, "-k", "2", *second]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "only one of" in result.stderr and result.stdout == ""
+
+
+def test_report_appears_with_the_output_or_not_at_all(slice_path: Path, tmp_path: Path) -> None:
+    out, report = tmp_path / "out.jsonl", tmp_path / "report.json"
+    source = tmp_path / "bad.jsonl"
+    source.write_bytes(slice_path.read_bytes() + b"{broken\n")
+    assert _select(source, out, "--report", str(report)).exit_code == 3
+    assert not out.exists() and not report.exists()
+    assert _select(slice_path, out, "--report", str(report)).exit_code == 0
+    assert out.exists() and report.exists()

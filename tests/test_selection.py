@@ -7,6 +7,7 @@ import os
 import random
 from pathlib import Path
 
+import orjson
 import pytest
 
 from zipfit_cli.selection import Spool, TopK, add_score, count_for_fraction
@@ -177,3 +178,21 @@ def test_spool_empty(tmp_path: Path) -> None:
 )
 def test_count_for_fraction(fraction: float, total: int, expected: int) -> None:
     assert count_for_fraction(fraction, total) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"text":"x","big":12345678901234567890123,"f":1.10,"zipfit_score":0.5}\n',
+        b'{"zipfit_score": {"a": [1, "}"]}, "x": 1.10, "e": "\\u00e9"}\n',
+        b'{"a": {"zipfit_score": 1}, "zipfit_score" : "old" , "b": "q\\"zipfit_score\\""}\r\n',
+        b'{"zipfit\\u005fscore": 3, "t": 1}\n',
+    ],
+)
+def test_rescoring_replaces_the_value_and_keeps_every_other_byte(line: bytes) -> None:
+    out = add_score(line, "zipfit_score", 0.25)
+    assert orjson.loads(out)["zipfit_score"] == 0.25
+    # Only the value changed: the rest of the line is byte for byte the original.
+    prefix = out[: out.index(b"0.25")]
+    suffix = out[out.index(b"0.25") + 4 :]
+    assert line.rstrip().startswith(prefix) and line.rstrip().endswith(suffix.rstrip())

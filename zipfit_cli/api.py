@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from .errors import UsageError
 from .records import RecordError, TextSpec
 from .runner import ScoreJob, map_batches
 from .scoring import TargetSet
@@ -21,6 +22,13 @@ def _batched(items: Iterable[bytes], size: int) -> Iterator[tuple[None, list[byt
     it = iter(items)
     while batch := list(itertools.islice(it, size)):
         yield None, batch
+
+
+def _encode(i: int, text: str) -> bytes:
+    # The same rule as the CLI's empty_text: an empty text has no meaningful score.
+    if not text.strip():
+        raise UsageError(f"text {i} is empty or whitespace only")
+    return text.encode("utf-8", "surrogatepass")
 
 
 def score_texts(
@@ -38,7 +46,7 @@ def score_texts(
     >>> scores = list(score_texts(["def f(x): return x"], ["def g(y): return y"]))
     """
     target_set = _targets(targets, compressor, level)
-    encoded: Iterable[bytes] = (t.encode("utf-8", "surrogatepass") for t in texts)
+    encoded: Iterable[bytes] = map(_encode, itertools.count(), texts)
     if progress:
         from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
@@ -65,6 +73,8 @@ def select_top_k(
 
     Ties keep input order. Raises RecordError for a record without usable text.
     """
+    if k < 1:
+        raise UsageError(f"k must be at least 1, not {k}")
     spec = TextSpec.build(text_key)
     best: TopK[Mapping[str, Any]] = TopK(k)
     # Records wait here between handing their text to the scorer and getting a score back.

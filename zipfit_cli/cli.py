@@ -18,7 +18,7 @@ from typing import Annotated, NoReturn
 import orjson
 import typer
 
-from . import __version__, commands
+from . import __version__, commands, output
 from .commands import ScoringOptions, SelectionOptions
 from .compressors import COMPRESSORS
 from .errors import ExitCode, Terminated, ZipfitError
@@ -26,8 +26,8 @@ from .records import STDIN
 
 EXIT_CODES_HELP = """Exit codes: 0 ok; 1 runtime failure (a worker died, a write failed);
 2 usage error; 3 bad input (malformed JSONL, missing text field, missing file);
-4 output exists (use --force); 130 interrupted (Ctrl-C); 141 output pipe closed early;
-143 terminated (SIGTERM)."""
+4 output exists (use --force); 129 hangup (SIGHUP); 130 interrupted (Ctrl-C);
+141 output pipe closed early; 143 terminated (SIGTERM)."""
 
 app = typer.Typer(
     name="zipfit",
@@ -78,7 +78,8 @@ Level = Annotated[
     int | None,
     typer.Option(
         "--level",
-        help="Compression level (gzip 1-9, default 9; lz4 0-12, default 0; zstd 1-22, default 3).",
+        help="Compression level (gzip 1-9, default 9; lz4 0-12, default 0; zstd 1-22, default 3; "
+        "isal 0-3, default 1).",
         show_default=False,
     ),
 ]
@@ -181,8 +182,13 @@ Decontaminate = Annotated[
     ),
 ]
 DecontaminateNgram = Annotated[
-    int,
-    typer.Option("--decontaminate-ngram", min=0, help="Word n-gram length of --decontaminate (0: off)."),
+    int | None,
+    typer.Option(
+        "--decontaminate-ngram",
+        min=0,
+        help="Word n-gram length of --decontaminate, default 13 (0: off); implies --decontaminate.",
+        show_default=False,
+    ),
 ]
 DecontaminateNcd = Annotated[
     float | None,
@@ -235,6 +241,12 @@ TokenCounter = Annotated[
 ]
 
 
+def _what_was_written() -> str:
+    if output.stdout_used:
+        return "no output file written, and what went to stdout is incomplete"
+    return "no output written"
+
+
 def _fail(message: str, code: ExitCode) -> NoReturn:
     print(f"zipfit: error: {message}", file=sys.stderr, flush=True)
     raise typer.Exit(int(code))
@@ -255,9 +267,10 @@ def _errors(traceback: bool) -> Iterator[None]:
         os.dup2(devnull, sys.stdout.fileno())
         raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
     except KeyboardInterrupt:
-        _fail("interrupted; no output written", ExitCode.INTERRUPTED)
-    except Terminated:
-        _fail("terminated; no output written", ExitCode.TERMINATED)
+        _fail(f"interrupted; {_what_was_written()}", ExitCode.INTERRUPTED)
+    except Terminated as exc:
+        name = signal.Signals(exc.signum).name
+        _fail(f"stopped by {name}; {_what_was_written()}", ExitCode(128 + exc.signum))
     except OSError as exc:
         if exc.errno == errno.EPIPE:
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
@@ -288,7 +301,7 @@ def select(
     budget_chars: BudgetChars = None,
     token_counter: TokenCounter = "approx",
     decontaminate: Decontaminate = False,
-    decontaminate_ngram: DecontaminateNgram = 13,
+    decontaminate_ngram: DecontaminateNgram = None,
     decontaminate_ncd: DecontaminateNcd = None,
     contaminated_output: ContaminatedOutput = None,
     quiet: Quiet = False,
@@ -340,7 +353,7 @@ def score(
     score_key: ScoreKey = "zipfit_score",
     skip_invalid: SkipInvalid = False,
     decontaminate: Decontaminate = False,
-    decontaminate_ngram: DecontaminateNgram = 13,
+    decontaminate_ngram: DecontaminateNgram = None,
     decontaminate_ncd: DecontaminateNcd = None,
     contaminated_output: ContaminatedOutput = None,
     quiet: Quiet = False,
@@ -470,11 +483,13 @@ def _main(
     pass
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
+def _on_signal(signum: int, frame: object) -> None:
+    raise Terminated(signum)
 
 
 def main() -> None:
     """Console-script entry point."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_signal)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup asked to ignore it
+        signal.signal(signal.SIGHUP, _on_signal)
     app()

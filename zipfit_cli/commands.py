@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from .errors import UsageError
+from .errors import InputError, UsageError
 from .merge import run_merge
-from .output import Output, check_output_path
+from .output import Output, check_output_path, is_special
 from .pipeline import Engine, Filters, RunSettings, run_score, run_select, scored_records
 from .records import STDIN, TextSpec, input_size, load_targets
 from .report import Display, make_display, report_dict
@@ -54,7 +54,7 @@ class ScoringOptions:
     scheduler: str | None = None
     blocksize: str | None = None
     decontaminate: bool = False
-    decontaminate_ngram: int = 13
+    decontaminate_ngram: int | None = None  # None: 13 when decontaminating
     decontaminate_ncd: float | None = None
     contaminated_output: str | None = None
 
@@ -78,6 +78,8 @@ class SelectionOptions:
             raise UsageError(f"--fraction must be in (0, 1], got {self.fraction}")
         if self.budget_tokens is not None and self.budget_chars is not None:
             raise UsageError("give either --budget-tokens or --budget-chars, not both")
+        if self.token_counter != "approx" and self.budget_tokens is None:
+            raise UsageError("--token-counter goes with --budget-tokens")
 
     def filters(self) -> Filters:
         from .budget import make_counter
@@ -97,6 +99,8 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
         raise UsageError("give the target examples with -t/--target PATH")
     if sum(p == STDIN for p in opts.sources + opts.target) > 1:
         raise UsageError("stdin (-) can be read only once")
+    if not opts.score_key:
+        raise UsageError("--score-key needs a field name")
     if opts.method not in ("pairwise", "corpus"):
         raise UsageError(f"--method is pairwise or corpus, not {opts.method!r}")
     texts = load_targets(
@@ -118,12 +122,14 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
         from .corpus import CorpusScorer
 
         settings.scorer = CorpusScorer.from_targets(texts, opts.compressor, targets.compressor.level)
-    if opts.decontaminate or opts.decontaminate_ncd is not None or opts.contaminated_output:
+    asked = (opts.decontaminate_ngram, opts.decontaminate_ncd, opts.contaminated_output)
+    if opts.decontaminate or any(option is not None for option in asked):
         from .decontam import Decontaminator
 
+        ngram = 13 if opts.decontaminate_ngram is None else opts.decontaminate_ngram
         settings.decontaminate = Decontaminator.from_targets(
             texts,
-            ngram=opts.decontaminate_ngram or None,
+            ngram=ngram or None,
             ncd_threshold=opts.decontaminate_ncd,
             compressor=opts.compressor,
             level=targets.compressor.level,
@@ -186,10 +192,11 @@ def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[
 def _check_outputs(
     output: str, report: Path | None, extra: list[str], inputs: list[str], force: bool
 ) -> None:
-    named = [p for p in [output, *extra] if p != STDIN]
-    if report is not None:
-        named.append(str(report))
-    if len({os.path.abspath(p) for p in named}) < len(named):
+    named = [output, *extra] + ([str(report)] if report is not None else [])
+    if named.count(STDIN) > 1:
+        raise UsageError("only one of -o, --report and --contaminated-output can be stdout (-)")
+    files = [os.path.realpath(p) for p in named if p != STDIN and not is_special(p)]
+    if len(set(files)) < len(files):
         raise UsageError("two outputs (-o, --report, --contaminated-output) name the same file")
     check_output_path(output, inputs, force)
     for path in extra:
@@ -215,16 +222,17 @@ def run_job(
     """Run a job with atomic outputs, a display, a summary and an optional JSON report."""
     side = side_outputs or {}
     _check_outputs(output, report, list(side.values()), inputs, force)
-    with make_display(quiet, total_bytes, label) as display:
-        with ExitStack() as stack:
-            # All outputs appear together, only when the job succeeds.
-            out = stack.enter_context(Output(output))
-            sides = {name: stack.enter_context(Output(path)) for name, path in side.items()}
-            stats = job(out, display, sides)
-        display.summary(stats, what)
-    if report is not None:
-        with Output(str(report)) as sink:
-            sink.write(orjson.dumps(report_dict(stats, settings()), option=orjson.OPT_INDENT_2) + b"\n")
+    display = make_display(quiet, total_bytes, label)
+    with display, ExitStack() as stack:
+        # Every output, the report included, is renamed into place only when the job has
+        # succeeded, all together at the end of this block.
+        out = stack.enter_context(Output(output))
+        sides = {name: stack.enter_context(Output(path)) for name, path in side.items()}
+        report_out = stack.enter_context(Output(str(report))) if report is not None else None
+        stats = job(out, display, sides)
+        if report_out is not None:
+            report_out.write(orjson.dumps(report_dict(stats, settings()), option=orjson.OPT_INDENT_2) + b"\n")
+    display.summary(stats, what)  # after the bar has stopped, so it does not redraw below
     return stats
 
 
@@ -324,5 +332,8 @@ def align(
     for path in datasets:
         stats = RunStats()
         texts = read_texts(path, settings, stats)
-        result = dataset_alignment(texts, settings.targets, pairs=pairs, seed=seed)
+        try:
+            result = dataset_alignment(texts, settings.targets, pairs=pairs, seed=seed)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         yield {"dataset": path, **result.to_dict(), "skipped": dict(stats.skipped)}

@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad options or arguments (Click uses 2 as well)
     BAD_INPUT = 3  # input data: malformed JSONL, missing text, unreadable or missing file
     OUTPUT_EXISTS = 4  # the output file exists and --force was not given
+    HANGUP = 129  # SIGHUP: the terminal or session went away (128 + SIGHUP)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     BROKEN_PIPE = 141  # the reader of stdout went away, e.g. `| head` (128 + SIGPIPE)
     TERMINATED = 143  # SIGTERM (128 + SIGTERM)
@@ -56,4 +57,8 @@ class WorkerDiedError(ZipfitError):
 
 
 class Terminated(BaseException):
-    """Raised in the main process by the SIGTERM handler, so cleanup code runs."""
+    """Raised in the main process by the SIGTERM/SIGHUP handler, so cleanup code runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

@@ -23,19 +23,10 @@ Record = tuple[float, int, bytes]
 _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
 # Settings that must agree across parts; shard index, workers and batch size may differ.
 _SAME = (
-    "command",
-    "sources",
-    "target_sha256",
-    "compressor",
-    "level",
-    "text_key",
-    "score_key",
-    "skip_invalid",
-    "max_text_bytes",
-    "limit",
-    "shard_count",
-    "part_version",
-)
+    "command", "sources", "target_sha256", "compressor", "level", "method", "text_key", "score_key",
+    "skip_invalid", "max_text_bytes", "limit", "decontaminate", "top_k", "fraction", "dedupe",
+    "dedupe_near", "budget_tokens", "budget_chars", "token_counter", "shard_count", "part_version",
+)  # fmt: skip
 
 
 @dataclass
@@ -133,10 +124,12 @@ def run_merge(
     info = parts[0].info
     stats = RunStats()
     for part in parts:
+        # Every scored record's statistics, not only the ones the parts kept.
+        stats += RunStats.from_part(part.info["stats"])
         stats.records_read += part.info["records_read"]
         stats.blank_lines += part.info["blank_lines"]
         stats.skipped.update(part.info["skipped"])
-        stats.contaminated += part.info.get("contaminated", 0)
+        stats.contaminated += part.info["contaminated"]
     scored_total = sum(p.info["scored"] for p in parts)
     score_key = info["score_key"]
     if top_k is None and fraction is None and info["command"] == "select":
@@ -165,20 +158,13 @@ def run_merge(
     else:
         ranked = merged
     with closing(ranked):
-        chosen = _counted(ranked, stats)
+        chosen: Iterator[Record] = ranked
         if filters:
             spec = TextSpec.build(info["text_key"])
             chosen = itertools.islice(apply_filters(chosen, spec, filters, stats), keep_after)
         for score, index, line in chosen:
             writer.write(score, index, line)
-    stats.scored = scored_total
     return stats
-
-
-def _counted(records: Iterator[Record], stats: RunStats) -> Iterator[Record]:
-    for record in records:
-        stats.add_score(record[0])
-        yield record
 
 
 def _first(n: int, records: Iterator[Record]) -> Generator[Record, None, None]:

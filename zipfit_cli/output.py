@@ -1,7 +1,9 @@
 """Output that is all or nothing: a temporary file renamed into place only on success.
 
 stdout ('-') cannot be made atomic; it is flushed per record when it is a terminal and
-buffered otherwise. `.gz` and `.zst` names are compressed.
+buffered otherwise. Devices and pipes (/dev/null, /dev/stdout, a FIFO) are written
+directly; a symbolic link is written through, to the file it points to. `.gz`, `.bz2`,
+`.xz` and `.zst` names are compressed.
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ class OutputError(ZipfitError):
     """The output could not be written (permissions, full disk)."""
 
 
+# Set once anything went to stdout: after that, an interrupted run has sent part of its
+# output, and the error message must not claim that nothing was written.
+stdout_used = False
+
+
 def check_output_path(path: str, inputs: list[str], force: bool) -> None:
     """Refuse an output that is one of the inputs, or that exists without --force."""
     if path == STDIN or is_special(path):
         return
+    path = os.path.realpath(path)  # a link is written through
     if os.path.isdir(path):
         raise UsageError(f"output {path} is a directory; give a file name")
     if os.path.exists(path):
@@ -41,7 +49,14 @@ def check_output_path(path: str, inputs: list[str], force: bool) -> None:
 
 
 def is_special(path: str) -> bool:
-    """A device or pipe (/dev/null, a named pipe): written in place, never replaced."""
+    """A device, pipe or descriptor (/dev/null, /dev/stdout, a FIFO): written in place.
+
+    /dev/stdout redirected to a file is a regular file through a link, so /dev and /proc
+    paths count as special whatever they point to.
+    """
+    absolute = os.path.abspath(path)
+    if absolute.startswith(("/dev/", "/proc/")):
+        return True
     return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
 
@@ -53,6 +68,7 @@ class Output:
         self._tmp_path: str | None = None
         self._raw: IO[bytes] | None = None
         self._special: IO[bytes] | None = None
+        self._target = path
         self._stream: IO[bytes]
         self.line_buffered = False
 
@@ -62,10 +78,15 @@ class Output:
             self.line_buffered = sys.stdout.isatty()
             return self
         if is_special(self.path):
-            self._stream = self._special = open(self.path, "wb")
+            try:  # appending is what a shell's `>` onto an open descriptor amounts to
+                self._stream = self._special = open(self.path, "ab")
+            except OSError as exc:
+                raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
             return self
-        directory = os.path.dirname(os.path.abspath(self.path))
-        name = os.path.basename(self.path)
+        target = os.path.realpath(self.path)  # through a symbolic link, not over it
+        directory = os.path.dirname(target)
+        name = os.path.basename(target)
+        self._target = target
         try:
             fd, self._tmp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".zipfit-tmp", dir=directory)
         except OSError as exc:
@@ -94,6 +115,9 @@ class Output:
         return self
 
     def write(self, data: bytes) -> None:
+        if self.path == STDIN:
+            global stdout_used
+            stdout_used = True
         try:
             self._stream.write(data)
         except BrokenPipeError:
@@ -105,9 +129,14 @@ class Output:
 
     def commit(self) -> None:
         if self._tmp_path is None:
-            self._stream.flush()
-            if self._special is not None:
-                self._special.close()
+            try:
+                self._stream.flush()
+                if self._special is not None:
+                    self._special.close()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
             return
         assert self._raw is not None
         try:
@@ -119,7 +148,7 @@ class Output:
             mask = os.umask(0)
             os.umask(mask)
             os.chmod(self._tmp_path, 0o666 & ~mask)
-            os.replace(self._tmp_path, self.path)
+            os.replace(self._tmp_path, self._target)
         except OSError as exc:
             self.abort()
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from .budget import BudgetTally, SizeCounter, make_counter, take_within_budget
 from .decontam import Decontaminator
 from .dedupe import Deduper
-from .errors import InvalidRecordError, UsageError
+from .errors import InputError, InvalidRecordError, UsageError
 from .records import STDIN, WHITESPACE, LineReader, RecordError, TextSpec, read_lines
 from .runner import CONTAMINATED, Result, ScoreJob, Scorer, map_batches
 from .scoring import TargetSet
@@ -125,7 +125,9 @@ def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch
         try:
             for line_no, line in reader:
                 if not line.strip(WHITESPACE):
-                    stats.blank_lines += 1
+                    # Every shard reads every line; input-wide counts go to shard 0 alone,
+                    # so that a merge adds them up to the single run's.
+                    stats.blank_lines += shard_i == 0
                     continue
                 if settings.limit is not None and index >= settings.limit:
                     break
@@ -143,7 +145,8 @@ def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch
         finally:
             reader.close()
         done_before += reader.consumed if path == STDIN else os.path.getsize(path)
-        stats.bytes_read += reader.consumed
+        if shard_i == 0:
+            stats.bytes_read += reader.consumed
         if batch.lines:
             batch.bytes_done = done_before
             yield batch, batch.lines
@@ -208,8 +211,21 @@ def run_score(
         for score, index, line in records:
             writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
+    _check_any_scored(stats, settings)
     writer.close()
     return stats
+
+
+def _check_any_scored(stats: RunStats, settings: RunSettings) -> None:
+    """With --skip-invalid, a run that skipped every record is almost always a wrong
+    --text-key or the wrong file: fail loudly instead of writing an empty output.
+    """
+    if stats.scored == 0 and stats.skipped:
+        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(stats.skipped.items()))
+        raise InputError(
+            f"no record could be scored: all {sum(stats.skipped.values()):,} were skipped ({reasons}); "
+            f"check --text-key ({settings.spec.key!r}) and the input files"
+        )
 
 
 @dataclass
@@ -263,6 +279,7 @@ def run_select(
             for score, index, line in rank(records, top_k, fraction, spool_dir):
                 writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
+    _check_any_scored(stats, settings)
     writer.close()
     return stats
 
@@ -282,6 +299,7 @@ def apply_filters(
             return count(spec.parse(record[2])[1])
 
         stats.budget_used = 0
+        stats.budget_unit = "characters" if count.spec == "chars" else "tokens"
         for record in take_within_budget(records, size, filters.budget, tally):
             stats.budget_used = tally.used
             yield record

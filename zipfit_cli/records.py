@@ -11,6 +11,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import string
 import sys
 import zlib
@@ -203,6 +204,8 @@ class TextSpec:
         cls, key: str = "text", template: str | None = None, max_bytes: int = 0, option: str = "--text-key"
     ) -> TextSpec:
         fields: tuple[str, ...] = ()
+        if template is None and not key:
+            raise UsageError(f"{option} needs a field name")
         if template is not None:
             try:
                 fields = tuple(f for _, f, _, _ in string.Formatter().parse(template) if f is not None)
@@ -263,8 +266,16 @@ class TextSpec:
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as uexc:
-                raise RecordError("invalid_utf8", f"not valid UTF-8 at byte {uexc.start}") from None
-            raise RecordError("malformed_json", f"malformed JSON: {exc}") from None
+                hint = next(
+                    (
+                        f"; it looks {k}-compressed: name the file .{k}"
+                        for m, k in _MAGIC
+                        if line.startswith(m)
+                    ),
+                    "",
+                )
+                raise RecordError("invalid_utf8", f"not valid UTF-8 at byte {uexc.start}{hint}") from None
+            raise RecordError("malformed_json", f"malformed JSON: {_json_problem(exc)}") from None
         return record, self.text_of(record)
 
 
@@ -275,6 +286,13 @@ def _is_plain_text(path: str) -> bool:
     return name.endswith(".txt")
 
 
+def _json_problem(exc: Exception) -> str:
+    # orjson says "…: line 1 column 9 (char 8)"; the line is ours to name, the column is not.
+    text = str(exc)
+    match = re.search(r": line \d+ column \d+ \(char (\d+)\)$", text)
+    return f"{text[: match.start()]} at character {match.group(1)}" if match else text
+
+
 def load_targets(paths: list[str], spec: TextSpec) -> list[bytes]:
     """All target texts, in order. JSONL files by default; '.txt' files hold one example a line.
 
@@ -283,7 +301,11 @@ def load_targets(paths: list[str], spec: TextSpec) -> list[bytes]:
     texts: list[bytes] = []
     for path in paths:
         plain = _is_plain_text(path)
-        for line_no, line in read_lines(path):
+        try:
+            lines = list(read_lines(path))
+        except InputError as exc:
+            raise InputError(f"target file {exc}") from None
+        for line_no, line in lines:
             if not line.strip(WHITESPACE):
                 continue
             try:
@@ -294,7 +316,12 @@ def load_targets(paths: list[str], spec: TextSpec) -> list[bytes]:
                 else:
                     texts.append(spec.parse(line)[1])
             except RecordError as exc:
-                raise InputError(f"{path}:{line_no}: target: {exc.detail}") from None
+                hint = (
+                    " (targets are JSONL; a .txt file holds one example a line)"
+                    if exc.reason == "malformed_json"
+                    else ""
+                )
+                raise InputError(f"{path}:{line_no}: target: {exc.detail}{hint}") from None
             except UnicodeDecodeError as exc:
                 raise InputError(f"{path}:{line_no}: target: not valid UTF-8 at byte {exc.start}") from None
     if not texts:

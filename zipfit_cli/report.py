@@ -149,6 +149,8 @@ class RichDisplay(Display):
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if kind is None and self.total_bytes:
+            self._progress.update(self._task, completed=self.total_bytes)
         self._progress.stop()
 
     def update(self, records: int, bytes_done: int) -> None:
@@ -160,7 +162,6 @@ class RichDisplay(Display):
         self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
     def summary(self, stats: RunStats, what: str) -> None:
-        self._progress.update(self._task, completed=self.total_bytes or 0)
         for line in summary_lines(stats, what):
             self.console.print(line, highlight=False, markup=False)
 
@@ -189,22 +190,22 @@ def progress_interval() -> float:
 def summary_lines(stats: RunStats, what: str) -> list[str]:
     """The end-of-run summary, as plain lines."""
     d = stats.to_dict()
+    blank = f" ({_count(stats.blank_lines, 'blank line')} ignored)" if stats.blank_lines else ""
     lines = [
-        f"read {stats.records_read:,} records"
-        + (f" ({stats.blank_lines:,} blank lines ignored)" if stats.blank_lines else "")
-        + f", scored {stats.scored:,}, skipped {d['skipped_total']:,}, {what} {stats.selected:,}",
+        f"read {_count(stats.records_read, 'record')}{blank}, scored {stats.scored:,}, "
+        f"skipped {d['skipped_total']:,}, {what} {stats.selected:,}",
     ]
     if stats.skipped:
         lines.append("skipped: " + ", ".join(f"{r} {n:,}" for r, n in sorted(stats.skipped.items())))
     dropped = []
     if stats.contaminated:
-        dropped.append(f"{stats.contaminated:,} near-copies of targets")
+        dropped.append(_count(stats.contaminated, "near-copy", "near-copies") + " of targets")
     for kind, n in sorted(stats.duplicates.items()):
-        dropped.append(f"{n:,} {kind} duplicates")
+        dropped.append(_count(n, f"{kind} duplicate"))
     if dropped:
         lines.append("dropped " + ", ".join(dropped))
     if stats.budget_used is not None:
-        lines.append(f"budget used: {stats.budget_used:,}")
+        lines.append(f"budget used: {stats.budget_used:,} {stats.budget_unit or ''}".rstrip())
     if stats.scored:
         scores = f"score min {stats.score_min:.4f}, median {d['score_median']:.4f}, max {stats.score_max:.4f}"
         if stats.threshold is not None and what == "selected":
@@ -215,6 +216,10 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
     pair_rate = stats.pairs / stats.elapsed if stats.elapsed else 0.0
     lines.append(f"elapsed {stats.elapsed:.2f} s, {rate:,.0f} records/s, {pair_rate:,.0f} pairs/s")
     return lines
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
 
 def histogram_lines(stats: RunStats, threshold: float | None, width: int = 30) -> list[str]:

@@ -148,7 +148,9 @@ def map_batches(
 
 def _exit_codes(pool: ProcessPoolExecutor) -> list[int]:
     procs = getattr(pool, "_processes", None) or {}
-    return sorted({p.exitcode for p in procs.values() if p.exitcode not in (None, 0)})
+    codes = {p.exitcode for p in procs.values() if p.exitcode not in (None, 0)}
+    # The pool terminates the surviving workers itself (-SIGTERM); show the cause.
+    return sorted(codes - {-signal.SIGTERM} or codes)
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:

@@ -69,5 +69,6 @@ def part_trailer(info: dict[str, Any], stats: RunStats) -> bytes:
         "skipped": counts["skipped"],
         "contaminated": stats.contaminated,
         "written": stats.selected,
+        "stats": stats.to_part(),
     }
     return orjson.dumps({PART_KEY: body}, option=orjson.OPT_SORT_KEYS) + b"\n"

@@ -30,6 +30,7 @@ class RunStats:
     contaminated: int = 0  # near-copies of a target, dropped by --decontaminate
     duplicates: Counter[str] = field(default_factory=Counter)  # dropped by --dedupe: exact, near
     budget_used: int | None = None  # tokens or characters selected under a budget
+    budget_unit: str | None = None  # "tokens" or "characters"
 
     def add_score(self, score: float) -> None:
         self.scored += 1
@@ -66,6 +67,28 @@ class RunStats:
         total += self
         total += other
         return total
+
+    def to_part(self) -> dict[str, Any]:
+        """Everything a merge needs to add shards' statistics up exactly (sparse histogram)."""
+        return {
+            "scored": self.scored,
+            "pairs": self.pairs,
+            "bytes_read": self.bytes_read,
+            "elapsed": self.elapsed,
+            "score_min": self.score_min if self.scored else None,
+            "score_max": self.score_max if self.scored else None,
+            "histogram": {str(b): c for b, c in enumerate(self.histogram) if c},
+        }
+
+    @classmethod
+    def from_part(cls, part: dict[str, Any]) -> RunStats:
+        stats = cls(scored=part["scored"], pairs=part["pairs"], bytes_read=part["bytes_read"])
+        stats.elapsed = part["elapsed"]
+        if part["score_min"] is not None:
+            stats.score_min, stats.score_max = part["score_min"], part["score_max"]
+        for b, c in part["histogram"].items():
+            stats.histogram[int(b)] = c
+        return stats
 
     def quantile(self, q: float) -> float | None:
         """Approximate quantile (to half a bin, 0.00025), clamped to the exact min and max."""
@@ -110,6 +133,7 @@ class RunStats:
             "contaminated": self.contaminated,
             "duplicates": dict(sorted(self.duplicates.items())),
             "budget_used": self.budget_used,
+            "budget_unit": self.budget_unit,
             "elapsed_s": round(self.elapsed, 3),
             "records_per_s": round(self.records_read / self.elapsed, 1) if self.elapsed else None,
             "pairs_per_s": round(self.pairs / self.elapsed, 1) if self.elapsed else None,

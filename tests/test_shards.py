@@ -1,0 +1,158 @@
+"""Shard and merge: any split of the input merges back to the single run's bytes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from conftest import TARGET, TEMPLATE
+from typer.testing import CliRunner, Result
+
+from zipfit_cli.cli import app
+from zipfit_cli.shards import parse_shard
+
+runner = CliRunner()
+BASE = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q"]
+
+
+def run(*args: Any, env: dict[str, str] | None = None) -> Result:
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+def ok(*args: Any) -> Result:
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, source_lines: list[bytes]) -> list[Path]:
+    """Two files (one gzip), blank lines, and ties: records that repeat the same text."""
+    import gzip
+
+    folder = tmp_path_factory.mktemp("shards")
+    lines = list(source_lines[:160])
+    for i in range(0, 160, 20):
+        lines.insert(i, lines[i])  # identical texts tie; the earlier one must win
+        lines.insert(i + 3, b"\n")
+    first, second = folder / "a.jsonl", folder / "b.jsonl.gz"
+    first.write_bytes(b"".join(lines[:90]))
+    second.write_bytes(gzip.compress(b"".join(lines[90:]), mtime=0))
+    return [first, second]
+
+
+def shards(
+    tmp_path: Path, command: list[Any], n: int, workers: int = 1, suffix: str = ".jsonl"
+) -> list[Path]:
+    parts = []
+    for i in range(n):
+        part = tmp_path / f"part-{n}-{i}{suffix}"
+        ok(*command, "--shard", f"{i}/{n}", "-j", workers, "-o", part)
+        parts.append(part)
+    return parts
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+@pytest.mark.parametrize(
+    "selection", [["select", "-k", "17"], ["select", "--fraction", "0.3"], ["select"], ["score"]]
+)
+def test_merge_is_byte_identical_to_one_run(
+    corpus: list[Path], tmp_path: Path, n: int, selection: list[str]
+) -> None:
+    command = [selection[0], *corpus, *BASE, *selection[1:]]
+    single = ok(*command).stdout_bytes
+    parts = shards(
+        tmp_path, command, n, workers=2 if n == 2 else 1, suffix=".jsonl.gz" if n == 3 else ".jsonl"
+    )
+    assert ok("merge", *parts).stdout_bytes == single
+    assert ok("merge", *reversed(parts)).stdout_bytes == single  # order of the parts does not matter
+
+
+def test_merge_selects_from_score_parts(corpus: list[Path], tmp_path: Path) -> None:
+    parts = shards(tmp_path, ["score", *corpus, *BASE], 3)
+    for rule in (["-k", "9"], ["--fraction", "0.25"]):
+        expected = ok("select", *corpus, *BASE, *rule).stdout_bytes
+        assert ok("merge", *parts, *rule).stdout_bytes == expected
+
+
+def test_merge_with_a_smaller_k_is_exact_and_a_larger_one_refused(corpus: list[Path], tmp_path: Path) -> None:
+    parts = shards(tmp_path, ["select", *corpus, *BASE, "-k", "20"], 2)
+    assert ok("merge", *parts, "-k", "5").stdout_bytes == ok("select", *corpus, *BASE, "-k", "5").stdout_bytes
+    result = run("merge", *parts, "-k", "50")
+    assert result.exit_code == 3 and "top 20 records only" in result.stderr
+
+
+def test_merge_statistics_add_up_to_the_single_run(corpus: list[Path], tmp_path: Path) -> None:
+    single_report, merge_report = tmp_path / "single.json", tmp_path / "merge.json"
+    ok("select", *corpus, *BASE, "-k", "5", "--report", single_report)
+    parts = shards(tmp_path, ["select", *corpus, *BASE, "-k", "5"], 3)
+    ok("merge", *parts, "--report", merge_report)
+    single = json.loads(single_report.read_text())["stats"]
+    merged = json.loads(merge_report.read_text())["stats"]
+    for key in ("records_read", "blank_lines", "scored", "selected", "pairs", "bytes_read", "score_min",
+                "score_median", "score_max", "threshold", "skipped"):  # fmt: skip
+        assert merged[key] == single[key], key
+
+
+def test_parts_carry_index_and_trailer(corpus: list[Path], tmp_path: Path) -> None:
+    (part,) = shards(tmp_path, ["select", *corpus, *BASE, "-k", "3"], 1)
+    lines = part.read_bytes().splitlines()
+    assert len(lines) == 4
+    assert all("_zipfit_index" in orjson.loads(line) for line in lines[:3])
+    trailer = orjson.loads(lines[3])["_zipfit_part"]
+    assert trailer["shard_index"] == 0 and trailer["shard_count"] == 1 and trailer["top_k"] == 3
+
+
+def test_merge_refuses_incomplete_or_mixed_parts(corpus: list[Path], tmp_path: Path) -> None:
+    parts = shards(tmp_path, ["select", *corpus, *BASE, "-k", "5"], 3)
+    missing = run("merge", parts[0], parts[2])
+    assert missing.exit_code == 3 and "missing shard(s) 1/3" in missing.stderr
+    twice = run("merge", parts[0], parts[1], parts[1])
+    assert twice.exit_code == 3 and "given twice" in twice.stderr
+
+    other = tmp_path / "other"
+    other.mkdir()
+    corpus_mode = shards(other, ["select", *corpus, *BASE, "-k", "5", "--method", "corpus"], 3)
+    mixed = run("merge", parts[0], corpus_mode[1], parts[2])
+    assert mixed.exit_code == 3 and "method differs" in mixed.stderr
+    other = tmp_path / "other2"
+    other.mkdir()
+    fraction = shards(other, ["select", *corpus, *BASE, "--fraction", "0.5"], 3)
+    mixed = run("merge", parts[0], fraction[1], parts[2])
+    assert mixed.exit_code == 3 and "differs" in mixed.stderr
+
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(ok("select", *corpus, *BASE, "-k", "5").stdout_bytes)
+    not_part = run("merge", plain)
+    assert not_part.exit_code == 3 and "not a complete zipfit part" in not_part.stderr
+
+    shuffled = tmp_path / "shuffled.jsonl"
+    lines = parts[0].read_bytes().splitlines(keepends=True)
+    shuffled.write_bytes(b"".join([lines[1], lines[0], *lines[2:]]))
+    modified = run("merge", shuffled, parts[1], parts[2])
+    assert modified.exit_code == 3 and "out of order" in modified.stderr
+
+
+def test_shard_spellings() -> None:
+    assert parse_shard("0/1") == (0, 1)
+    assert parse_shard("3/4") == (3, 4)
+    env = {"SLURM_ARRAY_TASK_ID": "12", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_COUNT": "4"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        assert parse_shard("slurm") == (2, 4)
+
+
+@pytest.mark.parametrize("bad", ["4/4", "-1/3", "1", "a/b", "1/0"])
+def test_bad_shard_is_a_usage_error(corpus: list[Path], bad: str) -> None:
+    result = run("select", *corpus, *BASE, "--shard", bad)
+    assert result.exit_code == 2 and "--shard" in result.stderr
+
+
+def test_slurm_shard_outside_an_array_job(corpus: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLURM_ARRAY_TASK_ID", raising=False)
+    result = run("select", *corpus, *BASE, "--shard", "slurm")
+    assert result.exit_code == 2 and "SLURM_ARRAY_TASK_ID" in result.stderr
