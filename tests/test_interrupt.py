@@ -83,9 +83,10 @@ def _wait_for_workers(proc: subprocess.Popen[bytes], workers: int) -> set[int]:
     raise AssertionError("workers never started")
 
 
-def _assert_clean(tmp_path: Path, out: Path, tree: set[int]) -> None:
+def _assert_clean(tmp_path: Path, out: Path, tree: set[int], also: set[str] = frozenset()) -> None:
     assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl"], "temporary file left behind"
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name not in also)
+    assert left == ["big.jsonl"], "temporary file left behind"
     deadline = time.monotonic() + 5
     while any(_alive(p) for p in tree) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -137,3 +138,25 @@ def test_killed_worker_fails_the_run_clearly(tmp_path: Path) -> None:
     assert "worker process died" in err.decode()
     assert "Traceback" not in err.decode()
     _assert_clean(tmp_path, out, tree)
+
+
+def test_stopped_fraction_run_removes_its_spool(tmp_path: Path) -> None:
+    """--fraction keeps records in a spool file under $TMPDIR until the end; a stopped run
+    must remove it too.
+    """
+    spool_dir = tmp_path / "tmpdir"
+    spool_dir.mkdir()
+    source = _corpus(tmp_path / "big.jsonl")
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "zipfit_cli", "select", str(source), "-t", str(TARGET),
+           "--target-template", TEMPLATE, "--fraction", "0.1", "-o", str(out), "-j", "2"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(spool_dir)}
+    )
+    tree = _wait_for_workers(proc, 2)
+    assert any(p.name.startswith(".zipfit-spool-") for p in spool_dir.iterdir())
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=TOO_LONG)
+    assert proc.returncode == 143, err.decode()
+    assert list(spool_dir.iterdir()) == []  # the spool, and multiprocessing's own directory
+    _assert_clean(tmp_path, out, tree, also={"tmpdir"})
