@@ -5,6 +5,7 @@ This is the only module that imports typer.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import signal
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -23,6 +24,8 @@ from .commands import ScoringOptions, SelectionOptions
 from .compressors import COMPRESSORS
 from .errors import ExitCode, Terminated, ZipfitError
 from .records import STDIN
+
+T = TypeVar("T")
 
 EXIT_CODES_HELP = """Exit codes: 0 ok; 1 runtime failure (a worker died, a write failed);
 2 usage error; 3 bad input (malformed JSONL, missing text field, missing file);
@@ -241,6 +244,12 @@ TokenCounter = Annotated[
 ]
 
 
+def _gather(kind: type[T], values: dict[str, Any]) -> T:
+    """Typer hands each option over as a parameter; collect the ones a dataclass names."""
+    names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    return kind(**{k: v.value if isinstance(v, Enum) else v for k, v in values.items() if k in names})
+
+
 def _what_was_written() -> str:
     if output.stdout_used:
         return "no output file written, and what went to stdout is incomplete"
@@ -326,16 +335,7 @@ def select(
     --dedupe and budgets apply in rank order, before -k / --fraction count.
     """
     with _errors(traceback):
-        opts = ScoringOptions(
-            sources, target, output, text_key, target_key, target_template, compressor, level, method,
-            workers, score_key, skip_invalid, quiet, report, force, batch_size, limit, max_text_bytes,
-            shard, engine.value, scheduler, blocksize, decontaminate, decontaminate_ngram,
-            decontaminate_ncd, contaminated_output,
-        )  # fmt: skip
-        selection = SelectionOptions(
-            top_k, fraction, dedupe, dedupe_near, budget_tokens, budget_chars, token_counter
-        )
-        commands.select(opts, selection)
+        commands.select(_gather(ScoringOptions, locals()), _gather(SelectionOptions, locals()))
 
 
 @app.command()
@@ -373,13 +373,7 @@ def score(
     Example: zipfit score corpus.jsonl -t target.jsonl | jq -c 'select(.zipfit_score > 0.2)'
     """
     with _errors(traceback):
-        opts = ScoringOptions(
-            sources, target, output, text_key, target_key, target_template, compressor, level, method,
-            workers, score_key, skip_invalid, quiet, report, force, batch_size, limit, max_text_bytes,
-            shard, engine.value, scheduler, blocksize, decontaminate, decontaminate_ngram,
-            decontaminate_ncd, contaminated_output,
-        )  # fmt: skip
-        commands.score(opts)
+        commands.score(_gather(ScoringOptions, locals()))
 
 
 @app.command()
@@ -409,10 +403,7 @@ def merge(
     here choose another one. Every shard must be present exactly once.
     """
     with _errors(traceback):
-        selection = SelectionOptions(
-            top_k, fraction, dedupe, dedupe_near, budget_tokens, budget_chars, token_counter
-        )
-        commands.merge(parts, selection, output, report, quiet, force)
+        commands.merge(parts, _gather(SelectionOptions, locals()), output, report, quiet, force)
 
 
 @app.command()
@@ -450,11 +441,7 @@ def align(
     dataset goes to stdout.
     """
     with _errors(traceback):
-        opts = ScoringOptions(
-            datasets, target, text_key=text_key, target_key=target_key, target_template=target_template,
-            compressor=compressor, level=level, skip_invalid=skip_invalid, max_text_bytes=max_text_bytes,
-            workers=1,
-        )  # fmt: skip
+        opts = _gather(ScoringOptions, {**locals(), "sources": datasets, "workers": 1})
         for result in commands.align(datasets, opts, pairs, seed):
             sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
             sys.stdout.flush()
