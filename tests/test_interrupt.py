@@ -65,9 +65,11 @@ def _start(tmp_path: Path, workers: str) -> tuple[subprocess.Popen[bytes], Path]
 
 
 def _like_a_terminal() -> None:
-    # A shell starts background jobs (nohup, `&` in scripts, some CI runners) with SIGINT
-    # ignored, and children inherit that; a terminal's foreground job has it at default.
+    # A shell starts background jobs (`&` in scripts, some CI runners) with SIGINT ignored,
+    # nohup ignores SIGHUP, and children inherit both; a terminal's foreground job has them
+    # at their defaults. zipfit respects an inherited "ignore", so the test resets them.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _wait_for_workers(proc: subprocess.Popen[bytes], workers: int) -> set[int]:
