@@ -156,3 +156,43 @@ def test_slurm_shard_outside_an_array_job(corpus: list[Path], monkeypatch: pytes
     monkeypatch.delenv("SLURM_ARRAY_TASK_ID", raising=False)
     result = run("select", *corpus, *BASE, "--shard", "slurm")
     assert result.exit_code == 2 and "SLURM_ARRAY_TASK_ID" in result.stderr
+
+
+@pytest.mark.parametrize("selection", [["select", "-k", "11"], ["select", "--fraction", "0.4"], ["score"]])
+def test_file_shards_merge_to_the_single_run(
+    source_lines: list[bytes], tmp_path: Path, selection: list[str]
+) -> None:
+    files = []
+    for i in range(5):  # five files, three shards: uneven shares, one file with ties and blanks
+        path = tmp_path / f"in-{i}.jsonl"
+        chunk = source_lines[40 * i : 40 * i + 40]
+        path.write_bytes(b"".join(chunk) + (b"\n" + chunk[0] if i == 2 else b""))
+        files.append(path)
+    command = [selection[0], *files, *BASE, *selection[1:]]
+    single_report = tmp_path / "single.json"
+    single = ok(*command, "--report", single_report).stdout_bytes
+    parts = []
+    for i in range(3):
+        part = tmp_path / f"part-{i}.jsonl"
+        ok(*command, "--shard", f"{i}/3", "--shard-by", "file", "-o", part)
+        parts.append(part)
+    merge_report = tmp_path / "merge.json"
+    assert ok("merge", *parts, "--report", merge_report).stdout_bytes == single
+    merged, expected = (json.loads(p.read_text())["stats"] for p in (merge_report, single_report))
+    for key in ("records_read", "blank_lines", "bytes_read", "scored"):
+        assert merged[key] == expected[key], key
+
+
+def test_file_and_record_shards_do_not_mix(corpus: list[Path], tmp_path: Path) -> None:
+    by_record = shards(tmp_path, ["select", *corpus, *BASE, "-k", "5"], 2)
+    other = tmp_path / "by-file"
+    other.mkdir()
+    part = other / "part.jsonl"
+    ok("select", *corpus, *BASE, "-k", "5", "--shard", "1/2", "--shard-by", "file", "-o", part)
+    result = run("merge", by_record[0], part)
+    assert result.exit_code == 3 and "shard_by differs" in result.stderr
+
+
+def test_file_shards_refuse_a_limit(corpus: list[Path]) -> None:
+    result = run("select", *corpus, *BASE, "--shard", "0/2", "--shard-by", "file", "--limit", "5")
+    assert result.exit_code == 2 and "--limit" in result.stderr

@@ -118,9 +118,26 @@ Shard = Annotated[
     str | None,
     typer.Option(
         "--shard",
-        help="Process only records whose index % N == I, writing a part for `zipfit merge`. "
+        help="Process one N-th of the input (see --shard-by), writing a part for `zipfit merge`. "
         "I/N with 0 <= I < N, or 'slurm' for SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.",
         show_default=False,
+    ),
+]
+
+
+class ShardBy(str, Enum):
+    """--shard-by values."""
+
+    record = "record"
+    file = "file"
+
+
+ShardBy_ = Annotated[
+    ShardBy,
+    typer.Option(
+        "--shard-by",
+        help="record: every N-th record (each shard reads all input); file: every N-th source "
+        "file (each shard reads only its files; for corpora of many files).",
     ),
 ]
 TopK_ = Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Keep the K best records.")]
@@ -320,6 +337,7 @@ def select(
     limit: Limit = None,
     max_text_bytes: MaxTextBytes = 0,
     shard: Shard = None,
+    shard_by: ShardBy_ = ShardBy.record,
     engine: Engine_ = EngineName.local,
     scheduler: Scheduler = None,
     blocksize: Blocksize = None,
@@ -363,6 +381,7 @@ def score(
     limit: Limit = None,
     max_text_bytes: MaxTextBytes = 0,
     shard: Shard = None,
+    shard_by: ShardBy_ = ShardBy.record,
     engine: Engine_ = EngineName.local,
     scheduler: Scheduler = None,
     blocksize: Blocksize = None,

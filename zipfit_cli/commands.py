@@ -50,6 +50,7 @@ class ScoringOptions:
     limit: int | None = None
     max_text_bytes: int = 0
     shard: str | None = None
+    shard_by: str = "record"
     engine: str = "local"
     scheduler: str | None = None
     blocksize: str | None = None
@@ -117,7 +118,10 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
         score_key=opts.score_key,
         limit=opts.limit,
         shard=parse_shard(opts.shard) if opts.shard is not None else None,
+        shard_by=opts.shard_by,
     )
+    if opts.shard_by == "file" and opts.limit is not None:
+        raise UsageError("--limit counts records across all files; it cannot go with --shard-by file")
     if opts.method == "corpus":
         from .corpus import CorpusScorer
 
@@ -182,6 +186,7 @@ def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[
         else {"ngram": decontam.ngram, "ncd_threshold": decontam.ncd_threshold},
         "shard_index": shard_index,
         "shard_count": shard_count,
+        "shard_by": settings.shard_by,
         "engine": opts.engine,
         "workers": settings.workers,
         "batch_size": settings.batch_size,

@@ -25,7 +25,8 @@ _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
 _SAME = (
     "command", "sources", "target_sha256", "compressor", "level", "method", "text_key", "score_key",
     "skip_invalid", "max_text_bytes", "limit", "decontaminate", "top_k", "fraction", "dedupe",
-    "dedupe_near", "budget_tokens", "budget_chars", "token_counter", "shard_count", "part_version",
+    "dedupe_near", "budget_tokens", "budget_chars", "token_counter", "shard_count", "shard_by",
+    "part_version",
 )  # fmt: skip
 
 

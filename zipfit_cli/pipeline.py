@@ -50,7 +50,8 @@ class RunSettings:
     batch_size: int = 256
     skip_invalid: bool = False
     score_key: str = "zipfit_score"
-    shard: tuple[int, int] | None = None  # (i, n): records whose index % n == i
+    shard: tuple[int, int] | None = None  # (i, n): this run's share of the input
+    shard_by: str = "record"  # "record": every n-th record; "file": every n-th file
     limit: int | None = None  # stop after this many records (debugging)
     scorer: Scorer | None = None  # --method corpus: a CorpusScorer; None: pairwise
     decontaminate: Decontaminator | None = None
@@ -86,7 +87,6 @@ def set_aside(
 @dataclass
 class Batch:
     path: str
-    first_index: int
     line_nos: list[int]
     indexes: list[int]
     lines: list[bytes]
@@ -109,48 +109,64 @@ def read_texts(path: str, settings: RunSettings, stats: RunStats) -> Iterator[by
             set_aside(settings, stats, path, line_no, (exc.reason, exc.detail), line)
 
 
+# A record's key: (file number << FILE_SHIFT) | its position among the file's non-blank
+# lines. Keys sort in input order, break score ties, and need no count of earlier files,
+# so a shard given whole files can compute them.
+FILE_SHIFT = 40
+
+
 def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch, list[bytes]]]:
     """Non-blank lines of every source in order, in batches that never span two files.
 
-    A record's index is its position among the non-blank lines of all sources; it breaks
-    score ties and decides which shard a record belongs to.
+    --shard I/N takes the records whose position among the non-blank lines of all sources
+    leaves remainder I; with shard_by="file" it takes whole files (file number % N == I)
+    and reads no other.
     """
-    index = 0
+    position = 0  # among the non-blank lines of all sources read
     done_before = 0
     size = settings.batch_size
     shard_i, shard_n = settings.shard or (0, 1)
-    for path in settings.sources:
+    by_file = settings.shard_by == "file"
+    # Counts of the input itself (blank lines, bytes): with record shards every shard reads
+    # everything, so shard 0 alone counts them and a merge adds up to the single run's.
+    counts_input = by_file or shard_i == 0
+    for file_no, path in enumerate(settings.sources):
+        if by_file and file_no % shard_n != shard_i:
+            if path != STDIN:
+                done_before += os.path.getsize(path)
+            continue
         reader = LineReader(path)
-        batch = Batch(path, index, [], [], [], 0)
+        base = file_no << FILE_SHIFT
+        in_file = 0
+        batch = Batch(path, [], [], [], 0)
         try:
             for line_no, line in reader:
                 if not line.strip(WHITESPACE):
-                    # Every shard reads every line; input-wide counts go to shard 0 alone,
-                    # so that a merge adds them up to the single run's.
-                    stats.blank_lines += shard_i == 0
+                    stats.blank_lines += counts_input
                     continue
-                if settings.limit is not None and index >= settings.limit:
+                if settings.limit is not None and position >= settings.limit:
                     break
-                if index % shard_n == shard_i:
+                if by_file or position % shard_n == shard_i:
                     batch.line_nos.append(line_no)
-                    batch.indexes.append(index)
+                    batch.indexes.append(base | in_file)
                     batch.lines.append(line)
                     stats.records_read += 1
-                index += 1
+                position += 1
+                in_file += 1
                 if len(batch.lines) >= size:
-                    position = reader.position()
-                    batch.bytes_done = done_before + (reader.consumed if position is None else position)
+                    on_disk = reader.position()
+                    batch.bytes_done = done_before + (reader.consumed if on_disk is None else on_disk)
                     yield batch, batch.lines
-                    batch = Batch(path, index, [], [], [], 0)
+                    batch = Batch(path, [], [], [], 0)
         finally:
             reader.close()
         done_before += reader.consumed if path == STDIN else os.path.getsize(path)
-        if shard_i == 0:
+        if counts_input:
             stats.bytes_read += reader.consumed
         if batch.lines:
             batch.bytes_done = done_before
             yield batch, batch.lines
-        if settings.limit is not None and index >= settings.limit:
+        if settings.limit is not None and position >= settings.limit:
             return
 
 
