@@ -104,5 +104,10 @@ def test_api_refuses_what_the_cli_refuses() -> None:
 
     with pytest.raises(UsageError, match="at least 1"):
         select_top_k([{"text": "a"}], ["b"], k=0)
-    with pytest.raises(UsageError, match="text 1 is empty"):
+    with pytest.raises(RecordError, match="text 1 is empty"):
         list(score_texts(["fine", "  "], ["b"]))
+    # Any mapping will do as a record.
+    from types import MappingProxyType
+
+    best = select_top_k([MappingProxyType({"text": "def b(): pass"})], ["def b(): pass"], k=1)
+    assert best[0][1]["text"] == "def b(): pass"

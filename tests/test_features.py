@@ -164,3 +164,22 @@ def test_all_records_skipped_is_an_error_not_an_empty_output(slice_path: Path, t
     assert result.exit_code == 3, result.output
     assert "no record could be scored" in result.stderr and "missing_key 200" in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("key", ["text", "_zipfit_index", "_zipfit_part"])
+def test_score_key_may_not_overwrite_what_zipfit_needs(slice_path: Path, key: str) -> None:
+    result = runner.invoke(
+        __import__("zipfit_cli.cli").cli.app, ["score", str(slice_path), *TARGET_ARGS, "--score-key", key]
+    )
+    assert result.exit_code == 2 and "--score-key" in result.stderr
+
+
+def test_template_over_a_number_is_a_clear_error(write_jsonl: Any, slice_path: Path) -> None:
+    targets = write_jsonl([{"a": 5}], "targets.jsonl")
+    result = runner.invoke(
+        __import__("zipfit_cli.cli").cli.app,
+        ["score", str(slice_path), "-t", str(targets), "--target-template", "{a[0]}"],
+    )
+    assert (result.exit_code == 3 and "template" in result.stderr and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )

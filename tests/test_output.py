@@ -188,3 +188,11 @@ def test_report_appears_with_the_output_or_not_at_all(slice_path: Path, tmp_path
     assert not out.exists() and not report.exists()
     assert _select(slice_path, out, "--report", str(report)).exit_code == 0
     assert out.exists() and report.exists()
+
+
+def test_failed_output_leaves_no_report(slice_path: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = _select(slice_path, Path("/dev/full"), "-k", "3", "--report", str(report))
+    assert result.exit_code == 1, result.output
+    assert "cannot write /dev/full" in result.stderr
+    assert not report.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import json
 import lzma
 import re
 from pathlib import Path
@@ -239,3 +240,19 @@ def test_load_targets_empty(tmp_path: Path) -> None:
     path.write_text("\n  \n")
     with pytest.raises(InputError, match="empty"):
         load_targets([str(path)], TextSpec.build())
+
+
+def test_zstd_reader_in_tiny_chunks_keeps_every_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zstandard
+
+    from zipfit_cli import records
+
+    lines = [json.dumps({"text": f"line {i} " + "x" * (i % 50)}).encode() + b"\n" for i in range(3000)]
+    data = b"".join(lines)
+    frames = zstandard.ZstdCompressor().compress(data[:40000]) + zstandard.ZstdCompressor().compress(
+        data[40000:]
+    )
+    path = tmp_path / "two-frames.jsonl.zst"
+    path.write_bytes(frames)
+    monkeypatch.setattr(records._ZstdReader, "CHUNK", 7)  # frame edges fall mid-chunk
+    assert [line for _, line in records.read_lines(str(path))] == lines

@@ -196,3 +196,8 @@ def test_rescoring_replaces_the_value_and_keeps_every_other_byte(line: bytes) ->
     prefix = out[: out.index(b"0.25")]
     suffix = out[out.index(b"0.25") + 4 :]
     assert line.rstrip().startswith(prefix) and line.rstrip().endswith(suffix.rstrip())
+
+
+def test_rescoring_finds_a_key_written_with_escapes() -> None:
+    out = add_score(b'{"a\\/b": 1, "t": "x"}\n', "a/b", 0.5)
+    assert out == b'{"a\\/b": 0.5, "t": "x"}\n'

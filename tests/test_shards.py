@@ -196,3 +196,33 @@ def test_file_and_record_shards_do_not_mix(corpus: list[Path], tmp_path: Path) -
 def test_file_shards_refuse_a_limit(corpus: list[Path]) -> None:
     result = run("select", *corpus, *BASE, "--shard", "0/2", "--shard-by", "file", "--limit", "5")
     assert result.exit_code == 2 and "--limit" in result.stderr
+
+
+def test_a_record_that_looks_like_a_trailer_survives_the_merge(
+    tmp_path: Path, source_lines: list[bytes]
+) -> None:
+    source = tmp_path / "odd.jsonl"
+    odd = orjson.dumps({"_zipfit_part": 1, "text": "def tricky(): return 'looks like a trailer'"}) + b"\n"
+    source.write_bytes(b"".join(source_lines[:6]) + odd)
+    command = ["select", source, *BASE]
+    single = ok(*command).stdout_bytes
+    assert ok("merge", *shards(tmp_path, command, 2)).stdout_bytes == single
+
+
+def test_damaged_parts_are_refused_without_a_traceback(corpus: list[Path], tmp_path: Path) -> None:
+    (part,) = shards(tmp_path, ["select", *corpus, *BASE, "-k", "4"], 1)
+    lines = part.read_bytes().splitlines(keepends=True)
+    damaged = {
+        "truncated-trailer.jsonl": b"".join(lines[:-1]) + lines[-1][:40] + b"\n",
+        "wrong-trailer.jsonl": b"".join(lines[:-1]) + b'{"_zipfit_part": [1]}\n',
+        "missing-record.jsonl": b"".join([*lines[:2], *lines[3:]]),
+        "extra-record.jsonl": b"".join([lines[0], *lines]),
+        "string-score.jsonl": lines[0].replace(b'"zipfit_score":', b'"zipfit_score":"x",')
+        + b"".join(lines[1:]),
+    }
+    for name, data in damaged.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = run("merge", path)
+        assert result.exit_code == 3, (name, result.output)
+        assert "Traceback" not in result.output and result.stderr.startswith("zipfit: error:"), name

@@ -191,3 +191,22 @@ def test_rich_progress_on_a_terminal_stderr_leaves_stdout_clean(slice_path: Path
     text = terminal.decode(errors="replace")
     assert "selecting" in text and "selected 5" in text
     assert "\x1b[" in text  # a live terminal display, not plain log lines
+
+
+def test_compressed_stdin_arriving_in_pieces(slice_path: Path) -> None:
+    """The magic bytes may come in separate writes: zipfit waits for all of them."""
+    data = gzip.compress(slice_path.read_bytes())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zipfit_cli", "score", "-", "-t", str(TARGET), "--target-template", TEMPLATE,
+         "--compressor", "lz4", "-q"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(data[:1])
+    proc.stdin.flush()
+    import time
+
+    time.sleep(0.3)
+    out, err = proc.communicate(data[1:], timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert len(out.splitlines()) == 200

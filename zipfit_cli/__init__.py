@@ -12,7 +12,7 @@ from .dedupe import Deduper
 from .errors import ExitCode, InputError, UsageError, ZipfitError
 from .merge import run_merge
 from .pipeline import Filters, RunSettings, run_score, run_select
-from .records import TextSpec
+from .records import RecordError, TextSpec
 from .scoring import TargetSet, ncd
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "ExitCode",
     "Filters",
     "InputError",
+    "RecordError",
     "RunSettings",
     "TargetSet",
     "TextSpec",

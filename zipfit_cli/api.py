@@ -27,7 +27,7 @@ def _batched(items: Iterable[bytes], size: int) -> Iterator[tuple[None, list[byt
 def _encode(i: int, text: str) -> bytes:
     # The same rule as the CLI's empty_text: an empty text has no meaningful score.
     if not text.strip():
-        raise UsageError(f"text {i} is empty or whitespace only")
+        raise RecordError("empty_text", f"text {i} is empty or whitespace only")
     return text.encode("utf-8", "surrogatepass")
 
 
@@ -83,7 +83,7 @@ def select_top_k(
     def texts() -> Iterator[str]:
         for record in records:
             waiting.append(record)
-            yield spec.text_of(record).decode("utf-8", "surrogatepass")
+            yield spec.text_of(dict(record)).decode("utf-8", "surrogatepass")
 
     scores = score_texts(
         texts(), targets, compressor=compressor, level=level, workers=workers, progress=progress

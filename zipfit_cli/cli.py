@@ -81,7 +81,7 @@ Level = Annotated[
     int | None,
     typer.Option(
         "--level",
-        help="Compression level (gzip 1-9, default 9; lz4 0-12, default 0; zstd 1-22, default 3; "
+        help="Compression level (gzip 1-9, default 9; lz4 0 or 3-12, default 0; zstd 1-22, default 3; "
         "isal 0-3, default 1).",
         show_default=False,
     ),

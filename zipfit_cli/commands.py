@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from .records import STDIN, TextSpec, input_size, load_targets
 from .report import Display, make_display, report_dict
 from .runner import default_workers
 from .scoring import TargetSet
-from .shards import parse_shard
+from .shards import INDEX_KEY, PART_KEY, parse_shard
 from .stats import RunStats
 
 
@@ -102,6 +101,12 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
         raise UsageError("stdin (-) can be read only once")
     if not opts.score_key:
         raise UsageError("--score-key needs a field name")
+    if opts.score_key in (opts.text_key, INDEX_KEY, PART_KEY):
+        raise UsageError(
+            f"--score-key {opts.score_key!r} would overwrite a field zipfit needs; choose another"
+        )
+    if opts.shard_by != "record" and opts.shard is None:
+        raise UsageError("--shard-by goes with --shard")
     if opts.method not in ("pairwise", "corpus"):
         raise UsageError(f"--method is pairwise or corpus, not {opts.method!r}")
     texts = load_targets(
@@ -228,15 +233,29 @@ def run_job(
     side = side_outputs or {}
     _check_outputs(output, report, list(side.values()), inputs, force)
     display = make_display(quiet, total_bytes, label)
-    with display, ExitStack() as stack:
-        # Every output, the report included, is renamed into place only when the job has
-        # succeeded, all together at the end of this block.
-        out = stack.enter_context(Output(output))
-        sides = {name: stack.enter_context(Output(path)) for name, path in side.items()}
-        report_out = stack.enter_context(Output(str(report))) if report is not None else None
-        stats = job(out, display, sides)
-        if report_out is not None:
-            report_out.write(orjson.dumps(report_dict(stats, settings()), option=orjson.OPT_INDENT_2) + b"\n")
+    out = Output(output)
+    sides = {name: Output(path) for name, path in side.items()}
+    report_out = Output(str(report)) if report is not None else None
+    outputs = [out, *sides.values(), *([report_out] if report_out is not None else [])]
+    with display:
+        opened: list[Output] = []
+        try:
+            for sink in outputs:
+                opened.append(sink.__enter__())
+            stats = job(out, display, sides)
+            if report_out is not None:
+                summary = report_dict(stats, settings())
+                report_out.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
+            # Two phases: every file is complete on disk before any is renamed into place,
+            # so a failure leaves none of them (no report claiming a success, say).
+            for sink in outputs:
+                sink.finish()
+            for sink in outputs:
+                sink.publish()
+        except BaseException:
+            for sink in opened:
+                sink.abort()
+            raise
     display.summary(stats, what)  # after the bar has stopped, so it does not redraw below
     return stats
 

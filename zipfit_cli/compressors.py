@@ -167,7 +167,14 @@ class Lz4Compressor(Compressor):
     name = "lz4"
     default_level = 0
     levels = range(0, 13)
-    description = "LZ4 block (levels 0-2 fast mode, 3-12 high compression); ~10x gzip's speed"
+    description = "LZ4 block (level 0 fast mode, 3-12 high compression); ~10x gzip's speed"
+
+    def check_level(self) -> None:
+        if self.level in (1, 2):
+            raise UsageError(
+                "lz4 levels 1 and 2 are the same as 0 (its fast mode); choose 0, or 3-12 for high compression"
+            )
+        super().check_level()
 
     def __init__(self, level: int | None = None) -> None:
         super().__init__(level)

@@ -16,7 +16,7 @@ from .errors import InputError, UsageError
 from .pipeline import Filters, RecordWriter, Sink, apply_filters, rank
 from .records import STDIN, TextSpec, compression_of, read_lines
 from .selection import count_for_fraction
-from .shards import PART_KEY, untag_index
+from .shards import PART_KEY, PART_VERSION, untag_index
 from .stats import RunStats
 
 Record = tuple[float, int, bytes]
@@ -42,27 +42,43 @@ class Part:
 
 
 def read_part(path: str) -> Part:
-    """The part's trailer; refuses files that are not complete zipfit parts."""
+    """The part's trailer (its last line); refuses files that are not complete zipfit parts."""
     if path == STDIN:
         raise UsageError("merge reads part files, not stdin")
     last = b""
-    if compression_of(path) is None and os.path.exists(path):
-        with open(path, "rb") as f:  # plain file: read only its tail
-            f.seek(max(0, os.path.getsize(path) - (1 << 16)))
-            tail = f.read().rstrip(b"\n").rsplit(b"\n", 1)
-            last = tail[-1]
-        if not last.startswith(_TRAILER_START) and len(tail) == 1 and os.path.getsize(path) > 1 << 16:
-            last = b""
-    if not last.startswith(_TRAILER_START):
+    if compression_of(path) is None and os.path.isfile(path) and os.path.getsize(path) > 1 << 16:
+        with open(path, "rb") as f:  # a plain file: its tail is enough, if it holds a line break
+            f.seek(os.path.getsize(path) - (1 << 16))
+            tail = f.read().rstrip(b"\r\n")
+        if b"\n" in tail:
+            last = tail.rsplit(b"\n", 1)[1]
+    if not last:
         for _, line in read_lines(path):
             if line.strip():
                 last = line
-    if not last.startswith(_TRAILER_START):
+    return Part(path, _trailer(path, last))
+
+
+_REQUIRED = {"command": str, "score_key": str, "text_key": str, "shard_index": int, "shard_count": int,
+             "records_read": int, "blank_lines": int, "scored": int, "written": int, "contaminated": int,
+             "skipped": dict, "stats": dict}  # fmt: skip
+
+
+def _trailer(path: str, line: bytes) -> dict[str, Any]:
+    not_part = f"{path}: not a complete zipfit part (no valid trailer line); write parts with --shard I/N"
+    if not line.startswith(_TRAILER_START):
+        raise InputError(not_part)
+    try:
+        info = orjson.loads(line)[PART_KEY]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise InputError(not_part) from None
+    if not isinstance(info, dict) or any(not isinstance(info.get(k), t) for k, t in _REQUIRED.items()):
+        raise InputError(not_part)
+    if info.get("part_version") != PART_VERSION:
         raise InputError(
-            f"{path}: not a complete zipfit part (no trailer line); write parts with --shard I/N"
+            f"{path}: part format {info.get('part_version')!r}; this zipfit merges {PART_VERSION}"
         )
-    info = orjson.loads(last)[PART_KEY]
-    return Part(path, info)
+    return info
 
 
 def check_parts(parts: list[Part]) -> None:
@@ -88,14 +104,28 @@ def check_parts(parts: list[Part]) -> None:
 
 
 def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float, int, bytes]]:
-    """(score, index, line) of a part, checking the order the merge relies on."""
+    """(score, index, line) of a part's records, checking their count and the order the
+    merge relies on. Records come first, as many as the trailer says, then the trailer:
+    a record may itself start like a trailer.
+    """
+    expected = part.info["written"]
+    seen = 0
     prev: tuple[float, int] | None = None
     for line_no, line in read_lines(part.path):
-        if line.startswith(_TRAILER_START) or not line.strip():
+        if not line.strip():
             continue
+        if seen == expected:
+            if not line.startswith(_TRAILER_START):
+                raise InputError(
+                    f"{part.path}:{line_no}: more records than its trailer says; the part was modified"
+                )
+            return
+        seen += 1
         try:
             index, clean = untag_index(line)
             score = orjson.loads(line)[score_key]
+            if not isinstance(score, float):
+                raise TypeError(score)
         except (ValueError, KeyError, TypeError):
             raise InputError(f"{part.path}:{line_no}: not a zipfit part record") from None
         key = (-score, index) if by_rank else (0.0, index)
@@ -103,6 +133,7 @@ def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float,
             raise InputError(f"{part.path}:{line_no}: records out of order; the part was modified")
         prev = key
         yield score, index, clean
+    raise InputError(f"{part.path}: {seen} records where its trailer says {expected}; the part is incomplete")
 
 
 def run_merge(

@@ -23,6 +23,15 @@ class OutputError(ZipfitError):
     """The output could not be written (permissions, full disk)."""
 
 
+def _read_umask() -> int:
+    # The only way to read it is to set it; done once at import, before any thread starts.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
 # Set once anything went to stdout: after that, an interrupted run has sent part of its
 # output, and the error message must not claim that nothing was written.
 stdout_used = False
@@ -127,37 +136,51 @@ class Output:
         if self.line_buffered:
             self._stream.flush()
 
-    def commit(self) -> None:
-        if self._tmp_path is None:
-            try:
+    def finish(self) -> None:
+        """Everything written reaches the disk (the temporary file); nothing is renamed yet."""
+        try:
+            if self._tmp_path is None:
                 self._stream.flush()
                 if self._special is not None:
                     self._special.close()
-            except BrokenPipeError:
-                raise
-            except OSError as exc:
-                raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-            return
-        assert self._raw is not None
-        try:
+                return
+            assert self._raw is not None
             if self._stream is not self._raw:
                 self._stream.close()
             self._raw.flush()
             os.fsync(self._raw.fileno())
             self._raw.close()
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(self._tmp_path, 0o666 & ~mask)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def publish(self) -> None:
+        """Rename the finished temporary file into place (atomic on one file system)."""
+        if self._tmp_path is None:
+            return
+        try:
+            mode = os.stat(self._target).st_mode & 0o7777 if os.path.exists(self._target) else 0o666 & ~_UMASK
+            os.chmod(self._tmp_path, mode)  # mkstemp makes 0600; keep what a plain open would give
             os.replace(self._tmp_path, self._target)
         except OSError as exc:
             self.abort()
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._tmp_path = None
 
+    def commit(self) -> None:
+        self.finish()
+        self.publish()
+
     def abort(self) -> None:
         """Drop everything written so far (a device or pipe keeps what it was sent)."""
         if self._special is not None:
-            self._special.close()
+            special, self._special = self._special, None
+            try:
+                special.close()
+            except OSError:
+                pass  # the write already failed; its error is the one to report
         if self._tmp_path is None:
             return
         for closing in (self._stream, self._raw):

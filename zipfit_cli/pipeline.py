@@ -291,8 +291,11 @@ def run_select(
                 for score, index, line in itertools.islice(chosen, keep):
                     writer.write(score, index, line)
     else:
-        with closing(engine(settings, stats, progress or _NoProgress(), top_k)) as records:
-            for score, index, line in rank(records, top_k, fraction, spool_dir):
+        with (
+            closing(engine(settings, stats, progress or _NoProgress(), top_k)) as records,
+            closing(rank(records, top_k, fraction, spool_dir)) as ranked,
+        ):
+            for score, index, line in ranked:
                 writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
     _check_any_scored(stats, settings)

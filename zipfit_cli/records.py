@@ -50,7 +50,7 @@ _MAGIC = (
 )
 
 
-class RecordError(Exception):
+class RecordError(InputError):
     """A record that cannot be scored; `reason` is a key of REASONS."""
 
     def __init__(self, reason: str, detail: str) -> None:
@@ -83,7 +83,10 @@ def _decompressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:
 class _ZstdReader(io.RawIOBase):
     """Zstandard frames, one after another; unlike zstandard's stream_reader it reports a
     file cut off mid-frame (EOFError) instead of ending quietly, and corrupt data as OSError.
+    Input goes in small chunks, so a highly compressed file does not inflate all at once.
     """
+
+    CHUNK = 4096
 
     def __init__(self, raw: IO[bytes]) -> None:
         import zstandard
@@ -93,40 +96,70 @@ class _ZstdReader(io.RawIOBase):
         self._error = zstandard.ZstdError
         self._obj = self._new()
         self._pending = b""
+        self._offset = 0  # into _pending: slicing it on every read would be quadratic
         self._in_frame = False
 
     def readable(self) -> bool:
         return True
 
+    def _refill(self) -> bool:
+        """Decompress more input into _pending; False at the clean end of the input."""
+        chunk = self._raw.read(self.CHUNK)
+        if not chunk:
+            if self._in_frame:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            return False
+        out = []
+        while chunk:
+            try:
+                out.append(self._obj.decompress(chunk))
+            except self._error as exc:
+                raise OSError(f"corrupt zstd data: {exc}") from None
+            self._in_frame = not self._obj.eof
+            chunk = self._obj.unused_data if self._obj.eof else b""
+            if self._obj.eof:
+                self._obj = self._new()
+        self._pending, self._offset = b"".join(out), 0
+        return True
+
     def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = self._raw.read(1 << 16)
-            if not chunk:
-                if self._in_frame:
-                    raise EOFError("compressed file ended before the end-of-stream marker")
+        while self._offset >= len(self._pending):
+            if not self._refill():
                 return 0
-            while chunk:
-                try:
-                    self._pending += self._obj.decompress(chunk)
-                except self._error as exc:
-                    raise OSError(f"corrupt zstd data: {exc}") from None
-                self._in_frame = not self._obj.eof
-                chunk = self._obj.unused_data if self._obj.eof else b""
-                if self._obj.eof:
-                    self._obj = self._new()
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+        n = min(len(buffer), len(self._pending) - self._offset)
+        buffer[:n] = memoryview(self._pending)[self._offset : self._offset + n]
+        self._offset += n
         return n
+
+
+class _Prefixed(io.RawIOBase):
+    """`head`, then the rest of `raw`: sniffing the start of stdin without losing it."""
+
+    def __init__(self, head: bytes, raw: IO[bytes]) -> None:
+        self._head = head
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
     """(raw, stream) for a path or '-': raw is what is on disk, stream yields decompressed bytes."""
     if path == STDIN:
-        raw: IO[bytes] = sys.stdin.buffer
-        peek = getattr(raw, "peek", None)
-        head = peek(8)[:8] if peek else b""
+        stdin = sys.stdin.buffer
+        head = stdin.read(8)  # a buffered read waits for all 8 bytes, or the end of input
         kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+        raw: IO[bytes] = io.BufferedReader(_Prefixed(head, stdin), buffer_size=1 << 20)
         return raw, _decompressing(raw, kind)
     try:
         raw = open(path, "rb", buffering=1 << 20)
@@ -255,7 +288,7 @@ class TextSpec:
                 raise RecordError("not_string", f"template field {base!r} is {kind}, not text")
         try:
             return self.template.format_map(record)
-        except (KeyError, IndexError, AttributeError, ValueError) as exc:
+        except (KeyError, IndexError, AttributeError, ValueError, TypeError) as exc:
             raise RecordError("missing_key", f"template {self.template!r} failed: {exc}") from None
 
     def parse(self, line: bytes) -> tuple[Any, bytes]:

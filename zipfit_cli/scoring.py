@@ -49,7 +49,7 @@ class TargetSet:
         cls, texts: Iterable[str | bytes], compressor: str | Compressor = "gzip", level: int | None = None
     ) -> TargetSet:
         comp = get_compressor(compressor, level) if isinstance(compressor, str) else compressor
-        encoded = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
+        encoded = [t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t for t in texts]
         return cls(encoded, comp)
 
     def __len__(self) -> int:

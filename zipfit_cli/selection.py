@@ -28,7 +28,7 @@ def add_score(line: bytes, key: str, score: float) -> bytes:
     value = orjson.dumps(score)
     body = line.rstrip()
     # Scanning is slow in Python: only when the key is there, or may be there escaped.
-    maybe_escaped = b"\\u" in body and key in orjson.loads(body)
+    maybe_escaped = key_json not in body and b"\\" in body and key in orjson.loads(body)
     if key_json in body or maybe_escaped:
         span = _top_level_value(body, key)
         if span is not None:
