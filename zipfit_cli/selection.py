@@ -10,7 +10,7 @@ import math
 import os
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
 import orjson
@@ -160,12 +160,17 @@ class Spool:
     def ranked(self, k: int | None = None) -> Iterator[tuple[float, int, bytes]]:
         """The k best (all if None) in rank order, read back from the spool file."""
         n = len(self.scores)
-        # Both sorts are stable, so equal scores stay in input order.
-        order: list[int] = (
-            sorted(range(n), key=self.scores.__getitem__, reverse=True)
-            if k is None or k >= n
-            else heapq.nlargest(k, range(n), key=self.scores.__getitem__)
-        )
+        scores = self.scores
+        if k is None or k >= n:
+            candidates: Iterable[int] = range(n)
+        elif k == 0:
+            return
+        else:
+            # Memory in k, not n: the k-th best score bounds the candidates (ties included).
+            threshold = heapq.nlargest(k, scores)[-1]
+            candidates = [i for i, score in enumerate(scores) if score >= threshold]
+        # A stable sort over candidates in input order keeps equal scores in input order.
+        order = sorted(candidates, key=scores.__getitem__, reverse=True)[:k]
         self._file.flush()
         offsets = self._offsets
         for i in order:
