@@ -71,9 +71,7 @@ class _Moments:
 
 def pair_alignments(source: bytes, target_indexes: Sequence[int], targets: TargetSet) -> list[float]:
     """1 - NCD(source, t_j) for each j in `target_indexes`, in that order."""
-    comp = targets.compressor
-    c_x = comp.size(source)
-    c_xts = comp.pair_sizes(source, [targets.texts[j] for j in target_indexes])
+    c_x, c_xts = targets.compressor.sizer([targets.texts[j] for j in target_indexes])(source)
     return [1.0 - ncd(c_x, targets.sizes[j], c_xt) for j, c_xt in zip(target_indexes, c_xts, strict=True)]
 
 
