@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError
 from .pipeline import ProgressSink, RunSettings, Scored, set_aside
-from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, _decompressing, compression_of
+from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, compression_of, decompressing
 from .runner import CONTAMINATED, Result, ScoreJob
 from .selection import TopK
 from .stats import RunStats
@@ -75,7 +75,7 @@ def _lines(raw: IO[bytes], part: Partition) -> tuple[IO[bytes], int]:
     """The stream of the partition's lines, and the offset of its first line."""
     if part.end is None and part.start == 0:
         # zipfit's own decompression, not fsspec's, so every byte matches the local engine.
-        return _decompressing(raw, compression_of(part.url)), 0
+        return decompressing(raw, compression_of(part.url)), 0
     if not part.start:
         return raw, 0
     # A line belongs to the block its first byte is in: skip the rest of the line byte

@@ -68,7 +68,8 @@ def compression_of(path: str) -> str | None:
     return None
 
 
-def _decompressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:
+def decompressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:
+    """`raw` read through the decompressor for `kind` (None: as it is)."""
     if kind is None:
         return raw
     if kind == "gz":
@@ -160,7 +161,7 @@ def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
         head = stdin.read(8)  # a buffered read waits for all 8 bytes, or the end of input
         kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
         raw: IO[bytes] = io.BufferedReader(_Prefixed(head, stdin), buffer_size=1 << 20)
-        return raw, _decompressing(raw, kind)
+        return raw, decompressing(raw, kind)
     try:
         raw = open(path, "rb", buffering=1 << 20)
     except FileNotFoundError:
@@ -169,7 +170,7 @@ def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
         raise InputError(f"{path}: is a directory, not a JSONL file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror}") from None
-    return raw, _decompressing(raw, compression_of(path))
+    return raw, decompressing(raw, compression_of(path))
 
 
 class LineReader:
