@@ -58,9 +58,6 @@ class Display:
     def summary(self, stats: RunStats, what: str) -> None:
         pass
 
-    def warn(self, message: str) -> None:
-        pass
-
 
 class PlainDisplay(Display):
     """One line every `interval` seconds, and a plain summary: readable in a log file."""
@@ -96,9 +93,6 @@ class PlainDisplay(Display):
                 parts.append(f"ETA {_duration(elapsed / share - elapsed)}")
         parts.insert(2, f"{rate:,.0f} records/s")
         self._print(", ".join(parts))
-
-    def warn(self, message: str) -> None:
-        self._print(f"warning: {message}")
 
     def summary(self, stats: RunStats, what: str) -> None:
         for line in summary_lines(stats, what):
@@ -157,9 +151,6 @@ class RichDisplay(Display):
         elapsed = time.monotonic() - self._start
         rate = f"{records / elapsed:,.0f}" if elapsed else "0"
         self._progress.update(self._task, completed=bytes_done, records=f"{records:,}", rate=rate)
-
-    def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
     def summary(self, stats: RunStats, what: str) -> None:
         for line in summary_lines(stats, what):
