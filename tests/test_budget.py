@@ -123,13 +123,13 @@ def test_take_within_budget_is_a_prefix_that_stops_at_overflow() -> None:
     tally = BudgetTally()
     taken = list(take_within_budget(sizes, lambda n: n, 10, tally))
     assert taken == [3, 4]  # 3 + 4 + 5 > 10: stop, even though the 1s would fit
-    assert tally == BudgetTally(records=2, used=7, stopped=True, overflow_size=5)
+    assert tally == BudgetTally(records=2, used=7)
 
 
 def test_take_within_budget_exact_fit_and_exhaustion() -> None:
     tally = BudgetTally()
     assert list(take_within_budget([2, 3, 5], lambda n: n, 10, tally)) == [2, 3, 5]
-    assert tally == BudgetTally(records=3, used=10, stopped=False)
+    assert tally == BudgetTally(records=3, used=10)
     assert list(take_within_budget([2, 3], lambda n: n, 100)) == [2, 3]
 
 

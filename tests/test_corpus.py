@@ -11,13 +11,12 @@ import pytest
 
 from zipfit_cli.compressors import get_compressor
 from zipfit_cli.corpus import (
-    GZIP_DICT_BYTES,
-    LZ4_DICT_BYTES,
     CorpusScorer,
     build_dictionary,
-    default_dict_bytes,
 )
 from zipfit_cli.errors import UsageError
+
+GZIP_DICT_BYTES, LZ4_DICT_BYTES = 32 << 10, 64 << 10
 
 COMPRESSORS = [("gzip", 9), ("gzip", 1), ("lz4", 0), ("lz4", 9), ("zstd", 3)]
 
@@ -94,11 +93,11 @@ def test_gzip_samples_whole_targets_to_fit_its_window() -> None:
 
 
 def test_default_budgets() -> None:
-    assert default_dict_bytes("gzip", 9) == GZIP_DICT_BYTES
-    assert default_dict_bytes("lz4", 0) == LZ4_DICT_BYTES
-    assert default_dict_bytes("zstd", 1) == 32 << 10
-    assert default_dict_bytes("zstd", 3) == 512 << 10
-    assert default_dict_bytes("zstd", 19) == 2 << 20
+    assert get_compressor("gzip", 9).dictionary_reach() == GZIP_DICT_BYTES
+    assert get_compressor("lz4", 0).dictionary_reach() == LZ4_DICT_BYTES
+    assert get_compressor("zstd", 1).dictionary_reach() == 32 << 10
+    assert get_compressor("zstd", 3).dictionary_reach() == 512 << 10
+    assert get_compressor("zstd", 19).dictionary_reach() == 2 << 20
     big = [bytes([65 + i % 26]) * 3000 + b"%d" % i for i in range(100)]  # 300 KB
     assert CorpusScorer.from_targets(big, "zstd", 3).targets_used == 100
     assert CorpusScorer.from_targets(big, "zstd", 1).dict_bytes <= 32 << 10

@@ -13,7 +13,8 @@ import pytest
 import zstandard
 
 from zipfit_cli.errors import InputError, UsageError
-from zipfit_cli.records import REASONS, RecordError, TextSpec, compression_of, load_targets, read_lines
+from zipfit_cli.reading import compression_of, read_lines
+from zipfit_cli.records import REASONS, RecordError, TextSpec, load_texts
 
 COMPRESS = {
     "gz": gzip.compress,
@@ -115,7 +116,7 @@ def test_invalid_record_reasons(line: bytes, reason: str) -> None:
 def test_missing_key_detail_lists_fields() -> None:
     with pytest.raises(RecordError) as info:
         TextSpec.build().parse(b'{"content": "x", "id": 1}')
-    assert "content" in info.value.detail and "text-key" in info.value.detail
+    assert "content" in info.value.detail and info.value.settings == ("text_key",)
 
 
 def test_too_long_with_max_bytes() -> None:
@@ -197,7 +198,7 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 def test_load_targets_txt(tmp_path: Path) -> None:
     path = tmp_path / "targets.txt"
     path.write_bytes(b"def f(x): return x\r\n\n   \n  indented {not json}\nlast line")
-    assert load_targets([str(path)], TextSpec.build()) == [
+    assert load_texts([str(path)], TextSpec.build()) == [
         b"def f(x): return x",
         b"  indented {not json}",
         b"last line",
@@ -207,15 +208,15 @@ def test_load_targets_txt(tmp_path: Path) -> None:
 def test_load_targets_txt_gz(tmp_path: Path) -> None:
     path = tmp_path / "targets.txt.gz"
     path.write_bytes(gzip.compress(b"alpha\nbeta\n"))
-    assert load_targets([str(path)], TextSpec.build()) == [b"alpha", b"beta"]
+    assert load_texts([str(path)], TextSpec.build()) == [b"alpha", b"beta"]
 
 
 def test_load_targets_jsonl_and_order(tmp_path: Path, target_path: Path, target_texts: list[bytes]) -> None:
     spec = TextSpec.build(template="{prompt}{canonical_solution}")
-    assert load_targets([str(target_path)], spec) == target_texts
+    assert load_texts([str(target_path)], spec) == target_texts
     extra = tmp_path / "extra.jsonl"
     extra.write_text('{"prompt": "x", "canonical_solution": "y"}\n\n')
-    both = load_targets([str(extra), str(target_path)], spec)
+    both = load_texts([str(extra), str(target_path)], spec)
     assert both == [b"xy", *target_texts]
 
 
@@ -223,7 +224,7 @@ def test_load_targets_bad_line_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "targets.jsonl"
     path.write_text('{"text": "a"}\n\n{"text": "b"}\n{"text": 5}\n')
     with pytest.raises(InputError) as info:
-        load_targets([str(path)], TextSpec.build())
+        load_texts([str(path)], TextSpec.build())
     assert f"{path}:4:" in str(info.value)
     assert "string" in str(info.value)
 
@@ -232,20 +233,20 @@ def test_load_targets_invalid_utf8_txt_names_line(tmp_path: Path) -> None:
     path = tmp_path / "targets.txt"
     path.write_bytes(b"good\nbad \xff byte\n")
     with pytest.raises(InputError, match=r"targets\.txt:2:.*UTF-8"):
-        load_targets([str(path)], TextSpec.build())
+        load_texts([str(path)], TextSpec.build())
 
 
 def test_load_targets_empty(tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_text("\n  \n")
     with pytest.raises(InputError, match="empty"):
-        load_targets([str(path)], TextSpec.build())
+        load_texts([str(path)], TextSpec.build())
 
 
 def test_zstd_reader_in_tiny_chunks_keeps_every_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import zstandard
 
-    from zipfit_cli import records
+    from zipfit_cli import reading
 
     lines = [json.dumps({"text": f"line {i} " + "x" * (i % 50)}).encode() + b"\n" for i in range(3000)]
     data = b"".join(lines)
@@ -254,5 +255,5 @@ def test_zstd_reader_in_tiny_chunks_keeps_every_byte(tmp_path: Path, monkeypatch
     )
     path = tmp_path / "two-frames.jsonl.zst"
     path.write_bytes(frames)
-    monkeypatch.setattr(records._ZstdReader, "CHUNK", 7)  # frame edges fall mid-chunk
-    assert [line for _, line in records.read_lines(str(path))] == lines
+    monkeypatch.setattr(reading._ZstdReader, "CHUNK", 7)  # frame edges fall mid-chunk
+    assert [line for _, line in reading.read_lines(str(path))] == lines

@@ -1,6 +1,6 @@
 """zipfit: select training data aligned with a target task by compression (ZIP-FIT)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .align import AlignmentResult, dataset_alignment
 from .api import score_texts, select_top_k
@@ -9,14 +9,20 @@ from .compressors import COMPRESSORS, Compressor, get_compressor
 from .corpus import CorpusScorer
 from .decontam import Decontaminator
 from .dedupe import Deduper
+from .engine import RunSettings
 from .errors import ExitCode, InputError, UsageError, ZipfitError
 from .merge import run_merge
-from .pipeline import Filters, RunSettings, run_score, run_select
+from .pipeline import run_score, run_select
 from .records import RecordError, TextSpec
+from .rules import Filters
+from .scorers import SCORERS, Scorer, ScoringInputs, build_scorer
 from .scoring import TargetSet, ncd
+from .sources import READERS, JsonlSource, RecordSource, open_source
 
 __all__ = [
     "COMPRESSORS",
+    "READERS",
+    "SCORERS",
     "AlignmentResult",
     "Compressor",
     "CorpusScorer",
@@ -25,17 +31,23 @@ __all__ = [
     "ExitCode",
     "Filters",
     "InputError",
+    "JsonlSource",
     "RecordError",
+    "RecordSource",
     "RunSettings",
+    "Scorer",
+    "ScoringInputs",
     "TargetSet",
     "TextSpec",
     "UsageError",
     "ZipfitError",
     "__version__",
+    "build_scorer",
     "dataset_alignment",
     "get_compressor",
     "make_counter",
     "ncd",
+    "open_source",
     "run_merge",
     "run_score",
     "run_select",

@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .errors import UsageError
-from .records import RecordError, TextSpec
+from .ranking import TopK
+from .records import RecordError, TextSpec, encode_text
 from .runner import ScoreJob, map_batches
 from .scoring import TargetSet
-from .selection import TopK
 
 
-def _targets(targets: TargetSet | Sequence[str], compressor: str, level: int | None) -> TargetSet:
+def _targets(targets: TargetSet | Sequence[str | bytes], compressor: str, level: int | None) -> TargetSet:
     return targets if isinstance(targets, TargetSet) else TargetSet.from_texts(targets, compressor, level)
 
 
@@ -24,16 +24,16 @@ def _batched(items: Iterable[bytes], size: int) -> Iterator[tuple[None, list[byt
         yield None, batch
 
 
-def _encode(i: int, text: str) -> bytes:
+def _encode(i: int, text: str | bytes) -> bytes:
     # The same rule as the CLI's empty_text: an empty text has no meaningful score.
     if not text.strip():
         raise RecordError("empty_text", f"text {i} is empty or whitespace only")
-    return text.encode("utf-8", "surrogatepass")
+    return encode_text(text)
 
 
 def score_texts(
-    texts: Iterable[str],
-    targets: TargetSet | Sequence[str],
+    texts: Iterable[str | bytes],
+    targets: TargetSet | Sequence[str | bytes],
     *,
     compressor: str = "gzip",
     level: int | None = None,

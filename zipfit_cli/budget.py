@@ -46,7 +46,6 @@ class SizeCounter:
     """Base class: `counter(text)` is the size of `text` in the counter's unit."""
 
     spec: str = ""
-    unit: str = ""
 
     def __call__(self, text: str | bytes) -> int:
         raise NotImplementedError
@@ -59,7 +58,6 @@ class CharCounter(SizeCounter):
     """Unicode code points."""
 
     spec = "chars"
-    unit = "chars"
 
     def __call__(self, text: str | bytes) -> int:
         return len(_as_str(text))
@@ -69,7 +67,6 @@ class ApproxTokenCounter(SizeCounter):
     """Pieces of GPT-2's pre-tokenizer split; close to BPE token counts (see module docs)."""
 
     spec = "approx"
-    unit = "tokens"
     _findall = staticmethod(re.compile(APPROX_PATTERN).findall)
 
     def __call__(self, text: str | bytes) -> int:
@@ -78,8 +75,6 @@ class ApproxTokenCounter(SizeCounter):
 
 class TiktokenCounter(SizeCounter):
     """Exact token counts from a tiktoken encoding; special-token text counts as plain text."""
-
-    unit = "tokens"
 
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
@@ -138,12 +133,10 @@ def make_counter(spec: str = "approx") -> SizeCounter:
 
 @dataclass
 class BudgetTally:
-    """What `take_within_budget` took: records, their total size, and whether it stopped early."""
+    """What `take_within_budget` took: records and their total size."""
 
     records: int = 0
     used: int = 0
-    stopped: bool = False  # True: a record did not fit and the rest of the ranking was not read
-    overflow_size: int | None = None  # size of the record that did not fit
 
 
 def take_within_budget(
@@ -163,8 +156,6 @@ def take_within_budget(
     for item in ranked:
         n = size(item)
         if tally.used + n > budget:
-            tally.stopped = True
-            tally.overflow_size = n
             return
         tally.used += n
         tally.records += 1

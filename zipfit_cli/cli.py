@@ -1,6 +1,6 @@
 """The `zipfit` command line: parse options, call the library, map errors to exit codes.
 
-This is the only module that imports typer.
+With `flags.py` (each option's flag and help), the only module that imports typer.
 """
 
 from __future__ import annotations
@@ -13,17 +13,53 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
 
-from . import __version__, commands, output
-from .commands import ScoringOptions, SelectionOptions
-from .compressors import COMPRESSORS
+from . import __version__, commands
 from .errors import ExitCode, Terminated, ZipfitError
-from .records import STDIN
+from .flags import (
+    DEFAULT_ENGINE,
+    DEFAULT_SHARD_BY,
+    BatchSize,
+    Blocksize,
+    BudgetChars,
+    BudgetTokens,
+    Compressor,
+    ContaminatedOutput,
+    Decontaminate,
+    DecontaminateNcd,
+    DecontaminateNgram,
+    Dedupe,
+    DedupeNear,
+    Engine_,
+    Force,
+    Fraction,
+    Level,
+    Limit,
+    MaxTextBytes,
+    Method,
+    Output_,
+    Quiet,
+    Report,
+    Scheduler,
+    ScoreKey,
+    Shard,
+    ShardBy_,
+    SkipInvalid,
+    Sources,
+    TargetKey,
+    Targets,
+    TargetTemplate,
+    TextKey,
+    TokenCounter,
+    TopK_,
+    Traceback,
+    Workers,
+)
+from .options import SCORING, SELECTION, ScoringOptions, SelectionOptions
 
 T = TypeVar("T")
 
@@ -44,231 +80,36 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
 # Options shared by every scoring command, declared once.
-Sources = Annotated[
-    list[str],
-    typer.Argument(
-        help="Source JSONL files (.gz, .bz2, .xz, .zst read as such); - for stdin.", show_default=False
-    ),
-]
-Targets = Annotated[
-    list[str],
-    typer.Option(
-        "--target",
-        "-t",
-        help="Target examples: JSONL (or .txt, one per line). Repeatable.",
-        show_default=False,
-    ),
-]
-Output_ = Annotated[
-    str, typer.Option("--output", "-o", help="Output JSONL (.gz/.zst compressed); - for stdout.")
-]
-TextKey = Annotated[
-    str, typer.Option("--text-key", help="Source field with the text; dotted paths like meta.content work.")
-]
-TargetKey = Annotated[str, typer.Option("--target-key", help="Target field with the text.")]
-TargetTemplate = Annotated[
-    str | None,
-    typer.Option(
-        "--target-template", help="Build target text from fields, e.g. '{prompt}{canonical_solution}'."
-    ),
-]
-Compressor = Annotated[
-    str,
-    typer.Option("--compressor", help=f"Compressor: {', '.join(COMPRESSORS)}. gzip is the paper's method."),
-]
-Level = Annotated[
-    int | None,
-    typer.Option(
-        "--level",
-        help="Compression level (gzip 1-9, default 9; lz4 0 or 3-12, default 0; zstd 1-22, default 3; "
-        "isal 0-3, default 1).",
-        show_default=False,
-    ),
-]
-Workers = Annotated[
-    int | None,
-    typer.Option("--workers", "-j", min=1, help="Worker processes (default: all cores).", show_default=False),
-]
-ScoreKey = Annotated[str, typer.Option("--score-key", help="Field the score is written to.")]
-SkipInvalid = Annotated[
-    bool,
-    typer.Option(
-        "--skip-invalid",
-        help="Skip records that cannot be scored and count them, instead of stopping with exit code 3.",
-    ),
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
-Report = Annotated[
-    Path | None,
-    typer.Option("--report", help="Write the run summary, settings and target hash as JSON here."),
-]
-Force = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per task sent to a worker.")]
-Limit = Annotated[
-    int | None,
-    typer.Option("--limit", min=1, help="Stop after this many source records (for trying things out)."),
-]
-MaxTextBytes = Annotated[
-    int,
-    typer.Option("--max-text-bytes", min=0, help="Texts longer than this are invalid records (0: no limit)."),
-]
-Traceback = Annotated[bool, typer.Option("--traceback", help="Show the Python traceback of an error.")]
-Shard = Annotated[
-    str | None,
-    typer.Option(
-        "--shard",
-        help="Process one N-th of the input (see --shard-by), writing a part for `zipfit merge`. "
-        "I/N with 0 <= I < N, or 'slurm' for SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.",
-        show_default=False,
-    ),
-]
-
-
-class ShardBy(str, Enum):
-    """--shard-by values."""
-
-    record = "record"
-    file = "file"
-
-
-ShardBy_ = Annotated[
-    ShardBy,
-    typer.Option(
-        "--shard-by",
-        help="record: every N-th record (each shard reads all input); file: every N-th source "
-        "file (each shard reads only its files; for corpora of many files).",
-    ),
-]
-TopK_ = Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Keep the K best records.")]
-
-
-class EngineName(str, Enum):
-    """--engine values."""
-
-    local = "local"
-    dask = "dask"
-
-
-Engine_ = Annotated[
-    EngineName,
-    typer.Option(
-        "--engine",
-        help="Where scoring runs: local (this machine's cores) or dask (a Dask cluster; sources may "
-        "then be globs or fsspec URLs like s3://...). Output is the same byte for byte.",
-    ),
-]
-Scheduler = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="With --engine dask: the scheduler, like tcp://10.0.0.5:8786 (default: "
-        "$DASK_SCHEDULER_ADDRESS, else a local cluster of --workers processes). Workers must "
-        "have zipfit-cli installed and see the source paths.",
-        show_default=False,
-    ),
-]
-Blocksize = Annotated[
-    str | None,
-    typer.Option(
-        "--blocksize",
-        help="With --engine dask: split uncompressed sources into partitions of this size, like "
-        "16MiB (default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one "
-        "partition per file). Compressed files are one partition each.",
-        show_default=False,
-    ),
-]
-Fraction = Annotated[
-    float | None,
-    typer.Option("--fraction", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."),
-]
-
-
-Method = Annotated[
-    str,
-    typer.Option(
-        "--method",
-        help="pairwise: the paper's mean NCD over every target; corpus: one compression per "
-        "record against the whole target set as a dictionary (for thousands of targets).",
-    ),
-]
-Decontaminate = Annotated[
-    bool,
-    typer.Option(
-        "--decontaminate",
-        help="Drop records that near-copy a target (a shared word 13-gram, see "
-        "--decontaminate-ngram); they are counted, and kept aside with --contaminated-output.",
-    ),
-]
-DecontaminateNgram = Annotated[
-    int | None,
-    typer.Option(
-        "--decontaminate-ngram",
-        min=0,
-        help="Word n-gram length of --decontaminate, default 13 (0: off); implies --decontaminate.",
-        show_default=False,
-    ),
-]
-DecontaminateNcd = Annotated[
-    float | None,
-    typer.Option(
-        "--decontaminate-ncd",
-        help="Also drop records within this NCD of any target, e.g. 0.3 (implies --decontaminate).",
-        show_default=False,
-    ),
-]
-ContaminatedOutput = Annotated[
-    str | None,
-    typer.Option(
-        "--contaminated-output",
-        help="Write dropped near-copies here (implies --decontaminate).",
-        show_default=False,
-    ),
-]
-Dedupe = Annotated[
-    bool,
-    typer.Option("--dedupe", help="Drop exact duplicates (whitespace-normalised); the best-ranked stays."),
-]
-DedupeNear = Annotated[
-    bool, typer.Option("--dedupe-near", help="Also drop near-duplicates (MinHash over word 5-grams).")
-]
-BudgetTokens = Annotated[
-    int | None,
-    typer.Option(
-        "--budget-tokens",
-        min=0,
-        help="Take records in rank order up to this many tokens.",
-        show_default=False,
-    ),
-]
-BudgetChars = Annotated[
-    int | None,
-    typer.Option(
-        "--budget-chars",
-        min=0,
-        help="Take records in rank order up to this many characters.",
-        show_default=False,
-    ),
-]
-TokenCounter = Annotated[
-    str,
-    typer.Option(
-        "--token-counter",
-        help="How --budget-tokens counts: approx (a GPT-2-style pre-tokenizer, built in) or "
-        "tiktoken:ENCODING (needs tiktoken and its encoding file).",
-    ),
-]
-
-
 def _gather(kind: type[T], values: dict[str, Any]) -> T:
     """Typer hands each option over as a parameter; collect the ones a dataclass names."""
     names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
     return kind(**{k: v.value if isinstance(v, Enum) else v for k, v in values.items() if k in names})
 
 
-def _what_was_written() -> str:
-    if output.stdout_used:
+# The library names the setting an error is about; here it becomes the flag to look at.
+SETTING_HINTS = {
+    "skip_invalid": "use --skip-invalid to skip such records",
+    "text_key": "see --text-key",
+    "target_key": "see --target-key",
+    "target_template": "see --target-template",
+    "max_text_bytes": "see --max-text-bytes",
+    "compressor": "see --compressor",
+    "level": "see --level",
+    "method": "see --method",
+    "top_k": "see -k/--top-k and --fraction",
+    "fraction": "see --fraction",
+}
+
+
+def _message(exc: ZipfitError) -> str:
+    hints = [SETTING_HINTS[s] for s in exc.settings if s in SETTING_HINTS]
+    return f"{exc} ({'; '.join(hints)})" if hints else str(exc)
+
+
+def _what_was_written(stdout_written: bool) -> str:
+    if stdout_written:
         return "no output file written, and what went to stdout is incomplete"
     return "no output written"
 
@@ -286,17 +127,19 @@ def _errors(traceback: bool) -> Iterator[None]:
     except ZipfitError as exc:
         if traceback:
             raise
-        _fail(str(exc), exc.exit_code)
+        _fail(_message(exc), exc.exit_code)
     except BrokenPipeError:
         # The reader went away (`| head`): silence the final flush and exit like SIGPIPE would.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
     except KeyboardInterrupt:
-        _fail(f"interrupted; {_what_was_written()}", ExitCode.INTERRUPTED)
+        _fail(f"interrupted; {_what_was_written(False)}", ExitCode.INTERRUPTED)
     except Terminated as exc:
+        if exc.signum == signal.SIGINT:
+            _fail(f"interrupted; {_what_was_written(exc.stdout_written)}", ExitCode.INTERRUPTED)
         name = signal.Signals(exc.signum).name
-        _fail(f"stopped by {name}; {_what_was_written()}", ExitCode(128 + exc.signum))
+        _fail(f"stopped by {name}; {_what_was_written(exc.stdout_written)}", ExitCode(128 + exc.signum))
     except OSError as exc:
         if exc.errno == errno.EPIPE:
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
@@ -309,38 +152,38 @@ def _errors(traceback: bool) -> Iterator[None]:
 def select(
     sources: Sources,
     target: Targets = [],  # noqa: B006 (typer reads the default, never mutates it)
-    top_k: TopK_ = None,
-    fraction: Fraction = None,
-    output: Output_ = STDIN,
-    text_key: TextKey = "text",
-    target_key: TargetKey = "text",
-    target_template: TargetTemplate = None,
-    compressor: Compressor = "gzip",
-    level: Level = None,
-    method: Method = "pairwise",
-    workers: Workers = None,
-    score_key: ScoreKey = "zipfit_score",
-    skip_invalid: SkipInvalid = False,
-    dedupe: Dedupe = False,
-    dedupe_near: DedupeNear = False,
-    budget_tokens: BudgetTokens = None,
-    budget_chars: BudgetChars = None,
-    token_counter: TokenCounter = "approx",
-    decontaminate: Decontaminate = False,
-    decontaminate_ngram: DecontaminateNgram = None,
-    decontaminate_ncd: DecontaminateNcd = None,
-    contaminated_output: ContaminatedOutput = None,
-    quiet: Quiet = False,
-    report: Report = None,
-    force: Force = False,
-    batch_size: BatchSize = 256,
-    limit: Limit = None,
-    max_text_bytes: MaxTextBytes = 0,
-    shard: Shard = None,
-    shard_by: ShardBy_ = ShardBy.record,
-    engine: Engine_ = EngineName.local,
-    scheduler: Scheduler = None,
-    blocksize: Blocksize = None,
+    top_k: TopK_ = SELECTION.top_k,
+    fraction: Fraction = SELECTION.fraction,
+    output: Output_ = SCORING.output,
+    text_key: TextKey = SCORING.text_key,
+    target_key: TargetKey = SCORING.target_key,
+    target_template: TargetTemplate = SCORING.target_template,
+    compressor: Compressor = SCORING.compressor,
+    level: Level = SCORING.level,
+    method: Method = SCORING.method,
+    workers: Workers = SCORING.workers,
+    score_key: ScoreKey = SCORING.score_key,
+    skip_invalid: SkipInvalid = SCORING.skip_invalid,
+    dedupe: Dedupe = SELECTION.dedupe,
+    dedupe_near: DedupeNear = SELECTION.dedupe_near,
+    budget_tokens: BudgetTokens = SELECTION.budget_tokens,
+    budget_chars: BudgetChars = SELECTION.budget_chars,
+    token_counter: TokenCounter = SELECTION.token_counter,
+    decontaminate: Decontaminate = SCORING.decontaminate,
+    decontaminate_ngram: DecontaminateNgram = SCORING.decontaminate_ngram,
+    decontaminate_ncd: DecontaminateNcd = SCORING.decontaminate_ncd,
+    contaminated_output: ContaminatedOutput = SCORING.contaminated_output,
+    quiet: Quiet = SCORING.quiet,
+    report: Report = SCORING.report,
+    force: Force = SCORING.force,
+    batch_size: BatchSize = SCORING.batch_size,
+    limit: Limit = SCORING.limit,
+    max_text_bytes: MaxTextBytes = SCORING.max_text_bytes,
+    shard: Shard = SCORING.shard,
+    shard_by: ShardBy_ = DEFAULT_SHARD_BY,
+    engine: Engine_ = DEFAULT_ENGINE,
+    scheduler: Scheduler = SCORING.scheduler,
+    blocksize: Blocksize = SCORING.blocksize,
     traceback: Traceback = False,
 ) -> None:
     """Write the records best aligned with the target, best first, each with its score.
@@ -360,31 +203,31 @@ def select(
 def score(
     sources: Sources,
     target: Targets = [],  # noqa: B006
-    output: Output_ = STDIN,
-    text_key: TextKey = "text",
-    target_key: TargetKey = "text",
-    target_template: TargetTemplate = None,
-    compressor: Compressor = "gzip",
-    level: Level = None,
-    method: Method = "pairwise",
-    workers: Workers = None,
-    score_key: ScoreKey = "zipfit_score",
-    skip_invalid: SkipInvalid = False,
-    decontaminate: Decontaminate = False,
-    decontaminate_ngram: DecontaminateNgram = None,
-    decontaminate_ncd: DecontaminateNcd = None,
-    contaminated_output: ContaminatedOutput = None,
-    quiet: Quiet = False,
-    report: Report = None,
-    force: Force = False,
-    batch_size: BatchSize = 256,
-    limit: Limit = None,
-    max_text_bytes: MaxTextBytes = 0,
-    shard: Shard = None,
-    shard_by: ShardBy_ = ShardBy.record,
-    engine: Engine_ = EngineName.local,
-    scheduler: Scheduler = None,
-    blocksize: Blocksize = None,
+    output: Output_ = SCORING.output,
+    text_key: TextKey = SCORING.text_key,
+    target_key: TargetKey = SCORING.target_key,
+    target_template: TargetTemplate = SCORING.target_template,
+    compressor: Compressor = SCORING.compressor,
+    level: Level = SCORING.level,
+    method: Method = SCORING.method,
+    workers: Workers = SCORING.workers,
+    score_key: ScoreKey = SCORING.score_key,
+    skip_invalid: SkipInvalid = SCORING.skip_invalid,
+    decontaminate: Decontaminate = SCORING.decontaminate,
+    decontaminate_ngram: DecontaminateNgram = SCORING.decontaminate_ngram,
+    decontaminate_ncd: DecontaminateNcd = SCORING.decontaminate_ncd,
+    contaminated_output: ContaminatedOutput = SCORING.contaminated_output,
+    quiet: Quiet = SCORING.quiet,
+    report: Report = SCORING.report,
+    force: Force = SCORING.force,
+    batch_size: BatchSize = SCORING.batch_size,
+    limit: Limit = SCORING.limit,
+    max_text_bytes: MaxTextBytes = SCORING.max_text_bytes,
+    shard: Shard = SCORING.shard,
+    shard_by: ShardBy_ = DEFAULT_SHARD_BY,
+    engine: Engine_ = DEFAULT_ENGINE,
+    scheduler: Scheduler = SCORING.scheduler,
+    blocksize: Blocksize = SCORING.blocksize,
     traceback: Traceback = False,
 ) -> None:
     """Write every record in input order with its alignment score added; streams as it goes.
@@ -401,17 +244,17 @@ def merge(
         list[str],
         typer.Argument(help="Part files written with --shard.", show_default=False, metavar="PART..."),
     ],
-    top_k: TopK_ = None,
-    fraction: Fraction = None,
-    dedupe: Dedupe = False,
-    dedupe_near: DedupeNear = False,
-    budget_tokens: BudgetTokens = None,
-    budget_chars: BudgetChars = None,
-    token_counter: TokenCounter = "approx",
-    output: Output_ = STDIN,
-    quiet: Quiet = False,
-    report: Report = None,
-    force: Force = False,
+    top_k: TopK_ = SELECTION.top_k,
+    fraction: Fraction = SELECTION.fraction,
+    dedupe: Dedupe = SELECTION.dedupe,
+    dedupe_near: DedupeNear = SELECTION.dedupe_near,
+    budget_tokens: BudgetTokens = SELECTION.budget_tokens,
+    budget_chars: BudgetChars = SELECTION.budget_chars,
+    token_counter: TokenCounter = SELECTION.token_counter,
+    output: Output_ = SCORING.output,
+    quiet: Quiet = SCORING.quiet,
+    report: Report = SCORING.report,
+    force: Force = SCORING.force,
     traceback: Traceback = False,
 ) -> None:
     """Merge shard parts into the output one run over the whole input would give, byte for byte.
@@ -441,14 +284,14 @@ def align(
         ),
     ] = 20000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sample.")] = 0,
-    text_key: TextKey = "text",
-    target_key: TargetKey = "text",
-    target_template: TargetTemplate = None,
-    compressor: Compressor = "gzip",
-    level: Level = None,
-    skip_invalid: SkipInvalid = False,
-    max_text_bytes: MaxTextBytes = 0,
-    quiet: Quiet = False,
+    text_key: TextKey = SCORING.text_key,
+    target_key: TargetKey = SCORING.target_key,
+    target_template: TargetTemplate = SCORING.target_template,
+    compressor: Compressor = SCORING.compressor,
+    level: Level = SCORING.level,
+    skip_invalid: SkipInvalid = SCORING.skip_invalid,
+    max_text_bytes: MaxTextBytes = SCORING.max_text_bytes,
+    quiet: Quiet = SCORING.quiet,
     traceback: Traceback = False,
 ) -> None:
     """Print each dataset's alignment with the target (the paper's dataset-level score).

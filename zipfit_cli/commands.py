@@ -1,159 +1,39 @@
-"""What each command does, from parsed options to outputs: the CLI's body, without typer.
+"""What each command does, from checked options to published outputs: the CLI's body, without typer.
 
-`cli.py` declares the options; the functions here check them, build the run settings,
-open outputs atomically, drive the display, and write the report.
+`options.py` turns options into run settings; here each command picks its engine, opens
+its outputs atomically, drives the display, and writes the report.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from .errors import InputError, UsageError
+from .display import Display, make_display
+from .engine import Engine, RunSettings, local_engine
+from .errors import InputError, Terminated, UsageError
 from .merge import run_merge
+from .options import ScoringOptions, SelectionOptions, build_settings
 from .output import Output, check_output_path, is_special
-from .pipeline import Engine, Filters, RunSettings, run_score, run_select, scored_records
-from .records import STDIN, TextSpec, input_size, load_targets
-from .report import Display, make_display, report_dict
-from .runner import default_workers
-from .scoring import TargetSet
-from .shards import INDEX_KEY, PART_KEY, parse_shard
+from .pipeline import read_texts, run_score, run_select
+from .reading import STDIN, input_size
+from .report import report_dict
 from .stats import RunStats
 
-
-@dataclass
-class ScoringOptions:
-    """Options shared by `score` and `select`, as the user gave them."""
-
-    sources: list[str]
-    target: list[str]
-    output: str = STDIN
-    text_key: str = "text"
-    target_key: str = "text"
-    target_template: str | None = None
-    compressor: str = "gzip"
-    level: int | None = None
-    method: str = "pairwise"
-    workers: int | None = None
-    score_key: str = "zipfit_score"
-    skip_invalid: bool = False
-    quiet: bool = False
-    report: Path | None = None
-    force: bool = False
-    batch_size: int = 256
-    limit: int | None = None
-    max_text_bytes: int = 0
-    shard: str | None = None
-    shard_by: str = "record"
-    engine: str = "local"
-    scheduler: str | None = None
-    blocksize: str | None = None
-    decontaminate: bool = False
-    decontaminate_ngram: int | None = None  # None: 13 when decontaminating
-    decontaminate_ncd: float | None = None
-    contaminated_output: str | None = None
-
-
-@dataclass
-class SelectionOptions:
-    """What `select` keeps, and the rules it keeps it by."""
-
-    top_k: int | None = None
-    fraction: float | None = None
-    dedupe: bool = False
-    dedupe_near: bool = False
-    budget_tokens: int | None = None
-    budget_chars: int | None = None
-    token_counter: str = "approx"
-
-    def check(self) -> None:
-        if self.top_k is not None and self.fraction is not None:
-            raise UsageError("give either --top-k or --fraction, not both")
-        if self.fraction is not None and not 0 < self.fraction <= 1:
-            raise UsageError(f"--fraction must be in (0, 1], got {self.fraction}")
-        if self.budget_tokens is not None and self.budget_chars is not None:
-            raise UsageError("give either --budget-tokens or --budget-chars, not both")
-        if self.token_counter != "approx" and self.budget_tokens is None:
-            raise UsageError("--token-counter goes with --budget-tokens")
-
-    def filters(self) -> Filters:
-        from .budget import make_counter
-        from .dedupe import Deduper
-
-        budget = self.budget_tokens if self.budget_tokens is not None else self.budget_chars
-        counter = None
-        if budget is not None:
-            counter = make_counter("chars" if self.budget_chars is not None else self.token_counter)
-        dedupe = Deduper(near=self.dedupe_near) if self.dedupe or self.dedupe_near else None
-        return Filters(dedupe=dedupe, budget=budget, counter=counter)
-
-
-def build_settings(opts: ScoringOptions) -> RunSettings:
-    """Targets loaded and compressed once, scorer and decontaminator ready to ship to workers."""
-    if not opts.target:
-        raise UsageError("give the target examples with -t/--target PATH")
-    if sum(p == STDIN for p in opts.sources + opts.target) > 1:
-        raise UsageError("stdin (-) can be read only once")
-    if not opts.score_key:
-        raise UsageError("--score-key needs a field name")
-    if opts.score_key in (opts.text_key, INDEX_KEY, PART_KEY):
-        raise UsageError(
-            f"--score-key {opts.score_key!r} would overwrite a field zipfit needs; choose another"
-        )
-    if opts.shard_by != "record" and opts.shard is None:
-        raise UsageError("--shard-by goes with --shard")
-    if opts.method not in ("pairwise", "corpus"):
-        raise UsageError(f"--method is pairwise or corpus, not {opts.method!r}")
-    texts = load_targets(
-        opts.target, TextSpec.build(opts.target_key, opts.target_template, option="--target-key")
-    )
-    targets = TargetSet.from_texts(texts, opts.compressor, opts.level)
-    settings = RunSettings(
-        sources=opts.sources,
-        targets=targets,
-        spec=TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes),
-        workers=opts.workers or default_workers(),
-        batch_size=opts.batch_size,
-        skip_invalid=opts.skip_invalid,
-        score_key=opts.score_key,
-        limit=opts.limit,
-        shard=parse_shard(opts.shard) if opts.shard is not None else None,
-        shard_by=opts.shard_by,
-    )
-    if opts.shard_by == "file" and opts.limit is not None:
-        raise UsageError("--limit counts records across all files; it cannot go with --shard-by file")
-    if opts.method == "corpus":
-        from .corpus import CorpusScorer
-
-        settings.scorer = CorpusScorer.from_targets(texts, opts.compressor, targets.compressor.level)
-    asked = (opts.decontaminate_ngram, opts.decontaminate_ncd, opts.contaminated_output)
-    if opts.decontaminate or any(option is not None for option in asked):
-        from .decontam import Decontaminator
-
-        ngram = 13 if opts.decontaminate_ngram is None else opts.decontaminate_ngram
-        settings.decontaminate = Decontaminator.from_targets(
-            texts,
-            ngram=ngram or None,
-            ncd_threshold=opts.decontaminate_ncd,
-            compressor=opts.compressor,
-            level=targets.compressor.level,
-        )
-    return settings
+# A job writes to the main output, shows progress on the display and may write side outputs.
+Job = Callable[[Output, Display, dict[str, Output]], RunStats]
+Part = dict[str, Any] | None  # a shard run's settings, closing its part file; None: not a shard
 
 
 def _engine(opts: ScoringOptions, settings: RunSettings) -> tuple[Engine, int | None]:
     """The engine that scores, and the input size in bytes for the progress bar."""
     if opts.engine == "local":
-        if opts.scheduler is not None or opts.blocksize is not None:
-            raise UsageError("--scheduler and --blocksize need --engine dask")
-        return scored_records, input_size(settings.sources)
-    if settings.shard is not None:
-        raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
+        return local_engine, input_size(settings.sources)
     from .dask_engine import DaskEngine
 
     engine = DaskEngine.plan(
@@ -168,19 +48,14 @@ def _engine(opts: ScoringOptions, settings: RunSettings) -> tuple[Engine, int | 
 
 def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[str, Any]:
     """The settings a report and a shard part record: everything that decides the output."""
-    targets = settings.targets
     shard_index, shard_count = settings.shard or (0, 1)
     decontam = settings.decontaminate
     return {
         "sources": settings.sources,
         "targets": opts.target,
-        "n_targets": len(targets),
-        "target_sha256": targets.digest(),
         "target_key": opts.target_key,
         "target_template": opts.target_template,
-        "compressor": targets.compressor.name,
-        "level": targets.compressor.level,
-        "method": opts.method,
+        **settings.scorer.describe(),
         "text_key": settings.spec.key,
         "score_key": settings.score_key,
         "skip_invalid": settings.skip_invalid,
@@ -216,7 +91,7 @@ def _check_outputs(
 
 
 def run_job(
-    job: Callable[[Output, Display, dict[str, Output]], RunStats],
+    job: Job,
     *,
     inputs: list[str],
     output: str,
@@ -252,6 +127,11 @@ def run_job(
                 sink.finish()
             for sink in outputs:
                 sink.publish()
+        except (KeyboardInterrupt, Terminated) as exc:
+            for sink in opened:
+                sink.abort()
+            signum = exc.signum if isinstance(exc, Terminated) else 2  # SIGINT
+            raise Terminated(signum, stdout_written=out.written and output == STDIN) from None
         except BaseException:
             for sink in opened:
                 sink.abort()
@@ -270,9 +150,19 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     # ranking and `zipfit merge` applies the fraction.
     fraction = None if settings.shard is not None else selection.fraction
 
-    def run(out: Output, display: Display, part: dict[str, Any] | None, engine: Engine) -> RunStats:
+    def run(
+        out: Output, display: Display, part: dict[str, Any] | None, engine: Engine, aside: Output | None
+    ) -> RunStats:
         return run_select(
-            settings, out, display, selection.top_k, fraction, part=part, engine=engine, filters=filters
+            settings,
+            out,
+            display,
+            selection.top_k,
+            fraction,
+            part=part,
+            engine=engine,
+            filters=filters,
+            aside=aside,
         )
 
     _run_scoring(opts, settings, run, "select", "selected", asdict(selection))
@@ -281,8 +171,10 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
 def score(opts: ScoringOptions) -> None:
     settings = build_settings(opts)
 
-    def run(out: Output, display: Display, part: dict[str, Any] | None, engine: Engine) -> RunStats:
-        return run_score(settings, out, display, part=part, engine=engine)
+    def run(
+        out: Output, display: Display, part: dict[str, Any] | None, engine: Engine, aside: Output | None
+    ) -> RunStats:
+        return run_score(settings, out, display, part=part, engine=engine, aside=aside)
 
     _run_scoring(opts, settings, run, "score", "written", {})
 
@@ -290,7 +182,7 @@ def score(opts: ScoringOptions) -> None:
 def _run_scoring(
     opts: ScoringOptions,
     settings: RunSettings,
-    run: Callable[[Output, Display, dict[str, Any] | None, Engine], RunStats],
+    run: Callable[[Output, Display, Part, Engine, Output | None], RunStats],
     command: str,
     what: str,
     extra: dict[str, Any],
@@ -302,13 +194,8 @@ def _run_scoring(
         return describe(opts, settings, command=command, **extra)
 
     part = report_settings() if settings.shard is not None else None
-
-    def job(out: Output, display: Display, sides: dict[str, Output]) -> RunStats:
-        settings.contaminated_sink = sides.get("contaminated")
-        return run(out, display, part, engine)
-
     run_job(
-        job,
+        lambda out, display, sides: run(out, display, part, engine, sides.get("contaminated")),
         inputs=opts.sources + opts.target,
         output=opts.output,
         report=opts.report,
@@ -350,14 +237,16 @@ def align(
 ) -> Iterator[dict[str, Any]]:
     """Dataset-level alignment of each dataset with the targets, one result each."""
     from .align import dataset_alignment
-    from .pipeline import read_texts
+    from .scoring import TargetSet
 
     settings = build_settings(opts)
+    targets = settings.scorer
+    assert isinstance(targets, TargetSet), "align scores pairwise"
     for path in datasets:
         stats = RunStats()
         texts = read_texts(path, settings, stats)
         try:
-            result = dataset_alignment(texts, settings.targets, pairs=pairs, seed=seed)
+            result = dataset_alignment(texts, targets, pairs=pairs, seed=seed)
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
         yield {"dataset": path, **result.to_dict(), "skipped": dict(stats.skipped)}

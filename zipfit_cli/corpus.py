@@ -17,8 +17,9 @@ alignment for gzip:9 (45% zstd:3, 30% lz4:0) and is 63% Python against 91% for p
 find only part of a match in the dictionary: a verbatim target copy scores 0.54-0.96.
 
 Each compressor only looks back so far, so T is cut to a dictionary budget first:
-gzip (deflate) sees 32 KiB, LZ4 64 KiB; zstd's reach depends on its level (DICT_REACH,
-measured: beyond it, dictionary content far from the end is no longer found). When T is
+gzip (deflate) sees 32 KiB, LZ4 64 KiB; zstd's reach depends on its level (each
+compressor's `dictionary_reach`, measured: beyond it, dictionary content far from the end
+is no longer found). When T is
 larger than the budget, whole targets are sampled to fit, deterministically for a seed
 (`targets_used` says how many), and kept in their original order.
 """
@@ -26,31 +27,18 @@ larger than the budget, whole targets are sampled to fit, deterministically for 
 from __future__ import annotations
 
 import random
-import zlib
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from .compressors import GZIP_FRAMING, get_compressor
+from .compressors import Compressor, get_compressor
 from .errors import UsageError
+from .records import encode_text
+from .scoring import texts_digest
+
+if TYPE_CHECKING:
+    from .scorers import ScoringInputs
 
 SEPARATOR = b"\n"
-GZIP_DICT_BYTES = 32 * 1024  # deflate's window; zlib keeps only the last 32 KiB of a zdict
-LZ4_DICT_BYTES = 64 * 1024  # LZ4 offsets are 16-bit
-# zstd levels -> bytes of dictionary still found from its far end, measured with
-# zstandard 0.25 (libzstd 1.5.7) on sample_data: above this, copies of text placed at the
-# start of the dictionary compressed no better than without it. It is set by the
-# level's hash table size, not its window.
-ZSTD_DICT_REACH = {1: 32 << 10, 2: 64 << 10, 3: 512 << 10, 4: 1 << 20, 5: 1 << 20, 6: 1 << 20}
-ZSTD_DICT_REACH_MAX = 2 << 20  # levels 7-22 all reached 2 MiB; some failed at 4 MiB
-
-
-def default_dict_bytes(compressor: str, level: int) -> int:
-    """The dictionary budget for a compressor at a level (see the module docs)."""
-    if compressor == "gzip":
-        return GZIP_DICT_BYTES
-    if compressor == "lz4":
-        return LZ4_DICT_BYTES
-    return ZSTD_DICT_REACH.get(level, ZSTD_DICT_REACH_MAX)
 
 
 def build_dictionary(
@@ -86,41 +74,54 @@ class CorpusScorer:
     are rebuilt on first use in each process.
     """
 
+    comparisons = 1  # one compression with the dictionary per record, beyond its own
+
     def __init__(
-        self, dictionary: bytes, compressor: str, level: int | None, targets_used: int, targets_total: int
+        self,
+        dictionary: bytes,
+        compressor: Compressor,
+        targets_used: int,
+        targets_total: int,
+        target_sha256: str,
     ) -> None:
-        self.plain = get_compressor(compressor, level)  # checks the name and level
-        self.compressor = compressor
-        self.level = self.plain.level
+        self.plain = compressor
         self.dictionary = dictionary
         self.targets_used = targets_used
         self.targets_total = targets_total
-        self._conditional: Any = None
+        self.target_sha256 = target_sha256
+        self._conditional: Callable[[bytes], int] | None = None
 
     @classmethod
     def from_targets(
         cls,
         texts: Sequence[str | bytes],
-        compressor: str = "gzip",
+        compressor: str | Compressor = "gzip",
         level: int | None = None,
         *,
         max_dict_bytes: int | None = None,
         seed: int = 0,
     ) -> CorpusScorer:
-        """A scorer primed with `texts`; `max_dict_bytes=None` uses `default_dict_bytes`."""
-        encoded = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
+        """A scorer primed with `texts`; `max_dict_bytes=None` uses the compressor's reach."""
+        encoded = [encode_text(t) for t in texts]
         if not encoded:
             raise UsageError("the target set is empty: give at least one target example")
-        plain = get_compressor(compressor, level)
-        budget = default_dict_bytes(compressor, plain.level) if max_dict_bytes is None else max_dict_bytes
+        plain = get_compressor(compressor, level) if isinstance(compressor, str) else compressor
+        reach = plain.dictionary_reach()
+        if not reach:
+            raise UsageError(
+                f"the corpus method needs a compressor that takes a dictionary (gzip, lz4, zstd), "
+                f"not {plain.name}",
+                setting="compressor",
+            )
+        budget = reach if max_dict_bytes is None else max_dict_bytes
         if budget < 1:
             raise UsageError(f"the dictionary budget must be at least 1 byte, not {budget}")
-        if compressor == "gzip":
-            budget = min(budget, GZIP_DICT_BYTES)
-        elif compressor == "lz4":
-            budget = min(budget, LZ4_DICT_BYTES)
-        dictionary, used = build_dictionary(encoded, budget, seed)
-        return cls(dictionary, compressor, plain.level, used, len(encoded))
+        dictionary, used = build_dictionary(encoded, min(budget, reach), seed)
+        return cls(dictionary, plain, used, len(encoded), texts_digest(encoded))
+
+    @classmethod
+    def from_inputs(cls, inputs: ScoringInputs) -> CorpusScorer:
+        return cls.from_targets(inputs.targets, inputs.compressor)
 
     def spec(self) -> str:
         return f"corpus:{self.plain.spec()}"
@@ -129,75 +130,34 @@ class CorpusScorer:
     def dict_bytes(self) -> int:
         return len(self.dictionary)
 
-    def _build(self) -> Any:
-        level, name = self.level, self.compressor
-        if name == "gzip":
-            primed = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=self.dictionary)
-
-            def gzip_size(x: bytes) -> int:
-                c = primed.copy()  # cheaper than loading the dictionary again
-                return len(c.compress(x)) + len(c.flush()) + GZIP_FRAMING
-
-            return gzip_size
-        if name == "lz4":
-            import lz4.block
-
-            compress, dictionary = lz4.block.compress, self.dictionary
-            mode = "default" if level < 3 else "high_compression"
-
-            def lz4_size(x: bytes) -> int:
-                return len(compress(x, mode=mode, compression=level, store_size=False, dict=dictionary))
-
-            return lz4_size
-        if name == "zstd":
-            import zstandard
-
-            zdict = zstandard.ZstdCompressionDict(self.dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-            zdict.precompute_compress(level=level)
-            zc = zstandard.ZstdCompressor(
-                level=level,
-                dict_data=zdict,
-                write_content_size=False,
-                write_checksum=False,
-                write_dict_id=False,
-            )
-            compress = zc.compress
-
-            def zstd_size(x: bytes) -> int:
-                return len(compress(x))
-
-            return zstd_size
-        raise UsageError(f"corpus scoring does not support the {name} compressor")
+    def describe(self) -> dict[str, Any]:
+        return {
+            "method": "corpus",
+            "compressor": self.plain.name,
+            "level": self.plain.level,
+            "n_targets": self.targets_total,
+            "target_sha256": self.target_sha256,
+            "targets_used": self.targets_used,
+        }
 
     def conditional_size(self, source: bytes) -> int:
         """C(source | T): compressed size of `source` with the targets as dictionary."""
         if self._conditional is None:
-            self._conditional = self._build()
-        size: int = self._conditional(source)
-        return size
+            self._conditional = self.plain.dictionary_sizer(self.dictionary)
+        return self._conditional(source)
 
     def score(self, source: bytes) -> float:
         """(C(x) - C(x | T)) / C(x): the share of x's compressed size the targets save."""
         c_x = self.plain.size(source)
         return (c_x - self.conditional_size(source)) / c_x if c_x else 0.0
 
-    # The name the pipeline calls, shared with TargetSet.
-    alignment = score
-
     def scores(self, sources: Iterable[bytes]) -> list[float]:
         return [self.score(s) for s in sources]
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            "dictionary": self.dictionary,
-            "compressor": self.compressor,
-            "level": self.level,
-            "targets_used": self.targets_used,
-            "targets_total": self.targets_total,
-        }
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        state = dict(self.__dict__)
+        state["_conditional"] = None  # native compressor state: rebuilt in each process
+        return state
 
     def __repr__(self) -> str:
         return (

@@ -20,13 +20,14 @@ from collections import deque
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
+from .engine import RunContext, RunSettings, Scored
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError
-from .pipeline import ProgressSink, RunSettings, Scored, set_aside
-from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, compression_of, decompressing
+from .ranking import TopK
+from .reading import STDIN, ReadError, compression_of
 from .runner import CONTAMINATED, Result, ScoreJob
-from .selection import TopK
+from .sources import JsonlSource
 from .stats import RunStats
 
 MIN_BLOCKSIZE, MAX_BLOCKSIZE = 256 << 10, 64 << 20
@@ -71,19 +72,6 @@ class PartResult:
     failure: tuple[int, str] | None = None  # the file could not be read: (line, error)
 
 
-def _lines(raw: IO[bytes], part: Partition) -> tuple[IO[bytes], int]:
-    """The stream of the partition's lines, and the offset of its first line."""
-    if part.end is None and part.start == 0:
-        # zipfit's own decompression, not fsspec's, so every byte matches the local engine.
-        return decompressing(raw, compression_of(part.url)), 0
-    if not part.start:
-        return raw, 0
-    # A line belongs to the block its first byte is in: skip the rest of the line byte
-    # start-1 is part of (only its newline when a line starts right at `start`).
-    raw.seek(part.start - 1)
-    return raw, part.start - 1 + len(raw.readline())
-
-
 def score_partition(
     job: ScoreJob,
     part: Partition,
@@ -101,70 +89,76 @@ def score_partition(
     """
     stats = RunStats()
     result = PartResult(stats, checked=keep is not None)
-    best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
-    batch: list[tuple[int, int, int, bytes]] = []
-    aside: list[Row] = []  # near-copies of targets, in checked mode
+    rows = _PartRows(job, result, keep, skip_invalid)
+    try:
+        source = JsonlSource.open_range(part.path, part.url, part.start, part.end)
+    except OSError as exc:
+        result.failure = (1, str(exc))
+        return result
+    try:
+        for line_no, line in source:
+            if cap is not None and stats.records_read >= cap:
+                break
+            rows.batch.append((stats.records_read, line_no, source.consumed, line))
+            stats.records_read += 1
+            if len(rows.batch) >= batch_size and not rows.flush():
+                return result
+    except ReadError as exc:
+        result.failure = (exc.line_no, exc.problem)
+        return result
+    finally:
+        stats.blank_lines = source.blank_lines
+        source.close()
+    if rows.batch and not rows.flush():
+        return result
+    stats.bytes_read = source.consumed
+    result.lines = source.lines
+    rows.finish()
+    return result
 
-    def flush() -> bool:
-        scores = job.score([line for *_, line in batch])
-        for (index, line_no, end, line), score in zip(batch, scores, strict=True):
+
+class _PartRows:
+    """Scores a partition's records batch by batch into its PartResult: every row, or with
+    `keep` only the best valid ones, checked here, plus near-copies for the client to count.
+    """
+
+    def __init__(self, job: ScoreJob, result: PartResult, keep: int | None, skip_invalid: bool) -> None:
+        self.job = job
+        self.result = result
+        self.skip_invalid = skip_invalid
+        self.best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
+        self.batch: list[tuple[int, int, int, bytes]] = []  # (index, line number, end offset, line)
+        self.aside: list[Row] = []  # near-copies of targets, in checked mode
+
+    def flush(self) -> bool:
+        """Score the batch; False when a bad record stops the partition."""
+        result, best, stats = self.result, self.best, self.result.stats
+        scores = self.job.score([line for *_, line in self.batch])
+        for (index, line_no, end, line), score in zip(self.batch, scores, strict=True):
             if best is None:
                 result.rows.append((index, line_no, end, score, line))
             elif isinstance(score, tuple):
                 if score[0] == CONTAMINATED:  # counted (and maybe kept aside) by the client
-                    aside.append((index, line_no, end, score, line))
+                    self.aside.append((index, line_no, end, score, line))
                     continue
-                if not skip_invalid:
+                if not self.skip_invalid:
                     result.invalid = (line_no, *score)
                     return False
                 stats.skipped[score[0]] += 1
             else:
                 stats.add_score(score)
                 best.push(score, index, (line_no, end, line))
-        batch.clear()
+        self.batch.clear()
         return True
 
-    line_no = 0
-    consumed = 0
-    try:
-        raw: IO[bytes] = _import("fsspec").open(part.url, "rb").open()
-        try:
-            stream, pos = _lines(raw, part)
-            with stream:
-                for line in stream:
-                    if part.end is not None and pos >= part.end:
-                        break
-                    line_no += 1
-                    pos += len(line)
-                    consumed += len(line)
-                    if not line.strip(WHITESPACE):
-                        stats.blank_lines += 1
-                        continue
-                    if cap is not None and stats.records_read >= cap:
-                        break
-                    if line_no == 1 and part.start == 0 and line.startswith(BOM):
-                        line = line[len(BOM) :]
-                    batch.append((stats.records_read, line_no, consumed, line))
-                    stats.records_read += 1
-                    if len(batch) >= batch_size and not flush():
-                        return result
-        finally:
-            raw.close()  # closing a decompressing stream leaves its file open
-    except READ_ERRORS as exc:
-        result.failure = (line_no + 1, str(exc))
-        return result
-    if batch and not flush():
-        return result
-    stats.bytes_read = consumed
-    result.lines = line_no
-    if best is not None:
-        kept = [(index, line_no, end, score, line) for score, index, (line_no, end, line) in best.ranked()]
-        result.rows = sorted([*kept, *aside], key=lambda row: row[0])
-    return result
+    def finish(self) -> None:
+        if self.best is not None:
+            kept = [(i, line_no, end, score, line) for score, i, (line_no, end, line) in self.best.ranked()]
+            self.result.rows = sorted([*kept, *self.aside], key=lambda row: row[0])
 
 
 class DaskEngine:
-    """An engine for `run_select`/`run_score` (see pipeline.Engine) backed by a Dask cluster."""
+    """An engine for `run_select`/`run_score` (see engine.py) backed by a Dask cluster."""
 
     def __init__(
         self,
@@ -298,13 +292,12 @@ class DaskEngine:
             # Also the targets: a cluster closed while holding scattered data logs an error.
             client.cancel([job, *(future for _, future in pending)])
 
-    def __call__(
-        self, settings: RunSettings, stats: RunStats, progress: ProgressSink, top_k: int | None
-    ) -> Scored:
+    def __call__(self, settings: RunSettings, context: RunContext, top_k: int | None) -> Scored:
         # With --limit, a partition cannot know which of its records fall under the limit,
         # so it returns all of them (at most `limit`) and this side cuts.
         keep = top_k if settings.limit is None else None
-        comparisons = settings.comparisons
+        stats = context.stats
+        comparisons = settings.scorer.comparisons
         limit = settings.limit
         offset = 0  # global index of the partition's first record
         line_base = 0  # lines of the file in earlier blocks
@@ -335,7 +328,7 @@ class DaskEngine:
                 stats += part_stats
                 for index, line_no, _, score, line in rows:
                     if isinstance(score, tuple):
-                        set_aside(settings, stats, part.path, line_base + line_no, score, line)
+                        context.set_aside(settings.skip_invalid, part.path, line_base + line_no, score, line)
                         continue
                     if not result.checked:
                         stats.add_score(score)
@@ -343,7 +336,7 @@ class DaskEngine:
                 offset += part_stats.records_read
                 line_base += result.lines
                 stats.pairs = stats.scored * comparisons
-                progress.update(stats.records_read, part.done)
+                context.progress.update(stats.records_read, part.done)
                 if last:
                     return
 

@@ -11,7 +11,8 @@ blake2b, binned by hash, empty bins filled from the next non-empty one), so a re
 costs one hash per shingle. A record is a near duplicate when all `rows` values of at
 least one band equal those of a kept record: for Jaccard similarity s of the shingle
 sets that happens with probability about 1 - (1 - s**rows)**bands. With the default 8 x 8:
-s = 0.5: 3%, 0.7: 37%, 0.8: 77%, 0.9: 99%; unrelated texts essentially never. Candidates
+s = 0.5: 3%, 0.7: 37%, 0.8: 77%, 0.9: 99% (measured on edited sample records: 3, 41, 75,
+99%, as the README says); unrelated texts essentially never. Candidates
 are not verified against the kept text (only band keys are stored: 8 x 8-byte keys, about
 0.5 KB a kept record with set overhead). Everything is deterministic.
 """
@@ -80,26 +81,20 @@ class Deduper:
         self.rows = rows
         self._digests: set[bytes] = set()
         self._band_keys: set[int] = set()
-        self.kept = 0
-        self.exact_duplicates = 0
-        self.near_duplicates = 0
 
     def check(self, text: str | bytes) -> str | None:
         """None if `text` is new (it is remembered), else "exact" or "near" (it is not)."""
         normal = normalise_whitespace(text)
         digest = blake2b(normal, digest_size=16).digest()
         if digest in self._digests:
-            self.exact_duplicates += 1
             return "exact"
         keys: list[int] = []
         if self.near:
             keys = self._band_keys_of(normal)
             if any(k in self._band_keys for k in keys):
-                self.near_duplicates += 1
                 return "near"
             self._band_keys.update(keys)
         self._digests.add(digest)
-        self.kept += 1
         return None
 
     def seen_before(self, text: str | bytes) -> bool:

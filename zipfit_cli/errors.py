@@ -20,9 +20,17 @@ class ExitCode(IntEnum):
 
 
 class ZipfitError(Exception):
-    """Base class; the message is shown to the user as is, so it says what to do next."""
+    """Base class; the message says what went wrong and what to do next, in library terms.
+
+    `setting` names the settings the problem is about (`text_key`, `level`, `skip_invalid`, ...),
+    so the command line can point at its own flags without the library knowing about flags.
+    """
 
     exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str, *, setting: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.settings: tuple[str, ...] = (setting,) if isinstance(setting, str) else setting or ()
 
 
 class UsageError(ZipfitError):
@@ -37,6 +45,10 @@ class InputError(ZipfitError):
     exit_code = ExitCode.BAD_INPUT
 
 
+# The setting to look at when a record fails for a reason (records.REASONS).
+REASON_SETTINGS = {"missing_key": "text_key", "not_string": "text_key", "too_long": "max_text_bytes"}
+
+
 class InvalidRecordError(InputError):
     """One input record cannot be scored; names the file and line."""
 
@@ -45,7 +57,8 @@ class InvalidRecordError(InputError):
         self.line_no = line_no
         self.reason = reason
         self.detail = detail
-        super().__init__(f"{path}:{line_no}: {detail} (use --skip-invalid to skip such records)")
+        settings = (REASON_SETTINGS[reason],) if reason in REASON_SETTINGS else ()
+        super().__init__(f"{path}:{line_no}: {detail}", setting=(*settings, "skip_invalid"))
 
 
 class OutputExistsError(ZipfitError):
@@ -59,6 +72,7 @@ class WorkerDiedError(ZipfitError):
 class Terminated(BaseException):
     """Raised in the main process by the SIGTERM/SIGHUP handler, so cleanup code runs."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, *, stdout_written: bool = False) -> None:
         super().__init__(signum)
         self.signum = signum
+        self.stdout_written = stdout_written  # records already went to stdout: it is incomplete

@@ -13,21 +13,23 @@ from typing import Any
 import orjson
 
 from .errors import InputError, UsageError
-from .pipeline import Filters, RecordWriter, Sink, apply_filters, rank
-from .records import STDIN, TextSpec, compression_of, read_lines
-from .selection import count_for_fraction
+from .ranking import check_limits, count_for_fraction, rank
+from .reading import STDIN, compression_of, read_lines
+from .records import TextSpec
+from .rules import Filters, apply_filters
 from .shards import PART_KEY, PART_VERSION, untag_index
 from .stats import RunStats
+from .writing import RecordWriter, Sink
 
 Record = tuple[float, int, bytes]
 _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
-# Settings that must agree across parts; shard index, workers and batch size may differ.
-_SAME = (
-    "command", "sources", "target_sha256", "compressor", "level", "method", "text_key", "score_key",
-    "skip_invalid", "max_text_bytes", "limit", "decontaminate", "top_k", "fraction", "dedupe",
-    "dedupe_near", "budget_tokens", "budget_chars", "token_counter", "shard_count", "shard_by",
-    "part_version",
-)  # fmt: skip
+# Parts must agree on every setting of their trailer except these: where the shard ran
+# (its index, workers, batch size, engine), the target files' names (their content is
+# compared by hash), and its own counts. A new setting is compared without a change here.
+_MAY_DIFFER = {
+    "shard_index", "workers", "batch_size", "engine", "targets", "target_key", "target_template",
+    "records_read", "blank_lines", "scored", "skipped", "contaminated", "written", "stats",
+}  # fmt: skip
 
 
 @dataclass
@@ -85,7 +87,7 @@ def check_parts(parts: list[Part]) -> None:
     """All parts from one run, every shard present exactly once."""
     first = parts[0].info
     for part in parts[1:]:
-        for key in _SAME:
+        for key in sorted((first.keys() | part.info.keys()) - _MAY_DIFFER):
             if part.info.get(key) != first.get(key):
                 raise InputError(
                     f"{part.path}: {key} differs from {parts[0].path} "
@@ -149,8 +151,7 @@ def run_merge(
     Filters (dedupe, budgets) apply to the merged ranking, so they need parts that hold
     their shard's whole ranking (written without -k).
     """
-    if top_k is not None and fraction is not None:
-        raise UsageError("give either --top-k or --fraction, not both")
+    check_limits(top_k, fraction)
     parts = [read_part(p) for p in paths]
     check_parts(parts)
     info = parts[0].info

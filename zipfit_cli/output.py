@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import IO
 
 from .errors import OutputExistsError, UsageError, ZipfitError
-from .records import STDIN, compression_of
+from .reading import STDIN, compression_of
 
 
 class OutputError(ZipfitError):
@@ -31,10 +31,6 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
-
-# Set once anything went to stdout: after that, an interrupted run has sent part of its
-# output, and the error message must not claim that nothing was written.
-stdout_used = False
 
 
 def check_output_path(path: str, inputs: list[str], force: bool) -> None:
@@ -80,6 +76,7 @@ class Output:
         self._target = path
         self._stream: IO[bytes]
         self.line_buffered = False
+        self.written = False  # anything written: on stdout, an interrupted run sent part of its output
 
     def __enter__(self) -> Output:
         if self.path == STDIN:
@@ -124,9 +121,7 @@ class Output:
         return self
 
     def write(self, data: bytes) -> None:
-        if self.path == STDIN:
-            global stdout_used
-            stdout_used = True
+        self.written = True
         try:
             self._stream.write(data)
         except BrokenPipeError:

@@ -15,14 +15,14 @@ from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .errors import WorkerDiedError
 from .records import RecordError, TextSpec
-from .scoring import TargetSet
 
 if TYPE_CHECKING:
     from .decontam import Decontaminator
+    from .scorers import Scorer
 
 # A record's result: its alignment, or (reason, detail) when it cannot be scored.
 Result = float | tuple[str, str]
@@ -32,25 +32,19 @@ T = TypeVar("T")
 CONTAMINATED = "contaminated"  # the reason given to records that near-copy a target
 
 
-class Scorer(Protocol):
-    def alignment(self, source: bytes) -> float: ...
-
-
 @dataclass(frozen=True)
 class ScoreJob:
     """Everything a worker needs, sent once per worker. spec=None: items are raw texts.
 
-    scorer: what scores a text, the target set (pairwise) or a CorpusScorer;
     decontaminate: flags near-copies of targets, which get (CONTAMINATED, why) as result.
     """
 
-    targets: TargetSet
+    scorer: Scorer
     spec: TextSpec | None = None
-    scorer: Scorer | None = None  # None: the target set, pairwise
     decontaminate: Decontaminator | None = None
 
     def score(self, items: Sequence[bytes]) -> list[Result]:
-        align = (self.scorer or self.targets).alignment
+        align = self.scorer.score
         spec, check = self.spec, self.decontaminate
         if spec is None and check is None:
             return [align(text) for text in items]

@@ -9,10 +9,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .compressors import Compressor, get_compressor
 from .errors import UsageError
+from .records import encode_text
+
+if TYPE_CHECKING:
+    from .scorers import ScoringInputs
 
 
 def ncd(c_x: int, c_t: int, c_xt: int) -> float:
@@ -21,9 +25,21 @@ def ncd(c_x: int, c_t: int, c_xt: int) -> float:
     return (c_xt - lo) / hi
 
 
+def texts_digest(texts: Iterable[bytes]) -> str:
+    """sha256 over texts in order (length-prefixed), to make runs reproducible."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(len(t).to_bytes(8, "little"))
+        h.update(t)
+    return h.hexdigest()
+
+
 @dataclass
 class TargetSet:
-    """Target texts with their compressed sizes, computed once and shipped once per worker."""
+    """Target texts with their compressed sizes, computed once and shipped once per worker.
+
+    It is the `pairwise` scorer: the paper's alignment, one compression per target.
+    """
 
     texts: list[bytes]
     compressor: Compressor
@@ -49,28 +65,46 @@ class TargetSet:
         cls, texts: Iterable[str | bytes], compressor: str | Compressor = "gzip", level: int | None = None
     ) -> TargetSet:
         comp = get_compressor(compressor, level) if isinstance(compressor, str) else compressor
-        encoded = [t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t for t in texts]
-        return cls(encoded, comp)
+        return cls([encode_text(t) for t in texts], comp)
+
+    @classmethod
+    def from_inputs(cls, inputs: ScoringInputs) -> TargetSet:
+        return cls(list(inputs.targets), inputs.compressor)
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def digest(self) -> str:
-        """sha256 over the target texts in order (length-prefixed), to make runs reproducible."""
-        h = hashlib.sha256()
-        for t in self.texts:
-            h.update(len(t).to_bytes(8, "little"))
-            h.update(t)
-        return h.hexdigest()
+        return texts_digest(self.texts)
 
-    def alignment(self, source: bytes) -> float:
-        """1 - mean NCD of `source` against every target; usually within [0, 1]."""
+    @property
+    def comparisons(self) -> int:
+        return len(self.texts)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "method": "pairwise",
+            "compressor": self.compressor.name,
+            "level": self.compressor.level,
+            "n_targets": len(self.texts),
+            "target_sha256": self.digest(),
+        }
+
+    def mean_ncd(self, source: bytes) -> float:
+        """Mean NCD of `source` against every target: 0 for identical, about 1 for unrelated."""
         c_x, pairs = self._sizes(source)
         total = 0.0
         for c_t, c_xt in zip(self.sizes, pairs, strict=True):
             lo, hi = (c_x, c_t) if c_x < c_t else (c_t, c_x)
             total += (c_xt - lo) / hi
-        return 1.0 - total / len(self.sizes)
+        return total / len(self.sizes)
 
-    def alignments(self, sources: Sequence[bytes]) -> list[float]:
+    def alignment(self, source: str | bytes) -> float:
+        """1 - mean NCD of `source` against every target; usually within [0, 1]."""
+        return 1.0 - self.mean_ncd(encode_text(source))
+
+    def score(self, text: bytes) -> float:
+        return 1.0 - self.mean_ncd(text)
+
+    def alignments(self, sources: Sequence[str | bytes]) -> list[float]:
         return [self.alignment(s) for s in sources]

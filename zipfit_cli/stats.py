@@ -62,12 +62,6 @@ class RunStats:
         self.duplicates.update(other.duplicates)
         return self
 
-    def __add__(self, other: RunStats) -> RunStats:
-        total = RunStats()
-        total += self
-        total += other
-        return total
-
     def to_part(self) -> dict[str, Any]:
         """Everything a merge needs to add shards' statistics up exactly (sparse histogram)."""
         return {

@@ -10,100 +10,23 @@ import math
 import os
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Generic, TypeVar
 
-import orjson
+from .errors import UsageError
 
 T = TypeVar("T")
+Record = tuple[float, int, bytes]  # (score, input index, output line)
 
 
-def add_score(line: bytes, key: str, score: float) -> bytes:
-    """The JSONL line with `key: score` added, every original byte of the record kept.
-
-    If the record already has the key (re-scoring earlier output), its value is replaced
-    in place, so the other fields keep their exact bytes (big integers, 1.10, escapes).
-    """
-    key_json = orjson.dumps(key)
-    value = orjson.dumps(score)
-    body = line.rstrip()
-    # Scanning is slow in Python: only when the key is there, or may be there escaped.
-    maybe_escaped = key_json not in body and b"\\" in body and key in orjson.loads(body)
-    if key_json in body or maybe_escaped:
-        span = _top_level_value(body, key)
-        if span is not None:
-            start, end = span
-            return body[:start] + value + body[end:] + b"\n"
-    head = body[:-1].rstrip()
-    sep = b"" if head.endswith(b"{") else b","
-    return head + sep + key_json + b":" + value + b"}\n"
-
-
-def _top_level_value(obj: bytes, key: str) -> tuple[int, int] | None:
-    """Byte span of the last top-level value under `key` in a valid JSON object, if any."""
-    found = None
-    depth = 0
-    i, n = 0, len(obj)
-    want_key = False  # at depth 1, the next string is a key
-    while i < n:
-        c = obj[i]
-        if c == 0x22:  # a string
-            j = _string_end(obj, i)
-            if depth == 1 and want_key:
-                colon = obj.index(b":", j)
-                if orjson.loads(obj[i:j]) == key:
-                    start = colon + 1
-                    while obj[start] in b" \t\r\n":
-                        start += 1
-                    found = (start, _value_end(obj, start))
-                want_key = False
-                i = colon + 1
-                continue
-            i = j
-            continue
-        if c in b"{[":
-            depth += 1
-            if depth == 1:
-                want_key = True
-        elif c in b"}]":
-            depth -= 1
-        elif c == 0x2C and depth == 1:  # ","
-            want_key = True
-        i += 1
-    return found
-
-
-def _string_end(obj: bytes, i: int) -> int:
-    """Index just past the JSON string that starts at `i` (its opening quote)."""
-    i += 1
-    while obj[i] != 0x22:
-        i += 2 if obj[i] == 0x5C else 1
-    return i + 1
-
-
-def _value_end(obj: bytes, start: int) -> int:
-    """Index just past the JSON value that starts at `start`."""
-    first = obj[start]
-    if first == 0x22:
-        return _string_end(obj, start)
-    if first in b"{[":
-        depth, i = 0, start
-        while True:
-            c = obj[i]
-            if c == 0x22:
-                i = _string_end(obj, i)
-                continue
-            if c in b"{[":
-                depth += 1
-            elif c in b"}]":
-                depth -= 1
-                if depth == 0:
-                    return i + 1
-            i += 1
-    i = start  # a number, true, false or null
-    while obj[i] not in b",}] \t\r\n":
-        i += 1
-    return i
+def check_limits(top_k: int | None, fraction: float | None) -> None:
+    """How many to keep: a count, a fraction of the scored records, or (neither) all of them."""
+    if top_k is not None and fraction is not None:
+        raise UsageError("give either a top-K count or a fraction, not both", setting="top_k")
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"the top-K count must be at least 1, not {top_k}", setting="top_k")
+    if fraction is not None and not 0 < fraction <= 1:
+        raise UsageError(f"the fraction must be in (0, 1], not {fraction}", setting="fraction")
 
 
 def count_for_fraction(fraction: float, total: int) -> int:
@@ -190,3 +113,23 @@ class Spool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def rank(
+    records: Iterator[tuple[float, int, bytes]],
+    top_k: int | None = None,
+    fraction: float | None = None,
+    spool_dir: str | None = None,
+) -> Generator[tuple[float, int, bytes], None, None]:
+    """(score, index, line) in rank order: the top_k, the best fraction, or all."""
+    if top_k is not None:
+        best: TopK[bytes] = TopK(top_k)
+        for score, index, line in records:
+            best.push(score, index, line)
+        yield from best.ranked()
+        return
+    with Spool(spool_dir) as spool:
+        for score, index, line in records:
+            spool.add(score, index, line)
+        k = None if fraction is None else count_for_fraction(fraction, len(spool))
+        yield from spool.ranked(k)

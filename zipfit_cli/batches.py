@@ -1,0 +1,86 @@
+"""Records of every source in input order, cut into batches for the workers, with their keys.
+
+A record's key: (file number << FILE_SHIFT) | its position among the file's records. Keys
+sort in input order, break score ties, and need no count of earlier files, so a shard
+given whole files can compute them. `--shard I/N` takes the records whose position among
+the records of all sources leaves remainder I; with shard_by="file" it takes whole files
+(file number % N == I) and reads no other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .reading import STDIN
+from .sources import open_source
+from .stats import RunStats
+
+FILE_SHIFT = 40
+
+
+@dataclass
+class Batch:
+    path: str
+    line_nos: list[int] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    bytes_done: int = 0  # bytes on disk of the whole input read when the batch was cut
+
+
+@dataclass(frozen=True)
+class Slicing:
+    """Which records a run takes: its shard, and at most `limit` of them."""
+
+    size: int = 256  # records per batch
+    shard: tuple[int, int] | None = None  # (i, n)
+    by_file: bool = False
+    limit: int | None = None
+
+
+def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> Iterator[Batch]:
+    """Batches of this run's records in input order; a batch never spans two files."""
+    position = 0  # among the records of all sources read
+    done_before = 0
+    shard_i, shard_n = slicing.shard or (0, 1)
+    by_file, limit = slicing.by_file, slicing.limit
+    # Counts of the input itself (blank lines, bytes): with record shards every shard reads
+    # everything, so shard 0 alone counts them and a merge adds up to the single run's.
+    counts_input = by_file or shard_i == 0
+    for file_no, path in enumerate(sources):
+        if by_file and file_no % shard_n != shard_i:
+            if path != STDIN:
+                done_before += os.path.getsize(path)
+            continue
+        source = open_source(path)
+        base = file_no << FILE_SHIFT
+        in_file = 0
+        batch = Batch(path)
+        try:
+            for line_no, line in source:
+                if limit is not None and position >= limit:
+                    break
+                if by_file or position % shard_n == shard_i:
+                    batch.line_nos.append(line_no)
+                    batch.indexes.append(base | in_file)
+                    batch.lines.append(line)
+                    stats.records_read += 1
+                position += 1
+                in_file += 1
+                if len(batch.lines) >= slicing.size:
+                    on_disk = source.position()
+                    batch.bytes_done = done_before + (source.consumed if on_disk is None else on_disk)
+                    yield batch
+                    batch = Batch(path)
+        finally:
+            source.close()
+        done_before += source.consumed if path == STDIN else os.path.getsize(path)
+        if counts_input:
+            stats.blank_lines += source.blank_lines
+            stats.bytes_read += source.consumed
+        if batch.lines:
+            batch.bytes_done = done_before
+            yield batch
+        if limit is not None and position >= limit:
+            return

@@ -1,0 +1,118 @@
+"""Engines: from run settings to the stream of scored records, on this machine or elsewhere.
+
+An engine is called as engine(settings, context, top_k) and yields (score, index, line)
+for every valid record in input order, keeping the context's counters up to date; bad
+records raise or are counted through `context.set_aside`, the one skip-or-stop rule every
+engine shares. Given top_k it may leave out records that cannot be among the top_k best.
+The local engine is here; `dask_engine.py` is the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from .batches import Batch, Slicing, read_batches
+from .errors import InvalidRecordError
+from .runner import CONTAMINATED, Result, ScoreJob, map_batches
+from .stats import RunStats
+from .writing import Sink
+
+if TYPE_CHECKING:
+    from .decontam import Decontaminator
+    from .records import TextSpec
+    from .scorers import Scorer
+
+
+class ProgressSink(Protocol):
+    def update(self, records: int, bytes_done: int) -> None: ...
+
+
+class NoProgress:
+    def update(self, records: int, bytes_done: int) -> None:
+        pass
+
+
+@dataclass
+class RunSettings:
+    """What to score and how; shared by `score` and `select`."""
+
+    sources: list[str]
+    scorer: Scorer
+    spec: TextSpec
+    workers: int = 1
+    batch_size: int = 256
+    skip_invalid: bool = False
+    score_key: str = "zipfit_score"
+    shard: tuple[int, int] | None = None  # (i, n): this run's share of the input
+    shard_by: str = "record"  # "record": every n-th record; "file": every n-th file
+    limit: int | None = None  # stop after this many records (debugging)
+    decontaminate: Decontaminator | None = None
+
+    def job(self) -> ScoreJob:
+        """What each worker receives once."""
+        return ScoreJob(self.scorer, self.spec, self.decontaminate)
+
+    def slicing(self) -> Slicing:
+        return Slicing(self.batch_size, self.shard, self.shard_by == "file", self.limit)
+
+
+@dataclass
+class RunContext:
+    """One run's changing state: counters, progress, and where near-copies of targets go."""
+
+    stats: RunStats = field(default_factory=RunStats)
+    progress: ProgressSink = field(default_factory=NoProgress)
+    aside: Sink | None = None
+
+    def set_aside(
+        self, skip_invalid: bool, path: str, line_no: int, result: tuple[str, str], line: bytes
+    ) -> None:
+        """A record that was not scored: count a near-copy of a target (and keep it aside if
+        asked), count a bad record when skipping them, or stop the run naming file and line.
+        """
+        reason, detail = result
+        if reason == CONTAMINATED:
+            self.stats.contaminated += 1
+            if self.aside is not None:
+                self.aside.write(line if line.endswith(b"\n") else line + b"\n")
+            return
+        if not skip_invalid:
+            raise InvalidRecordError(path, line_no, reason, detail)
+        self.stats.skipped[reason] += 1
+
+
+Scored = Generator[tuple[float, int, bytes], None, None]
+Engine = Callable[[RunSettings, RunContext, "int | None"], Scored]
+
+
+def local_engine(settings: RunSettings, context: RunContext, top_k: int | None = None) -> Scored:
+    """This machine, a process pool when workers > 1; top_k is not used."""
+    batches = (
+        (batch, batch.lines) for batch in read_batches(settings.sources, settings.slicing(), context.stats)
+    )
+    # closing(): an exception in the consumer must stop the pool at once, not at GC time.
+    with closing(map_batches(settings.job(), batches, settings.workers)) as scored:
+        yield from _check_results(settings, context, scored)
+
+
+def _check_results(
+    settings: RunSettings, context: RunContext, scored: Iterator[tuple[Batch, list[Result]]]
+) -> Iterator[tuple[float, int, bytes]]:
+    stats = context.stats
+    comparisons = settings.scorer.comparisons
+    records = 0
+    for batch, results in scored:
+        for line_no, index, line, result in zip(
+            batch.line_nos, batch.indexes, batch.lines, results, strict=True
+        ):
+            if isinstance(result, tuple):
+                context.set_aside(settings.skip_invalid, batch.path, line_no, result, line)
+                continue
+            stats.add_score(result)
+            yield result, index, line
+        records += len(results)
+        stats.pairs = stats.scored * comparisons
+        context.progress.update(records, batch.bytes_done)

@@ -1,0 +1,233 @@
+"""The command-line spelling of every option: flag names, help text, value names.
+
+Declared once as `Annotated` aliases and shared by the commands in `cli.py`; the
+defaults live in `options.py`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .compressors import COMPRESSORS
+from .options import SCORING
+
+Sources = Annotated[
+    list[str],
+    typer.Argument(
+        help="Source JSONL files (.gz, .bz2, .xz, .zst read as such); - for stdin.", show_default=False
+    ),
+]
+Targets = Annotated[
+    list[str],
+    typer.Option(
+        "--target",
+        "-t",
+        help="Target examples: JSONL (or .txt, one per line). Repeatable.",
+        show_default=False,
+    ),
+]
+Output_ = Annotated[
+    str, typer.Option("--output", "-o", help="Output JSONL (.gz/.zst compressed); - for stdout.")
+]
+TextKey = Annotated[
+    str, typer.Option("--text-key", help="Source field with the text; dotted paths like meta.content work.")
+]
+TargetKey = Annotated[str, typer.Option("--target-key", help="Target field with the text.")]
+TargetTemplate = Annotated[
+    str | None,
+    typer.Option(
+        "--target-template", help="Build target text from fields, e.g. '{prompt}{canonical_solution}'."
+    ),
+]
+Compressor = Annotated[
+    str,
+    typer.Option("--compressor", help=f"Compressor: {', '.join(COMPRESSORS)}. gzip is the paper's method."),
+]
+Level = Annotated[
+    int | None,
+    typer.Option(
+        "--level",
+        help="Compression level (gzip 1-9, default 9; lz4 0 or 3-12, default 0; zstd 1-22, default 3; "
+        "isal 0-3, default 1).",
+        show_default=False,
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", "-j", min=1, help="Worker processes (default: all cores).", show_default=False),
+]
+ScoreKey = Annotated[str, typer.Option("--score-key", help="Field the score is written to.")]
+SkipInvalid = Annotated[
+    bool,
+    typer.Option(
+        "--skip-invalid",
+        help="Skip records that cannot be scored and count them, instead of stopping with exit code 3.",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+Report = Annotated[
+    Path | None,
+    typer.Option("--report", help="Write the run summary, settings and target hash as JSON here."),
+]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per task sent to a worker.")]
+Limit = Annotated[
+    int | None,
+    typer.Option("--limit", min=1, help="Stop after this many source records (for trying things out)."),
+]
+MaxTextBytes = Annotated[
+    int,
+    typer.Option("--max-text-bytes", min=0, help="Texts longer than this are invalid records (0: no limit)."),
+]
+Traceback = Annotated[bool, typer.Option("--traceback", help="Show the Python traceback of an error.")]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        help="Process one N-th of the input (see --shard-by), writing a part for `zipfit merge`. "
+        "I/N with 0 <= I < N, or 'slurm' for SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.",
+        show_default=False,
+    ),
+]
+
+
+class ShardBy(str, Enum):
+    """--shard-by values."""
+
+    record = "record"
+    file = "file"
+
+
+ShardBy_ = Annotated[
+    ShardBy,
+    typer.Option(
+        "--shard-by",
+        help="record: every N-th record (each shard reads all input); file: every N-th source "
+        "file (each shard reads only its files; for corpora of many files).",
+    ),
+]
+DEFAULT_SHARD_BY = ShardBy(SCORING.shard_by)
+TopK_ = Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Keep the K best records.")]
+
+
+class EngineName(str, Enum):
+    """--engine values."""
+
+    local = "local"
+    dask = "dask"
+
+
+Engine_ = Annotated[
+    EngineName,
+    typer.Option(
+        "--engine",
+        help="Where scoring runs: local (this machine's cores) or dask (a Dask cluster; sources may "
+        "then be globs or fsspec URLs like s3://...). Output is the same byte for byte.",
+    ),
+]
+DEFAULT_ENGINE = EngineName(SCORING.engine)
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: the scheduler, like tcp://10.0.0.5:8786 (default: "
+        "$DASK_SCHEDULER_ADDRESS, else a local cluster of --workers processes). Workers must "
+        "have zipfit-cli installed and see the source paths.",
+        show_default=False,
+    ),
+]
+Blocksize = Annotated[
+    str | None,
+    typer.Option(
+        "--blocksize",
+        help="With --engine dask: split uncompressed sources into partitions of this size, like "
+        "16MiB (default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one "
+        "partition per file). Compressed files are one partition each.",
+        show_default=False,
+    ),
+]
+Fraction = Annotated[
+    float | None,
+    typer.Option("--fraction", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."),
+]
+
+
+Method = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        help="pairwise: the paper's mean NCD over every target; corpus: one compression per "
+        "record against the whole target set as a dictionary (for thousands of targets).",
+    ),
+]
+Decontaminate = Annotated[
+    bool,
+    typer.Option(
+        "--decontaminate",
+        help="Drop records that near-copy a target (a shared word 13-gram, see "
+        "--decontaminate-ngram); they are counted, and kept aside with --contaminated-output.",
+    ),
+]
+DecontaminateNgram = Annotated[
+    int | None,
+    typer.Option(
+        "--decontaminate-ngram",
+        min=0,
+        help="Word n-gram length of --decontaminate, default 13 (0: off); implies --decontaminate.",
+        show_default=False,
+    ),
+]
+DecontaminateNcd = Annotated[
+    float | None,
+    typer.Option(
+        "--decontaminate-ncd",
+        help="Also drop records within this NCD of any target, e.g. 0.3 (implies --decontaminate).",
+        show_default=False,
+    ),
+]
+ContaminatedOutput = Annotated[
+    str | None,
+    typer.Option(
+        "--contaminated-output",
+        help="Write dropped near-copies here (implies --decontaminate).",
+        show_default=False,
+    ),
+]
+Dedupe = Annotated[
+    bool,
+    typer.Option("--dedupe", help="Drop exact duplicates (whitespace-normalised); the best-ranked stays."),
+]
+DedupeNear = Annotated[
+    bool, typer.Option("--dedupe-near", help="Also drop near-duplicates (MinHash over word 5-grams).")
+]
+BudgetTokens = Annotated[
+    int | None,
+    typer.Option(
+        "--budget-tokens",
+        min=0,
+        help="Take records in rank order up to this many tokens.",
+        show_default=False,
+    ),
+]
+BudgetChars = Annotated[
+    int | None,
+    typer.Option(
+        "--budget-chars",
+        min=0,
+        help="Take records in rank order up to this many characters.",
+        show_default=False,
+    ),
+]
+TokenCounter = Annotated[
+    str,
+    typer.Option(
+        "--token-counter",
+        help="How --budget-tokens counts: approx (a GPT-2-style pre-tokenizer, built in) or "
+        "tiktoken:ENCODING (needs tiktoken and its encoding file).",
+    ),
+]

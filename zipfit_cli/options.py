@@ -1,0 +1,144 @@
+"""The options of the scoring commands: each declared once with its default, checked in
+one place, and turned into run settings.
+
+`cli.py` reads the defaults from here (`SCORING`, `SELECTION`) for its signatures, so a
+default is written once for every command that takes the option.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .compressors import get_compressor
+from .engine import RunSettings
+from .errors import UsageError
+from .ranking import check_limits
+from .reading import STDIN
+from .records import TextSpec, load_texts
+from .rules import Filters
+from .runner import default_workers
+from .scorers import ScoringInputs, build_scorer
+from .shards import INDEX_KEY, PART_KEY, parse_shard
+
+DECONTAMINATE_NGRAM = 13  # word n-gram length of --decontaminate
+
+
+@dataclass
+class ScoringOptions:
+    """Options shared by `score` and `select`, as the user gave them."""
+
+    sources: list[str]
+    target: list[str]
+    output: str = STDIN
+    text_key: str = "text"
+    target_key: str = "text"
+    target_template: str | None = None
+    compressor: str = "gzip"
+    level: int | None = None
+    method: str = "pairwise"
+    workers: int | None = None
+    score_key: str = "zipfit_score"
+    skip_invalid: bool = False
+    quiet: bool = False
+    report: Path | None = None
+    force: bool = False
+    batch_size: int = 256
+    limit: int | None = None
+    max_text_bytes: int = 0
+    shard: str | None = None
+    shard_by: str = "record"
+    engine: str = "local"
+    scheduler: str | None = None
+    blocksize: str | None = None
+    decontaminate: bool = False
+    decontaminate_ngram: int | None = None  # None: DECONTAMINATE_NGRAM when decontaminating
+    decontaminate_ncd: float | None = None
+    contaminated_output: str | None = None
+
+    def check(self) -> None:
+        """Every check of options against each other, before any file is read."""
+        if not self.target:
+            raise UsageError("give the target examples with -t/--target PATH")
+        if sum(p == STDIN for p in self.sources + self.target) > 1:
+            raise UsageError("stdin (-) can be read only once")
+        if not self.score_key:
+            raise UsageError("--score-key needs a field name")
+        if self.score_key in (self.text_key, INDEX_KEY, PART_KEY):
+            raise UsageError(
+                f"--score-key {self.score_key!r} would overwrite a field zipfit needs; choose another"
+            )
+        if self.shard_by != "record" and self.shard is None:
+            raise UsageError("--shard-by goes with --shard")
+        if self.shard_by == "file" and self.limit is not None:
+            raise UsageError("--limit counts records across all files; it cannot go with --shard-by file")
+        if self.engine == "local" and (self.scheduler is not None or self.blocksize is not None):
+            raise UsageError("--scheduler and --blocksize need --engine dask")
+        if self.engine != "local" and self.shard is not None:
+            raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
+
+
+@dataclass
+class SelectionOptions:
+    """What `select` keeps, and the rules it keeps it by."""
+
+    top_k: int | None = None
+    fraction: float | None = None
+    dedupe: bool = False
+    dedupe_near: bool = False
+    budget_tokens: int | None = None
+    budget_chars: int | None = None
+    token_counter: str = "approx"
+
+    def check(self) -> None:
+        check_limits(self.top_k, self.fraction)
+        if self.budget_tokens is not None and self.budget_chars is not None:
+            raise UsageError("give either --budget-tokens or --budget-chars, not both")
+        if self.token_counter != "approx" and self.budget_tokens is None:
+            raise UsageError("--token-counter goes with --budget-tokens")
+
+    def filters(self) -> Filters:
+        from .budget import make_counter
+        from .dedupe import Deduper
+
+        budget = self.budget_tokens if self.budget_tokens is not None else self.budget_chars
+        counter = None
+        if budget is not None:
+            counter = make_counter("chars" if self.budget_chars is not None else self.token_counter)
+        dedupe = Deduper(near=self.dedupe_near) if self.dedupe or self.dedupe_near else None
+        return Filters(dedupe=dedupe, budget=budget, counter=counter)
+
+
+def build_settings(opts: ScoringOptions) -> RunSettings:
+    """Targets loaded and compressed once, scorer and decontaminator ready to ship to workers."""
+    opts.check()
+    targets = load_texts(
+        opts.target, TextSpec.build(opts.target_key, opts.target_template, setting="target_key")
+    )
+    compressor = get_compressor(opts.compressor, opts.level)
+    settings = RunSettings(
+        sources=opts.sources,
+        scorer=build_scorer(opts.method, ScoringInputs(targets, compressor)),
+        spec=TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes),
+        workers=opts.workers or default_workers(),
+        batch_size=opts.batch_size,
+        skip_invalid=opts.skip_invalid,
+        score_key=opts.score_key,
+        limit=opts.limit,
+        shard=parse_shard(opts.shard) if opts.shard is not None else None,
+        shard_by=opts.shard_by,
+    )
+    asked = (opts.decontaminate_ngram, opts.decontaminate_ncd, opts.contaminated_output)
+    if opts.decontaminate or any(option is not None for option in asked):
+        from .decontam import Decontaminator
+
+        ngram = DECONTAMINATE_NGRAM if opts.decontaminate_ngram is None else opts.decontaminate_ngram
+        settings.decontaminate = Decontaminator.from_targets(
+            targets, ngram=ngram or None, ncd_threshold=opts.decontaminate_ncd, compressor=compressor
+        )
+    return settings
+
+
+# The defaults, for the command-line signatures.
+SCORING = ScoringOptions(sources=[], target=[])
+SELECTION = SelectionOptions()

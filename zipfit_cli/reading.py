@@ -1,0 +1,260 @@
+"""Reading input bytes: open files or stdin, decompress by name or magic bytes, split lines.
+
+Nothing here knows what a record is; `records.py` turns lines into texts, and
+`sources.py` chooses a reader for each input.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from typing import IO, Any
+
+from .errors import InputError
+
+STDIN = "-"
+BOM = b"\xef\xbb\xbf"
+# Bytes that make a line blank; blank lines are not records (counted, never errors).
+WHITESPACE = b" \t\r\n\x0b\x0c"
+
+# What reading a damaged or truncated (compressed) file can raise.
+READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
+
+MAGIC = (
+    (b"\x1f\x8b", "gz"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zst"),
+)
+
+
+class ReadError(InputError):
+    """An input that could not be read to its end (damaged, truncated); names file and line."""
+
+    def __init__(self, path: str, line_no: int, problem: str) -> None:
+        super().__init__(f"{path}:{line_no}: cannot read: {problem}")
+        self.line_no = line_no
+        self.problem = problem
+
+
+def sniff_compression(data: bytes) -> str | None:
+    """The compression whose magic bytes `data` starts with, if any."""
+    return next((kind for magic, kind in MAGIC if data.startswith(magic)), None)
+
+
+def compression_of(path: str) -> str | None:
+    """Compression implied by a file name: 'gz', 'bz2', 'xz', 'zst' or None."""
+    name = path.lower()
+    for suffix, kind in ((".gz", "gz"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zst"), (".zstd", "zst")):
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+def decompressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:
+    """`raw` read through the decompressor for `kind` (None: as it is)."""
+    if kind is None:
+        return raw
+    if kind == "gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if kind == "bz2":
+        return bz2.BZ2File(raw, "rb")
+    if kind == "xz":
+        return lzma.LZMAFile(raw, "rb")
+    return io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 20)
+
+
+class _ZstdReader(io.RawIOBase):
+    """Zstandard frames, one after another; unlike zstandard's stream_reader it reports a
+    file cut off mid-frame (EOFError) instead of ending quietly, and corrupt data as OSError.
+    Input goes in small chunks, so a highly compressed file does not inflate all at once.
+    """
+
+    CHUNK = 4096
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard
+
+        self._raw = raw
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._error = zstandard.ZstdError
+        self._obj = self._new()
+        self._pending = b""
+        self._offset = 0  # into _pending: slicing it on every read would be quadratic
+        self._in_frame = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _refill(self) -> bool:
+        """Decompress more input into _pending; False at the clean end of the input."""
+        chunk = self._raw.read(self.CHUNK)
+        if not chunk:
+            if self._in_frame:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            return False
+        out = []
+        while chunk:
+            try:
+                out.append(self._obj.decompress(chunk))
+            except self._error as exc:
+                raise OSError(f"corrupt zstd data: {exc}") from None
+            self._in_frame = not self._obj.eof
+            chunk = self._obj.unused_data if self._obj.eof else b""
+            if self._obj.eof:
+                self._obj = self._new()
+        self._pending, self._offset = b"".join(out), 0
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._offset >= len(self._pending):
+            if not self._refill():
+                return 0
+        n = min(len(buffer), len(self._pending) - self._offset)
+        buffer[:n] = memoryview(self._pending)[self._offset : self._offset + n]
+        self._offset += n
+        return n
+
+
+class _Prefixed(io.RawIOBase):
+    """`head`, then the rest of `raw`: sniffing the start of stdin without losing it."""
+
+    def __init__(self, head: bytes, raw: IO[bytes]) -> None:
+        self._head = head
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
+    """(raw, stream) for a path or '-': raw is what is on disk, stream yields decompressed bytes."""
+    if path == STDIN:
+        stdin = sys.stdin.buffer
+        head = stdin.read(8)  # a buffered read waits for all 8 bytes, or the end of input
+        kind = sniff_compression(head)
+        raw: IO[bytes] = io.BufferedReader(_Prefixed(head, stdin), buffer_size=1 << 20)
+        return raw, decompressing(raw, kind)
+    try:
+        raw = open(path, "rb", buffering=1 << 20)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a JSONL file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror}") from None
+    return raw, decompressing(raw, compression_of(path))
+
+
+class LineReader:
+    """The lines of one input, decompressed and numbered from 1, a BOM on line 1 removed;
+    read errors become InputError naming the file and line.
+
+    With `end`, only the lines that start before byte `end` of the stream are read; a
+    reader opened at byte `start` > 0 (`open_range`) begins at the first line that starts
+    at or after it, so consecutive ranges split a file into whole lines.
+    """
+
+    def __init__(self, path: str, opened: tuple[IO[bytes], IO[bytes]] | None = None) -> None:
+        self.path = path
+        self._raw, self._stream = opened or open_input(path)
+        self._seekable = path != STDIN and self._raw.seekable()
+        self.consumed = 0  # decompressed bytes read so far, BOM included
+        self.lines = 0  # lines read so far
+        self.offset = 0  # stream offset of the next line
+        self.end: int | None = None
+        self.first_line = True  # the stream starts at the file's start: a BOM may be there
+
+    @classmethod
+    def open_range(cls, path: str, url: str, start: int = 0, end: int | None = None) -> LineReader:
+        """A whole file (compressed or not), or the lines starting in bytes [start, end) of an
+        uncompressed one, opened through fsspec (any URL its backends read)."""
+        import fsspec  # type: ignore[import-untyped,unused-ignore]
+
+        raw: IO[bytes] = fsspec.open(url, "rb").open()
+        if start == 0 and end is None:
+            # zipfit's own decompression, not fsspec's, so every byte matches the local reader.
+            reader = cls(path, (raw, decompressing(raw, compression_of(url))))
+            reader._seekable = False
+            return reader
+        reader = cls(path, (raw, raw))
+        reader._seekable = False
+        if start:
+            # A line belongs to the range its first byte is in: skip the rest of the line
+            # byte start-1 is part of (only its newline when a line starts right at `start`).
+            raw.seek(start - 1)
+            reader.offset = start - 1 + len(raw.readline())
+            reader.first_line = False
+        reader.end = end
+        return reader
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        line_no = 0
+        end = self.end
+        try:
+            for line_no, line in enumerate(self._stream, 1):
+                if end is not None and self.offset >= end:
+                    return
+                self.offset += len(line)
+                self.consumed += len(line)
+                self.lines = line_no
+                if line_no == 1 and self.first_line and line.startswith(BOM):
+                    line = line[len(BOM) :]
+                yield line_no, line
+        except READ_ERRORS as exc:
+            raise ReadError(self.path, self.lines + 1, str(exc)) from None
+
+    def position(self) -> int | None:
+        """Bytes consumed from the file on disk (compressed), when that can be known."""
+        return self._raw.tell() if self._seekable else None
+
+    def close(self) -> None:
+        if self.path != STDIN:  # stdin belongs to the process
+            self._stream.close()
+            self._raw.close()
+
+
+def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) for every line of a file; see LineReader."""
+    reader = LineReader(path)
+    try:
+        yield from reader
+    finally:
+        reader.close()
+
+
+def is_plain_text(path: str) -> bool:
+    """A '.txt' file (compressed or not): one example a line, not JSONL."""
+    name = path.lower()
+    if compression_of(name):
+        name = name.rsplit(".", 1)[0]
+    return name.endswith(".txt")
+
+
+def input_size(paths: list[str]) -> int | None:
+    """Total bytes on disk of the inputs, or None when one of them is stdin."""
+    total = 0
+    for path in paths:
+        if path == STDIN:
+            return None
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            raise InputError(f"{path}: no such file") from None
+    return total

@@ -1,0 +1,137 @@
+"""Output records: the input line with the score added, every original byte kept; in shard
+parts also the input index and a closing trailer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+
+from .shards import part_trailer, tag_index
+from .stats import RunStats
+
+
+class Sink(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
+def add_score(line: bytes, key: str, score: float) -> bytes:
+    """The JSONL line with `key: score` added, every original byte of the record kept.
+
+    If the record already has the key (re-scoring earlier output), its value is replaced
+    in place, so the other fields keep their exact bytes (big integers, 1.10, escapes).
+    """
+    key_json = orjson.dumps(key)
+    value = orjson.dumps(score)
+    body = line.rstrip()
+    # Scanning is slow in Python: only when the key is there, or may be there escaped.
+    maybe_escaped = key_json not in body and b"\\" in body and key in orjson.loads(body)
+    if key_json in body or maybe_escaped:
+        span = _top_level_value(body, key)
+        if span is not None:
+            start, end = span
+            return body[:start] + value + body[end:] + b"\n"
+    head = body[:-1].rstrip()
+    sep = b"" if head.endswith(b"{") else b","
+    return head + sep + key_json + b":" + value + b"}\n"
+
+
+def _top_level_value(obj: bytes, key: str) -> tuple[int, int] | None:
+    """Byte span of the last top-level value under `key` in a valid JSON object, if any."""
+    found = None
+    depth = 0
+    i, n = 0, len(obj)
+    want_key = False  # at depth 1, the next string is a key
+    while i < n:
+        c = obj[i]
+        if c == 0x22:  # a string
+            j = _string_end(obj, i)
+            if depth == 1 and want_key:
+                colon = obj.index(b":", j)
+                if orjson.loads(obj[i:j]) == key:
+                    start = colon + 1
+                    while obj[start] in b" \t\r\n":
+                        start += 1
+                    found = (start, _value_end(obj, start))
+                want_key = False
+                i = colon + 1
+                continue
+            i = j
+            continue
+        if c in b"{[":
+            depth += 1
+            if depth == 1:
+                want_key = True
+        elif c in b"}]":
+            depth -= 1
+        elif c == 0x2C and depth == 1:  # ","
+            want_key = True
+        i += 1
+    return found
+
+
+def _string_end(obj: bytes, i: int) -> int:
+    """Index just past the JSON string that starts at `i` (its opening quote)."""
+    i += 1
+    while obj[i] != 0x22:
+        i += 2 if obj[i] == 0x5C else 1
+    return i + 1
+
+
+def _value_end(obj: bytes, start: int) -> int:
+    """Index just past the JSON value that starts at `start`."""
+    first = obj[start]
+    if first == 0x22:
+        return _string_end(obj, start)
+    if first in b"{[":
+        depth, i = 0, start
+        while True:
+            c = obj[i]
+            if c == 0x22:
+                i = _string_end(obj, i)
+                continue
+            if c in b"{[":
+                depth += 1
+            elif c in b"}]":
+                depth -= 1
+                if depth == 0:
+                    return i + 1
+            i += 1
+    i = start  # a number, true, false or null
+    while obj[i] not in b",}] \t\r\n":
+        i += 1
+    return i
+
+
+class RecordWriter:
+    """Writes output records, with the score added; in shard parts, also the index and a trailer."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        score_key: str,
+        stats: RunStats,
+        part: dict[str, Any] | None = None,
+        ranked: bool = False,
+        scored: bool = False,
+    ) -> None:
+        self.sink = sink
+        self.score_key = score_key
+        self.stats = stats
+        self.part = part
+        self.ranked = ranked  # output in rank order: the last score written is the threshold
+        self.scored = scored  # lines already carry their score (merging parts)
+
+    def write(self, score: float, index: int, line: bytes) -> None:
+        out = line if self.scored else add_score(line, self.score_key, score)
+        if self.part is not None:
+            out = tag_index(out, index)
+        self.sink.write(out)
+        self.stats.selected += 1
+        if self.ranked:
+            self.stats.threshold = score
+
+    def close(self) -> None:
+        if self.part is not None:
+            self.sink.write(part_trailer(self.part, self.stats))
