@@ -1,11 +1,11 @@
 # Every target sets itself up: a virtual environment in .venv with zipfit and its test tools.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: default demo test lint format bench clean
+.PHONY: default demo test test-fast lint format bench clean
 
 default: test lint
 
@@ -29,6 +29,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check zipfit_cli tests benchmarks
 	$(BIN)/ruff format --check zipfit_cli tests benchmarks
@@ -43,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/corpus_mode.py
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .venv-py310 $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from typer.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_data"
@@ -16,6 +18,30 @@ TARGET = SAMPLE_DIR / "target.jsonl"
 TEMPLATE = "{prompt}{canonical_solution}"
 
 WriteJsonl = Callable[..., Path]
+# Arguments naming the sample targets, and the same scored fast (lz4, one process).
+TARGETS = ["-t", str(TARGET), "--target-template", TEMPLATE]
+FAST = [*TARGETS, "--compressor", "lz4", "-j", "1"]
+
+
+def run(*args: Any, env: dict[str, str] | None = None, input: bytes | None = None) -> Result:
+    """`zipfit ARGS...` in-process through Typer's runner; stdout and stderr captured apart."""
+    from zipfit_cli.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], env=env, input=input)
+
+
+def ok(*args: Any, env: dict[str, str] | None = None, input: bytes | None = None) -> Result:
+    """`run`, asserting exit code 0 and showing what the user would have seen otherwise."""
+    result = run(*args, env=env, input=input)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def records(data: bytes | str) -> list[dict[str, Any]]:
+    """JSONL output as objects; every line, the last included, must end with a newline."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    assert raw == b"" or raw.endswith(b"\n")
+    return [orjson.loads(line) for line in raw.splitlines()]
 
 
 @pytest.fixture(autouse=True)

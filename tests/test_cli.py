@@ -15,15 +15,10 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import TARGET, TEMPLATE, WriteJsonl
+from conftest import FAST, TARGET, TARGETS, TEMPLATE, WriteJsonl, ok, records, run
 from test_scoring import ref_alignment
-from typer.testing import CliRunner, Result
 
 from zipfit_cli import __version__
-from zipfit_cli.cli import app
-
-TARGETS = ["-t", str(TARGET), "--target-template", TEMPLATE]
-FAST = [*TARGETS, "--compressor", "lz4", "-j", "1"]
 
 DECOMPRESS = {
     "gz": gzip.decompress,
@@ -37,22 +32,6 @@ COMPRESS = {
     "xz": lzma.compress,
     "zst": lambda b: zstandard.ZstdCompressor().compress(b),
 }
-
-
-def run(*args: Any, input: bytes | None = None) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
-
-
-def ok(*args: Any, input: bytes | None = None) -> Result:
-    result = run(*args, input=input)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def records(data: bytes | str) -> list[dict[str, Any]]:
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
-    assert text == "" or text.endswith("\n")
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def by_id(path: Path) -> dict[str, dict[str, Any]]:

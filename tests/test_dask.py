@@ -15,17 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TARGET, TEMPLATE
-from typer.testing import CliRunner, Result
+from conftest import TARGET, TEMPLATE, run
+from typer.testing import Result
 
-from zipfit_cli.cli import app
+pytestmark = pytest.mark.slow  # Dask clusters
 
 FAST = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q"]
 TIMING = ("elapsed_s", "records_per_s", "pairs_per_s")
-
-
-def run(*args: Any, env: dict[str, str] | None = None, input: bytes | None = None) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args], env=env, input=input)
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -131,6 +127,8 @@ CASES = {
     "limit-50": ["select", "-k", 10, "--limit", 50],
     "limit-120": ["score", "--limit", 120],
     "limit-150": ["select", "-k", 10, "--limit", 150],
+    "contrast": ["select", "-k", 25, "--contrast", "--background-size", 16],
+    "contrast-limit": ["score", "--limit", 120, "--contrast", "--background-size", 16, "--seed", 2],
 }
 
 

@@ -18,7 +18,7 @@ COMMANDS = sorted(c.name or "" for c in typer.main.get_command(app).commands.val
 
 
 def test_commands_are_the_documented_set() -> None:
-    assert COMMANDS == ["align", "merge", "score", "select"]
+    assert COMMANDS == ["align", "background", "merge", "score", "select"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

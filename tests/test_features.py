@@ -10,24 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import TARGET, TEMPLATE
-from typer.testing import CliRunner, Result
+from conftest import TARGET, TEMPLATE, ok, records, run
 
 from zipfit_cli.budget import make_counter
 from zipfit_cli.dedupe import normalise_whitespace
 
-runner = CliRunner()
 TARGET_ARGS = ["-t", str(TARGET), "--target-template", TEMPLATE]
-
-
-def ok(*args: Any) -> Result:
-    result = runner.invoke(__import__("zipfit_cli.cli").cli.app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def rows(data: str | bytes) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in (data.encode() if isinstance(data, str) else data).splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +40,21 @@ def test_decontaminate_removes_planted_copies_and_nothing_else(planted: Path, tm
     report = tmp_path / "report.json"
     result = ok("select", planted, *TARGET_ARGS, "--compressor", "lz4", "--decontaminate",
                 "--contaminated-output", aside, "--report", report, "-j", "2")  # fmt: skip
-    kept = rows(result.stdout)
-    assert sorted(r["id"] for r in rows(aside.read_bytes())) == ["leak-0", "leak-1", "leak-2"]
+    kept = records(result.stdout)
+    assert sorted(r["id"] for r in records(aside.read_bytes())) == ["leak-0", "leak-1", "leak-2"]
     assert len(kept) == 300 and not any(r["id"].startswith("leak") for r in kept)
     stats = json.loads(report.read_text())["stats"]
     assert stats["contaminated"] == 3 and stats["scored"] == 300
     assert "3 near-copies of targets" in result.stderr
     # Without the option the verbatim copies rank first: ZIP-FIT favours leaked benchmarks.
-    plain = rows(ok("select", planted, *TARGET_ARGS, "--compressor", "lz4", "-k", "3").stdout)
+    plain = records(ok("select", planted, *TARGET_ARGS, "--compressor", "lz4", "-k", "3").stdout)
     assert {"leak-0", "leak-2"} <= {r["id"] for r in plain}
 
 
 def test_ncd_decontamination_catches_verbatim_copy(planted: Path) -> None:
     result = ok("score", planted, *TARGET_ARGS, "--decontaminate-ngram", "0", "--decontaminate-ncd", "0.3",
                 "-q", "--compressor", "lz4")  # fmt: skip
-    ids = {r["id"] for r in rows(result.stdout)}
+    ids = {r["id"] for r in records(result.stdout)}
     assert "leak-0" not in ids and len(ids) >= 300
 
 
@@ -74,9 +62,9 @@ def test_dedupe_keeps_the_best_ranked_copy(write_jsonl: Any, source_lines: list[
     base = [orjson.loads(line) for line in source_lines[:60]]
     dup = dict(base[7], id="dup-of-7", text="  " + base[7]["text"].replace("\n", "\n  ") + "\n")
     path = write_jsonl([*base, dup])
-    plain = rows(ok("select", path, *TARGET_ARGS, "--compressor", "lz4").stdout)
+    plain = records(ok("select", path, *TARGET_ARGS, "--compressor", "lz4").stdout)
     deduped_run = ok("select", path, *TARGET_ARGS, "--compressor", "lz4", "--dedupe", "-k", "60")
-    deduped = rows(deduped_run.stdout)
+    deduped = records(deduped_run.stdout)
     seen: set[bytes] = set()
     expected = []
     for r in plain:  # the reference: walk the ranking, keep first copies
@@ -89,10 +77,10 @@ def test_dedupe_keeps_the_best_ranked_copy(write_jsonl: Any, source_lines: list[
 
 
 def test_budget_takes_a_prefix_of_the_ranking(slice_path: Path) -> None:
-    ranking = rows(ok("select", slice_path, *TARGET_ARGS, "--compressor", "lz4", "-q").stdout)
+    ranking = records(ok("select", slice_path, *TARGET_ARGS, "--compressor", "lz4", "-q").stdout)
     count = make_counter("approx")
     for args, size in ((["--budget-tokens", "3000"], count), (["--budget-chars", "4000"], len)):
-        chosen = rows(ok("select", slice_path, *TARGET_ARGS, "--compressor", "lz4", *args, "-q").stdout)
+        chosen = records(ok("select", slice_path, *TARGET_ARGS, "--compressor", "lz4", *args, "-q").stdout)
         budget = int(args[1])
         assert chosen == ranking[: len(chosen)]
         used = sum(size(r["text"]) for r in chosen)
@@ -100,13 +88,13 @@ def test_budget_takes_a_prefix_of_the_ranking(slice_path: Path) -> None:
 
 
 def test_budget_and_top_k_both_limit(slice_path: Path) -> None:
-    chosen = rows(ok("select", slice_path, *TARGET_ARGS, "--compressor", "lz4", "--budget-chars", "1000000",
-                     "-k", "5", "-q").stdout)  # fmt: skip
+    args = ("--compressor", "lz4", "--budget-chars", "1000000", "-k", "5", "-q")
+    chosen = records(ok("select", slice_path, *TARGET_ARGS, *args).stdout)
     assert len(chosen) == 5
 
 
 def test_corpus_method_ranks_python_first(slice_path: Path) -> None:
-    best = rows(ok("select", slice_path, *TARGET_ARGS, "--method", "corpus", "--compressor", "zstd",
+    best = records(ok("select", slice_path, *TARGET_ARGS, "--method", "corpus", "--compressor", "zstd",
                    "-k", "10", "-q").stdout)  # fmt: skip
     assert sum(r["source"] == "python" for r in best) >= 5  # 15% of the slice is Python
     scores = [r["zipfit_score"] for r in best]
@@ -114,19 +102,19 @@ def test_corpus_method_ranks_python_first(slice_path: Path) -> None:
 
 
 def test_align_prefers_the_in_domain_dataset(write_jsonl: Any, source_lines: list[bytes]) -> None:
-    records = [orjson.loads(line) for line in source_lines[:1500]]
-    python = write_jsonl([r for r in records if r["source"] == "python"][:150], "python.jsonl")
-    prose = write_jsonl([r for r in records if r["source"] == "prose"][:150], "prose.jsonl")
+    sample = [orjson.loads(line) for line in source_lines[:1500]]
+    python = write_jsonl([r for r in sample if r["source"] == "python"][:150], "python.jsonl")
+    prose = write_jsonl([r for r in sample if r["source"] == "prose"][:150], "prose.jsonl")
     result = ok("align", python, prose, *TARGET_ARGS, "--pairs", "2000", "--seed", "7")
-    first, second = rows(result.stdout)
+    first, second = records(result.stdout)
     assert first["dataset"] == str(python) and second["dataset"] == str(prose)
     assert first["mean"] > second["mean"]
     assert first["ci_low"] <= first["mean"] <= first["ci_high"]
     assert first["n_pairs"] == 2000 and first["total_pairs"] == 150 * 40 and not first["exact"]
     assert "alignment" in result.stderr
-    again = rows(ok("align", python, *TARGET_ARGS, "--pairs", "2000", "--seed", "7", "-q").stdout)
+    again = records(ok("align", python, *TARGET_ARGS, "--pairs", "2000", "--seed", "7", "-q").stdout)
     assert again[0] == first
-    exact = rows(ok("align", python, *TARGET_ARGS, "--pairs", "100000", "-q").stdout)[0]
+    exact = records(ok("align", python, *TARGET_ARGS, "--pairs", "100000", "-q").stdout)[0]
     assert exact["exact"] and exact["n_pairs"] == 6000
 
 
@@ -147,7 +135,7 @@ def test_merge_applies_rules_like_one_run(planted: Path, tmp_path: Path, rule: l
 
 
 def test_decontaminate_ngram_alone_turns_decontamination_on(planted: Path) -> None:
-    best = rows(
+    best = records(
         ok(
             "select", planted, *TARGET_ARGS, "--compressor", "lz4", "-k", "3", "--decontaminate-ngram", "8"
         ).stdout
@@ -157,10 +145,7 @@ def test_decontaminate_ngram_alone_turns_decontamination_on(planted: Path) -> No
 
 def test_all_records_skipped_is_an_error_not_an_empty_output(slice_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    result = runner.invoke(
-        __import__("zipfit_cli.cli").cli.app,
-        ["select", str(slice_path), *TARGET_ARGS, "--text-key", "content", "--skip-invalid", "-o", str(out)],
-    )
+    result = run("select", slice_path, *TARGET_ARGS, "--text-key", "content", "--skip-invalid", "-o", out)
     assert result.exit_code == 3, result.output
     assert "no record could be scored" in result.stderr and "missing_key 200" in result.stderr
     assert not out.exists()
@@ -168,18 +153,12 @@ def test_all_records_skipped_is_an_error_not_an_empty_output(slice_path: Path, t
 
 @pytest.mark.parametrize("key", ["text", "_zipfit_index", "_zipfit_part"])
 def test_score_key_may_not_overwrite_what_zipfit_needs(slice_path: Path, key: str) -> None:
-    result = runner.invoke(
-        __import__("zipfit_cli.cli").cli.app, ["score", str(slice_path), *TARGET_ARGS, "--score-key", key]
-    )
+    result = run("score", slice_path, *TARGET_ARGS, "--score-key", key)
     assert result.exit_code == 2 and "--score-key" in result.stderr
 
 
 def test_template_over_a_number_is_a_clear_error(write_jsonl: Any, slice_path: Path) -> None:
     targets = write_jsonl([{"a": 5}], "targets.jsonl")
-    result = runner.invoke(
-        __import__("zipfit_cli.cli").cli.app,
-        ["score", str(slice_path), "-t", str(targets), "--target-template", "{a[0]}"],
-    )
-    assert (result.exit_code == 3 and "template" in result.stderr and result.exception is None) or isinstance(
-        result.exception, SystemExit
-    )
+    result = run("score", slice_path, "-t", targets, "--target-template", "{a[0]}")
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"zipfit: error: {targets}:1: target: template") and not result.stdout

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import TARGET, TEMPLATE
 
+pytestmark = pytest.mark.slow  # real subprocesses and signals
+
 TOO_LONG = 60  # seconds: a hang, not a slow run
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 WORDS = [
     "def",
     "return",
@@ -91,6 +93,7 @@ def peak_rss_kb(corpus: Path, targets: Path, out: Path) -> int:
     return int(words[1])
 
 
+@pytest.mark.slow
 def test_select_top_k_memory_does_not_grow_with_input(tmp_path: Path) -> None:
     targets = tmp_path / "targets.txt"
     targets.write_text(

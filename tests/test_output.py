@@ -144,9 +144,19 @@ def test_output_abort_removes_temporary_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_output_error_is_zipfit_error() -> None:
-    assert issubclass(OutputError, Exception)
-    assert OutputError("x").exit_code == 1
+def test_output_whose_directory_vanishes_fails_with_its_path(tmp_path: Path) -> None:
+    """A publish that cannot happen is an OutputError (exit 1) naming the output, and the
+    temporary file goes with it."""
+    directory = tmp_path / "gone"
+    directory.mkdir()
+    out = directory / "x.jsonl"
+    sink = Output(str(out))
+    with pytest.raises(OutputError, match=str(out)) as info, sink:
+        sink.write(b'{"a": 1}\n')
+        for leftover in directory.iterdir():
+            leftover.unlink()
+        directory.rmdir()
+    assert info.value.exit_code == 1 and not directory.exists()
 
 
 def test_symlinked_output_is_written_through(slice_path: Path, tmp_path: Path) -> None:

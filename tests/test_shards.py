@@ -8,24 +8,11 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import TARGET, TEMPLATE
-from typer.testing import CliRunner, Result
+from conftest import TARGET, TEMPLATE, ok, run
 
-from zipfit_cli.cli import app
 from zipfit_cli.shards import parse_shard
 
-runner = CliRunner()
 BASE = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q"]
-
-
-def run(*args: Any, env: dict[str, str] | None = None) -> Result:
-    return runner.invoke(app, [str(a) for a in args], env=env)
-
-
-def ok(*args: Any) -> Result:
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ import pytest
 import zstandard
 from conftest import SOURCE, TARGET, TEMPLATE, WriteJsonl
 
+pytestmark = pytest.mark.slow  # real subprocesses
+
 ZIPFIT = [sys.executable, "-m", "zipfit_cli"]
 TARGETS = ["-t", str(TARGET), "--target-template", TEMPLATE]
 BROKEN_PIPE = 141

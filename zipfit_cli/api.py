@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from .errors import UsageError
 from .ranking import TopK
@@ -13,9 +13,31 @@ from .records import RecordError, TextSpec, encode_text
 from .runner import ScoreJob, map_batches
 from .scoring import TargetSet
 
+if TYPE_CHECKING:
+    from .scorers import Scorer
 
-def _targets(targets: TargetSet | Sequence[str | bytes], compressor: str, level: int | None) -> TargetSet:
-    return targets if isinstance(targets, TargetSet) else TargetSet.from_texts(targets, compressor, level)
+
+Targets = Union["Scorer", Sequence[str | bytes]]
+
+
+def _scorer(
+    targets: Targets,
+    compressor: str,
+    level: int | None,
+    background: Sequence[str | bytes] | None,
+    contrast_weight: float,
+) -> Scorer:
+    """A scorer as given (TargetSet, CorpusScorer, ContrastScorer), or one built from texts:
+    the paper's score, or contrast when a background is given."""
+    if not isinstance(targets, Sequence):
+        if background is not None:
+            raise UsageError("give the background as texts together with target texts, not with a scorer")
+        return targets
+    if background is not None:
+        from .contrast import ContrastScorer
+
+        return ContrastScorer.from_texts(targets, background, compressor, level, contrast_weight)
+    return TargetSet.from_texts(targets, compressor, level)
 
 
 def _batched(items: Iterable[bytes], size: int) -> Iterator[tuple[None, list[bytes]]]:
@@ -33,26 +55,31 @@ def _encode(i: int, text: str | bytes) -> bytes:
 
 def score_texts(
     texts: Iterable[str | bytes],
-    targets: TargetSet | Sequence[str | bytes],
+    targets: Targets,
     *,
     compressor: str = "gzip",
     level: int | None = None,
+    background: Sequence[str | bytes] | None = None,
+    contrast_weight: float = 1.0,
     workers: int = 1,
     batch_size: int = 256,
     progress: bool = False,
 ) -> Iterator[float]:
-    """Alignment of each text with the targets, in order (lazy; 1.0 means identical).
+    """Score of each text against the targets, in order (lazy; higher is closer).
+
+    The paper's alignment (1.0 means identical), or with `background` (texts like the
+    corpus) the contrastive score. `targets` may also be a scorer built once and reused.
 
     >>> scores = list(score_texts(["def f(x): return x"], ["def g(y): return y"]))
     """
-    target_set = _targets(targets, compressor, level)
+    scorer = _scorer(targets, compressor, level, background, contrast_weight)
     encoded: Iterable[bytes] = map(_encode, itertools.count(), texts)
     if progress:
         from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
         total = len(texts) if isinstance(texts, Sequence) else None
         encoded = tqdm(encoded, total=total, unit="text")
-    for _, results in map_batches(ScoreJob(target_set), _batched(encoded, batch_size), workers):
+    for _, results in map_batches(ScoreJob(scorer), _batched(encoded, batch_size), workers):
         for result in results:
             assert isinstance(result, float)
             yield result
@@ -60,12 +87,14 @@ def score_texts(
 
 def select_top_k(
     records: Iterable[Mapping[str, Any]],
-    targets: TargetSet | Sequence[str],
+    targets: Targets,
     k: int,
     *,
     text_key: str = "text",
     compressor: str = "gzip",
     level: int | None = None,
+    background: Sequence[str | bytes] | None = None,
+    contrast_weight: float = 1.0,
     workers: int = 1,
     progress: bool = False,
 ) -> list[tuple[float, Mapping[str, Any]]]:
@@ -86,7 +115,14 @@ def select_top_k(
             yield spec.text_of(dict(record)).decode("utf-8", "surrogatepass")
 
     scores = score_texts(
-        texts(), targets, compressor=compressor, level=level, workers=workers, progress=progress
+        texts(),
+        targets,
+        compressor=compressor,
+        level=level,
+        background=background,
+        contrast_weight=contrast_weight,
+        workers=workers,
+        progress=progress,
     )
     for index, score in enumerate(scores):
         best.push(score, index, waiting.popleft())

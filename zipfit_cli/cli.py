@@ -23,12 +23,16 @@ from .errors import ExitCode, Terminated, ZipfitError
 from .flags import (
     DEFAULT_ENGINE,
     DEFAULT_SHARD_BY,
+    Background,
+    BackgroundSize,
     BatchSize,
     Blocksize,
     BudgetChars,
     BudgetTokens,
     Compressor,
     ContaminatedOutput,
+    Contrast,
+    ContrastWeight,
     Decontaminate,
     DecontaminateNcd,
     DecontaminateNgram,
@@ -46,6 +50,7 @@ from .flags import (
     Report,
     Scheduler,
     ScoreKey,
+    Seed,
     Shard,
     ShardBy_,
     SkipInvalid,
@@ -161,6 +166,11 @@ def select(
     compressor: Compressor = SCORING.compressor,
     level: Level = SCORING.level,
     method: Method = SCORING.method,
+    contrast: Contrast = SCORING.contrast,
+    background: Background = [],  # noqa: B006 (typer reads the default, never mutates it)
+    background_size: BackgroundSize = SCORING.background_size,
+    background_seed: Seed = SCORING.background_seed,
+    contrast_weight: ContrastWeight = SCORING.contrast_weight,
     workers: Workers = SCORING.workers,
     score_key: ScoreKey = SCORING.score_key,
     skip_invalid: SkipInvalid = SCORING.skip_invalid,
@@ -210,6 +220,11 @@ def score(
     compressor: Compressor = SCORING.compressor,
     level: Level = SCORING.level,
     method: Method = SCORING.method,
+    contrast: Contrast = SCORING.contrast,
+    background: Background = [],  # noqa: B006 (typer reads the default, never mutates it)
+    background_size: BackgroundSize = SCORING.background_size,
+    background_seed: Seed = SCORING.background_seed,
+    contrast_weight: ContrastWeight = SCORING.contrast_weight,
     workers: Workers = SCORING.workers,
     score_key: ScoreKey = SCORING.score_key,
     skip_invalid: SkipInvalid = SCORING.skip_invalid,
@@ -315,6 +330,43 @@ def align(
                     f"{result['n_pairs']:,} pairs ({how} of {result['total_pairs']:,})",
                     file=sys.stderr,
                 )
+
+
+@app.command()
+def background(
+    sources: Sources,
+    size: Annotated[
+        int, typer.Option("--size", "-n", metavar="N", min=1, help="Records to sample.")
+    ] = SCORING.background_size,
+    seed: Seed = SCORING.background_seed,
+    output: Output_ = SCORING.output,
+    text_key: TextKey = SCORING.text_key,
+    max_text_bytes: MaxTextBytes = SCORING.max_text_bytes,
+    limit: Limit = SCORING.limit,
+    force: Force = SCORING.force,
+    quiet: Quiet = SCORING.quiet,
+    traceback: Traceback = False,
+) -> None:
+    """Write a seeded uniform sample of the sources' records: a background for --contrast.
+
+    Example: zipfit background corpus.jsonl.gz -n 128 --seed 0 -o bg.jsonl
+
+    Only records with a usable text (--text-key) are drawn; they are written as they
+    are, in input order. Give the file to --background so that shards, merges, Dask runs
+    and repeated runs all use the very same background.
+    """
+    with _errors(traceback):
+        commands.background(
+            sources,
+            size=size,
+            seed=seed,
+            text_key=text_key,
+            max_text_bytes=max_text_bytes,
+            limit=limit,
+            output=output,
+            force=force,
+            quiet=quiet,
+        )
 
 
 def _version(value: bool) -> None:

@@ -7,6 +7,7 @@ its outputs atomically, drives the display, and writes the report.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +23,7 @@ from .options import ScoringOptions, SelectionOptions, build_settings
 from .output import Output, check_output_path, is_special
 from .pipeline import read_texts, run_score, run_select
 from .reading import STDIN, input_size
+from .records import TextSpec
 from .report import report_dict
 from .stats import RunStats
 
@@ -250,3 +252,32 @@ def align(
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
         yield {"dataset": path, **result.to_dict(), "skipped": dict(stats.skipped)}
+
+
+def background(
+    sources: list[str],
+    *,
+    size: int,
+    seed: int,
+    text_key: str,
+    max_text_bytes: int,
+    limit: int | None,
+    output: str,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Write a seeded uniform sample of the sources' records, as they are, in input order."""
+    from .background import sample_background
+
+    check_output_path(output, sources, force)
+    spec = TextSpec.build(text_key, max_bytes=max_text_bytes)
+    sample = sample_background(sources, spec, size, seed, limit)
+    with Output(output) as out:
+        for record in sample.records:
+            out.write(record.line if record.line.endswith(b"\n") else record.line + b"\n")
+    if not quiet:
+        print(
+            f"zipfit: background of {len(sample.records):,} records, sampled from {sample.valid:,} "
+            f"that can be scored ({sample.read:,} read), seed {seed}",
+            file=sys.stderr,
+        )

@@ -8,6 +8,7 @@ created lazily in the process that uses it.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -17,6 +18,15 @@ from .errors import UsageError
 
 # gzip framing around a raw deflate stream: 10-byte header + 8-byte CRC32/ISIZE trailer.
 GZIP_FRAMING = 18
+
+if sys.version_info >= (3, 11):
+    raw_deflate = zlib.compress
+else:  # zlib.compress takes wbits only from Python 3.11; the same stream, one call more
+
+    def raw_deflate(data: bytes, level: int, wbits: int) -> bytes:
+        c = zlib.compressobj(level, zlib.DEFLATED, wbits)
+        return c.compress(data) + c.flush()
+
 
 
 class Compressor:
@@ -153,7 +163,7 @@ class GzipCompressor(Compressor):
         return size
 
     def size(self, data: bytes) -> int:
-        return len(zlib.compress(data, self.level, -window_bits(len(data)))) + GZIP_FRAMING
+        return len(raw_deflate(data, self.level, -window_bits(len(data)))) + GZIP_FRAMING
 
     def pair_sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], list[int]]:
         sizes = self.sizer(targets)
@@ -166,7 +176,7 @@ class GzipCompressor(Compressor):
         # Deflating the source once and copying the compressor state per target pays off
         # once the source is longer than this (measured crossover, BENCHMARKS.md).
         copy_from = mean * (1.5 if level >= 4 else 3.5)
-        compress, compressobj, deflated = zlib.compress, zlib.compressobj, zlib.DEFLATED
+        compress, compressobj, deflated = raw_deflate, zlib.compressobj, zlib.DEFLATED
 
         def sizes(source: bytes) -> tuple[int, list[int]]:
             wbits = -window_bits(len(source) + longest)

@@ -231,3 +231,40 @@ TokenCounter = Annotated[
         "tiktoken:ENCODING (needs tiktoken and its encoding file).",
     ),
 ]
+Contrast = Annotated[
+    bool,
+    typer.Option(
+        "--contrast",
+        help="Score by contrast: mean NCD to a background sample of the corpus minus mean NCD to the "
+        "targets (like the targets, unlike the rest). Default: the paper's score.",
+    ),
+]
+Background = Annotated[
+    list[str],
+    typer.Option(
+        "--background",
+        metavar="PATH",
+        help="With --contrast: background records (JSONL, text by --text-key; or .txt, one a line), "
+        "e.g. from `zipfit background`. Repeatable. Default: a sample of the sources.",
+        show_default=False,
+    ),
+]
+BackgroundSize = Annotated[
+    int,
+    typer.Option(
+        "--background-size",
+        metavar="N",
+        min=1,
+        help="With --contrast and no --background: sample this many source records as background.",
+    ),
+]
+Seed = Annotated[int, typer.Option("--seed", metavar="S", help="Seed of the background sample.")]
+ContrastWeight = Annotated[
+    float,
+    typer.Option(
+        "--contrast-weight",
+        metavar="W",
+        min=0.0,
+        help="With --contrast: weight of the background term (0: the paper's ranking).",
+    ),
+]

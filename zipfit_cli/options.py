@@ -7,10 +7,11 @@ default is written once for every command that takes the option.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .compressors import get_compressor
+from .contrast import DEFAULT_BACKGROUND_SIZE, DEFAULT_WEIGHT
 from .engine import RunSettings
 from .errors import UsageError
 from .ranking import check_limits
@@ -55,6 +56,11 @@ class ScoringOptions:
     decontaminate_ngram: int | None = None  # None: DECONTAMINATE_NGRAM when decontaminating
     decontaminate_ncd: float | None = None
     contaminated_output: str | None = None
+    contrast: bool = False
+    background: list[str] = field(default_factory=list)
+    background_size: int = DEFAULT_BACKGROUND_SIZE
+    background_seed: int = 0
+    contrast_weight: float = DEFAULT_WEIGHT
 
     def check(self) -> None:
         """Every check of options against each other, before any file is read."""
@@ -76,6 +82,35 @@ class ScoringOptions:
             raise UsageError("--scheduler and --blocksize need --engine dask")
         if self.engine != "local" and self.shard is not None:
             raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
+        self._check_contrast()
+
+    def _check_contrast(self) -> None:
+        if self.contrast and self.method not in ("pairwise", "contrast"):
+            raise UsageError(
+                f"--contrast is a pairwise score (mean NCDs to targets and background); "
+                f"it does not combine with --method {self.method}"
+            )
+        if not self.contrast and self.method != "contrast":
+            given = [
+                flag
+                for flag, value, default in (
+                    ("--background", self.background, []),
+                    ("--background-size", self.background_size, DEFAULT_BACKGROUND_SIZE),
+                    ("--seed", self.background_seed, 0),
+                    ("--contrast-weight", self.contrast_weight, DEFAULT_WEIGHT),
+                )
+                if value != default
+            ]
+            if given:
+                raise UsageError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --contrast")
+        if self.background and self.background_size != DEFAULT_BACKGROUND_SIZE:
+            raise UsageError("give either --background FILE or --background-size N, not both")
+        if STDIN in self.background:
+            raise UsageError("the background is read from files, not stdin")
+
+    @property
+    def scoring_method(self) -> str:
+        return "contrast" if self.contrast else self.method
 
 
 @dataclass
@@ -116,10 +151,14 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
         opts.target, TextSpec.build(opts.target_key, opts.target_template, setting="target_key")
     )
     compressor = get_compressor(opts.compressor, opts.level)
+    spec = TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes)
+    inputs = ScoringInputs(targets, compressor)
+    if opts.scoring_method == "contrast":
+        inputs = replace(inputs, background=_background(opts, spec), contrast_weight=opts.contrast_weight)
     settings = RunSettings(
         sources=opts.sources,
-        scorer=build_scorer(opts.method, ScoringInputs(targets, compressor)),
-        spec=TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes),
+        scorer=build_scorer(opts.scoring_method, inputs),
+        spec=spec,
         workers=opts.workers or default_workers(),
         batch_size=opts.batch_size,
         skip_invalid=opts.skip_invalid,
@@ -137,6 +176,17 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
             targets, ngram=ngram or None, ncd_threshold=opts.decontaminate_ncd, compressor=compressor
         )
     return settings
+
+
+def _background(opts: ScoringOptions, spec: TextSpec) -> list[bytes]:
+    """The background records' texts: from --background files (their text by --text-key, as
+    for sources), or a seeded sample of the sources themselves."""
+    if opts.background:
+        return load_texts(opts.background, replace(spec, max_bytes=0), role="background")
+    from .background import sample_background
+
+    sample = sample_background(opts.sources, spec, opts.background_size, opts.background_seed, opts.limit)
+    return [s.text for s in sample.records]
 
 
 # The defaults, for the command-line signatures.

@@ -35,12 +35,15 @@ class ScoringInputs:
 
     targets: Sequence[bytes]
     compressor: Compressor
+    background: Sequence[bytes] | None = None  # records like the corpus, for contrast
+    contrast_weight: float = 1.0
 
 
 # method name -> "module:class"; imported only when chosen, so `--help` stays fast.
 SCORERS: dict[str, str] = {
     "pairwise": "zipfit_cli.scoring:TargetSet",
     "corpus": "zipfit_cli.corpus:CorpusScorer",
+    "contrast": "zipfit_cli.contrast:ContrastScorer",
 }
 
 

@@ -7,7 +7,7 @@ alignment(x) = 1 - mean over targets of NCD(x, t). Higher means closer to the ta
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +98,17 @@ class TargetSet:
             lo, hi = (c_x, c_t) if c_x < c_t else (c_t, c_x)
             total += (c_xt - lo) / hi
         return total / len(self.sizes)
+
+    def mean_ncd_excluding(self, source: bytes, skip: Collection[int]) -> float:
+        """Mean NCD over the targets whose positions are not in `skip` (all, if that is every one)."""
+        c_x, pairs = self._sizes(source)
+        total, n = 0.0, 0
+        for j, (c_t, c_xt) in enumerate(zip(self.sizes, pairs, strict=True)):
+            if j not in skip or len(skip) >= len(self.sizes):
+                lo, hi = (c_x, c_t) if c_x < c_t else (c_t, c_x)
+                total += (c_xt - lo) / hi
+                n += 1
+        return total / n
 
     def alignment(self, source: str | bytes) -> float:
         """1 - mean NCD of `source` against every target; usually within [0, 1]."""

@@ -18,7 +18,7 @@ from .stats import RunStats
 
 INDEX_KEY = "_zipfit_index"
 PART_KEY = "_zipfit_part"
-PART_VERSION = 1
+PART_VERSION = 2
 _INDEX_TAG = b',"' + INDEX_KEY.encode() + b'":'
 
 

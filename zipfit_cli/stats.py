@@ -7,10 +7,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-# Scores live in about [-0.1, 1.0]; a fixed histogram gives the median and the
-# distribution without keeping every score.
-HIST_LOW, HIST_HIGH, HIST_BINS = -0.5, 1.5, 4000
-_BIN_WIDTH = (HIST_HIGH - HIST_LOW) / HIST_BINS
+# A histogram of fine bins gives the median and the distribution without keeping every
+# score. Bins are kept sparsely by number (floor(score / width)), so any score range
+# works: the paper's alignment (about 0..0.4), contrast (either sign), corpus scores.
+BIN_WIDTH = 0.0005
 
 
 @dataclass
@@ -24,7 +24,7 @@ class RunStats:
     bytes_read: int = 0
     score_min: float = math.inf
     score_max: float = -math.inf
-    histogram: list[int] = field(default_factory=lambda: [0] * HIST_BINS)
+    histogram: Counter[int] = field(default_factory=Counter)  # bin number -> scores in it
     threshold: float | None = None  # lowest selected score
     elapsed: float = 0.0  # seconds
     contaminated: int = 0  # near-copies of a target, dropped by --decontaminate
@@ -38,8 +38,7 @@ class RunStats:
             self.score_min = score
         if score > self.score_max:
             self.score_max = score
-        b = int((score - HIST_LOW) / _BIN_WIDTH)
-        self.histogram[min(max(b, 0), HIST_BINS - 1)] += 1
+        self.histogram[math.floor(score / BIN_WIDTH)] += 1
 
     def __iadd__(self, other: RunStats) -> RunStats:
         """Add another run's counters, e.g. one partition's (datatrove's stats do the same)."""
@@ -52,7 +51,7 @@ class RunStats:
         self.bytes_read += other.bytes_read
         self.score_min = min(self.score_min, other.score_min)
         self.score_max = max(self.score_max, other.score_max)
-        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        self.histogram.update(other.histogram)
         if other.threshold is not None:
             self.threshold = (
                 other.threshold if self.threshold is None else min(self.threshold, other.threshold)
@@ -71,7 +70,7 @@ class RunStats:
             "elapsed": self.elapsed,
             "score_min": self.score_min if self.scored else None,
             "score_max": self.score_max if self.scored else None,
-            "histogram": {str(b): c for b, c in enumerate(self.histogram) if c},
+            "histogram": {str(b): c for b, c in sorted(self.histogram.items())},
         }
 
     @classmethod
@@ -80,8 +79,7 @@ class RunStats:
         stats.elapsed = part["elapsed"]
         if part["score_min"] is not None:
             stats.score_min, stats.score_max = part["score_min"], part["score_max"]
-        for b, c in part["histogram"].items():
-            stats.histogram[int(b)] = c
+        stats.histogram.update({int(b): c for b, c in part["histogram"].items()})
         return stats
 
     def quantile(self, q: float) -> float | None:
@@ -90,10 +88,10 @@ class RunStats:
             return None
         rank = q * (self.scored - 1)
         seen = 0
-        for b, count in enumerate(self.histogram):
+        for b, count in sorted(self.histogram.items()):
             seen += count
             if seen > rank:
-                mid = HIST_LOW + (b + 0.5) * _BIN_WIDTH
+                mid = (b + 0.5) * BIN_WIDTH
                 return min(max(mid, self.score_min), self.score_max)
         return self.score_max
 
@@ -104,10 +102,9 @@ class RunStats:
         lo, hi = self.score_min, self.score_max
         width = (hi - lo) / bins or 1.0
         counts = [0] * bins
-        for b, count in enumerate(self.histogram):
-            if count:
-                mid = min(max(HIST_LOW + (b + 0.5) * _BIN_WIDTH, lo), hi)
-                counts[min(int((mid - lo) / width), bins - 1)] += count
+        for b, count in self.histogram.items():
+            mid = min(max((b + 0.5) * BIN_WIDTH, lo), hi)
+            counts[min(int((mid - lo) / width), bins - 1)] += count
         return [(lo + i * width, lo + (i + 1) * width, c) for i, c in enumerate(counts)]
 
     def to_dict(self) -> dict[str, Any]:

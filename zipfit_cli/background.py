@@ -1,0 +1,80 @@
+"""The background of contrastive scoring: a seeded uniform sample of the sources' records.
+
+One reading pass over the sources (reading costs little next to scoring) keeps a
+reservoir of `size` records (Algorithm R with a seeded generator), so memory holds the
+sample, not the input. Only records whose text can be scored take part; the sample is
+returned in input order. The same sources, text key, limit and seed always give the same
+sample, so every shard of a run, a merge and a Dask run agree on it without being told.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import InputError, UsageError
+from .reading import STDIN
+from .records import RecordError, TextSpec
+from .sources import open_source
+
+
+@dataclass(frozen=True)
+class Sampled:
+    index: int  # position among the records of all sources
+    line: bytes  # the record as read
+    text: bytes  # its text
+
+
+@dataclass(frozen=True)
+class Sample:
+    records: list[Sampled]  # in input order
+    valid: int  # records that could be scored, which the sample was drawn from
+    read: int  # records read
+
+
+def sample_background(
+    sources: Sequence[str], spec: TextSpec, size: int, seed: int = 0, limit: int | None = None
+) -> Sample:
+    """`size` records drawn uniformly without replacement from the valid records of `sources`
+    (the first `limit` records only, when given)."""
+    if size < 1:
+        raise UsageError(f"the background needs at least 1 record, not {size}", setting="background_size")
+    if STDIN in sources:
+        raise UsageError(
+            "stdin can be read only once, and sampling a background needs a pass of its own: "
+            "give a background file (make one with `zipfit background`)",
+            setting="background",
+        )
+    rng = random.Random(seed)
+    reservoir: list[Sampled] = []
+    seen = 0  # valid records so far
+    position = 0
+    for path in sources:
+        source = open_source(path)
+        try:
+            for _, line in source:
+                if limit is not None and position >= limit:
+                    break
+                position += 1
+                try:
+                    text = spec.parse(line)[1]
+                except RecordError:
+                    continue  # the scoring pass reports (or skips) it
+                if seen < size:
+                    reservoir.append(Sampled(position - 1, line, text))
+                else:
+                    j = rng.randrange(seen + 1)
+                    if j < size:
+                        reservoir[j] = Sampled(position - 1, line, text)
+                seen += 1
+        finally:
+            source.close()
+        if limit is not None and position >= limit:
+            break
+    if seen < size:
+        raise InputError(
+            f"the background wants {size:,} records but the sources hold only {seen:,} that can be scored",
+            setting="background_size",
+        )
+    return Sample(sorted(reservoir, key=lambda s: s.index), seen, position)
