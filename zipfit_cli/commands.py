@@ -16,7 +16,7 @@ import orjson
 
 from .errors import InputError, UsageError
 from .merge import run_merge
-from .output import Output, check_output_path, is_special
+from .output import Output, check_distinct, check_output_path, publish_all
 from .pipeline import Engine, Filters, RunSettings, run_score, run_select, scored_records
 from .records import STDIN, TextSpec, input_size, load_targets
 from .report import Display, make_display, report_dict
@@ -101,7 +101,8 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
         raise UsageError("stdin (-) can be read only once")
     if not opts.score_key:
         raise UsageError("--score-key needs a field name")
-    if opts.score_key in (opts.text_key, INDEX_KEY, PART_KEY):
+    # A dotted text key's first part is the object holding the text: the score would replace it.
+    if opts.score_key in (opts.text_key, opts.text_key.split(".")[0], INDEX_KEY, PART_KEY):
         raise UsageError(
             f"--score-key {opts.score_key!r} would overwrite a field zipfit needs; choose another"
         )
@@ -205,9 +206,7 @@ def _check_outputs(
     named = [output, *extra] + ([str(report)] if report is not None else [])
     if named.count(STDIN) > 1:
         raise UsageError("only one of -o, --report and --contaminated-output can be stdout (-)")
-    files = [os.path.realpath(p) for p in named if p != STDIN and not is_special(p)]
-    if len(set(files)) < len(files):
-        raise UsageError("two outputs (-o, --report, --contaminated-output) name the same file")
+    check_distinct(named)
     check_output_path(output, inputs, force)
     for path in extra:
         check_output_path(path, inputs, force)
@@ -233,8 +232,8 @@ def run_job(
     side = side_outputs or {}
     _check_outputs(output, report, list(side.values()), inputs, force)
     display = make_display(quiet, total_bytes, label)
-    out = Output(output)
-    sides = {name: Output(path) for name, path in side.items()}
+    out = Output(output, replace=force)
+    sides = {name: Output(path, replace=force) for name, path in side.items()}
     report_out = Output(str(report)) if report is not None else None
     outputs = [out, *sides.values(), *([report_out] if report_out is not None else [])]
     with display:
@@ -250,8 +249,7 @@ def run_job(
             # so a failure leaves none of them (no report claiming a success, say).
             for sink in outputs:
                 sink.finish()
-            for sink in outputs:
-                sink.publish()
+            publish_all(outputs)
         except BaseException:
             for sink in opened:
                 sink.abort()
