@@ -17,8 +17,9 @@ from conftest import TARGET, TEMPLATE
 from typer.testing import CliRunner
 
 from zipfit_cli.cli import app
-from zipfit_cli.errors import OutputExistsError
+from zipfit_cli.errors import OutputExistsError, ZipfitError
 from zipfit_cli.output import Output
+from zipfit_cli.selection import Spool
 
 runner = CliRunner()
 ZIPFIT = [sys.executable, "-m", "zipfit_cli"]
@@ -201,3 +202,25 @@ def test_score_key_naming_the_object_that_holds_the_text_is_refused(write_jsonl:
     )
     assert result.exit_code == 2, result.output
     assert "--score-key 'meta'" in result.stderr
+
+
+# --- 7. the spool leaves nothing behind, and a full disk names it ----------------------------
+
+
+def test_spool_file_is_unlinked_at_once(tmp_path: Path) -> None:
+    with Spool(str(tmp_path)) as spool:
+        assert list(tmp_path.iterdir()) == []
+        spool.add(0.5, 0, b'{"a": 1}\n')
+        spool.add(0.7, 1, b'{"a": 2}\n')
+        assert [line for _, _, line in spool.ranked()] == [b'{"a": 2}\n', b'{"a": 1}\n']
+
+
+def test_full_spool_disk_is_one_error_naming_the_path(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path))
+    with open("/dev/full", "wb") as full:
+        os.dup2(full.fileno(), spool._file.fileno())  # the spool's disk is now full
+    spool.add(0.5, 0, b'{"a": 1}\n')
+    with pytest.raises(ZipfitError, match=f"cannot write the temporary file {tmp_path}/.zipfit-spool-"):
+        list(spool.ranked())
+    spool.close()
+    assert list(tmp_path.iterdir()) == []
