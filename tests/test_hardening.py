@@ -5,8 +5,10 @@ input, closed standard streams, empty inputs, and the Python API's worker proces
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +226,178 @@ def test_full_spool_disk_is_one_error_naming_the_path(tmp_path: Path) -> None:
         list(spool.ranked())
     spool.close()
     assert list(tmp_path.iterdir()) == []
+
+
+# --- 8, 9, 10: processes and temporary files around the worker pool -------------------------
+
+
+def _corpus(path: Path, n: int = 20000) -> Path:
+    line = b'{"text": "' + b"def f(x):\\n    return [y * 2 for y in range(x) if y % 3] " * 8 + b'"}\n'
+    path.write_bytes(line * n)
+    return path
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                children = {int(c) for c in (task / "children").read_text().split()}
+                stack.extend(children - found)
+                found |= children
+        except OSError:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _pooled_run(tmp_path: Path, tmpdir: Path) -> tuple[subprocess.Popen[bytes], Path, set[int]]:
+    """A --fraction run (so a spool exists) with two workers, once its workers are busy."""
+    source = _corpus(tmp_path / "big.jsonl")
+    out = tmp_path / "out.jsonl"
+    cmd = [*ZIPFIT, "select", str(source), "-t", str(TARGET), "--target-template", TEMPLATE,
+           "--fraction", "0.1", "-o", str(out), "-j", "2"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        tree = _descendants(proc.pid)
+        if len(tree) >= 4:  # resource tracker, forkserver, two workers
+            time.sleep(1.0)
+            return proc, out, _descendants(proc.pid)
+        time.sleep(0.1)
+    raise AssertionError("workers never started")
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Whatever a failed test left of the run's session (it has one of its own)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _gone(pids: set[int], within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(_alive(p) for p in pids)
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_main_process_leaves_no_process_and_no_spool(tmp_path: Path) -> None:
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    proc, out, tree = _pooled_run(tmp_path, tmpdir)
+    assert len(tree) >= 4
+    proc.kill()
+    proc.communicate(timeout=60)
+    try:
+        assert _gone(tree), "forkserver, resource tracker or workers still running"
+    finally:
+        _kill_group(proc)
+    assert list(tmpdir.iterdir()) == []  # no spool, no pymp-* directory
+    assert not out.exists()
+    # Only the output's temporary file can stay (documented): SIGKILL runs no cleanup.
+    assert {p.name for p in tmp_path.iterdir()} - {"big.jsonl", "tmpdir"} <= {
+        p.name for p in tmp_path.glob(".out.jsonl.*.zipfit-tmp")
+    }
+
+
+@pytest.mark.slow
+def test_pooled_run_with_a_very_long_tmpdir(slice_path: Path, tmp_path: Path) -> None:
+    tmpdir = tmp_path / ("t" * 150)
+    tmpdir = tmpdir / ("u" * max(1, 150 - len(str(tmpdir)) - 1)) if len(str(tmpdir)) < 150 else tmpdir
+    tmpdir.mkdir(parents=True)
+    assert len(str(tmpdir)) >= 150
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    args = ["select", str(slice_path), *FAST[:-2], "-j", "2", "--fraction", "0.1", "-q"]
+    done = _zipfit(*args, env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(done.stdout.splitlines()) == 20
+    assert list(tmpdir.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attempt", range(3))
+def test_signal_storm_stops_cleanly(tmp_path: Path, attempt: int) -> None:
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    proc, out, tree = _pooled_run(tmp_path, tmpdir)
+    storm = [signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGTERM]
+    try:
+        for sig in storm[: 3 + attempt]:
+            os.kill(proc.pid, sig)
+            time.sleep(0.003)
+        _, err = proc.communicate(timeout=60)
+    except BaseException:
+        _kill_group(proc)
+        raise
+    text = err.decode()
+    # Python runs pending handlers in signal-number order: SIGINT may be handled first.
+    assert proc.returncode in (130, 143), text
+    assert "Exception ignored" not in text and "Traceback" not in text, text
+    assert text.count("zipfit: error:") == 1, text
+    assert _gone(tree)
+    assert list(tmpdir.iterdir()) == []
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "tmpdir"]
+
+
+# --- 12. closed standard streams ----------------------------------------------------------------
+
+
+def _with_closed(fd: int, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """zipfit run with descriptor `fd` closed, as `<&-`, `>&-` or `2>&-` would leave it."""
+    streams: dict[str, Any] = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
+    }
+    streams[("stdin", "stdout", "stderr")[fd]] = None
+    return subprocess.run(
+        [*ZIPFIT, *args], **streams, timeout=60, preexec_fn=lambda: os.close(fd), check=False
+    )
+
+
+def test_closed_stdout_is_one_error_line(slice_path: Path, tmp_path: Path) -> None:
+    done = _with_closed(1, "select", str(slice_path), *FAST, "-k", "2", "-q")
+    assert done.returncode == 1
+    assert done.stderr == b"zipfit: error: stdout is closed; give the output file with -o PATH\n"
+    out = tmp_path / "out.jsonl"  # with -o, stdout is not needed
+    done = _with_closed(1, "select", str(slice_path), *FAST, "-k", "2", "-q", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_closed_stdin_is_one_error_line(slice_path: Path) -> None:
+    done = _with_closed(0, "select", "-", *FAST, "-k", "2", "-q")
+    assert done.returncode == 3
+    assert done.stderr == b"zipfit: error: stdin is closed; give the input as a file\n"
+    assert done.stdout == b""
+
+
+def test_closed_stderr_leaves_the_exit_code_and_clean_stdout(slice_path: Path, tmp_path: Path) -> None:
+    done = _with_closed(2, "select", str(tmp_path / "missing.jsonl"), *FAST, "-k", "2")
+    assert done.returncode == 3
+    assert done.stdout == b""  # the error did not land among the records
+    done = _with_closed(2, "select", str(slice_path), *FAST, "-k", "2")
+    assert done.returncode == 0
+    assert len(done.stdout.splitlines()) == 2
