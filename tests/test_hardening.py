@@ -4,7 +4,10 @@ input, closed standard streams, empty inputs, and the Python API's worker proces
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -21,6 +24,7 @@ from typer.testing import CliRunner
 from zipfit_cli.cli import app
 from zipfit_cli.errors import OutputExistsError, ZipfitError
 from zipfit_cli.output import Output
+from zipfit_cli.records import LongLine, capped_lines
 from zipfit_cli.selection import Spool
 
 runner = CliRunner()
@@ -401,3 +405,113 @@ def test_closed_stderr_leaves_the_exit_code_and_clean_stdout(slice_path: Path, t
     done = _with_closed(2, "select", str(slice_path), *FAST, "-k", "2")
     assert done.returncode == 0
     assert len(done.stdout.splitlines()) == 2
+
+
+# --- 11. lines have a length cap, found without holding the line ------------------------------
+
+
+class _Endless(io.RawIOBase):
+    """`prefix`, then `fill` bytes for ever (or `length` of them), then `suffix`."""
+
+    def __init__(self, fill: bytes, length: int | None = None, suffix: bytes = b"") -> None:
+        self.fill, self.left, self.suffix = fill, length, suffix
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = len(buffer) if self.left is None else min(len(buffer), self.left)
+        if n == 0:
+            data, self.suffix = self.suffix[: len(buffer)], self.suffix[len(buffer) :]
+            buffer[: len(data)] = data
+            return len(data)
+        buffer[:n] = self.fill * n
+        if self.left is not None:
+            self.left -= n
+        return n
+
+
+def test_capped_lines_never_hold_more_than_the_cap() -> None:
+    stream = io.BufferedReader(_Endless(b"x", 5_000_000, b'\n{"text": "ok"}\n'))
+    asked: list[int] = []
+    readline = stream.readline
+    stream.readline = lambda size=-1: asked.append(size) or readline(size)  # type: ignore[method-assign]
+    lines = list(capped_lines(stream, 1000))
+    assert isinstance(lines[0], LongLine) and lines[0].size == 5_000_001
+    assert lines[1:] == [b'{"text": "ok"}\n']
+    assert all(0 < size <= 1 << 20 for size in asked)
+    assert pickle.loads(pickle.dumps(lines[0])).size == 5_000_001  # crosses to workers intact
+
+
+def test_line_at_the_cap_is_a_line() -> None:
+    stream = io.BytesIO(b"a" * 10 + b"\n" + b"b" * 11 + b"\n" + b"c" * 11)
+    lines = list(capped_lines(stream, 10))
+    assert lines[0] == b"a" * 10 + b"\n"
+    assert isinstance(lines[1], LongLine) and lines[1].size == 12
+    assert isinstance(lines[2], LongLine) and lines[2].size == 11
+
+
+def test_too_long_line_names_file_and_line_or_is_skipped(write_jsonl: Any, source_lines: list[bytes]) -> None:
+    long_line = b'{"text": "' + b"x" * 100_000 + b'"}'
+    source = write_jsonl([source_lines[0], long_line, source_lines[1]])
+    result = runner.invoke(app, ["score", str(source), *FAST, "--max-line-bytes", "50000"])
+    assert result.exit_code == 3, result.output
+    assert f"{source}:2: line is 100,013 bytes, over --max-line-bytes 50,000" in result.stderr
+    result = runner.invoke(
+        app, ["score", str(source), *FAST, "--max-line-bytes", "50000", "--skip-invalid", "-j", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 2
+    assert "too_long 1" in result.stderr
+
+
+def test_too_long_line_in_a_gzip_bomb(tmp_path: Path, source_lines: list[bytes]) -> None:
+    source = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(source, "wb") as f:
+        f.write(source_lines[0])
+        for _ in range(64):  # one 64 MB line, 64 kB on disk
+            f.write(b"\x00" * (1 << 20))
+        f.write(b"\n" + source_lines[1])
+    args = ["select", str(source), *FAST, "--max-line-bytes", "1000000", "--skip-invalid"]
+    result = runner.invoke(app, [*args, "--max-text-bytes", "100000"])
+    assert result.exit_code == 0, result.output
+    assert "too_long 1" in result.stderr and len(result.stdout.splitlines()) == 2
+
+
+def test_dask_partition_reader_applies_the_cap(tmp_path: Path, source_lines: list[bytes]) -> None:
+    pytest.importorskip("fsspec")
+    from zipfit_cli.dask_engine import Partition, score_partition
+    from zipfit_cli.records import TextSpec
+    from zipfit_cli.runner import ScoreJob
+    from zipfit_cli.scoring import TargetSet
+
+    source = tmp_path / "long.jsonl"
+    source.write_bytes(source_lines[0] + b'{"text": "' + b"y" * 5000 + b'"}\n' + source_lines[1])
+    job = ScoreJob(TargetSet.from_texts(["def f(): pass"], "lz4"), TextSpec.build(max_line_bytes=4000))
+    part = Partition(str(source), str(source))
+    result = score_partition(job, part, batch_size=8, keep=None, cap=None, skip_invalid=True)
+    reasons = [row[3] for row in result.rows]
+    assert isinstance(reasons[0], float) and isinstance(reasons[2], float)
+    assert reasons[1][0] == "too_long"
+    assert result.rows[2][2] == source.stat().st_size  # byte offsets count the whole long line
+
+
+@pytest.mark.slow
+def test_dev_zero_runs_in_bounded_memory_and_stops_on_sigterm() -> None:
+    proc = subprocess.Popen(
+        [*ZIPFIT, "score", "/dev/zero", *FAST, "--limit", "5", "--max-line-bytes", "1000000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(3)
+        assert proc.poll() is None
+        rss_kb = int(next(line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                          if line.startswith("VmRSS:")).split()[1])  # fmt: skip
+        assert rss_kb < 300_000
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 143, err.decode()

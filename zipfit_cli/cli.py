@@ -23,7 +23,7 @@ from . import __version__, commands, output
 from .commands import ScoringOptions, SelectionOptions
 from .compressors import COMPRESSORS
 from .errors import ExitCode, InputError, Terminated, ZipfitError
-from .records import STDIN
+from .records import DEFAULT_MAX_LINE_BYTES, STDIN
 
 T = TypeVar("T")
 
@@ -112,6 +112,16 @@ Limit = Annotated[
 MaxTextBytes = Annotated[
     int,
     typer.Option("--max-text-bytes", min=0, help="Texts longer than this are invalid records (0: no limit)."),
+]
+MaxLineBytes = Annotated[
+    int,
+    typer.Option(
+        "--max-line-bytes",
+        min=1,
+        help="Lines longer than this are invalid records (too_long), never read into memory whole "
+        "(default 256 MiB).",
+        show_default=False,
+    ),
 ]
 Traceback = Annotated[bool, typer.Option("--traceback", help="Show the Python traceback of an error.")]
 Shard = Annotated[
@@ -336,6 +346,7 @@ def select(
     batch_size: BatchSize = 256,
     limit: Limit = None,
     max_text_bytes: MaxTextBytes = 0,
+    max_line_bytes: MaxLineBytes = DEFAULT_MAX_LINE_BYTES,
     shard: Shard = None,
     shard_by: ShardBy_ = ShardBy.record,
     engine: Engine_ = EngineName.local,
@@ -380,6 +391,7 @@ def score(
     batch_size: BatchSize = 256,
     limit: Limit = None,
     max_text_bytes: MaxTextBytes = 0,
+    max_line_bytes: MaxLineBytes = DEFAULT_MAX_LINE_BYTES,
     shard: Shard = None,
     shard_by: ShardBy_ = ShardBy.record,
     engine: Engine_ = EngineName.local,
@@ -448,6 +460,7 @@ def align(
     level: Level = None,
     skip_invalid: SkipInvalid = False,
     max_text_bytes: MaxTextBytes = 0,
+    max_line_bytes: MaxLineBytes = DEFAULT_MAX_LINE_BYTES,
     quiet: Quiet = False,
     traceback: Traceback = False,
 ) -> None:

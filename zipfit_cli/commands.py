@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .merge import run_merge
 from .output import Output, check_distinct, check_output_path, publish_all
 from .pipeline import Engine, Filters, RunSettings, run_score, run_select, scored_records
-from .records import STDIN, TextSpec, input_size, load_targets
+from .records import DEFAULT_MAX_LINE_BYTES, STDIN, TextSpec, input_size, load_targets
 from .report import Display, make_display, report_dict
 from .runner import default_workers
 from .scoring import TargetSet
@@ -48,6 +48,7 @@ class ScoringOptions:
     batch_size: int = 256
     limit: int | None = None
     max_text_bytes: int = 0
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     shard: str | None = None
     shard_by: str = "record"
     engine: str = "local"
@@ -117,7 +118,7 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
     settings = RunSettings(
         sources=opts.sources,
         targets=targets,
-        spec=TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes),
+        spec=TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes, max_line_bytes=opts.max_line_bytes),
         workers=opts.workers or default_workers(),
         batch_size=opts.batch_size,
         skip_invalid=opts.skip_invalid,
@@ -186,6 +187,7 @@ def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[
         "score_key": settings.score_key,
         "skip_invalid": settings.skip_invalid,
         "max_text_bytes": settings.spec.max_bytes,
+        "max_line_bytes": settings.spec.max_line_bytes,
         "limit": settings.limit,
         "decontaminate": None
         if decontam is None

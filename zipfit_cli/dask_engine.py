@@ -24,7 +24,18 @@ from typing import IO, Any
 
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError
 from .pipeline import ProgressSink, RunSettings, Scored, set_aside
-from .records import BOM, READ_ERRORS, STDIN, WHITESPACE, compression_of, decompressing
+from .records import (
+    BOM,
+    DEFAULT_MAX_LINE_BYTES,
+    READ_ERRORS,
+    STDIN,
+    WHITESPACE,
+    capped_lines,
+    compression_of,
+    decompressing,
+    line_size,
+    skip_line,
+)
 from .runner import CONTAMINATED, Result, ScoreJob
 from .selection import TopK
 from .stats import RunStats
@@ -81,7 +92,7 @@ def _lines(raw: IO[bytes], part: Partition) -> tuple[IO[bytes], int]:
     # A line belongs to the block its first byte is in: skip the rest of the line byte
     # start-1 is part of (only its newline when a line starts right at `start`).
     raw.seek(part.start - 1)
-    return raw, part.start - 1 + len(raw.readline())
+    return raw, part.start - 1 + skip_line(raw)
 
 
 def score_partition(
@@ -130,13 +141,14 @@ def score_partition(
         raw: IO[bytes] = _import("fsspec").open(part.url, "rb").open()
         try:
             stream, pos = _lines(raw, part)
+            limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES
             with stream:
-                for line in stream:
+                for line in capped_lines(stream, limit):  # a longer line is a too_long record
                     if part.end is not None and pos >= part.end:
                         break
                     line_no += 1
-                    pos += len(line)
-                    consumed += len(line)
+                    pos += line_size(line)
+                    consumed += line_size(line)
                     if not line.strip(WHITESPACE):
                         stats.blank_lines += 1
                         continue

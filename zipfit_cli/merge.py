@@ -21,12 +21,14 @@ from .stats import RunStats
 
 Record = tuple[float, int, bytes]
 _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
+# Parts hold records their shard accepted, under whatever --max-line-bytes it was given.
+_PART_LINE_LIMIT = 1 << 40
 # Settings that must agree across parts; shard index, workers and batch size may differ.
 _SAME = (
     "command", "sources", "target_sha256", "compressor", "level", "method", "text_key", "score_key",
     "skip_invalid", "max_text_bytes", "limit", "decontaminate", "top_k", "fraction", "dedupe",
     "dedupe_near", "budget_tokens", "budget_chars", "token_counter", "shard_count", "shard_by",
-    "part_version",
+    "part_version", "max_line_bytes",
 )  # fmt: skip
 
 
@@ -53,7 +55,7 @@ def read_part(path: str) -> Part:
         if b"\n" in tail:
             last = tail.rsplit(b"\n", 1)[1]
     if not last:
-        for _, line in read_lines(path):
+        for _, line in read_lines(path, _PART_LINE_LIMIT):
             if line.strip():
                 last = line
     return Part(path, _trailer(path, last))
@@ -111,7 +113,7 @@ def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float,
     expected = part.info["written"]
     seen = 0
     prev: tuple[float, int] | None = None
-    for line_no, line in read_lines(part.path):
+    for line_no, line in read_lines(part.path, _PART_LINE_LIMIT):
         if not line.strip():
             continue
         if seen == expected:

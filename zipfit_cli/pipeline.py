@@ -98,7 +98,7 @@ def read_texts(path: str, settings: RunSettings, stats: RunStats) -> Iterator[by
     (dataset alignment); bad records raise or are counted as in `score`.
     """
     spec = settings.spec
-    for line_no, line in read_lines(path):
+    for line_no, line in read_lines(path, spec.max_line_bytes):
         if not line.strip(WHITESPACE):
             stats.blank_lines += 1
             continue
@@ -135,7 +135,7 @@ def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch
             if path != STDIN:
                 done_before += os.path.getsize(path)
             continue
-        reader = LineReader(path)
+        reader = LineReader(path, settings.spec.max_line_bytes)
         base = file_no << FILE_SHIFT
         in_file = 0
         batch = Batch(path, [], [], [], 0)

@@ -36,8 +36,12 @@ REASONS = {
     "missing_key": "text field missing",
     "not_string": "text field is not a string",
     "empty_text": "text is empty or whitespace only",
-    "too_long": "text is longer than --max-text-bytes",
+    "too_long": "text longer than --max-text-bytes, or line longer than --max-line-bytes",
 }
+
+# --max-line-bytes: a longer line is a too_long record, found without ever holding it whole.
+DEFAULT_MAX_LINE_BYTES = 256 << 20
+_SKIP_CHUNK = 1 << 20
 
 # What reading a damaged or truncated (compressed) file can raise.
 READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
@@ -173,13 +177,62 @@ def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
     return raw, decompressing(raw, compression_of(path))
 
 
-class LineReader:
-    """The lines of one input, decompressed and numbered from 1, a BOM on line 1 removed;
-    read errors become InputError naming the file and line.
+class LongLine(bytes):
+    """Stands in for a line longer than --max-line-bytes, which is never held whole.
+
+    Its bytes are a fixed marker (not blank, not JSON); `size` is the line's real length,
+    newline included, and `limit` the cap it broke. TextSpec.parse makes it a too_long record.
     """
 
-    def __init__(self, path: str) -> None:
+    size: int
+    limit: int
+
+    def __new__(cls, size: int, limit: int) -> LongLine:
+        line = super().__new__(cls, b"<line longer than --max-line-bytes>\n")
+        line.size, line.limit = size, limit
+        return line
+
+    def __reduce__(self) -> tuple[type[LongLine], tuple[int, int]]:
+        return LongLine, (self.size, self.limit)
+
+
+def line_size(line: bytes) -> int:
+    """Bytes a line took in its input: a LongLine's real length, else its own."""
+    return line.size if isinstance(line, LongLine) else len(line)
+
+
+def skip_line(stream: IO[bytes]) -> int:
+    """Read and drop the rest of the current line, a chunk at a time; returns its length."""
+    skipped = 0
+    while True:
+        piece = stream.readline(_SKIP_CHUNK)
+        skipped += len(piece)
+        if not piece or piece.endswith(b"\n"):
+            return skipped
+
+
+def capped_lines(stream: IO[bytes], limit: int) -> Iterator[bytes]:
+    """The lines of a stream; one longer than `limit` bytes (newline not counted) comes as a
+    LongLine, after at most `limit` bytes of it were held. Signals are handled between
+    chunks, so even endless input without a newline (/dev/zero) can be stopped.
+    """
+    readline = stream.readline
+    while line := readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            yield LongLine(len(line) + skip_line(stream), limit)
+        else:
+            yield line
+
+
+class LineReader:
+    """The lines of one input, decompressed and numbered from 1, a BOM on line 1 removed;
+    read errors become InputError naming the file and line. A line longer than
+    `max_line_bytes` comes as a LongLine.
+    """
+
+    def __init__(self, path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self.path = path
+        self.max_line_bytes = max_line_bytes
         self._raw, self._stream = open_input(path)
         self._seekable = path != STDIN and self._raw.seekable()
         self.consumed = 0  # decompressed bytes read so far, BOM included
@@ -187,8 +240,8 @@ class LineReader:
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         line_no = 0
         try:
-            for line_no, line in enumerate(self._stream, 1):
-                self.consumed += len(line)
+            for line_no, line in enumerate(capped_lines(self._stream, self.max_line_bytes), 1):
+                self.consumed += line_size(line)
                 if line_no == 1 and line.startswith(BOM):
                     line = line[len(BOM) :]
                 yield line_no, line
@@ -205,9 +258,9 @@ class LineReader:
             self._raw.close()
 
 
-def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
+def read_lines(path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
     """(line number, line) for every line of a file; see LineReader."""
-    reader = LineReader(path)
+    reader = LineReader(path, max_line_bytes)
     try:
         yield from reader
     finally:
@@ -232,10 +285,16 @@ class TextSpec:
     max_bytes: int = 0  # 0: no limit
     fields: tuple[str, ...] = field(default=(), compare=False)
     option: str = field(default="--text-key", compare=False)  # named in error messages
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # what the readers of these records cap lines at
 
     @classmethod
     def build(
-        cls, key: str = "text", template: str | None = None, max_bytes: int = 0, option: str = "--text-key"
+        cls,
+        key: str = "text",
+        template: str | None = None,
+        max_bytes: int = 0,
+        option: str = "--text-key",
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> TextSpec:
         fields: tuple[str, ...] = ()
         if template is None and not key:
@@ -249,7 +308,7 @@ class TextSpec:
                 raise UsageError(f"--target-template {template!r} names no field, like {{prompt}}")
             if any(f == "" or f.isdigit() for f in fields):
                 raise UsageError("--target-template fields need names, like {prompt}")
-        return cls(key, template, max_bytes, fields, option)
+        return cls(key, template, max_bytes, fields, option, max_line_bytes)
 
     def text_of(self, record: Any) -> bytes:
         """The UTF-8 text of one parsed record; raises RecordError."""
@@ -294,6 +353,10 @@ class TextSpec:
 
     def parse(self, line: bytes) -> tuple[Any, bytes]:
         """(record, text) of one JSONL line; raises RecordError."""
+        if isinstance(line, LongLine):
+            raise RecordError(
+                "too_long", f"line is {line.size:,} bytes, over --max-line-bytes {line.limit:,}"
+            )
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
