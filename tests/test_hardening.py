@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import pickle
 import signal
@@ -32,8 +33,8 @@ ZIPFIT = [sys.executable, "-m", "zipfit_cli"]
 FAST = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-j", "1"]
 
 
-def _select(source: Path | str, *extra: str) -> Any:
-    return runner.invoke(app, ["select", str(source), *FAST, *extra])
+def _select(source: Path | str, *extra: str | Path) -> Any:
+    return runner.invoke(app, ["select", str(source), *FAST, *map(str, extra)])
 
 
 def _zipfit(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
@@ -515,3 +516,26 @@ def test_dev_zero_runs_in_bounded_memory_and_stops_on_sigterm() -> None:
         proc.kill()
         proc.wait()
     assert proc.returncode == 143, err.decode()
+
+
+# --- 13. an empty source is said, on stderr and in the report ---------------------------------
+
+
+def test_empty_source_is_a_warning_and_in_the_report(slice_path: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"\n  \n")
+    report = tmp_path / "report.json"
+    result = _select(empty, slice_path, "-k", "2", "--report", str(report))
+    assert result.exit_code == 0, result.output
+    assert f"zipfit: warning: {empty} holds no records\n" in result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    assert json.loads(report.read_text())["warnings"] == [f"{empty} holds no records"]
+    quiet = _select(empty, "-k", "2", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_a_source_with_records_gives_no_warning(slice_path: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = _select(slice_path, "-k", "2", "--report", str(report))
+    assert "warning" not in result.stderr
+    assert json.loads(report.read_text())["warnings"] == []

@@ -160,6 +160,8 @@ def read_batches(settings: RunSettings, stats: RunStats) -> Iterator[tuple[Batch
                     batch = Batch(path, [], [], [], 0)
         finally:
             reader.close()
+        if in_file == 0:  # a truncated upstream file, say: exit 0 would hide it from a cron job
+            stats.warnings.append(f"{'stdin' if path == STDIN else path} holds no records")
         done_before += reader.consumed if path == STDIN else os.path.getsize(path)
         if counts_input:
             stats.bytes_read += reader.consumed

@@ -31,6 +31,7 @@ class RunStats:
     duplicates: Counter[str] = field(default_factory=Counter)  # dropped by --dedupe: exact, near
     budget_used: int | None = None  # tokens or characters selected under a budget
     budget_unit: str | None = None  # "tokens" or "characters"
+    warnings: list[str] = field(default_factory=list)  # shown unless --quiet, kept in the report
 
     def add_score(self, score: float) -> None:
         self.scored += 1
@@ -60,6 +61,7 @@ class RunStats:
         self.elapsed += other.elapsed
         self.contaminated += other.contaminated
         self.duplicates.update(other.duplicates)
+        self.warnings += [w for w in other.warnings if w not in self.warnings]
         return self
 
     def __add__(self, other: RunStats) -> RunStats:
