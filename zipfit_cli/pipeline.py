@@ -236,9 +236,10 @@ def run_score(
 
 def _check_any_scored(stats: RunStats, settings: RunSettings) -> None:
     """With --skip-invalid, a run that skipped every record is almost always a wrong
-    --text-key or the wrong file: fail loudly instead of writing an empty output.
+    --text-key or the wrong file: fail loudly instead of writing an empty output. A shard
+    writes its part anyway: the merge decides, over all shards.
     """
-    if stats.scored == 0 and stats.skipped:
+    if stats.scored == 0 and stats.skipped and settings.shard is None:
         reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(stats.skipped.items()))
         raise InputError(
             f"no record could be scored: all {sum(stats.skipped.values()):,} were skipped ({reasons}); "
