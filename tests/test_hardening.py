@@ -22,6 +22,7 @@ import pytest
 from conftest import TARGET, TEMPLATE
 from typer.testing import CliRunner
 
+from zipfit_cli import TargetSet, score_texts
 from zipfit_cli.cli import app
 from zipfit_cli.errors import OutputExistsError, ZipfitError
 from zipfit_cli.output import Output
@@ -539,3 +540,43 @@ def test_a_source_with_records_gives_no_warning(slice_path: Path, tmp_path: Path
     result = _select(slice_path, "-k", "2", "--report", str(report))
     assert "warning" not in result.stderr
     assert json.loads(report.read_text())["warnings"] == []
+
+
+# --- 18. the Python API in a plain script ----------------------------------------------------------
+
+_SCRIPT = """
+from zipfit_cli import TargetSet, score_texts
+
+targets = ["def add(a, b):\\n    return a + b\\n", "def mul(a, b):\\n    return a * b\\n"]
+{body}
+"""
+_BODY = 'print(len(list(score_texts(["def sub(a, b):\\n    return a - b\\n"] * 40, targets, workers=2))))'
+
+
+@pytest.mark.slow
+def test_script_without_main_guard_gets_an_error_naming_it(tmp_path: Path) -> None:
+    script = tmp_path / "plain.py"
+    script.write_text(_SCRIPT.format(body=_BODY))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=120, cwd=tmp_path)
+    assert done.returncode != 0
+    err = done.stderr.decode()
+    assert "re-ran this script's top level" in err and 'if __name__ == "__main__":' in err, err
+    assert "out of memory" not in err
+
+
+@pytest.mark.slow
+def test_script_with_main_guard_runs(tmp_path: Path) -> None:
+    script = tmp_path / "guarded.py"
+    script.write_text(_SCRIPT.format(body='if __name__ == "__main__":\n    ' + _BODY))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == b"40\n"
+
+
+def test_alignment_and_score_texts_take_str_and_bytes() -> None:
+    targets = ["def add(a, b):\n    return a + b\n", "def mul(a, b):\n    return a * b\n"]
+    text = "def sub(a, b):\n    return a - b  # é\n"
+    ts = TargetSet.from_texts(targets)
+    assert ts.alignment(text) == ts.alignment(text.encode())
+    from_str, from_bytes = (list(score_texts([t], ts)) for t in (text, text.encode()))
+    assert from_str == from_bytes == [ts.alignment(text)]

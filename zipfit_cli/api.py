@@ -24,15 +24,15 @@ def _batched(items: Iterable[bytes], size: int) -> Iterator[tuple[None, list[byt
         yield None, batch
 
 
-def _encode(i: int, text: str) -> bytes:
+def _encode(i: int, text: str | bytes) -> bytes:
     # The same rule as the CLI's empty_text: an empty text has no meaningful score.
     if not text.strip():
         raise RecordError("empty_text", f"text {i} is empty or whitespace only")
-    return text.encode("utf-8", "surrogatepass")
+    return text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
 
 
 def score_texts(
-    texts: Iterable[str],
+    texts: Iterable[str | bytes],
     targets: TargetSet | Sequence[str],
     *,
     compressor: str = "gzip",
@@ -41,7 +41,9 @@ def score_texts(
     batch_size: int = 256,
     progress: bool = False,
 ) -> Iterator[float]:
-    """Alignment of each text with the targets, in order (lazy; 1.0 means identical).
+    """Alignment of each text (str, or UTF-8 bytes) with the targets, in order (lazy; 1.0
+    means identical). With workers > 1, call it under `if __name__ == "__main__":` in a
+    script: worker processes import the script again.
 
     >>> scores = list(score_texts(["def f(x): return x"], ["def g(y): return y"]))
     """

@@ -63,8 +63,10 @@ class TargetSet:
             h.update(t)
         return h.hexdigest()
 
-    def alignment(self, source: bytes) -> float:
-        """1 - mean NCD of `source` against every target; usually within [0, 1]."""
+    def alignment(self, source: str | bytes) -> float:
+        """1 - mean NCD of `source` (str, or UTF-8 bytes) against every target; usually within [0, 1]."""
+        if isinstance(source, str):
+            source = source.encode("utf-8", "surrogatepass")
         c_x, pairs = self._sizes(source)
         total = 0.0
         for c_t, c_xt in zip(self.sizes, pairs, strict=True):
