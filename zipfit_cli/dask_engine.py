@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import importlib
+import io
 import logging
 import signal
 from collections import deque
@@ -138,7 +139,8 @@ def score_partition(
     line_no = 0
     consumed = 0
     try:
-        raw: IO[bytes] = _import("fsspec").open(part.url, "rb").open()
+        # Buffered here: fsspec's remote files have no readline(size), which the line cap needs.
+        raw: IO[bytes] = io.BufferedReader(_import("fsspec").open(part.url, "rb").open())
         try:
             stream, pos = _lines(raw, part)
             limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES

@@ -406,6 +406,8 @@ def load_targets(paths: list[str], spec: TextSpec) -> list[bytes]:
             if not line.strip(WHITESPACE):
                 continue
             try:
+                if plain and isinstance(line, LongLine):
+                    raise RecordError("too_long", f"line is {line.size:,} bytes, over {line.limit:,}")
                 if plain:
                     text = line.rstrip(b"\r\n")
                     text.decode("utf-8")
