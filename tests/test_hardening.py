@@ -284,7 +284,7 @@ def _pooled_run(tmp_path: Path, tmpdir: Path) -> tuple[subprocess.Popen[bytes], 
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         tree = _descendants(proc.pid)
-        if len(tree) >= 4:  # resource tracker, forkserver, two workers
+        if len(tree) >= 3:  # resource tracker, two workers (and the forkserver, if used)
             time.sleep(1.0)
             return proc, out, _descendants(proc.pid)
         time.sleep(0.1)
@@ -312,7 +312,7 @@ def test_sigkill_of_the_main_process_leaves_no_process_and_no_spool(tmp_path: Pa
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
     proc, out, tree = _pooled_run(tmp_path, tmpdir)
-    assert len(tree) >= 4
+    assert len(tree) >= 3
     proc.kill()
     proc.communicate(timeout=60)
     try:

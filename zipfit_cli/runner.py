@@ -199,6 +199,9 @@ def map_batches(
 
 def _exit_codes(pool: ProcessPoolExecutor) -> list[int]:
     procs = getattr(pool, "_processes", None) or {}
+    for proc in procs.values():
+        # A worker's pipes close a moment before it can be reaped: wait for its exit code.
+        proc.join(timeout=1)
     codes = {p.exitcode for p in procs.values() if p.exitcode not in (None, 0)}
     # The pool terminates the surviving workers itself (-SIGTERM); show the cause.
     return sorted(codes - {-signal.SIGTERM} or codes)
