@@ -96,7 +96,7 @@ def test_spool_partial_ranking_equals_sort_prefix(tmp_path: Path, k: int) -> Non
 def test_spool_removes_its_file(tmp_path: Path) -> None:
     with Spool(str(tmp_path)) as spool:
         _fill(spool, [0.5, 0.1])
-        assert os.path.exists(spool.path)
+        assert not os.path.exists(spool.path)  # unlinked at creation, used through its descriptor
     assert not os.path.exists(spool.path)
     assert os.listdir(tmp_path) == []
 

@@ -69,6 +69,8 @@ def score_texts(
 
     The paper's alignment (1.0 means identical), or with `background` (texts like the
     corpus) the contrastive score. `targets` may also be a scorer built once and reused.
+    Texts are str or UTF-8 bytes. With workers > 1, call it under
+    `if __name__ == "__main__":` in a script: worker processes import the script again.
 
     >>> scores = list(score_texts(["def f(x): return x"], ["def g(y): return y"]))
     """

@@ -51,7 +51,7 @@ def sample_background(
     seen = 0  # valid records so far
     position = 0
     for path in sources:
-        source = open_source(path)
+        source = open_source(path, spec.max_line_bytes)
         try:
             for _, line in source:
                 if limit is not None and position >= limit:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .reading import STDIN
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN
 from .sources import open_source
 from .stats import RunStats
 
@@ -37,6 +37,7 @@ class Slicing:
     shard: tuple[int, int] | None = None  # (i, n)
     by_file: bool = False
     limit: int | None = None
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
 
 def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> Iterator[Batch]:
@@ -44,7 +45,7 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
     position = 0  # among the records of all sources read
     done_before = 0
     shard_i, shard_n = slicing.shard or (0, 1)
-    by_file, limit = slicing.by_file, slicing.limit
+    by_file, limit, max_line_bytes = slicing.by_file, slicing.limit, slicing.max_line_bytes
     # Counts of the input itself (blank lines, bytes): with record shards every shard reads
     # everything, so shard 0 alone counts them and a merge adds up to the single run's.
     counts_input = by_file or shard_i == 0
@@ -53,7 +54,7 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
             if path != STDIN:
                 done_before += os.path.getsize(path)
             continue
-        source = open_source(path)
+        source = open_source(path, max_line_bytes)
         base = file_no << FILE_SHIFT
         in_file = 0
         batch = Batch(path)
@@ -75,6 +76,8 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
                     batch = Batch(path)
         finally:
             source.close()
+        if in_file == 0:  # a truncated upstream file, say: exit 0 would hide it from a cron job
+            stats.warnings.append(f"{'stdin' if path == STDIN else path} holds no records")
         done_before += source.consumed if path == STDIN else os.path.getsize(path)
         if counts_input:
             stats.blank_lines += source.blank_lines

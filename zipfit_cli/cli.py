@@ -19,7 +19,7 @@ import orjson
 import typer
 
 from . import __version__, commands
-from .errors import ExitCode, Terminated, ZipfitError
+from .errors import ExitCode, InputError, Terminated, ZipfitError
 from .flags import (
     DEFAULT_ENGINE,
     DEFAULT_SHARD_BY,
@@ -43,6 +43,7 @@ from .flags import (
     Fraction,
     Level,
     Limit,
+    MaxLineBytes,
     MaxTextBytes,
     Method,
     Output_,
@@ -100,6 +101,7 @@ SETTING_HINTS = {
     "target_key": "see --target-key",
     "target_template": "see --target-template",
     "max_text_bytes": "see --max-text-bytes",
+    "max_line_bytes": "see --max-line-bytes",
     "compressor": "see --compressor",
     "level": "see --level",
     "method": "see --method",
@@ -189,6 +191,7 @@ def select(
     batch_size: BatchSize = SCORING.batch_size,
     limit: Limit = SCORING.limit,
     max_text_bytes: MaxTextBytes = SCORING.max_text_bytes,
+    max_line_bytes: MaxLineBytes = SCORING.max_line_bytes,
     shard: Shard = SCORING.shard,
     shard_by: ShardBy_ = DEFAULT_SHARD_BY,
     engine: Engine_ = DEFAULT_ENGINE,
@@ -238,6 +241,7 @@ def score(
     batch_size: BatchSize = SCORING.batch_size,
     limit: Limit = SCORING.limit,
     max_text_bytes: MaxTextBytes = SCORING.max_text_bytes,
+    max_line_bytes: MaxLineBytes = SCORING.max_line_bytes,
     shard: Shard = SCORING.shard,
     shard_by: ShardBy_ = DEFAULT_SHARD_BY,
     engine: Engine_ = DEFAULT_ENGINE,
@@ -306,6 +310,7 @@ def align(
     level: Level = SCORING.level,
     skip_invalid: SkipInvalid = SCORING.skip_invalid,
     max_text_bytes: MaxTextBytes = SCORING.max_text_bytes,
+    max_line_bytes: MaxLineBytes = SCORING.max_line_bytes,
     quiet: Quiet = SCORING.quiet,
     traceback: Traceback = False,
 ) -> None:
@@ -342,6 +347,7 @@ def background(
     output: Output_ = SCORING.output,
     text_key: TextKey = SCORING.text_key,
     max_text_bytes: MaxTextBytes = SCORING.max_text_bytes,
+    max_line_bytes: MaxLineBytes = SCORING.max_line_bytes,
     limit: Limit = SCORING.limit,
     force: Force = SCORING.force,
     quiet: Quiet = SCORING.quiet,
@@ -384,13 +390,92 @@ def _main(
     pass
 
 
+# The first SIGINT/SIGTERM/SIGHUP starts the shutdown; later ones are ignored, so a burst
+# of signals cannot cut the cleanup short (leaving temporary files, or printing "Exception
+# ignored" from a finalizer). The handlers stay installed meanwhile: switching to SIG_IGN
+# inside one makes Python report a signal already pending as "ignored due to race condition".
+_stopping = False
+
+
+def _first_signal() -> bool:
+    global _stopping
+    first, _stopping = not _stopping, True
+    return first
+
+
 def _on_signal(signum: int, frame: object) -> None:
-    raise Terminated(signum)
+    if _first_signal():
+        raise Terminated(signum)
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    if _first_signal():
+        raise KeyboardInterrupt
+
+
+def _ignore_signals_while_exiting() -> None:
+    # The interpreter puts its handlers back to the default while it exits (after the
+    # atexit cleanup of multiprocessing), and a signal then would kill it with another code.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if _stopping or signal.getsignal(signum) in (_on_signal, _on_interrupt):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+class _ClosedStream:
+    """Stands in for a standard stream the shell closed (`<&-`, `>&-`): using it is an error."""
+
+    def __init__(self, error: ZipfitError) -> None:
+        self._error = error
+
+    @property
+    def buffer(self) -> Any:
+        raise self._error
+
+    def write(self, text: str) -> int:
+        raise self._error
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _reserve_closed_std_streams() -> None:
+    """Give closed descriptors 0-2 to /dev/null, so no file zipfit opens becomes 'stdout'.
+
+    Closed stdin or stdout fail when used, with one line on stderr; a closed stderr takes
+    the messages away, leaving the exit code.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            if fd == 0:
+                sys.stdin = _ClosedStream(InputError("stdin is closed; give the input as a file"))
+            elif fd == 1:
+                message = "stdout is closed; give the output file with -o PATH"
+                sys.stdout = _ClosedStream(ZipfitError(message))
+            else:
+                sys.stderr = open(fd, "w", closefd=False)
 
 
 def main() -> None:
     """Console-script entry point."""
+    _reserve_closed_std_streams()
     signal.signal(signal.SIGTERM, _on_signal)
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup asked to ignore it
         signal.signal(signal.SIGHUP, _on_signal)
-    app()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored by the shell
+        signal.signal(signal.SIGINT, _on_interrupt)
+    try:
+        app()
+    except ZipfitError as exc:  # a closed stream used outside a command, by --help say
+        print(f"zipfit: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(int(exc.exit_code))
+    finally:
+        _ignore_signals_while_exiting()

@@ -20,7 +20,7 @@ from .engine import Engine, RunSettings, local_engine
 from .errors import InputError, Terminated, UsageError
 from .merge import run_merge
 from .options import ScoringOptions, SelectionOptions, build_settings
-from .output import Output, check_output_path, is_special
+from .output import Output, check_distinct, check_output_path, publish_all
 from .pipeline import read_texts, run_score, run_select
 from .reading import STDIN, input_size
 from .records import TextSpec
@@ -62,6 +62,7 @@ def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[
         "score_key": settings.score_key,
         "skip_invalid": settings.skip_invalid,
         "max_text_bytes": settings.spec.max_bytes,
+        "max_line_bytes": settings.spec.max_line_bytes,
         "limit": settings.limit,
         "decontaminate": None
         if decontam is None
@@ -82,9 +83,7 @@ def _check_outputs(
     named = [output, *extra] + ([str(report)] if report is not None else [])
     if named.count(STDIN) > 1:
         raise UsageError("only one of -o, --report and --contaminated-output can be stdout (-)")
-    files = [os.path.realpath(p) for p in named if p != STDIN and not is_special(p)]
-    if len(set(files)) < len(files):
-        raise UsageError("two outputs (-o, --report, --contaminated-output) name the same file")
+    check_distinct(named)
     check_output_path(output, inputs, force)
     for path in extra:
         check_output_path(path, inputs, force)
@@ -110,8 +109,8 @@ def run_job(
     side = side_outputs or {}
     _check_outputs(output, report, list(side.values()), inputs, force)
     display = make_display(quiet, total_bytes, label)
-    out = Output(output)
-    sides = {name: Output(path) for name, path in side.items()}
+    out = Output(output, replace=force)
+    sides = {name: Output(path, replace=force) for name, path in side.items()}
     report_out = Output(str(report)) if report is not None else None
     outputs = [out, *sides.values(), *([report_out] if report_out is not None else [])]
     with display:
@@ -127,13 +126,12 @@ def run_job(
             # so a failure leaves none of them (no report claiming a success, say).
             for sink in outputs:
                 sink.finish()
-            for sink in outputs:
-                sink.publish()
+            publish_all(outputs)
         except (KeyboardInterrupt, Terminated) as exc:
             for sink in opened:
                 sink.abort()
             signum = exc.signum if isinstance(exc, Terminated) else 2  # SIGINT
-            raise Terminated(signum, stdout_written=out.written and output == STDIN) from None
+            raise Terminated(signum, stdout_written=out.written and out.to_stdout) from None
         except BaseException:
             for sink in opened:
                 sink.abort()

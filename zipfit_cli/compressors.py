@@ -28,7 +28,6 @@ else:  # zlib.compress takes wbits only from Python 3.11; the same stream, one c
         return c.compress(data) + c.flush()
 
 
-
 class Compressor:
     """Base class: a named compressor at a level."""
 

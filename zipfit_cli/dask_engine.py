@@ -25,7 +25,7 @@ from typing import Any
 from .engine import RunContext, RunSettings, Scored
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError
 from .ranking import TopK
-from .reading import STDIN, ReadError, compression_of
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, ReadError, compression_of
 from .runner import CONTAMINATED, Result, ScoreJob
 from .sources import JsonlSource
 from .stats import RunStats
@@ -91,7 +91,8 @@ def score_partition(
     result = PartResult(stats, checked=keep is not None)
     rows = _PartRows(job, result, keep, skip_invalid)
     try:
-        source = JsonlSource.open_range(part.path, part.url, part.start, part.end)
+        limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES
+        source = JsonlSource.open_range(part.path, part.url, part.start, part.end, limit)
     except OSError as exc:
         result.failure = (1, str(exc))
         return result

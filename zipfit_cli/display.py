@@ -91,6 +91,8 @@ class PlainDisplay(Display):
         self._print(", ".join(parts))
 
     def summary(self, stats: RunStats, what: str) -> None:
+        for warning in stats.warnings:
+            print(f"zipfit: warning: {warning}", file=self.stream, flush=True)
         for line in summary_lines(stats, what):
             self._print(line)
 
@@ -149,6 +151,8 @@ class RichDisplay(Display):
         self._progress.update(self._task, completed=bytes_done, records=f"{records:,}", rate=rate)
 
     def summary(self, stats: RunStats, what: str) -> None:
+        for warning in stats.warnings:
+            self.console.print(f"zipfit: warning: {warning}", highlight=False, markup=False)
         for line in summary_lines(stats, what):
             self.console.print(line, highlight=False, markup=False)
 

@@ -56,7 +56,8 @@ class RunSettings:
         return ScoreJob(self.scorer, self.spec, self.decontaminate)
 
     def slicing(self) -> Slicing:
-        return Slicing(self.batch_size, self.shard, self.shard_by == "file", self.limit)
+        by_file = self.shard_by == "file"
+        return Slicing(self.batch_size, self.shard, by_file, self.limit, self.spec.max_line_bytes)
 
 
 @dataclass

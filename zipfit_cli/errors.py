@@ -46,7 +46,7 @@ class InputError(ZipfitError):
 
 
 # The setting to look at when a record fails for a reason (records.REASONS).
-REASON_SETTINGS = {"missing_key": "text_key", "not_string": "text_key", "too_long": "max_text_bytes"}
+REASON_SETTINGS = {"missing_key": "text_key", "not_string": "text_key"}
 
 
 class InvalidRecordError(InputError):

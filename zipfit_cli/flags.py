@@ -83,6 +83,16 @@ MaxTextBytes = Annotated[
     int,
     typer.Option("--max-text-bytes", min=0, help="Texts longer than this are invalid records (0: no limit)."),
 ]
+MaxLineBytes = Annotated[
+    int,
+    typer.Option(
+        "--max-line-bytes",
+        min=1,
+        help="Lines longer than this are invalid records (too_long), never read into memory whole "
+        "(default 256 MiB).",
+        show_default=False,
+    ),
+]
 Traceback = Annotated[bool, typer.Option("--traceback", help="Show the Python traceback of an error.")]
 Shard = Annotated[
     str | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import time
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
 _MAY_DIFFER = {
     "shard_index", "workers", "batch_size", "engine", "targets", "target_key", "target_template",
     "records_read", "blank_lines", "scored", "skipped", "contaminated", "written", "stats",
+    "inputs",  # compared below, file by file, with a message of its own
 }  # fmt: skip
 
 
@@ -55,7 +57,7 @@ def read_part(path: str) -> Part:
         if b"\n" in tail:
             last = tail.rsplit(b"\n", 1)[1]
     if not last:
-        for _, line in read_lines(path):
+        for _, line in read_lines(path, _PART_LINE_LIMIT):
             if line.strip():
                 last = line
     return Part(path, _trailer(path, last))
@@ -63,7 +65,9 @@ def read_part(path: str) -> Part:
 
 _REQUIRED = {"command": str, "score_key": str, "text_key": str, "shard_index": int, "shard_count": int,
              "records_read": int, "blank_lines": int, "scored": int, "written": int, "contaminated": int,
-             "skipped": dict, "stats": dict}  # fmt: skip
+             "skipped": dict, "stats": dict, "inputs": list}  # fmt: skip
+# Parts hold records their shard accepted, under whatever --max-line-bytes it was given.
+_PART_LINE_LIMIT = 1 << 40
 
 
 def _trailer(path: str, line: bytes) -> dict[str, Any]:
@@ -103,6 +107,14 @@ def check_parts(parts: list[Part]) -> None:
     missing = sorted(set(range(count)) - set(seen))
     if missing:
         raise InputError(f"missing shard(s) {', '.join(f'{i}/{count}' for i in missing)}")
+    for part in parts[1:]:
+        for was, now in zip(first["inputs"], part.info["inputs"], strict=False):
+            if was != now and was is not None and now is not None:
+                raise InputError(
+                    f"input {now['path']} changed between shards: {parts[0].path} read "
+                    f"{was['size']:,} bytes modified at {was['mtime_ns']} ns, {part.path} read "
+                    f"{now['size']:,} bytes modified at {now['mtime_ns']} ns; run every shard again"
+                )
 
 
 def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float, int, bytes]]:
@@ -113,7 +125,7 @@ def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float,
     expected = part.info["written"]
     seen = 0
     prev: tuple[float, int] | None = None
-    for line_no, line in read_lines(part.path):
+    for line_no, line in read_lines(part.path, _PART_LINE_LIMIT):
         if not line.strip():
             continue
         if seen == expected:
@@ -152,6 +164,7 @@ def run_merge(
     their shard's whole ranking (written without -k).
     """
     check_limits(top_k, fraction)
+    start = time.perf_counter()
     parts = [read_part(p) for p in paths]
     check_parts(parts)
     info = parts[0].info
@@ -163,6 +176,14 @@ def run_merge(
         stats.blank_lines += part.info["blank_lines"]
         stats.skipped.update(part.info["skipped"])
         stats.contaminated += part.info["contaminated"]
+        stats.warnings += [w for w in part.info.get("warnings", []) if w not in stats.warnings]
+    stats.shards_elapsed, stats.elapsed = stats.elapsed, 0.0
+    if stats.scored == 0 and stats.skipped:  # the shards leave this check to the merge
+        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(stats.skipped.items()))
+        raise InputError(
+            f"no record could be scored: all {sum(stats.skipped.values()):,} were skipped ({reasons}); "
+            f"check --text-key ({info['text_key']!r}) and the input files"
+        )
     scored_total = sum(p.info["scored"] for p in parts)
     score_key = info["score_key"]
     if top_k is None and fraction is None and info["command"] == "select":
@@ -180,6 +201,11 @@ def run_merge(
                 f"{part.path} holds its shard's top {part.info['written']} records only; "
                 f"the merge needs {keep if keep is not None else 'all'}; write parts with a larger -k or none"
             )
+    # Every part read to its end before anything is written: a selection stops reading early,
+    # and a part with a line deleted or moved must not merge into a wrong result.
+    for part in parts:
+        for _ in _records(part, score_key, by_rank):
+            pass
     streams = [_records(p, score_key, by_rank) for p in parts]
     order = (lambda r: (-r[0], r[1])) if by_rank else (lambda r: r[1])
     merged: Generator[Record, None, None] = heapq.merge(*streams, key=order)
@@ -197,6 +223,7 @@ def run_merge(
             chosen = itertools.islice(apply_filters(chosen, spec, filters, stats), keep_after)
         for score, index, line in chosen:
             writer.write(score, index, line)
+    stats.elapsed = time.perf_counter() - start
     return stats
 
 

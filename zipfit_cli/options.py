@@ -15,7 +15,7 @@ from .contrast import DEFAULT_BACKGROUND_SIZE, DEFAULT_WEIGHT
 from .engine import RunSettings
 from .errors import UsageError
 from .ranking import check_limits
-from .reading import STDIN
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN
 from .records import TextSpec, load_texts
 from .rules import Filters
 from .runner import default_workers
@@ -47,6 +47,7 @@ class ScoringOptions:
     batch_size: int = 256
     limit: int | None = None
     max_text_bytes: int = 0
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     shard: str | None = None
     shard_by: str = "record"
     engine: str = "local"
@@ -70,7 +71,8 @@ class ScoringOptions:
             raise UsageError("stdin (-) can be read only once")
         if not self.score_key:
             raise UsageError("--score-key needs a field name")
-        if self.score_key in (self.text_key, INDEX_KEY, PART_KEY):
+        # A dotted text key's first part is the object holding the text: the score would replace it.
+        if self.score_key in (self.text_key, self.text_key.split(".")[0], INDEX_KEY, PART_KEY):
             raise UsageError(
                 f"--score-key {self.score_key!r} would overwrite a field zipfit needs; choose another"
             )
@@ -151,7 +153,7 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
         opts.target, TextSpec.build(opts.target_key, opts.target_template, setting="target_key")
     )
     compressor = get_compressor(opts.compressor, opts.level)
-    spec = TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes)
+    spec = TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes, max_line_bytes=opts.max_line_bytes)
     inputs = ScoringInputs(targets, compressor)
     if opts.scoring_method == "contrast":
         inputs = replace(inputs, background=_background(opts, spec), contrast_weight=opts.contrast_weight)

@@ -1,17 +1,23 @@
 """Output that is all or nothing: a temporary file renamed into place only on success.
 
 stdout ('-') cannot be made atomic; it is flushed per record when it is a terminal and
-buffered otherwise. Devices and pipes (/dev/null, /dev/stdout, a FIFO) are written
-directly; a symbolic link is written through, to the file it points to. `.gz`, `.bz2`,
-`.xz` and `.zst` names are compressed.
+buffered otherwise. Character devices, FIFOs and sockets (by `stat`: /dev/null, a named
+pipe) are written directly, and so are the names of open descriptors (/dev/stdout,
+/dev/stderr, /dev/fd/N, /proc/self/fd/N), through the descriptor, whatever it is open on;
+any other path is a file, written atomically. A symbolic link is written through, to the
+file it points to. `.gz`, `.bz2`, `.xz` and `.zst` names are compressed.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
+import re
+import stat
 import sys
 import tempfile
+from collections.abc import Sequence
 from types import TracebackType
 from typing import IO
 
@@ -37,7 +43,12 @@ def check_output_path(path: str, inputs: list[str], force: bool) -> None:
     """Refuse an output that is one of the inputs, or that exists without --force."""
     if path == STDIN or is_special(path):
         return
+    if path.endswith("/") and not os.path.isdir(path):
+        # realpath() would drop the slash and write a file named like the missing directory.
+        raise UsageError(f"output {path} ends with '/' but is not a directory; give a file name")
     path = os.path.realpath(path)  # a link is written through
+    if os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode):
+        raise UsageError(f"output {path} is a block device; give a file, a pipe or a character device")
     if os.path.isdir(path):
         raise UsageError(f"output {path} is a directory; give a file name")
     if os.path.exists(path):
@@ -53,24 +64,81 @@ def check_output_path(path: str, inputs: list[str], force: bool) -> None:
         raise OutputError(f"cannot write {path}: directory {parent} is not writable")
 
 
-def is_special(path: str) -> bool:
-    """A device, pipe or descriptor (/dev/null, /dev/stdout, a FIFO): written in place.
+_DESCRIPTOR_NAME = re.compile(r"/dev/fd/(\d+)|/proc/self/fd/(\d+)|/proc/(\d+)/fd/(\d+)")
 
-    /dev/stdout redirected to a file is a regular file through a link, so /dev and /proc
-    paths count as special whatever they point to.
+
+def descriptor_of(path: str) -> int | None:
+    """The descriptor a path names (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), if any.
+
+    Such a name is written through the descriptor itself: `-o /dev/stdout` then goes wherever
+    stdout goes, a pipe, a terminal or a file the shell opened with `>` or `>>`.
     """
-    absolute = os.path.abspath(path)
-    if absolute.startswith(("/dev/", "/proc/")):
+    name = os.path.normpath(os.path.abspath(path))
+    if name in ("/dev/stdout", "/dev/stderr"):
+        return 1 if name == "/dev/stdout" else 2
+    match = _DESCRIPTOR_NAME.fullmatch(name)
+    if match is None:
+        return None
+    if match.group(3) is not None:  # /proc/PID/fd/N: a descriptor only when PID is this process
+        return int(match.group(4)) if int(match.group(3)) == os.getpid() else None
+    return int(match.group(1) or match.group(2))
+
+
+def is_special(path: str) -> bool:
+    """Written in place, not atomically: an open descriptor's name, a character device, a FIFO
+    or a socket. Decided by `stat`, not by where the path is: /dev/shm holds ordinary files.
+    """
+    if descriptor_of(path) is not None:
         return True
-    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of what an output path would write to, when it exists."""
+    try:
+        if path == STDIN:
+            info = os.fstat(1)
+        else:
+            fd = descriptor_of(path)
+            info = os.fstat(fd) if fd is not None else os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def check_distinct(paths: Sequence[str]) -> None:
+    """Refuse two outputs that write to one file or stream: `--report /dev/stdout` while the
+    records go to stdout mixes the two, as `--report -` would. /dev/null takes any number.
+    """
+    null = _identity(os.devnull)
+    seen: dict[object, str] = {}
+    for path in paths:
+        key: object = _identity(path) or os.path.realpath(path)
+        if key == null:
+            continue
+        if key in seen:
+            raise UsageError(
+                f"outputs {seen[key]} and {path} are the same file or stream; "
+                "-o, --report and --contaminated-output must each go somewhere else"
+            )
+        seen[key] = path
 
 
 class Output:
     """Context manager: `write(bytes)`; on a clean exit the file appears whole, else never."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, replace: bool = True) -> None:
         self.path = path
+        # replace=False: publishing fails if the name exists by then (another run wrote it).
+        self.replace = replace
         self._tmp_path: str | None = None
+        self._published = False  # linked or renamed into place by this run
+        self._backup: str | None = None  # the file it replaced, kept until every output is in place
+        self._lost_old = False  # it replaced a file and could not keep a copy
         self._raw: IO[bytes] | None = None
         self._special: IO[bytes] | None = None
         self._target = path
@@ -84,8 +152,12 @@ class Output:
             self.line_buffered = sys.stdout.isatty()
             return self
         if is_special(self.path):
-            try:  # appending is what a shell's `>` onto an open descriptor amounts to
-                self._stream = self._special = open(self.path, "ab")
+            fd = descriptor_of(self.path)
+            try:
+                if fd is not None:  # the descriptor itself, at its offset, as the shell opened it
+                    self._stream = self._special = os.fdopen(os.dup(fd), "wb")
+                else:
+                    self._stream = self._special = open(self.path, "ab")
             except OSError as exc:
                 raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
             return self
@@ -120,6 +192,11 @@ class Output:
             self._stream = self._raw
         return self
 
+    @property
+    def to_stdout(self) -> bool:
+        """Writing to this process's stdout: `-`, or a name of descriptor 1 (/dev/stdout)."""
+        return self.path == STDIN or descriptor_of(self.path) == 1
+
     def write(self, data: bytes) -> None:
         self.written = True
         try:
@@ -152,17 +229,89 @@ class Output:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def publish(self) -> None:
-        """Rename the finished temporary file into place (atomic on one file system)."""
+        """Put the finished temporary file in place (atomic on one file system).
+
+        Without `replace` it is hard-linked, which fails if the name exists: a run that
+        started at the same time and finished first keeps its file, and this one fails.
+        """
         if self._tmp_path is None:
             return
         try:
-            mode = os.stat(self._target).st_mode & 0o7777 if os.path.exists(self._target) else 0o666 & ~_UMASK
+            exists = os.path.exists(self._target)
+            mode = os.stat(self._target).st_mode & 0o7777 if exists else 0o666 & ~_UMASK
             os.chmod(self._tmp_path, mode)  # mkstemp makes 0600; keep what a plain open would give
-            os.replace(self._tmp_path, self._target)
+            if self.replace:
+                if exists:
+                    self._backup = self._keep_old()
+                    self._lost_old = self._backup is None
+                os.replace(self._tmp_path, self._target)
+            elif self._link():
+                os.unlink(self._tmp_path)
+            else:  # no hard links here (some FUSE or FAT mounts): check, then rename
+                if os.path.lexists(self._target):
+                    raise FileExistsError(errno.EEXIST, "exists")
+                os.replace(self._tmp_path, self._target)
+        except FileExistsError:
+            self.abort()
+            raise OutputExistsError(
+                f"output {self.path} appeared while zipfit ran (another run?); "
+                "nothing of this run was written; use --force to replace it"
+            ) from None
         except OSError as exc:
             self.abort()
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._tmp_path = None
+        self._published = True
+
+    def _link(self) -> bool:
+        """Hard-link the temporary file to the output name; False where links are unsupported."""
+        assert self._tmp_path is not None
+        try:
+            os.link(self._tmp_path, self._target)
+        except OSError as exc:
+            if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+                return False
+            raise
+        return True
+
+    def _keep_old(self) -> str | None:
+        """A second name for the file about to be replaced, so a failed publish can restore it."""
+        directory, name = os.path.split(self._target)
+        backup = os.path.join(directory, f".{name}.{os.getpid()}.zipfit-old")
+        try:
+            os.link(self._target, backup)
+        except OSError:
+            return None
+        return backup
+
+    def rollback(self) -> str | None:
+        """Undo publish(): remove the new file, or put back the one it replaced.
+
+        Returns what could not be undone, for the error message, or None.
+        """
+        if not self._published:
+            return None
+        self._published = False
+        try:
+            if self._backup is not None:
+                os.replace(self._backup, self._target)
+                self._backup = None
+                return None
+            os.unlink(self._target)
+        except OSError as exc:
+            return f"{self.path} is this run's output and could not be removed ({exc.strerror or exc})"
+        if self._lost_old:  # --force on a file system without hard links: no copy was kept
+            return f"{self.path} was removed (the file it had replaced could not be kept)"
+        return None
+
+    def settle(self) -> None:
+        """Every output is in place: the old file kept for a rollback is no longer needed."""
+        if self._backup is not None:
+            try:
+                os.unlink(self._backup)
+            except OSError:
+                pass
+            self._backup = None
 
     def commit(self) -> None:
         self.finish()
@@ -197,3 +346,23 @@ class Output:
             self.commit()
         else:
             self.abort()
+
+
+def publish_all(outputs: Sequence[Output]) -> None:
+    """Publish finished outputs all or nothing: if one fails, those already in place are
+    removed again (or the files they replaced put back), and the error says what remains.
+    """
+    done: list[Output] = []
+    try:
+        for sink in outputs:
+            sink.publish()
+            done.append(sink)
+    except BaseException as exc:
+        left = [note for sink in reversed(done) if (note := sink.rollback()) is not None]
+        if isinstance(exc, ZipfitError) and done:
+            undone = ", ".join(sink.path for sink in done)
+            what = "; ".join(left) if left else f"{undone} rolled back, no output was published"
+            raise type(exc)(f"{exc}; {what}") from None
+        raise
+    for sink in outputs:
+        sink.settle()

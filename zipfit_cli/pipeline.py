@@ -41,7 +41,7 @@ def run_score(
     with closing(engine(settings, context, None)) as records:
         for score, index, line in records:
             writer.write(score, index, line)
-    return _finish(context.stats, start, writer)
+    return _finish(context.stats, start, writer, settings)
 
 
 def run_select(
@@ -86,7 +86,7 @@ def run_select(
         ):
             for score, index, line in ranked:
                 writer.write(score, index, line)
-    return _finish(stats, start, writer)
+    return _finish(stats, start, writer, settings)
 
 
 def _context(progress: ProgressSink | None, aside: Sink | None) -> RunContext:
@@ -96,11 +96,12 @@ def _context(progress: ProgressSink | None, aside: Sink | None) -> RunContext:
     return context
 
 
-def _finish(stats: RunStats, start: float, writer: RecordWriter) -> RunStats:
+def _finish(stats: RunStats, start: float, writer: RecordWriter, settings: RunSettings) -> RunStats:
     """Close the output; a run that skipped every record fails instead (wrong text key, or
-    the wrong file, almost always)."""
+    the wrong file, almost always). A shard writes its part anyway: the merge decides, over
+    all shards."""
     stats.elapsed = time.perf_counter() - start
-    if stats.scored == 0 and stats.skipped:
+    if stats.scored == 0 and stats.skipped and settings.shard is None:
         reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(stats.skipped.items()))
         raise InputError(
             f"no record could be scored: all {sum(stats.skipped.values()):,} were skipped ({reasons}); "
@@ -116,7 +117,7 @@ def read_texts(path: str, settings: RunSettings, stats: RunStats) -> Iterator[by
     (dataset alignment); bad records raise or are counted as in `score`.
     """
     context = RunContext(stats)
-    source = open_source(path)
+    source = open_source(path, settings.spec.max_line_bytes)
     try:
         for line_no, line in source:
             stats.records_read += 1

@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Generator, Iterable, Iterator
 from typing import Generic, TypeVar
 
-from .errors import UsageError
+from .errors import UsageError, ZipfitError
 
 T = TypeVar("T")
 Record = tuple[float, int, bytes]  # (score, input index, output line)
@@ -60,15 +60,30 @@ class TopK(Generic[T]):
 class Spool:
     """Every scored record, for a full ranking or a fraction: lines go to a temporary file,
     scores and offsets stay in memory (16 bytes a record).
+
+    The file is unlinked as soon as it is created and used through its open descriptor, so
+    no way out of the process, not even SIGKILL or a full disk, can leave it behind.
     """
 
     def __init__(self, directory: str | None = None) -> None:
-        fd, self.path = tempfile.mkstemp(prefix=".zipfit-spool-", dir=directory)
+        where = os.path.abspath(directory or tempfile.gettempdir())
+        try:
+            fd, path = tempfile.mkstemp(prefix=".zipfit-spool-", dir=where)
+        except OSError as exc:
+            raise ZipfitError(f"cannot create a temporary file in {where}: {exc.strerror or exc}") from None
+        self.path = path
+        os.unlink(path)
         self._file = os.fdopen(fd, "w+b")
         self.scores = array("d")
         self.indexes = array("q")
         self._offsets = array("q")
         self._end = 0
+
+    def _failed(self, exc: OSError) -> ZipfitError:
+        return ZipfitError(
+            f"cannot write the temporary file {self.path} (deleted, in $TMPDIR): {exc.strerror or exc}; "
+            "set TMPDIR to a directory with more room"
+        )
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -77,7 +92,10 @@ class Spool:
         self.scores.append(score)
         self.indexes.append(index)
         self._offsets.append(self._end)
-        self._file.write(line)
+        try:
+            self._file.write(line)
+        except OSError as exc:
+            raise self._failed(exc) from None
         self._end += len(line)
 
     def ranked(self, k: int | None = None) -> Iterator[tuple[float, int, bytes]]:
@@ -94,7 +112,10 @@ class Spool:
             candidates = [i for i, score in enumerate(scores) if score >= threshold]
         # A stable sort over candidates in input order keeps equal scores in input order.
         order = sorted(candidates, key=scores.__getitem__, reverse=True)[:k]
-        self._file.flush()
+        try:
+            self._file.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
         offsets = self._offsets
         for i in order:
             start, end = offsets[i], offsets[i + 1] if i + 1 < n else self._end
@@ -102,11 +123,10 @@ class Spool:
             yield self.scores[i], self.indexes[i], self._file.read(end - start)
 
     def close(self) -> None:
-        self._file.close()
         try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+            self._file.close()
+        except OSError:
+            pass  # unlinked already: whatever did not reach it is not needed any more
 
     def __enter__(self) -> Spool:
         return self

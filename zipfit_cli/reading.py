@@ -23,6 +23,10 @@ BOM = b"\xef\xbb\xbf"
 # Bytes that make a line blank; blank lines are not records (counted, never errors).
 WHITESPACE = b" \t\r\n\x0b\x0c"
 
+# --max-line-bytes: a longer line is a too_long record, found without ever holding it whole.
+DEFAULT_MAX_LINE_BYTES = 256 << 20
+_SKIP_CHUNK = 1 << 20
+
 # What reading a damaged or truncated (compressed) file can raise.
 READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
 
@@ -162,17 +166,71 @@ def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
     return raw, decompressing(raw, compression_of(path))
 
 
+class LongLine(bytes):
+    """Stands in for a line longer than --max-line-bytes, which is never held whole.
+
+    Its bytes are a fixed marker (not blank, not JSON); `size` is the line's real length,
+    newline included, and `limit` the cap it broke. TextSpec.parse makes it a too_long record.
+    """
+
+    size: int
+    limit: int
+
+    def __new__(cls, size: int, limit: int) -> LongLine:
+        line = super().__new__(cls, b"<line longer than --max-line-bytes>\n")
+        line.size, line.limit = size, limit
+        return line
+
+    def __reduce__(self) -> tuple[type[LongLine], tuple[int, int]]:
+        return LongLine, (self.size, self.limit)
+
+
+def line_size(line: bytes) -> int:
+    """Bytes a line took in its input: a LongLine's real length, else its own."""
+    return line.size if isinstance(line, LongLine) else len(line)
+
+
+def skip_line(stream: IO[bytes]) -> int:
+    """Read and drop the rest of the current line, a chunk at a time; returns its length."""
+    skipped = 0
+    while True:
+        piece = stream.readline(_SKIP_CHUNK)
+        skipped += len(piece)
+        if not piece or piece.endswith(b"\n"):
+            return skipped
+
+
+def capped_lines(stream: IO[bytes], limit: int) -> Iterator[bytes]:
+    """The lines of a stream; one longer than `limit` bytes (newline not counted) comes as a
+    LongLine, after at most `limit` bytes of it were held. Signals are handled between
+    chunks, so even endless input without a newline (/dev/zero) can be stopped.
+    """
+    readline = stream.readline
+    while line := readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            yield LongLine(len(line) + skip_line(stream), limit)
+        else:
+            yield line
+
+
 class LineReader:
     """The lines of one input, decompressed and numbered from 1, a BOM on line 1 removed;
-    read errors become InputError naming the file and line.
+    read errors become InputError naming the file and line. A line longer than
+    `max_line_bytes` comes as a LongLine.
 
     With `end`, only the lines that start before byte `end` of the stream are read; a
     reader opened at byte `start` > 0 (`open_range`) begins at the first line that starts
     at or after it, so consecutive ranges split a file into whole lines.
     """
 
-    def __init__(self, path: str, opened: tuple[IO[bytes], IO[bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        opened: tuple[IO[bytes], IO[bytes]] | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
         self.path = path
+        self.max_line_bytes = max_line_bytes
         self._raw, self._stream = opened or open_input(path)
         self._seekable = path != STDIN and self._raw.seekable()
         self.consumed = 0  # decompressed bytes read so far, BOM included
@@ -182,24 +240,32 @@ class LineReader:
         self.first_line = True  # the stream starts at the file's start: a BOM may be there
 
     @classmethod
-    def open_range(cls, path: str, url: str, start: int = 0, end: int | None = None) -> LineReader:
+    def open_range(
+        cls,
+        path: str,
+        url: str,
+        start: int = 0,
+        end: int | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> LineReader:
         """A whole file (compressed or not), or the lines starting in bytes [start, end) of an
         uncompressed one, opened through fsspec (any URL its backends read)."""
         import fsspec  # type: ignore[import-untyped,unused-ignore]
 
-        raw: IO[bytes] = fsspec.open(url, "rb").open()
+        # Buffered: remote files may have no readline(size), which the line cap needs.
+        raw: IO[bytes] = io.BufferedReader(fsspec.open(url, "rb").open(), buffer_size=1 << 20)
         if start == 0 and end is None:
             # zipfit's own decompression, not fsspec's, so every byte matches the local reader.
-            reader = cls(path, (raw, decompressing(raw, compression_of(url))))
+            reader = cls(path, (raw, decompressing(raw, compression_of(url))), max_line_bytes)
             reader._seekable = False
             return reader
-        reader = cls(path, (raw, raw))
+        reader = cls(path, (raw, raw), max_line_bytes)
         reader._seekable = False
         if start:
             # A line belongs to the range its first byte is in: skip the rest of the line
             # byte start-1 is part of (only its newline when a line starts right at `start`).
             raw.seek(start - 1)
-            reader.offset = start - 1 + len(raw.readline())
+            reader.offset = start - 1 + skip_line(raw)
             reader.first_line = False
         reader.end = end
         return reader
@@ -208,11 +274,12 @@ class LineReader:
         line_no = 0
         end = self.end
         try:
-            for line_no, line in enumerate(self._stream, 1):
+            for line_no, line in enumerate(capped_lines(self._stream, self.max_line_bytes), 1):
                 if end is not None and self.offset >= end:
                     return
-                self.offset += len(line)
-                self.consumed += len(line)
+                size = line_size(line)
+                self.offset += size
+                self.consumed += size
                 self.lines = line_no
                 if line_no == 1 and self.first_line and line.startswith(BOM):
                     line = line[len(BOM) :]
@@ -230,9 +297,9 @@ class LineReader:
             self._raw.close()
 
 
-def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
+def read_lines(path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
     """(line number, line) for every line of a file; see LineReader."""
-    reader = LineReader(path)
+    reader = LineReader(path, max_line_bytes=max_line_bytes)
     try:
         yield from reader
     finally:

@@ -14,7 +14,14 @@ from typing import Any
 import orjson
 
 from .errors import InputError, UsageError
-from .reading import WHITESPACE, is_plain_text, read_lines, sniff_compression
+from .reading import (
+    DEFAULT_MAX_LINE_BYTES,
+    WHITESPACE,
+    LongLine,
+    is_plain_text,
+    read_lines,
+    sniff_compression,
+)
 
 # Reasons a record cannot be scored, with the text shown to users.
 REASONS = {
@@ -24,7 +31,7 @@ REASONS = {
     "missing_key": "text field missing",
     "not_string": "text field is not a string",
     "empty_text": "text is empty or whitespace only",
-    "too_long": "text is longer than the size limit",
+    "too_long": "text or line longer than its size limit",
 }
 
 
@@ -63,10 +70,16 @@ class TextSpec:
     max_bytes: int = 0  # 0: no limit
     fields: tuple[str, ...] = field(default=(), compare=False)
     setting: str = field(default="text_key", compare=False)
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # what the readers of these records cap lines at
 
     @classmethod
     def build(
-        cls, key: str = "text", template: str | None = None, max_bytes: int = 0, setting: str = "text_key"
+        cls,
+        key: str = "text",
+        template: str | None = None,
+        max_bytes: int = 0,
+        setting: str = "text_key",
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> TextSpec:
         fields: tuple[str, ...] = ()
         if template is None and not key:
@@ -82,7 +95,7 @@ class TextSpec:
                 )
             if any(f == "" or f.isdigit() for f in fields):
                 raise UsageError("template fields need names, like {prompt}", setting="target_template")
-        return cls(key, template, max_bytes, fields, setting)
+        return cls(key, template, max_bytes, fields, setting, max_line_bytes)
 
     def text_of(self, record: Any) -> bytes:
         """The UTF-8 text of one parsed record; raises RecordError."""
@@ -107,7 +120,7 @@ class TextSpec:
         if self.max_bytes and len(data) > self.max_bytes:
             raise RecordError(
                 "too_long",
-                f"text is {len(data):,} bytes, over the limit of {self.max_bytes:,}",
+                f"text is {len(data):,} bytes, over the text-length limit of {self.max_bytes:,}",
                 setting="max_text_bytes",
             )
         return data
@@ -129,6 +142,12 @@ class TextSpec:
 
     def parse(self, line: bytes) -> tuple[Any, bytes]:
         """(record, text) of one JSONL line; raises RecordError."""
+        if isinstance(line, LongLine):
+            raise RecordError(
+                "too_long",
+                f"line is {line.size:,} bytes, over the line-length limit of {line.limit:,}",
+                setting="max_line_bytes",
+            )
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
@@ -160,13 +179,15 @@ def load_texts(paths: Sequence[str], spec: TextSpec, role: str = "target") -> li
     for path in paths:
         plain = is_plain_text(path)
         try:
-            lines = list(read_lines(path))
+            lines = list(read_lines(path, spec.max_line_bytes))
         except InputError as exc:
             raise InputError(f"{role} file {exc}") from None
         for line_no, line in lines:
             if not line.strip(WHITESPACE):
                 continue
             try:
+                if plain and isinstance(line, LongLine):
+                    raise RecordError("too_long", f"line is {line.size:,} bytes, over {line.limit:,}")
                 if plain:
                     text = line.rstrip(b"\r\n")
                     text.decode("utf-8")

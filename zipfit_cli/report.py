@@ -37,9 +37,14 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
             scores += f"; selection threshold {stats.threshold:.4f}"
         lines.append(scores)
         lines.extend(histogram_lines(stats, stats.threshold if what == "selected" else None))
-    rate = stats.records_read / stats.elapsed if stats.elapsed else 0.0
-    pair_rate = stats.pairs / stats.elapsed if stats.elapsed else 0.0
-    lines.append(f"elapsed {stats.elapsed:.2f} s, {rate:,.0f} records/s, {pair_rate:,.0f} pairs/s")
+    work = stats.work_time
+    rate = stats.records_read / work if work else 0.0
+    pair_rate = stats.pairs / work if work else 0.0
+    speed = f"{rate:,.0f} records/s, {pair_rate:,.0f} pairs/s"
+    if stats.shards_elapsed is None:
+        lines.append(f"elapsed {stats.elapsed:.2f} s, {speed}")
+    else:  # a merge: its own wall time; the rates are the shards' (per shard-second)
+        lines.append(f"elapsed {stats.elapsed:.2f} s; shards {stats.shards_elapsed:.2f} s in total, {speed}")
     return lines
 
 
@@ -70,4 +75,5 @@ def report_dict(stats: RunStats, settings: dict[str, Any]) -> dict[str, Any]:
         "finished_at": timestamp(),
         "settings": settings,
         "stats": stats.to_dict(),
+        "warnings": stats.warnings,
     }

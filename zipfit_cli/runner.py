@@ -8,8 +8,13 @@ score). Results come back in input order, so output never depends on scheduling.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.util
 import os
+import shutil
 import signal
+import tempfile
+import threading
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -17,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from .errors import WorkerDiedError
+from .errors import UsageError, WorkerDiedError
 from .records import RecordError, TextSpec
 
 if TYPE_CHECKING:
@@ -62,13 +67,37 @@ class ScoreJob:
 
 _worker_job: ScoreJob | None = None
 
+# A worker that finds itself re-running the main script's top level exits with this code,
+# so the parent can name the cause (a script without `if __name__ == "__main__":`).
+_REIMPORTED_MAIN = 87
 
-def _init_worker(job: ScoreJob) -> None:
+
+def _init_worker(
+    job: ScoreJob, parent_alive: multiprocessing.connection.Connection, mp_tempdir: str | None
+) -> None:
     # Ctrl-C reaches the whole process group; only the parent decides what happens next.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     global _worker_job
     _worker_job = job
+    threading.Thread(target=_exit_with_parent, args=(parent_alive, mp_tempdir), daemon=True).start()
+
+
+def _exit_with_parent(parent_alive: multiprocessing.connection.Connection, mp_tempdir: str | None) -> None:
+    """Wait for the parent to die, then die too: a SIGKILLed parent cleans nothing up.
+
+    Only the parent holds the pipe's write end, and it closes it only after the workers have
+    stopped; end-of-file means it is gone. The workers' exit lets the forkserver and the
+    resource tracker end as well (they wait for every holder of their pipes), and the
+    parent's multiprocessing directory (the forkserver's socket) is removed here.
+    """
+    try:
+        parent_alive.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    if mp_tempdir is not None:
+        shutil.rmtree(mp_tempdir, ignore_errors=True)
+    os._exit(1)
 
 
 def _score_in_worker(items: Sequence[bytes]) -> list[Result]:
@@ -83,10 +112,17 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+# sun_path holds 108 bytes; the forkserver's socket is $TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX.
+_SOCKET_PATH_MAX = 107
+_SOCKET_PATH_EXTRA = len("/pymp-XXXXXXXX/listener-XXXXXXXX")
+
+
 def _context() -> multiprocessing.context.BaseContext:
     # forkserver: workers start from a clean process, never from a parent that runs
-    # progress-display threads (forking those can deadlock); spawn where it is missing.
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    # progress-display threads (forking those can deadlock); spawn where it is missing, or
+    # where $TMPDIR is too long a path for the forkserver's unix socket (macOS's default).
+    fits = len(tempfile.gettempdir()) + _SOCKET_PATH_EXTRA <= _SOCKET_PATH_MAX
+    if "forkserver" in multiprocessing.get_all_start_methods() and fits:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__])  # workers start with zipfit already imported
         return ctx
@@ -106,12 +142,19 @@ def map_batches(
         for tag, items in batches:
             yield tag, job.score(items)
         return
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # A worker starting up is re-running the main script, which starts a pool again:
+        # leave quietly with a code the parent recognises (see _REIMPORTED_MAIN).
+        os._exit(_REIMPORTED_MAIN)
 
+    context = _context()
+    parent_alive, alive = multiprocessing.Pipe(duplex=False)
+    mp_tempdir = multiprocessing.util.get_temp_dir() if context.get_start_method() == "forkserver" else None
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=_context(),
+        mp_context=context,
         initializer=_init_worker,
-        initargs=(job,),
+        initargs=(job, parent_alive, mp_tempdir),
     )
     pending: deque[tuple[T, Future[list[Result]]]] = deque()
     window = 3 * workers
@@ -128,6 +171,11 @@ def map_batches(
         clean = True
     except BrokenProcessPool:
         codes = _exit_codes(pool)
+        if _REIMPORTED_MAIN in codes:
+            raise UsageError(
+                "the worker processes re-ran this script's top level, which starts zipfit again: "
+                'put the script\'s code under `if __name__ == "__main__":` (or use workers=1)'
+            ) from None
         raise WorkerDiedError(
             "a worker process died unexpectedly"
             + (f" (exit code {', '.join(map(str, codes))})" if codes else "")
@@ -138,10 +186,16 @@ def map_batches(
             pool.shutdown(wait=True)
         else:
             _kill(pool)
+        # Only now, with the workers stopped: to them, this end closing means the parent died.
+        alive.close()
+        parent_alive.close()
 
 
 def _exit_codes(pool: ProcessPoolExecutor) -> list[int]:
     procs = getattr(pool, "_processes", None) or {}
+    for proc in procs.values():
+        # A worker's pipes close a moment before it can be reaped: wait for its exit code.
+        proc.join(timeout=1)
     codes = {p.exitcode for p in procs.values() if p.exitcode not in (None, 0)}
     # The pool terminates the surviving workers itself (-SIGTERM); show the cause.
     return sorted(codes - {-signal.SIGTERM} or codes)

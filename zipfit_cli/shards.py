@@ -9,16 +9,18 @@ merged output is byte-identical to one run over the whole input.
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 import orjson
 
 from .errors import UsageError
+from .reading import STDIN
 from .stats import RunStats
 
 INDEX_KEY = "_zipfit_index"
 PART_KEY = "_zipfit_part"
-PART_VERSION = 2
+PART_VERSION = 2  # 2: the trailer records the inputs' size and mtime
 _INDEX_TAG = b',"' + INDEX_KEY.encode() + b'":'
 
 
@@ -58,11 +60,30 @@ def untag_index(line: bytes) -> tuple[int, bytes]:
     return int(line[cut + len(_INDEX_TAG) : line.rindex(b"}")]), line[:cut] + b"}\n"
 
 
+def input_stats(sources: list[str]) -> list[dict[str, Any] | None]:
+    """Size and modification time of each local input file (None for stdin and pipes), so a
+    merge can refuse parts made before and after an input changed.
+    """
+    found: list[dict[str, Any] | None] = []
+    for path in sources:
+        try:
+            info = os.stat(path) if path != STDIN else None
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            found.append(None)
+        else:
+            found.append({"path": path, "size": info.st_size, "mtime_ns": info.st_mtime_ns})
+    return found
+
+
 def part_trailer(info: dict[str, Any], stats: RunStats) -> bytes:
     counts = stats.to_dict()
     body = {
         **info,
         "part_version": PART_VERSION,
+        "inputs": input_stats(info.get("sources") or []),
+        "warnings": stats.warnings,
         "records_read": stats.records_read,
         "blank_lines": stats.blank_lines,
         "scored": stats.scored,

@@ -16,7 +16,7 @@ import importlib
 from collections.abc import Iterator
 from typing import Protocol
 
-from .reading import WHITESPACE, LineReader
+from .reading import DEFAULT_MAX_LINE_BYTES, WHITESPACE, LineReader
 
 
 class RecordSource(Protocol):
@@ -39,15 +39,24 @@ class JsonlSource:
     Blank lines are not records: they are counted and passed over.
     """
 
-    def __init__(self, path: str, lines: LineReader | None = None) -> None:
+    def __init__(
+        self, path: str, lines: LineReader | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    ) -> None:
         self.path = path
-        self._lines = lines or LineReader(path)
+        self._lines = lines or LineReader(path, max_line_bytes=max_line_bytes)
         self.blank_lines = 0
 
     @classmethod
-    def open_range(cls, path: str, url: str, start: int = 0, end: int | None = None) -> JsonlSource:
+    def open_range(
+        cls,
+        path: str,
+        url: str,
+        start: int = 0,
+        end: int | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> JsonlSource:
         """The records whose lines start in [start, end) of `url` (fsspec), for Dask partitions."""
-        return cls(path, LineReader.open_range(path, url, start, end))
+        return cls(path, LineReader.open_range(path, url, start, end, max_line_bytes))
 
     @property
     def consumed(self) -> int:
@@ -76,12 +85,13 @@ class JsonlSource:
 READERS: dict[tuple[str, ...], str] = {}
 
 
-def open_source(path: str) -> RecordSource:
-    """The source that reads `path`, chosen by its name; JSONL when no reader claims it."""
+def open_source(path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> RecordSource:
+    """The source that reads `path`, chosen by its name; JSONL when no reader claims it.
+    Lines (or rows) longer than `max_line_bytes` come as `LongLine`s: too_long records."""
     name = path.lower()
     for endings, where in READERS.items():
         if name.endswith(endings):
             module, cls = where.split(":")
-            source: RecordSource = getattr(importlib.import_module(module), cls)(path)
+            source: RecordSource = getattr(importlib.import_module(module), cls)(path, max_line_bytes)
             return source
-    return JsonlSource(path)
+    return JsonlSource(path, max_line_bytes=max_line_bytes)

@@ -31,6 +31,13 @@ class RunStats:
     duplicates: Counter[str] = field(default_factory=Counter)  # dropped by --dedupe: exact, near
     budget_used: int | None = None  # tokens or characters selected under a budget
     budget_unit: str | None = None  # "tokens" or "characters"
+    warnings: list[str] = field(default_factory=list)  # shown unless --quiet, kept in the report
+    shards_elapsed: float | None = None  # a merge: the shards' seconds, added up (elapsed is its own)
+
+    @property
+    def work_time(self) -> float:
+        """Seconds the scoring took: a merge's shards, added up, else this run's."""
+        return self.shards_elapsed if self.shards_elapsed is not None else self.elapsed
 
     def add_score(self, score: float) -> None:
         self.scored += 1
@@ -59,6 +66,7 @@ class RunStats:
         self.elapsed += other.elapsed
         self.contaminated += other.contaminated
         self.duplicates.update(other.duplicates)
+        self.warnings += [w for w in other.warnings if w not in self.warnings]
         return self
 
     def to_part(self) -> dict[str, Any]:
@@ -126,6 +134,7 @@ class RunStats:
             "budget_used": self.budget_used,
             "budget_unit": self.budget_unit,
             "elapsed_s": round(self.elapsed, 3),
-            "records_per_s": round(self.records_read / self.elapsed, 1) if self.elapsed else None,
-            "pairs_per_s": round(self.pairs / self.elapsed, 1) if self.elapsed else None,
+            "shards_elapsed_s": None if self.shards_elapsed is None else round(self.shards_elapsed, 3),
+            "records_per_s": round(self.records_read / self.work_time, 1) if self.work_time else None,
+            "pairs_per_s": round(self.pairs / self.work_time, 1) if self.work_time else None,
         }

@@ -1,0 +1,107 @@
+"""Issue 11, merge: every part verified whole, inputs that changed between shards refused,
+shards whose share is all invalid, and the merge's own timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from conftest import TARGET, TEMPLATE
+from typer.testing import CliRunner, Result
+
+from zipfit_cli.cli import app
+
+runner = CliRunner()
+BASE = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q", "-j", "1"]
+
+
+def run(*args: Any) -> Result:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def parts(tmp_path: Path, source: Path, n: int, *command: Any) -> list[Path]:
+    made = []
+    for i in range(n):
+        part = tmp_path / f"part-{i}.jsonl"
+        result = run(*command, source, *BASE, "--shard", f"{i}/{n}", "-o", part)
+        assert result.exit_code == 0, result.output
+        made.append(part)
+    return made
+
+
+def test_a_part_with_a_record_deleted_is_refused_even_when_k_stops_early(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    made = parts(tmp_path, slice_path, 2, "select", "-k", "20")
+    lines = made[1].read_bytes().splitlines(keepends=True)
+    made[1].write_bytes(b"".join(lines[:15] + lines[16:]))  # one record line gone, near the end
+    result = run("merge", *made, "-k", "3")
+    assert result.exit_code == 3, result.output
+    assert f"zipfit: error: {made[1]}:" in result.stderr
+    assert result.stdout == ""
+
+
+def test_parts_made_before_and_after_an_input_changed_are_refused(slice_path: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(slice_path.read_bytes())
+    first = parts(tmp_path, source, 2, "score")[0]
+    with open(source, "ab") as f:
+        f.write(b'{"text": "def added(): return 1"}\n')
+    os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 10**9))
+    result = run("score", source, *BASE, "--shard", "1/2", "-o", tmp_path / "late.jsonl")
+    assert result.exit_code == 0, result.output
+    result = run("merge", first, tmp_path / "late.jsonl")
+    assert result.exit_code == 3, result.output
+    assert f"input {source} changed between shards" in result.stderr
+
+
+def test_part_trailer_records_what_it_read(slice_path: Path, tmp_path: Path) -> None:
+    part = parts(tmp_path, slice_path, 1, "score")[0]
+    info = json.loads(part.read_bytes().splitlines()[-1])["_zipfit_part"]
+    size, mtime = slice_path.stat().st_size, slice_path.stat().st_mtime_ns
+    assert info["inputs"] == [{"path": str(slice_path), "size": size, "mtime_ns": mtime}]
+    assert info["part_version"] == 2
+
+
+def test_shard_whose_share_is_all_invalid_writes_a_part(source_lines: list[bytes], tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    # Even lines are good records, odd lines broken: shard 1 of 2 gets only broken ones.
+    source.write_bytes(b"".join(line for good in source_lines[:10] for line in (good, b"{broken\n")))
+    made = parts(tmp_path, source, 2, "select", "--skip-invalid", "-k", "3")
+    result = run("merge", *made)
+    assert result.exit_code == 0, result.output
+    single = run("select", source, *BASE, "--skip-invalid", "-k", "3")
+    assert result.stdout == single.stdout
+
+
+def test_merge_of_shards_that_skipped_everything_fails(tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"{broken\n" * 6)
+    made = parts(tmp_path, source, 2, "score", "--skip-invalid")
+    result = run("merge", *made)
+    assert result.exit_code == 3, result.output
+    assert "no record could be scored: all 6 were skipped (malformed_json 6)" in result.stderr
+
+
+def test_merge_reports_its_own_time_and_the_shards_total(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "select", "-k", "5")
+    shard_seconds = sum(
+        json.loads(p.read_bytes().splitlines()[-1])["_zipfit_part"]["stats"]["elapsed"] for p in made
+    )
+    for part in made:  # as if each shard had taken 50 s
+        lines = part.read_bytes().splitlines(keepends=True)
+        trailer = json.loads(lines[-1])
+        trailer["_zipfit_part"]["stats"]["elapsed"] = 50.0
+        part.write_bytes(b"".join(lines[:-1]) + json.dumps(trailer).encode() + b"\n")
+    assert shard_seconds < 50
+    report = tmp_path / "merge.json"
+    result = runner.invoke(app, ["merge", *map(str, made), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(report.read_text())["stats"]
+    assert stats["shards_elapsed_s"] == 100.0
+    assert stats["elapsed_s"] < 10
+    assert stats["records_per_s"] == round(200 / 100.0, 1)
+    assert "shards 100.00 s in total" in result.stderr
