@@ -19,23 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TARGET, TEMPLATE
-from typer.testing import CliRunner
+from conftest import FAST, TARGET, TEMPLATE, run
 
 from zipfit_cli import TargetSet, score_texts
-from zipfit_cli.cli import app
 from zipfit_cli.errors import OutputExistsError, ZipfitError
 from zipfit_cli.output import Output
-from zipfit_cli.reading import LongLine, capped_lines
 from zipfit_cli.ranking import Spool
+from zipfit_cli.reading import LongLine, capped_lines
 
-runner = CliRunner()
 ZIPFIT = [sys.executable, "-m", "zipfit_cli"]
-FAST = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-j", "1"]
 
 
 def _select(source: Path | str, *extra: str | Path) -> Any:
-    return runner.invoke(app, ["select", str(source), *FAST, *map(str, extra)])
+    return run("select", source, *FAST, *extra)
 
 
 def _zipfit(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
@@ -69,7 +65,7 @@ def test_dev_shm_file_is_an_ordinary_output(slice_path: Path, shm_path: Path) ->
 def test_failed_run_leaves_no_partial_dev_shm_file(slice_path: Path, shm_path: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(slice_path.read_bytes() + b"{broken\n")
-    assert runner.invoke(app, ["score", str(bad), *FAST, "-o", str(shm_path)]).exit_code == 3
+    assert run("score", bad, *FAST, "-o", shm_path).exit_code == 3
     assert not shm_path.exists()
     assert not list(Path("/dev/shm").glob(f".{shm_path.name}.*"))
 
@@ -205,9 +201,7 @@ def test_report_on_the_file_stdout_goes_to_is_refused(slice_path: Path, tmp_path
 
 def test_score_key_naming_the_object_that_holds_the_text_is_refused(write_jsonl: Any) -> None:
     source = write_jsonl([{"meta": {"content": "def f(x): return x"}}])
-    result = runner.invoke(
-        app, ["score", str(source), *FAST, "--text-key", "meta.content", "--score-key", "meta"]
-    )
+    result = run("score", source, *FAST, "--text-key", "meta.content", "--score-key", "meta")
     assert result.exit_code == 2, result.output
     assert "--score-key 'meta'" in result.stderr
 
@@ -456,12 +450,10 @@ def test_line_at_the_cap_is_a_line() -> None:
 def test_too_long_line_names_file_and_line_or_is_skipped(write_jsonl: Any, source_lines: list[bytes]) -> None:
     long_line = b'{"text": "' + b"x" * 100_000 + b'"}'
     source = write_jsonl([source_lines[0], long_line, source_lines[1]])
-    result = runner.invoke(app, ["score", str(source), *FAST, "--max-line-bytes", "50000"])
+    result = run("score", source, *FAST, "--max-line-bytes", "50000")
     assert result.exit_code == 3, result.output
     assert f"{source}:2: line is 100,013 bytes, over the line-length limit of 50,000" in result.stderr
-    result = runner.invoke(
-        app, ["score", str(source), *FAST, "--max-line-bytes", "50000", "--skip-invalid", "-j", "2"]
-    )
+    result = run("score", source, *FAST, "--max-line-bytes", "50000", "--skip-invalid", "-j", "2")
     assert result.exit_code == 0, result.output
     assert len(result.stdout.splitlines()) == 2
     assert "too_long 1" in result.stderr
@@ -475,7 +467,7 @@ def test_too_long_line_in_a_gzip_bomb(tmp_path: Path, source_lines: list[bytes])
             f.write(b"\x00" * (1 << 20))
         f.write(b"\n" + source_lines[1])
     args = ["select", str(source), *FAST, "--max-line-bytes", "1000000", "--skip-invalid"]
-    result = runner.invoke(app, [*args, "--max-text-bytes", "100000"])
+    result = run(*args, "--max-text-bytes", "100000")
     assert result.exit_code == 0, result.output
     assert "too_long 1" in result.stderr and len(result.stdout.splitlines()) == 2
 

@@ -9,17 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from conftest import TARGET, TEMPLATE
-from typer.testing import CliRunner, Result
+from conftest import TARGET, TEMPLATE, run
 
-from zipfit_cli.cli import app
-
-runner = CliRunner()
 BASE = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q", "-j", "1"]
-
-
-def run(*args: Any) -> Result:
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def parts(tmp_path: Path, source: Path, n: int, *command: Any) -> list[Path]:
@@ -98,7 +90,7 @@ def test_merge_reports_its_own_time_and_the_shards_total(slice_path: Path, tmp_p
         part.write_bytes(b"".join(lines[:-1]) + json.dumps(trailer).encode() + b"\n")
     assert shard_seconds < 50
     report = tmp_path / "merge.json"
-    result = runner.invoke(app, ["merge", *map(str, made), "--report", str(report)])
+    result = run("merge", *made, "--report", report)
     assert result.exit_code == 0, result.output
     stats = json.loads(report.read_text())["stats"]
     assert stats["shards_elapsed_s"] == 100.0
