@@ -169,9 +169,9 @@ def test_report_and_summary_count_background_comparisons(slice_path: Path, tmp_p
     info = json.loads(report.read_text())
     settings, stats = info["settings"], info["stats"]
     assert settings["method"] == "contrast" and settings["background_size"] == 10
-    assert len(settings["background_sha256"]) == 64 and settings["contrast_weight"] == 1.0
+    assert len(settings["background_sha256"]) == 64 and settings["contrast_weight"] == 0.75
     assert stats["pairs"] == 200 * (40 + 10)
-    assert stats["score_min"] < 0 < stats["score_max"]  # contrast falls on both sides of 0
+    assert stats["score_min"] < 0  # contrast scores can be negative; the summary handles them
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,18 @@ def test_reason_strings_and_check() -> None:
     assert decon.check("prefix: short   TARGET, here!") == "contains all 3 words of target 1"
     assert decon.check(b"short target there") is None
     assert decon.check(b"one two three four five six seven eight nine ten eleven twelve") is None
-    assert decon.find(b"short target here") == Contamination("contains", 1, "contains all 3 words of")
+    hit = decon.find(b"short target here")
+    assert hit == Contamination("contains", 1, "contains all 3 words of", "short target here")
+    assert decon.explain(hit) == {"criterion": "contains", "target": 1, "match": "short target here"}
+    named = Decontaminator.from_targets(targets, names=["t-0", None], ncd_threshold=0.5)
+    ngram_hit = named.find(b"x " + targets[0] + b" y")
+    assert ngram_hit is not None and named.explain(ngram_hit) == {
+        "criterion": "ngram",
+        "target": "t-0",
+        "match": "one two three four five six seven eight nine ten eleven twelve thirteen",
+    }
+    copy = named.find(targets[1] + b".")
+    assert copy is not None and copy.criterion in ("contains", "ncd")
 
 
 def test_min_shared_counts_distinct_ngrams_per_target() -> None:

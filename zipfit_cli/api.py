@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
+from .contrast import DEFAULT_WEIGHT
 from .errors import UsageError
 from .ranking import TopK
 from .records import RecordError, TextSpec, encode_text
@@ -60,7 +61,7 @@ def score_texts(
     compressor: str = "gzip",
     level: int | None = None,
     background: Sequence[str | bytes] | None = None,
-    contrast_weight: float = 1.0,
+    contrast_weight: float = DEFAULT_WEIGHT,
     workers: int = 1,
     batch_size: int = 256,
     progress: bool = False,
@@ -96,7 +97,7 @@ def select_top_k(
     compressor: str = "gzip",
     level: int | None = None,
     background: Sequence[str | bytes] | None = None,
-    contrast_weight: float = 1.0,
+    contrast_weight: float = DEFAULT_WEIGHT,
     workers: int = 1,
     progress: bool = False,
 ) -> list[tuple[float, Mapping[str, Any]]]:

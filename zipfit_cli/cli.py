@@ -8,15 +8,17 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from . import __version__, commands
 from .errors import ExitCode, InputError, Terminated, ZipfitError
@@ -74,8 +76,65 @@ EXIT_CODES_HELP = """Exit codes: 0 ok; 1 runtime failure (a worker died, a write
 4 output exists (use --force); 129 hangup (SIGHUP); 130 interrupted (Ctrl-C);
 141 output pipe closed early; 143 terminated (SIGTERM)."""
 
+
+class _Commands(TyperGroup):
+    """Every command-line error in zipfit's one form: `zipfit: error: ...` on stderr and Click's
+    exit code (2 for usage errors), instead of a framed usage block or a traceback."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # The command line as given, for --report (Click hands it to commands as ctx.obj).
+        extra.setdefault("obj", ["zipfit", *(sys.argv[1:] if args is None else args)])
+        try:
+            result = super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        except typer.TyperException as exc:  # Click's errors (typer carries its own Click)
+            ctx = getattr(exc, "ctx", None)
+            message = exc.format_message()
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                print(message, file=sys.stderr, flush=True)  # the help itself
+            else:
+                hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+                print(f"zipfit: error: {message}{hint}", file=sys.stderr, flush=True)
+            if not standalone_mode:
+                raise
+            sys.exit(int(getattr(exc, "exit_code", ExitCode.USAGE)))
+        except typer.Abort:  # Ctrl-C or the end of input before a command ran
+            print("zipfit: error: interrupted", file=sys.stderr, flush=True)
+            sys.exit(int(ExitCode.INTERRUPTED))
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+# Typer labels arguments with Python types (`SOURCE <list[str]>`); the metavar says enough.
+_TYPE_LABEL = re.compile(r" <(?:list\[str\]|str|int|float)>")
+
+
+class _Command(TyperCommand):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        super().format_help(ctx, formatter)
+        # Blanked, not cut, so the help column stays aligned.
+        blank = lambda match: " " * len(match[0])  # noqa: E731
+        formatter.buffer[:] = [_TYPE_LABEL.sub(blank, piece) for piece in formatter.buffer]
+
+
 app = typer.Typer(
     name="zipfit",
+    cls=_Commands,
     help="Select the source examples most aligned with a target task, by gzip compression "
     "(ZIP-FIT). Data goes to stdout; progress and the summary go to stderr.",
     epilog=EXIT_CODES_HELP,
@@ -155,8 +214,9 @@ def _errors(traceback: bool) -> Iterator[None]:
         _fail(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", ExitCode.FAILURE)
 
 
-@app.command()
+@app.command(cls=_Command)
 def select(
+    ctx: typer.Context,
     sources: Sources,
     target: Targets = [],  # noqa: B006 (typer reads the default, never mutates it)
     top_k: TopK_ = SELECTION.top_k,
@@ -209,11 +269,13 @@ def select(
     --dedupe and budgets apply in rank order, before -k / --fraction count.
     """
     with _errors(traceback):
+        command_line = ctx.obj
         commands.select(_gather(ScoringOptions, locals()), _gather(SelectionOptions, locals()))
 
 
-@app.command()
+@app.command(cls=_Command)
 def score(
+    ctx: typer.Context,
     sources: Sources,
     target: Targets = [],  # noqa: B006
     output: Output_ = SCORING.output,
@@ -254,14 +316,16 @@ def score(
     Example: zipfit score corpus.jsonl -t target.jsonl | jq -c 'select(.zipfit_score > 0.2)'
     """
     with _errors(traceback):
+        command_line = ctx.obj
         commands.score(_gather(ScoringOptions, locals()))
 
 
-@app.command()
+@app.command(cls=_Command)
 def merge(
+    ctx: typer.Context,
     parts: Annotated[
         list[str],
-        typer.Argument(help="Part files written with --shard.", show_default=False, metavar="PART..."),
+        typer.Argument(help="Part files written with --shard.", show_default=False, metavar="PART"),
     ],
     top_k: TopK_ = SELECTION.top_k,
     fraction: Fraction = SELECTION.fraction,
@@ -284,25 +348,27 @@ def merge(
     here choose another one. Every shard must be present exactly once.
     """
     with _errors(traceback):
-        commands.merge(parts, _gather(SelectionOptions, locals()), output, report, quiet, force)
+        selection = _gather(SelectionOptions, locals())
+        commands.merge(parts, selection, output, report, quiet, force, command_line=ctx.obj)
 
 
-@app.command()
+@app.command(cls=_Command)
 def align(
     datasets: Annotated[
         list[str],
-        typer.Argument(
-            help="Candidate datasets (JSONL) to compare.", show_default=False, metavar="DATASET..."
-        ),
+        typer.Argument(help="Candidate datasets (JSONL) to compare.", show_default=False, metavar="DATASET"),
     ],
     target: Targets = [],  # noqa: B006
     pairs: Annotated[
         int | None,
         typer.Option(
-            "--pairs", min=1, help="Score this many sampled (record, target) pairs; all when fewer."
+            "--pairs",
+            metavar="N",
+            min=1,
+            help="Score this many sampled (record, target) pairs; all when fewer.",
         ),
     ] = 20000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sample.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", metavar="S", help="Seed of the pair sample.")] = 0,
     text_key: TextKey = SCORING.text_key,
     target_key: TargetKey = SCORING.target_key,
     target_template: TargetTemplate = SCORING.target_template,
@@ -337,7 +403,7 @@ def align(
                 )
 
 
-@app.command()
+@app.command(cls=_Command)
 def background(
     sources: Sources,
     size: Annotated[

@@ -34,8 +34,9 @@ Part = dict[str, Any] | None  # a shard run's settings, closing its part file; N
 
 def _engine(opts: ScoringOptions, settings: RunSettings) -> tuple[Engine, int | None]:
     """The engine that scores, and the input size in bytes for the progress bar."""
+    # With --limit the run ends long before the input does: no share of the bytes, no ETA.
     if opts.engine == "local":
-        return local_engine, input_size(settings.sources)
+        return local_engine, input_size(settings.sources) if settings.limit is None else None
     from .dask_engine import DaskEngine
 
     engine = DaskEngine.plan(
@@ -45,7 +46,7 @@ def _engine(opts: ScoringOptions, settings: RunSettings) -> tuple[Engine, int | 
         blocksize=opts.blocksize,
         split=settings.limit is None,  # --limit needs whole files, to count as the local reader does
     )
-    return engine, engine.total_bytes
+    return engine, engine.total_bytes if settings.limit is None else None
 
 
 def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[str, Any]:
@@ -55,6 +56,7 @@ def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[
     return {
         "sources": settings.sources,
         "targets": opts.target,
+        "background": opts.background,
         "target_key": opts.target_key,
         "target_template": opts.target_template,
         **settings.scorer.describe(),
@@ -104,6 +106,7 @@ def run_job(
     settings: Callable[[], dict[str, Any]],
     total_bytes: int | None,
     side_outputs: dict[str, str] | None = None,
+    command_line: list[str] | None = None,
 ) -> RunStats:
     """Run a job with atomic outputs, a display, a summary and an optional JSON report."""
     side = side_outputs or {}
@@ -120,7 +123,7 @@ def run_job(
                 opened.append(sink.__enter__())
             stats = job(out, display, sides)
             if report_out is not None:
-                summary = report_dict(stats, settings())
+                summary = report_dict(stats, settings(), command_line or [])
                 report_out.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
             # Two phases: every file is complete on disk before any is renamed into place,
             # so a failure leaves none of them (no report claiming a success, say).
@@ -201,16 +204,23 @@ def _run_scoring(
         report=opts.report,
         quiet=opts.quiet,
         force=opts.force,
-        label="selecting" if command == "select" else "scoring",
+        label="scoring",
         what=what,
         settings=report_settings,
         total_bytes=total_bytes,
         side_outputs={"contaminated": opts.contaminated_output} if opts.contaminated_output else {},
+        command_line=opts.command_line,
     )
 
 
 def merge(
-    parts: list[str], selection: SelectionOptions, output: str, report: Path | None, quiet: bool, force: bool
+    parts: list[str],
+    selection: SelectionOptions,
+    output: str,
+    report: Path | None,
+    quiet: bool,
+    force: bool,
+    command_line: list[str] | None = None,
 ) -> None:
     selection.check()
     filters = selection.filters()
@@ -229,6 +239,7 @@ def merge(
         what="selected",
         settings=lambda: {"command": "merge", "parts": parts, **asdict(selection)},
         total_bytes=None,
+        command_line=command_line,
     )
 
 

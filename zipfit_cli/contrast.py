@@ -28,7 +28,7 @@ from .scoring import TargetSet
 if TYPE_CHECKING:
     from .scorers import ScoringInputs
 
-DEFAULT_WEIGHT = 1.0  # w; measured across kinds and compressors (README, BENCHMARKS.md)
+DEFAULT_WEIGHT = 0.75  # w; measured across kinds and compressors (README, BENCHMARKS.md)
 DEFAULT_BACKGROUND_SIZE = 128  # records sampled from the sources when no file is given
 
 
@@ -91,14 +91,19 @@ class ContrastScorer:
             "contrast_weight": self.weight,
         }
 
-    def score(self, text: bytes) -> float:
+    def terms(self, text: bytes) -> tuple[float, float]:
+        """(mean NCD to the background, copies of `text` left out; mean NCD to the targets)."""
         copies = self._copies.get(text)
-        to_background = (
-            self.background.mean_ncd(text)
-            if copies is None
-            else self.background.mean_ncd_excluding(text, copies)
-        )
-        return self.weight * to_background - self.targets.mean_ncd(text)
+        background = self.background
+        if copies is None:
+            to_background = background.mean_ncd(text)
+        else:
+            to_background = background.mean_ncd_excluding(text, copies)
+        return to_background, self.targets.mean_ncd(text)
+
+    def score(self, text: bytes) -> float:
+        to_background, to_targets = self.terms(text)
+        return self.weight * to_background - to_targets
 
     def __getstate__(self) -> dict[str, Any]:
         return {"targets": self.targets, "background": self.background, "weight": self.weight}

@@ -53,6 +53,7 @@ class Contamination:
     criterion: str  # "ngram", "contains" or "ncd"
     target: int
     detail: str
+    evidence: str | float = ""  # the shared words, or the NCD
 
     @property
     def reason(self) -> str:
@@ -75,6 +76,7 @@ class Decontaminator:
         ncd_threshold: float | None = None,
         compressor: Compressor | None = None,
         target_texts: list[bytes] | None = None,
+        target_names: list[str | None] | None = None,
     ) -> None:
         if ngram is None and ncd_threshold is None:
             raise UsageError("decontamination needs a criterion: an n-gram length or an NCD threshold")
@@ -93,6 +95,7 @@ class Decontaminator:
         self.ncd_threshold = ncd_threshold
         self.compressor = compressor
         self.target_texts = target_texts if ncd_threshold is not None else None
+        self.target_names = target_names  # ids of the targets, where they have one
         self._built = False
 
     @classmethod
@@ -104,15 +107,18 @@ class Decontaminator:
         ncd_threshold: float | None = None,
         compressor: str | Compressor = "gzip",
         level: int | None = None,
+        names: Sequence[str | None] | None = None,
     ) -> Decontaminator:
-        """A decontaminator for these targets; `ngram=None` turns criterion A off."""
+        """A decontaminator for these targets; `ngram=None` turns criterion A off. `names`
+        (the targets' ids, None where one has none) are what `explain` reports."""
         encoded = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
         if not encoded:
             raise UsageError("the target set is empty: give at least one target example")
         comp = None
         if ncd_threshold is not None:
             comp = get_compressor(compressor, level) if isinstance(compressor, str) else compressor
-        return cls([tuple(words(t)) for t in encoded], ngram, min_shared, ncd_threshold, comp, encoded)
+        named = list(names) if names is not None else None
+        return cls([tuple(words(t)) for t in encoded], ngram, min_shared, ncd_threshold, comp, encoded, named)
 
     def __len__(self) -> int:
         return len(self.target_words)
@@ -156,6 +162,14 @@ class Decontaminator:
         hit = self.find(text)
         return None if hit is None else hit.reason
 
+    def explain(self, hit: Contamination) -> dict[str, Any]:
+        """What a near-copy shares with which target: its id (or 0-based position) and the
+        matching words, or the NCD."""
+        name = self.target_names[hit.target] if self.target_names else None
+        why: dict[str, Any] = {"criterion": hit.criterion, "target": hit.target if name is None else name}
+        why["ncd" if hit.criterion == "ncd" else "match"] = hit.evidence
+        return why
+
     def find(self, text: str | bytes) -> Contamination | None:
         """The first criterion that flags `text`, or None."""
         if not self._built:
@@ -183,12 +197,13 @@ class Decontaminator:
                 for j in sorted(multi[h]) if owner < 0 else (owner,):
                     shared[j] += 1
                     if shared[j] >= need:
-                        return Contamination("ngram", j, f"{n}-gram overlap with")
+                        return Contamination("ngram", j, f"{n}-gram overlap with", " ".join(toks[i : i + n]))
         for m, wanted in self._short.items():
             for i in range(len(toks) - m + 1):
                 whole = wanted.get(hash(" ".join(toks[i : i + m])))
                 if whole is not None:
-                    return Contamination("contains", whole, f"contains all {m} words of")
+                    words_ = " ".join(toks[i : i + m])
+                    return Contamination("contains", whole, f"contains all {m} words of", words_)
         return None
 
     def _candidates(self, c_x: int, threshold: float) -> list[int]:
@@ -212,7 +227,7 @@ class Decontaminator:
         c_xts = self.compressor.pair_sizes(data, [self.target_texts[j] for j in js])
         best_d, best_j = min((ncd(c_x, self._sizes[j], c_xt), j) for j, c_xt in zip(js, c_xts, strict=True))
         if best_d <= threshold:
-            return Contamination("ncd", best_j, f"NCD {best_d:.3f} <= {threshold:g} to")
+            return Contamination("ncd", best_j, f"NCD {best_d:.3f} <= {threshold:g} to", best_d)
         return None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -223,6 +238,7 @@ class Decontaminator:
             "ncd_threshold": self.ncd_threshold,
             "compressor": self.compressor,
             "target_texts": self.target_texts,
+            "target_names": self.target_names,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

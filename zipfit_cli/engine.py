@@ -14,11 +14,15 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+import orjson
+
 from .batches import Batch, Slicing, read_batches
 from .errors import InvalidRecordError
 from .runner import CONTAMINATED, Result, ScoreJob, map_batches
 from .stats import RunStats
-from .writing import Sink
+from .writing import Sink, add_field
+
+CONTAMINATION_KEY = "_zipfit_contamination"  # why a record kept aside was dropped
 
 if TYPE_CHECKING:
     from .decontam import Decontaminator
@@ -50,6 +54,7 @@ class RunSettings:
     shard_by: str = "record"  # "record": every n-th record; "file": every n-th file
     limit: int | None = None  # stop after this many records (debugging)
     decontaminate: Decontaminator | None = None
+    warnings: list[str] = field(default_factory=list)  # known before the run: shown and reported with it
 
     def job(self) -> ScoreJob:
         """What each worker receives once."""
@@ -77,8 +82,8 @@ class RunContext:
         reason, detail = result
         if reason == CONTAMINATED:
             self.stats.contaminated += 1
-            if self.aside is not None:
-                self.aside.write(line if line.endswith(b"\n") else line + b"\n")
+            if self.aside is not None:  # with why: which target, and the matching words or NCD
+                self.aside.write(add_field(line, CONTAMINATION_KEY, orjson.loads(detail)))
             return
         if not skip_invalid:
             raise InvalidRecordError(path, line_no, reason, detail)

@@ -18,7 +18,9 @@ from .options import SCORING
 Sources = Annotated[
     list[str],
     typer.Argument(
-        help="Source JSONL files (.gz, .bz2, .xz, .zst read as such); - for stdin.", show_default=False
+        metavar="SOURCE",
+        help="Source JSONL files (.gz, .bz2, .xz, .zst read as such); - for stdin.",
+        show_default=False,
     ),
 ]
 Targets = Annotated[
@@ -26,31 +28,43 @@ Targets = Annotated[
     typer.Option(
         "--target",
         "-t",
+        metavar="PATH",
         help="Target examples: JSONL (or .txt, one per line). Repeatable.",
         show_default=False,
     ),
 ]
 Output_ = Annotated[
-    str, typer.Option("--output", "-o", help="Output JSONL (.gz/.zst compressed); - for stdout.")
+    str,
+    typer.Option("--output", "-o", metavar="PATH", help="Output JSONL (.gz/.zst compressed); - for stdout."),
 ]
 TextKey = Annotated[
-    str, typer.Option("--text-key", help="Source field with the text; dotted paths like meta.content work.")
+    str,
+    typer.Option(
+        "--text-key", metavar="KEY", help="Source field with the text; dotted paths like meta.content work."
+    ),
 ]
-TargetKey = Annotated[str, typer.Option("--target-key", help="Target field with the text.")]
+TargetKey = Annotated[str, typer.Option("--target-key", metavar="KEY", help="Target field with the text.")]
 TargetTemplate = Annotated[
     str | None,
     typer.Option(
-        "--target-template", help="Build target text from fields, e.g. '{prompt}{canonical_solution}'."
+        "--target-template",
+        metavar="TEMPLATE",
+        help="Build target text from fields, e.g. '{prompt}{canonical_solution}'.",
     ),
 ]
 Compressor = Annotated[
     str,
-    typer.Option("--compressor", help=f"Compressor: {', '.join(COMPRESSORS)}. gzip is the paper's method."),
+    typer.Option(
+        "--compressor",
+        metavar="NAME",
+        help=f"Compressor: {', '.join(COMPRESSORS)}. gzip is the paper's method.",
+    ),
 ]
 Level = Annotated[
     int | None,
     typer.Option(
         "--level",
+        metavar="N",
         help="Compression level (gzip 1-9, default 9; lz4 0 or 3-12, default 0; zstd 1-22, default 3; "
         "isal 0-3, default 1).",
         show_default=False,
@@ -58,9 +72,16 @@ Level = Annotated[
 ]
 Workers = Annotated[
     int | None,
-    typer.Option("--workers", "-j", min=1, help="Worker processes (default: all cores).", show_default=False),
+    typer.Option(
+        "--workers",
+        "-j",
+        min=1,
+        metavar="N",
+        help="Worker processes (default: all cores).",
+        show_default=False,
+    ),
 ]
-ScoreKey = Annotated[str, typer.Option("--score-key", help="Field the score is written to.")]
+ScoreKey = Annotated[str, typer.Option("--score-key", metavar="KEY", help="Field the score is written to.")]
 SkipInvalid = Annotated[
     bool,
     typer.Option(
@@ -71,23 +92,35 @@ SkipInvalid = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 Report = Annotated[
     Path | None,
-    typer.Option("--report", help="Write the run summary, settings and target hash as JSON here."),
+    typer.Option(
+        "--report", metavar="PATH", help="Write the run summary, settings and target hash as JSON here."
+    ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per task sent to a worker.")]
+BatchSize = Annotated[
+    int, typer.Option("--batch-size", min=1, metavar="N", help="Records per task sent to a worker.")
+]
 Limit = Annotated[
     int | None,
-    typer.Option("--limit", min=1, help="Stop after this many source records (for trying things out)."),
+    typer.Option(
+        "--limit", min=1, metavar="N", help="Stop after this many source records (for trying things out)."
+    ),
 ]
 MaxTextBytes = Annotated[
     int,
-    typer.Option("--max-text-bytes", min=0, help="Texts longer than this are invalid records (0: no limit)."),
+    typer.Option(
+        "--max-text-bytes",
+        min=0,
+        metavar="N",
+        help="Texts longer than this are invalid records (0: no limit).",
+    ),
 ]
 MaxLineBytes = Annotated[
     int,
     typer.Option(
         "--max-line-bytes",
         min=1,
+        metavar="N",
         help="Lines longer than this are invalid records (too_long), never read into memory whole "
         "(default 256 MiB).",
         show_default=False,
@@ -98,6 +131,7 @@ Shard = Annotated[
     str | None,
     typer.Option(
         "--shard",
+        metavar="I/N",
         help="Process one N-th of the input (see --shard-by), writing a part for `zipfit merge`. "
         "I/N with 0 <= I < N, or 'slurm' for SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.",
         show_default=False,
@@ -116,12 +150,15 @@ ShardBy_ = Annotated[
     ShardBy,
     typer.Option(
         "--shard-by",
+        metavar="record|file",
         help="record: every N-th record (each shard reads all input); file: every N-th source "
         "file (each shard reads only its files; for corpora of many files).",
     ),
 ]
 DEFAULT_SHARD_BY = ShardBy(SCORING.shard_by)
-TopK_ = Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Keep the K best records.")]
+TopK_ = Annotated[
+    int | None, typer.Option("--top-k", "-k", min=1, metavar="K", help="Keep the K best records.")
+]
 
 
 class EngineName(str, Enum):
@@ -135,6 +172,7 @@ Engine_ = Annotated[
     EngineName,
     typer.Option(
         "--engine",
+        metavar="local|dask",
         help="Where scoring runs: local (this machine's cores) or dask (a Dask cluster; sources may "
         "then be globs or fsspec URLs like s3://...). Output is the same byte for byte.",
     ),
@@ -155,6 +193,7 @@ Blocksize = Annotated[
     str | None,
     typer.Option(
         "--blocksize",
+        metavar="SIZE",
         help="With --engine dask: split uncompressed sources into partitions of this size, like "
         "16MiB (default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one "
         "partition per file). Compressed files are one partition each.",
@@ -163,7 +202,9 @@ Blocksize = Annotated[
 ]
 Fraction = Annotated[
     float | None,
-    typer.Option("--fraction", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."),
+    typer.Option(
+        "--fraction", metavar="F", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."
+    ),
 ]
 
 
@@ -171,6 +212,7 @@ Method = Annotated[
     str,
     typer.Option(
         "--method",
+        metavar="NAME",
         help="pairwise: the paper's mean NCD over every target; corpus: one compression per "
         "record against the whole target set as a dictionary (for thousands of targets).",
     ),
@@ -188,6 +230,7 @@ DecontaminateNgram = Annotated[
     typer.Option(
         "--decontaminate-ngram",
         min=0,
+        metavar="N",
         help="Word n-gram length of --decontaminate, default 13 (0: off); implies --decontaminate.",
         show_default=False,
     ),
@@ -196,6 +239,7 @@ DecontaminateNcd = Annotated[
     float | None,
     typer.Option(
         "--decontaminate-ncd",
+        metavar="T",
         help="Also drop records within this NCD of any target, e.g. 0.3 (implies --decontaminate).",
         show_default=False,
     ),
@@ -204,6 +248,7 @@ ContaminatedOutput = Annotated[
     str | None,
     typer.Option(
         "--contaminated-output",
+        metavar="PATH",
         help="Write dropped near-copies here (implies --decontaminate).",
         show_default=False,
     ),
@@ -220,6 +265,7 @@ BudgetTokens = Annotated[
     typer.Option(
         "--budget-tokens",
         min=0,
+        metavar="N",
         help="Take records in rank order up to this many tokens.",
         show_default=False,
     ),
@@ -229,6 +275,7 @@ BudgetChars = Annotated[
     typer.Option(
         "--budget-chars",
         min=0,
+        metavar="N",
         help="Take records in rank order up to this many characters.",
         show_default=False,
     ),
@@ -237,6 +284,7 @@ TokenCounter = Annotated[
     str,
     typer.Option(
         "--token-counter",
+        metavar="NAME",
         help="How --budget-tokens counts: approx (a GPT-2-style pre-tokenizer, built in) or "
         "tiktoken:ENCODING (needs tiktoken and its encoding file).",
     ),

@@ -29,8 +29,10 @@ _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
 # compared by hash), and its own counts. A new setting is compared without a change here.
 _MAY_DIFFER = {
     "shard_index", "workers", "batch_size", "engine", "targets", "target_key", "target_template",
+    "background",  # the file names: the background's content is compared by hash
     "records_read", "blank_lines", "scored", "skipped", "contaminated", "written", "stats",
     "inputs",  # compared below, file by file, with a message of its own
+    "warnings",  # added up
 }  # fmt: skip
 
 

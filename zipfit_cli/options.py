@@ -62,6 +62,7 @@ class ScoringOptions:
     background_size: int = DEFAULT_BACKGROUND_SIZE
     background_seed: int = 0
     contrast_weight: float = DEFAULT_WEIGHT
+    command_line: list[str] = field(default_factory=list)  # as given, for the report
 
     def check(self) -> None:
         """Every check of options against each other, before any file is read."""
@@ -149,9 +150,9 @@ class SelectionOptions:
 def build_settings(opts: ScoringOptions) -> RunSettings:
     """Targets loaded and compressed once, scorer and decontaminator ready to ship to workers."""
     opts.check()
-    targets = load_texts(
-        opts.target, TextSpec.build(opts.target_key, opts.target_template, setting="target_key")
-    )
+    target_spec = TextSpec.build(opts.target_key, opts.target_template, setting="target_key")
+    target_ids: list[str | None] = []
+    targets = load_texts(opts.target, target_spec, ids=target_ids)
     compressor = get_compressor(opts.compressor, opts.level)
     spec = TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes, max_line_bytes=opts.max_line_bytes)
     inputs = ScoringInputs(targets, compressor)
@@ -169,13 +170,25 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
         shard=parse_shard(opts.shard) if opts.shard is not None else None,
         shard_by=opts.shard_by,
     )
+    described = settings.scorer.describe()
+    used, total = described.get("targets_used"), described["n_targets"]
+    if used is not None and used < total:
+        reach = compressor.dictionary_reach()
+        settings.warnings.append(
+            f"the corpus method's dictionary holds {used} of the {total} targets ({compressor.name} "
+            f"reaches back {reach:,} bytes); the others were left out, sampled with seed 0"
+        )
     asked = (opts.decontaminate_ngram, opts.decontaminate_ncd, opts.contaminated_output)
     if opts.decontaminate or any(option is not None for option in asked):
         from .decontam import Decontaminator
 
         ngram = DECONTAMINATE_NGRAM if opts.decontaminate_ngram is None else opts.decontaminate_ngram
         settings.decontaminate = Decontaminator.from_targets(
-            targets, ngram=ngram or None, ncd_threshold=opts.decontaminate_ncd, compressor=compressor
+            targets,
+            ngram=ngram or None,
+            ncd_threshold=opts.decontaminate_ncd,
+            compressor=compressor,
+            names=target_ids,
         )
     return settings
 

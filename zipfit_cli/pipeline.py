@@ -35,7 +35,7 @@ def run_score(
     With `part` (a shard run), lines carry their index and a trailer closes the output;
     near-copies of targets (with decontamination) go to `aside` when given.
     """
-    context = _context(progress, aside)
+    context = _context(settings, progress, aside)
     start = time.perf_counter()
     writer = RecordWriter(sink, settings.score_key, context.stats, part)
     with closing(engine(settings, context, None)) as records:
@@ -62,7 +62,7 @@ def run_select(
     a temporary file and only their scores stay in memory.
     """
     check_limits(top_k, fraction)
-    context = _context(progress, aside)
+    context = _context(settings, progress, aside)
     stats = context.stats
     start = time.perf_counter()
     writer = RecordWriter(sink, settings.score_key, stats, part, ranked=True)
@@ -89,8 +89,9 @@ def run_select(
     return _finish(stats, start, writer, settings)
 
 
-def _context(progress: ProgressSink | None, aside: Sink | None) -> RunContext:
+def _context(settings: RunSettings, progress: ProgressSink | None, aside: Sink | None) -> RunContext:
     context = RunContext(aside=aside)
+    context.stats.warnings.extend(settings.warnings)
     if progress is not None:
         context.progress = progress
     return context

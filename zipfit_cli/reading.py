@@ -11,6 +11,7 @@ import gzip
 import io
 import lzma
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -325,3 +326,20 @@ def input_size(paths: list[str]) -> int | None:
         except OSError:
             raise InputError(f"{path}: no such file") from None
     return total
+
+
+def input_stats(sources: list[str]) -> list[dict[str, Any] | None]:
+    """Size and modification time of each local input file (None for stdin and pipes), so a
+    merge can refuse parts made before and after an input changed.
+    """
+    found: list[dict[str, Any] | None] = []
+    for path in sources:
+        try:
+            info = os.stat(path) if path != STDIN else None
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            found.append(None)
+        else:
+            found.append({"path": path, "size": info.st_size, "mtime_ns": info.st_mtime_ns})
+    return found

@@ -168,12 +168,19 @@ def _json_problem(exc: Exception) -> str:
     return f"{text[: match.start()]} at character {match.group(1)}" if match else text
 
 
-def load_texts(paths: Sequence[str], spec: TextSpec, role: str = "target") -> list[bytes]:
+# Fields that name an example (HumanEval's task_id, most corpora's id), for messages.
+ID_FIELDS = ("id", "task_id")
+
+
+def load_texts(
+    paths: Sequence[str], spec: TextSpec, role: str = "target", ids: list[str | None] | None = None
+) -> list[bytes]:
     """All texts of small example files (targets, backgrounds), in order. JSONL files by
     default; '.txt' files hold one example a line.
 
     They must all be valid: any bad line is an error naming file and line, and an empty
-    set is an error too (`role` names the set in messages).
+    set is an error too (`role` names the set in messages). `ids`, when given, receives
+    each example's id (its `id` or `task_id` field), or None.
     """
     texts: list[bytes] = []
     for path in paths:
@@ -188,12 +195,16 @@ def load_texts(paths: Sequence[str], spec: TextSpec, role: str = "target") -> li
             try:
                 if plain and isinstance(line, LongLine):
                     raise RecordError("too_long", f"line is {line.size:,} bytes, over {line.limit:,}")
+                record: Any = None
                 if plain:
                     text = line.rstrip(b"\r\n")
                     text.decode("utf-8")
                     texts.append(text)
                 else:
-                    texts.append(spec.parse(line)[1])
+                    record, text = spec.parse(line)
+                    texts.append(text)
+                if ids is not None:
+                    ids.append(_id_of(record))
             except RecordError as exc:
                 hint = (
                     f" ({role}s are JSONL; a .txt file holds one example a line)"
@@ -208,3 +219,12 @@ def load_texts(paths: Sequence[str], spec: TextSpec, role: str = "target") -> li
     if not texts:
         raise InputError(f"no {role} examples in {', '.join(paths)}: the {role} set is empty")
     return texts
+
+
+def _id_of(record: Any) -> str | None:
+    if isinstance(record, dict):
+        for key in ID_FIELDS:
+            value = record.get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return str(value)
+    return None

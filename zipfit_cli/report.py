@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import platform
 from datetime import datetime, timezone
 from typing import Any
 
+from .reading import input_stats
 from .stats import RunStats
 
 
@@ -66,14 +69,38 @@ def histogram_lines(stats: RunStats, threshold: float | None, width: int = 30) -
     return lines
 
 
-def report_dict(stats: RunStats, settings: dict[str, Any]) -> dict[str, Any]:
-    """The --report JSON: version, settings, target hash, counters and timing."""
+def report_dict(stats: RunStats, settings: dict[str, Any], command_line: list[str]) -> dict[str, Any]:
+    """The --report JSON: what ran (command line, versions, settings, the inputs' sizes and
+    modification times), counters and timing."""
     from . import __version__
 
+    paths = [p for key in ("sources", "targets", "background", "parts") for p in settings.get(key) or []]
     return {
         "zipfit_version": __version__,
         "finished_at": timestamp(),
+        "command_line": command_line,
+        "versions": versions(),
         "settings": settings,
+        "inputs": [found for found in input_stats(paths) if found is not None],
         "stats": stats.to_dict(),
         "warnings": stats.warnings,
     }
+
+
+def versions() -> dict[str, str | None]:
+    """Python's and each compression library's version: a library's version can change
+    compressed sizes, so scores depend on it (zlib's above all, for the paper's gzip)."""
+    import zlib
+
+    found: dict[str, str | None] = {"python": platform.python_version(), "zlib": zlib.ZLIB_RUNTIME_VERSION}
+    for name, attribute in (("lz4", "library_version_string"), ("zstandard", "ZSTD_VERSION"), ("isal", "")):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            found[name] = None
+            continue
+        value = getattr(module, attribute or "__version__", None)
+        if callable(value):
+            value = value()
+        found[name] = ".".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return found

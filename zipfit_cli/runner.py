@@ -22,6 +22,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+import orjson
+
 from .errors import UsageError, WorkerDiedError
 from .records import RecordError, TextSpec
 
@@ -41,7 +43,8 @@ CONTAMINATED = "contaminated"  # the reason given to records that near-copy a ta
 class ScoreJob:
     """Everything a worker needs, sent once per worker. spec=None: items are raw texts.
 
-    decontaminate: flags near-copies of targets, which get (CONTAMINATED, why) as result.
+    decontaminate: flags near-copies of targets, which get (CONTAMINATED, why) as result,
+    why being a JSON object (decontam.Decontaminator.explain).
     """
 
     scorer: Scorer
@@ -60,8 +63,12 @@ class ScoreJob:
             except RecordError as exc:
                 results.append((exc.reason, exc.detail))
                 continue
-            why = check.check(text) if check is not None else None
-            results.append((CONTAMINATED, why) if why is not None else align(text))
+            hit = check.find(text) if check is not None else None
+            if hit is None:
+                results.append(align(text))
+            else:  # `why` travels as JSON: it becomes a field of the record kept aside
+                assert check is not None
+                results.append((CONTAMINATED, orjson.dumps(check.explain(hit)).decode()))
         return results
 
 

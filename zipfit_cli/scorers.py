@@ -36,7 +36,7 @@ class ScoringInputs:
     targets: Sequence[bytes]
     compressor: Compressor
     background: Sequence[bytes] | None = None  # records like the corpus, for contrast
-    contrast_weight: float = 1.0
+    contrast_weight: float = 0.75  # contrast.DEFAULT_WEIGHT
 
 
 # method name -> "module:class"; imported only when chosen, so `--help` stays fast.

@@ -9,13 +9,12 @@ merged output is byte-identical to one run over the whole input.
 from __future__ import annotations
 
 import os
-import stat
 from typing import Any
 
 import orjson
 
 from .errors import UsageError
-from .reading import STDIN
+from .reading import input_stats
 from .stats import RunStats
 
 INDEX_KEY = "_zipfit_index"
@@ -58,23 +57,6 @@ def untag_index(line: bytes) -> tuple[int, bytes]:
     if cut < 0:
         raise ValueError("no index")
     return int(line[cut + len(_INDEX_TAG) : line.rindex(b"}")]), line[:cut] + b"}\n"
-
-
-def input_stats(sources: list[str]) -> list[dict[str, Any] | None]:
-    """Size and modification time of each local input file (None for stdin and pipes), so a
-    merge can refuse parts made before and after an input changed.
-    """
-    found: list[dict[str, Any] | None] = []
-    for path in sources:
-        try:
-            info = os.stat(path) if path != STDIN else None
-        except OSError:
-            info = None
-        if info is None or not stat.S_ISREG(info.st_mode):
-            found.append(None)
-        else:
-            found.append({"path": path, "size": info.st_size, "mtime_ns": info.st_mtime_ns})
-    return found
 
 
 def part_trailer(info: dict[str, Any], stats: RunStats) -> bytes:

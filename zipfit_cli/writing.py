@@ -22,8 +22,12 @@ def add_score(line: bytes, key: str, score: float) -> bytes:
     If the record already has the key (re-scoring earlier output), its value is replaced
     in place, so the other fields keep their exact bytes (big integers, 1.10, escapes).
     """
-    key_json = orjson.dumps(key)
-    value = orjson.dumps(score)
+    return add_field(line, key, score)
+
+
+def add_field(line: bytes, key: str, value: Any) -> bytes:
+    """The JSONL line with `key: value` added (or its value replaced), as `add_score` does."""
+    key_json, value_json = orjson.dumps(key), orjson.dumps(value)
     body = line.rstrip()
     # Scanning is slow in Python: only when the key is there, or may be there escaped.
     maybe_escaped = key_json not in body and b"\\" in body and key in orjson.loads(body)
@@ -31,10 +35,10 @@ def add_score(line: bytes, key: str, score: float) -> bytes:
         span = _top_level_value(body, key)
         if span is not None:
             start, end = span
-            return body[:start] + value + body[end:] + b"\n"
+            return body[:start] + value_json + body[end:] + b"\n"
     head = body[:-1].rstrip()
     sep = b"" if head.endswith(b"{") else b","
-    return head + sep + key_json + b":" + value + b"}\n"
+    return head + sep + key_json + b":" + value_json + b"}\n"
 
 
 def _top_level_value(obj: bytes, key: str) -> tuple[int, int] | None:
