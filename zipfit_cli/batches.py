@@ -23,6 +23,7 @@ FILE_SHIFT = 40
 @dataclass
 class Batch:
     path: str
+    first: int = 0  # position of the first record among this run's records
     line_nos: list[int] = field(default_factory=list)
     indexes: list[int] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)
@@ -38,6 +39,7 @@ class Slicing:
     by_file: bool = False
     limit: int | None = None
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    block: int | None = None  # cut batches where the run's record count reaches a multiple of this
 
 
 def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> Iterator[Batch]:
@@ -57,7 +59,7 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
         source = open_source(path, max_line_bytes)
         base = file_no << FILE_SHIFT
         in_file = 0
-        batch = Batch(path)
+        batch = Batch(path, stats.records_read)
         try:
             for line_no, line in source:
                 if limit is not None and position >= limit:
@@ -69,11 +71,12 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
                     stats.records_read += 1
                 position += 1
                 in_file += 1
-                if len(batch.lines) >= slicing.size:
+                at_edge = slicing.block is not None and stats.records_read % slicing.block == 0
+                if len(batch.lines) >= slicing.size or (at_edge and batch.lines):
                     on_disk = source.position()
                     batch.bytes_done = done_before + (source.consumed if on_disk is None else on_disk)
                     yield batch
-                    batch = Batch(path)
+                    batch = Batch(path, stats.records_read)
         finally:
             source.close()
         if in_file == 0:  # a truncated upstream file, say: exit 0 would hide it from a cron job

@@ -25,6 +25,8 @@ from .errors import ExitCode, InputError, Terminated, ZipfitError
 from .flags import (
     DEFAULT_ENGINE,
     DEFAULT_SHARD_BY,
+    Adaptive,
+    AdaptiveZ,
     Background,
     BackgroundSize,
     BatchSize,
@@ -233,6 +235,8 @@ def select(
     background_size: BackgroundSize = SCORING.background_size,
     background_seed: Seed = SCORING.background_seed,
     contrast_weight: ContrastWeight = SCORING.contrast_weight,
+    adaptive: Adaptive = SCORING.adaptive,
+    adaptive_z: AdaptiveZ = SCORING.adaptive_z,
     workers: Workers = SCORING.workers,
     score_key: ScoreKey = SCORING.score_key,
     skip_invalid: SkipInvalid = SCORING.skip_invalid,

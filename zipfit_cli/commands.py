@@ -145,6 +145,8 @@ def run_job(
 
 def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     selection.check()
+    if opts.adaptive:
+        _check_adaptive(selection)
     settings = build_settings(opts)
     filters = selection.filters()
     if filters and settings.shard is not None:
@@ -169,6 +171,23 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
         )
 
     _run_scoring(opts, settings, run, "select", "selected", asdict(selection))
+
+
+def _check_adaptive(selection: SelectionOptions) -> None:
+    """--adaptive prunes against the K-th best exact score: it needs a K known up front, and
+    rules that reach further down the ranking would need the records it stopped."""
+    if selection.top_k is None:
+        raise UsageError(
+            "--adaptive needs -k: it stops records that cannot reach the K best (for a share of "
+            "the corpus, count the records and give -k)"
+        )
+    if (
+        selection.dedupe
+        or selection.dedupe_near
+        or selection.budget_tokens is not None
+        or (selection.budget_chars is not None)
+    ):
+        raise UsageError("--adaptive cannot go with --dedupe or budgets: they read past the K best")
 
 
 def score(opts: ScoringOptions) -> None:

@@ -59,6 +59,12 @@ class Compressor:
         size, pairs = self.size, self.pair_sizer(targets)
         return lambda source: (size(source), pairs(source))
 
+    def pair_getter(self, targets: Sequence[bytes]) -> Callable[[bytes], tuple[int, Callable[[int], int]]]:
+        """A function: source -> (C(source), j -> C(source + targets[j])), for scoring a record
+        against some targets only (adaptive top K). Sizes equal the `sizer`'s exactly."""
+        size = self.size
+        return lambda source: (size(source), lambda j: size(source + targets[j]))
+
     def pair_sizes(self, source: bytes, targets: Sequence[bytes]) -> list[int]:
         """[C(source + t) for t in targets], for one-off use; hot loops keep a pair_sizer."""
         return self.pair_sizer(targets)(source)
@@ -192,6 +198,29 @@ class GzipCompressor(Compressor):
             return head + len(primed.flush()), out
 
         return sizes
+
+    def pair_getter(self, targets: Sequence[bytes]) -> Callable[[bytes], tuple[int, Callable[[int], int]]]:
+        # The sizer's strategy and window, one target at a time: the same sizes, exactly.
+        level = self.level
+        longest = max(map(len, targets), default=0)
+        copy_from = sum(map(len, targets)) / max(len(targets), 1) * (1.5 if level >= 4 else 3.5)
+        compress, compressobj, deflated = raw_deflate, zlib.compressobj, zlib.DEFLATED
+
+        def prepare(source: bytes) -> tuple[int, Callable[[int], int]]:
+            wbits = -window_bits(len(source) + longest)
+            if len(source) < copy_from:
+                own = len(compress(source, level, wbits)) + GZIP_FRAMING
+                return own, lambda j: len(compress(source + targets[j], level, wbits)) + GZIP_FRAMING
+            primed = compressobj(level, deflated, wbits)
+            head = len(primed.compress(source)) + GZIP_FRAMING
+
+            def pair(j: int) -> int:
+                c = primed.copy()
+                return head + len(c.compress(targets[j])) + len(c.flush())
+
+            return head + len(primed.copy().flush()), pair
+
+        return prepare
 
 
 class Lz4Compressor(Compressor):

@@ -22,11 +22,12 @@ from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from typing import Any
 
+from .adaptive import PRUNED, Thresholds
 from .engine import RunContext, RunSettings, Scored
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError
 from .ranking import TopK
 from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, ReadError, compression_of
-from .runner import CONTAMINATED, Result, ScoreJob
+from .runner import CONTAMINATED, Gated, Result, ScoreJob
 from .sources import JsonlSource
 from .stats import RunStats
 
@@ -130,13 +131,38 @@ class _PartRows:
         self.best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
         self.batch: list[tuple[int, int, int, bytes]] = []  # (index, line number, end offset, line)
         self.aside: list[Row] = []  # near-copies of targets, in checked mode
+        # --adaptive: this partition prunes against its own top K, block by block (adaptive.py).
+        self.thresholds = Thresholds(keep) if keep is not None and job.adaptive is not None else None
+
+    def _scores(self) -> list[Result]:
+        lines = [line for *_, line in self.batch]
+        thresholds = self.thresholds
+        if thresholds is None:
+            return self.job.score(lines)
+        scores: list[Result] = []
+        start = 0
+        while start < len(lines):  # one block at a time, each with its threshold
+            first = self.batch[start][0]
+            end = start + 1
+            while end < len(lines) and self.batch[end][0] // thresholds.block == first // thresholds.block:
+                end += 1
+            block_scores = self.job.score(Gated(lines[start:end], thresholds.threshold(first)))
+            for score in block_scores:
+                thresholds.add(score if isinstance(score, float) else None)
+            scores += block_scores
+            start = end
+        return scores
 
     def flush(self) -> bool:
         """Score the batch; False when a bad record stops the partition."""
         result, best, stats = self.result, self.best, self.result.stats
-        scores = self.job.score([line for *_, line in self.batch])
+        scores = self._scores()
         for (index, line_no, end, line), score in zip(self.batch, scores, strict=True):
-            if best is None:
+            if isinstance(score, tuple) and score[0] == PRUNED:
+                share, cost = score[1].split()
+                stats.pruned[share] += 1
+                stats.pruned_pairs += int(cost)
+            elif best is None:
                 result.rows.append((index, line_no, end, score, line))
             elif isinstance(score, tuple):
                 if score[0] == CONTAMINATED:  # counted (and maybe kept aside) by the client
@@ -336,7 +362,8 @@ class DaskEngine:
                     yield score, offset + index, line
                 offset += part_stats.records_read
                 line_base += result.lines
-                stats.pairs = stats.scored * comparisons
+                stats.pairs = stats.scored * comparisons + stats.pruned_pairs
+                stats.pairs_exhaustive = (stats.scored + sum(stats.pruned.values())) * comparisons
                 context.progress.update(stats.records_read, part.done)
                 if last:
                     return

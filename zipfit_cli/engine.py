@@ -9,16 +9,17 @@ The local engine is here; `dask_engine.py` is the other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
+from .adaptive import DEFAULT_BLOCK, PRUNED, AdaptiveScorer, Thresholds
 from .batches import Batch, Slicing, read_batches
 from .errors import InvalidRecordError
-from .runner import CONTAMINATED, Result, ScoreJob, map_batches
+from .runner import CONTAMINATED, Gated, Result, ScoreJob, map_batches
 from .stats import RunStats
 from .writing import Sink, add_field
 
@@ -54,15 +55,17 @@ class RunSettings:
     shard_by: str = "record"  # "record": every n-th record; "file": every n-th file
     limit: int | None = None  # stop after this many records (debugging)
     decontaminate: Decontaminator | None = None
+    adaptive: AdaptiveScorer | None = None  # --adaptive: select -k stops hopeless records early
     warnings: list[str] = field(default_factory=list)  # known before the run: shown and reported with it
 
     def job(self) -> ScoreJob:
         """What each worker receives once."""
-        return ScoreJob(self.scorer, self.spec, self.decontaminate)
+        return ScoreJob(self.scorer, self.spec, self.decontaminate, self.adaptive)
 
     def slicing(self) -> Slicing:
         by_file = self.shard_by == "file"
-        return Slicing(self.batch_size, self.shard, by_file, self.limit, self.spec.max_line_bytes)
+        block = DEFAULT_BLOCK if self.adaptive is not None else None
+        return Slicing(self.batch_size, self.shard, by_file, self.limit, self.spec.max_line_bytes, block)
 
 
 @dataclass
@@ -80,6 +83,11 @@ class RunContext:
         asked), count a bad record when skipping them, or stop the run naming file and line.
         """
         reason, detail = result
+        if reason == PRUNED:  # not a bad record: one that could not reach the top K
+            checkpoint, cost = detail.split()
+            self.stats.pruned[checkpoint] += 1
+            self.stats.pruned_pairs += int(cost)
+            return
         if reason == CONTAMINATED:
             self.stats.contaminated += 1
             if self.aside is not None:  # with why: which target, and the matching words or NCD
@@ -95,17 +103,35 @@ Engine = Callable[[RunSettings, RunContext, "int | None"], Scored]
 
 
 def local_engine(settings: RunSettings, context: RunContext, top_k: int | None = None) -> Scored:
-    """This machine, a process pool when workers > 1; top_k is not used."""
-    batches = (
-        (batch, batch.lines) for batch in read_batches(settings.sources, settings.slicing(), context.stats)
-    )
+    """This machine, a process pool when workers > 1; top_k serves --adaptive only."""
+    read = read_batches(settings.sources, settings.slicing(), context.stats)
+    batches = ((batch, batch.lines) for batch in read)
+    gate = None
+    if settings.adaptive is not None and top_k is not None:
+        gate = BlockGate(Thresholds(top_k, DEFAULT_BLOCK))
     # closing(): an exception in the consumer must stop the pool at once, not at GC time.
-    with closing(map_batches(settings.job(), batches, settings.workers)) as scored:
-        yield from _check_results(settings, context, scored)
+    with closing(map_batches(settings.job(), batches, settings.workers, gate)) as scored:
+        yield from _check_results(settings, context, scored, gate.thresholds if gate else None)
+
+
+class BlockGate:
+    """Sends a batch of block j only once blocks 0..j-2 have come back, with j's threshold."""
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.thresholds = thresholds
+
+    def ready(self, batch: Batch) -> bool:
+        return self.thresholds.ready(batch.first)
+
+    def payload(self, batch: Batch, items: Sequence[bytes]) -> Gated:
+        return Gated(items, self.thresholds.threshold(batch.first))
 
 
 def _check_results(
-    settings: RunSettings, context: RunContext, scored: Iterator[tuple[Batch, list[Result]]]
+    settings: RunSettings,
+    context: RunContext,
+    scored: Iterator[tuple[Batch, list[Result]]],
+    thresholds: Thresholds | None = None,
 ) -> Iterator[tuple[float, int, bytes]]:
     stats = context.stats
     comparisons = settings.scorer.comparisons
@@ -114,11 +140,14 @@ def _check_results(
         for line_no, index, line, result in zip(
             batch.line_nos, batch.indexes, batch.lines, results, strict=True
         ):
+            if thresholds is not None:
+                thresholds.add(result if isinstance(result, float) else None)
             if isinstance(result, tuple):
                 context.set_aside(settings.skip_invalid, batch.path, line_no, result, line)
                 continue
             stats.add_score(result)
             yield result, index, line
         records += len(results)
-        stats.pairs = stats.scored * comparisons
+        stats.pairs = stats.scored * comparisons + stats.pruned_pairs
+        stats.pairs_exhaustive = (stats.scored + sum(stats.pruned.values())) * comparisons
         context.progress.update(records, batch.bytes_done)

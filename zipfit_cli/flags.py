@@ -326,3 +326,20 @@ ContrastWeight = Annotated[
         help="With --contrast: weight of the background term (0: the paper's ranking).",
     ),
 ]
+Adaptive = Annotated[
+    bool,
+    typer.Option(
+        "--adaptive",
+        help="With -k: compare each record with the targets in a seeded order and stop, at checkpoints, "
+        "records that a confidence bound says cannot reach the K best. Every score written is exact.",
+    ),
+]
+AdaptiveZ = Annotated[
+    float,
+    typer.Option(
+        "--adaptive-z",
+        metavar="Z",
+        min=0.5,
+        help="Standard errors of the bound of --adaptive: larger stops fewer records, more safely.",
+    ),
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .adaptive import DEFAULT_Z, AdaptiveScorer
 from .compressors import get_compressor
 from .contrast import DEFAULT_BACKGROUND_SIZE, DEFAULT_WEIGHT
 from .engine import RunSettings
@@ -19,7 +20,7 @@ from .reading import DEFAULT_MAX_LINE_BYTES, STDIN
 from .records import TextSpec, load_texts
 from .rules import Filters
 from .runner import default_workers
-from .scorers import ScoringInputs, build_scorer
+from .scorers import Scorer, ScoringInputs, build_scorer
 from .shards import INDEX_KEY, PART_KEY, parse_shard
 
 DECONTAMINATE_NGRAM = 13  # word n-gram length of --decontaminate
@@ -62,6 +63,8 @@ class ScoringOptions:
     background_size: int = DEFAULT_BACKGROUND_SIZE
     background_seed: int = 0
     contrast_weight: float = DEFAULT_WEIGHT
+    adaptive: bool = False
+    adaptive_z: float = DEFAULT_Z
     command_line: list[str] = field(default_factory=list)  # as given, for the report
 
     def check(self) -> None:
@@ -93,6 +96,8 @@ class ScoringOptions:
                 f"--contrast is a pairwise score (mean NCDs to targets and background); "
                 f"it does not combine with --method {self.method}"
             )
+        if self.adaptive_z != DEFAULT_Z and not self.adaptive:
+            raise UsageError("--adaptive-z goes with --adaptive")
         if not self.contrast and self.method != "contrast":
             given = [
                 flag
@@ -170,6 +175,8 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
         shard=parse_shard(opts.shard) if opts.shard is not None else None,
         shard_by=opts.shard_by,
     )
+    if opts.adaptive:
+        settings.adaptive = _adaptive(opts, settings.scorer)
     described = settings.scorer.describe()
     used, total = described.get("targets_used"), described["n_targets"]
     if used is not None and used < total:
@@ -191,6 +198,18 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
             names=target_ids,
         )
     return settings
+
+
+def _adaptive(opts: ScoringOptions, scorer: Scorer) -> AdaptiveScorer:
+    from .contrast import ContrastScorer
+    from .scoring import TargetSet
+
+    if not isinstance(scorer, TargetSet | ContrastScorer):
+        raise UsageError(
+            f"--adaptive stops a record partway through its targets; --method {opts.method} makes "
+            "one comparison a record, so there is nothing to stop"
+        )
+    return AdaptiveScorer(scorer, z=opts.adaptive_z, seed=opts.background_seed)
 
 
 def _background(opts: ScoringOptions, spec: TextSpec) -> list[bytes]:

@@ -40,6 +40,15 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
             scores += f"; selection threshold {stats.threshold:.4f}"
         lines.append(scores)
         lines.extend(histogram_lines(stats, stats.threshold if what == "selected" else None))
+    if stats.pruned:
+        stops = ", ".join(
+            f"after {float(c):.0%}: {n:,}" for c, n in sorted(stats.pruned.items(), key=lambda x: float(x[0]))
+        )
+        saving = stats.pairs_exhaustive / stats.pairs if stats.pairs else 0.0
+        lines.append(
+            f"adaptive: {sum(stats.pruned.values()):,} records stopped early ({stops}); "
+            f"{stats.pairs:,} comparisons of {stats.pairs_exhaustive:,} exhaustive ({saving:.1f}x fewer)"
+        )
     work = stats.work_time
     rate = stats.records_read / work if work else 0.0
     pair_rate = stats.pairs / work if work else 0.0

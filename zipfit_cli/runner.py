@@ -16,11 +16,11 @@ import signal
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import orjson
 
@@ -28,12 +28,14 @@ from .errors import UsageError, WorkerDiedError
 from .records import RecordError, TextSpec
 
 if TYPE_CHECKING:
+    from .adaptive import AdaptiveScorer
     from .decontam import Decontaminator
     from .scorers import Scorer
 
 # A record's result: its alignment, or (reason, detail) when it cannot be scored.
 Result = float | tuple[str, str]
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 
 
 CONTAMINATED = "contaminated"  # the reason given to records that near-copy a target
@@ -50,9 +52,16 @@ class ScoreJob:
     scorer: Scorer
     spec: TextSpec | None = None
     decontaminate: Decontaminator | None = None
+    adaptive: AdaptiveScorer | None = None  # with a Gated batch: stop records below its threshold
 
-    def score(self, items: Sequence[bytes]) -> list[Result]:
-        align = self.scorer.score
+    def score(self, items: Sequence[bytes] | Gated) -> list[Result]:
+        if isinstance(items, Gated):
+            assert self.adaptive is not None, "a gated batch needs an adaptive scorer"
+            score, threshold = self.adaptive.score, items.threshold
+            return self._score(items.lines, lambda text: score(text, threshold))
+        return self._score(items, self.scorer.score)
+
+    def _score(self, items: Sequence[bytes], align: Callable[[bytes], Result]) -> list[Result]:
         spec, check = self.spec, self.decontaminate
         if spec is None and check is None:
             return [align(text) for text in items]
@@ -70,6 +79,22 @@ class ScoreJob:
                 assert check is not None
                 results.append((CONTAMINATED, orjson.dumps(check.explain(hit)).decode()))
         return results
+
+
+@dataclass(frozen=True)
+class Gated:
+    """A batch for adaptive scoring: its records, all of one block, and that block's threshold."""
+
+    lines: Sequence[bytes]
+    threshold: float
+
+
+class Gate(Protocol[T_contra]):
+    """Holds a batch back until earlier results are in, then says what to send for it."""
+
+    def ready(self, tag: T_contra) -> bool: ...
+
+    def payload(self, tag: T_contra, items: Sequence[bytes]) -> Sequence[bytes] | Gated: ...
 
 
 _worker_job: ScoreJob | None = None
@@ -107,7 +132,7 @@ def _exit_with_parent(parent_alive: multiprocessing.connection.Connection, mp_te
     os._exit(1)
 
 
-def _score_in_worker(items: Sequence[bytes]) -> list[Result]:
+def _score_in_worker(items: Sequence[bytes] | Gated) -> list[Result]:
     assert _worker_job is not None, "worker used before its initializer ran"
     return _worker_job.score(items)
 
@@ -140,14 +165,17 @@ def map_batches(
     job: ScoreJob,
     batches: Iterator[tuple[T, Sequence[bytes]]],
     workers: int = 1,
+    gate: Gate[T] | None = None,
 ) -> Generator[tuple[T, list[Result]], None, None]:
     """Score each (tag, items) batch; yields (tag, results) in input order.
 
     At most 3 batches per worker are in flight, so memory does not grow with input size.
+    With a gate, a batch waits until the gate is ready for it, yielding earlier results
+    meanwhile (the consumer handles each before the next is asked for).
     """
     if workers <= 1:
         for tag, items in batches:
-            yield tag, job.score(items)
+            yield tag, job.score(gate.payload(tag, items) if gate is not None else items)
         return
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         # A worker starting up is re-running the main script, which starts a pool again:
@@ -168,7 +196,11 @@ def map_batches(
     clean = False
     try:
         for tag, items in batches:
-            pending.append((tag, pool.submit(_score_in_worker, items)))
+            while gate is not None and pending and not gate.ready(tag):
+                head, future = pending.popleft()
+                yield head, future.result()
+            payload = gate.payload(tag, items) if gate is not None else items
+            pending.append((tag, pool.submit(_score_in_worker, payload)))
             if len(pending) >= window:
                 head, future = pending.popleft()
                 yield head, future.result()

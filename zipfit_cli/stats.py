@@ -33,6 +33,9 @@ class RunStats:
     budget_unit: str | None = None  # "tokens" or "characters"
     warnings: list[str] = field(default_factory=list)  # shown unless --quiet, kept in the report
     shards_elapsed: float | None = None  # a merge: the shards' seconds, added up (elapsed is its own)
+    pruned: Counter[str] = field(default_factory=Counter)  # --adaptive: records stopped, by checkpoint
+    pruned_pairs: int = 0  # --adaptive: comparisons made for the records stopped early
+    pairs_exhaustive: int = 0  # comparisons that scoring every record fully would have made
 
     @property
     def work_time(self) -> float:
@@ -67,6 +70,9 @@ class RunStats:
         self.contaminated += other.contaminated
         self.duplicates.update(other.duplicates)
         self.warnings += [w for w in other.warnings if w not in self.warnings]
+        self.pruned.update(other.pruned)
+        self.pruned_pairs += other.pruned_pairs
+        self.pairs_exhaustive += other.pairs_exhaustive
         return self
 
     def to_part(self) -> dict[str, Any]:
@@ -79,6 +85,9 @@ class RunStats:
             "score_min": self.score_min if self.scored else None,
             "score_max": self.score_max if self.scored else None,
             "histogram": {str(b): c for b, c in sorted(self.histogram.items())},
+            "pruned": dict(self.pruned),
+            "pruned_pairs": self.pruned_pairs,
+            "pairs_exhaustive": self.pairs_exhaustive,
         }
 
     @classmethod
@@ -88,6 +97,9 @@ class RunStats:
         if part["score_min"] is not None:
             stats.score_min, stats.score_max = part["score_min"], part["score_max"]
         stats.histogram.update({int(b): c for b, c in part["histogram"].items()})
+        stats.pruned.update(part.get("pruned", {}))
+        stats.pruned_pairs = part.get("pruned_pairs", 0)
+        stats.pairs_exhaustive = part.get("pairs_exhaustive", stats.pairs)
         return stats
 
     def quantile(self, q: float) -> float | None:
@@ -124,6 +136,9 @@ class RunStats:
             "skipped_total": sum(self.skipped.values()),
             "selected": self.selected,
             "pairs": self.pairs,
+            "pruned": dict(sorted(self.pruned.items())),
+            "pruned_total": sum(self.pruned.values()),
+            "pairs_exhaustive": self.pairs_exhaustive,
             "bytes_read": self.bytes_read,
             "score_min": self.score_min if self.scored else None,
             "score_median": self.quantile(0.5),
