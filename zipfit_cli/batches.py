@@ -9,11 +9,10 @@ the records of all sources leaves remainder I; with shard_by="file" it takes who
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .reading import DEFAULT_MAX_LINE_BYTES, STDIN
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, file_size
 from .sources import open_source
 from .stats import RunStats
 
@@ -53,8 +52,7 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
     counts_input = by_file or shard_i == 0
     for file_no, path in enumerate(sources):
         if by_file and file_no % shard_n != shard_i:
-            if path != STDIN:
-                done_before += os.path.getsize(path)
+            done_before += file_size(path) or 0
             continue
         source = open_source(path, max_line_bytes)
         base = file_no << FILE_SHIFT
@@ -81,7 +79,8 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
             source.close()
         if in_file == 0:  # a truncated upstream file, say: exit 0 would hide it from a cron job
             stats.warnings.append(f"{'stdin' if path == STDIN else path} holds no records")
-        done_before += source.consumed if path == STDIN else os.path.getsize(path)
+        size = file_size(path)
+        done_before += source.consumed if size is None else size
         if counts_input:
             stats.blank_lines += source.blank_lines
             stats.bytes_read += source.consumed

@@ -45,12 +45,14 @@ from .flags import (
     Engine_,
     Force,
     Fraction,
+    IdKey,
     Level,
     Limit,
     MaxLineBytes,
     MaxTextBytes,
     Method,
     Output_,
+    OutputFormat,
     Quiet,
     Report,
     Scheduler,
@@ -163,6 +165,7 @@ SETTING_HINTS = {
     "target_template": "see --target-template",
     "max_text_bytes": "see --max-text-bytes",
     "max_line_bytes": "see --max-line-bytes",
+    "id_key": "see --id-key",
     "compressor": "see --compressor",
     "level": "see --level",
     "method": "see --method",
@@ -238,6 +241,8 @@ def select(
     adaptive: Adaptive = SCORING.adaptive,
     adaptive_z: AdaptiveZ = SCORING.adaptive_z,
     workers: Workers = SCORING.workers,
+    output_format: OutputFormat = SCORING.output_format,
+    id_key: IdKey = SCORING.id_key,
     score_key: ScoreKey = SCORING.score_key,
     skip_invalid: SkipInvalid = SCORING.skip_invalid,
     dedupe: Dedupe = SELECTION.dedupe,
@@ -295,6 +300,8 @@ def score(
     background_seed: Seed = SCORING.background_seed,
     contrast_weight: ContrastWeight = SCORING.contrast_weight,
     workers: Workers = SCORING.workers,
+    output_format: OutputFormat = SCORING.output_format,
+    id_key: IdKey = SCORING.id_key,
     score_key: ScoreKey = SCORING.score_key,
     skip_invalid: SkipInvalid = SCORING.skip_invalid,
     decontaminate: Decontaminate = SCORING.decontaminate,
@@ -338,6 +345,8 @@ def merge(
     budget_tokens: BudgetTokens = SELECTION.budget_tokens,
     budget_chars: BudgetChars = SELECTION.budget_chars,
     token_counter: TokenCounter = SELECTION.token_counter,
+    output_format: OutputFormat = SCORING.output_format,
+    id_key: IdKey = SCORING.id_key,
     output: Output_ = SCORING.output,
     quiet: Quiet = SCORING.quiet,
     report: Report = SCORING.report,
@@ -353,7 +362,17 @@ def merge(
     """
     with _errors(traceback):
         selection = _gather(SelectionOptions, locals())
-        commands.merge(parts, selection, output, report, quiet, force, command_line=ctx.obj)
+        commands.merge(
+            parts,
+            selection,
+            output,
+            report,
+            quiet,
+            force,
+            command_line=ctx.obj,
+            output_format=output_format,
+            id_key=id_key,
+        )
 
 
 @app.command(cls=_Command)

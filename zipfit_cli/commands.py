@@ -26,6 +26,7 @@ from .reading import STDIN, input_size
 from .records import TextSpec
 from .report import report_dict
 from .stats import RunStats
+from .writing import Shape, output_shape
 
 # A job writes to the main output, shows progress on the display and may write side outputs.
 Job = Callable[[Output, Display, dict[str, Output]], RunStats]
@@ -144,6 +145,7 @@ def run_job(
 
 
 def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
+    opts = opts.expanded()
     selection.check()
     if opts.adaptive:
         _check_adaptive(selection)
@@ -168,6 +170,7 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
             engine=engine,
             filters=filters,
             aside=aside,
+            shape=_shape(opts, settings),
         )
 
     _run_scoring(opts, settings, run, "select", "selected", asdict(selection))
@@ -191,14 +194,21 @@ def _check_adaptive(selection: SelectionOptions) -> None:
 
 
 def score(opts: ScoringOptions) -> None:
+    opts = opts.expanded()
     settings = build_settings(opts)
 
     def run(
         out: Output, display: Display, part: dict[str, Any] | None, engine: Engine, aside: Output | None
     ) -> RunStats:
-        return run_score(settings, out, display, part=part, engine=engine, aside=aside)
+        return run_score(
+            settings, out, display, part=part, engine=engine, aside=aside, shape=_shape(opts, settings)
+        )
 
     _run_scoring(opts, settings, run, "score", "written", {})
+
+
+def _shape(opts: ScoringOptions, settings: RunSettings) -> Shape | None:
+    return output_shape(opts.output_format, settings.score_key, opts.id_key, settings.spec)
 
 
 def _run_scoring(
@@ -240,12 +250,22 @@ def merge(
     quiet: bool,
     force: bool,
     command_line: list[str] | None = None,
+    output_format: str = "records",
+    id_key: str = "id",
 ) -> None:
     selection.check()
     filters = selection.filters()
 
     def job(out: Output, display: Display, sides: dict[str, Output]) -> RunStats:
-        return run_merge(parts, out, top_k=selection.top_k, fraction=selection.fraction, filters=filters)
+        return run_merge(
+            parts,
+            out,
+            top_k=selection.top_k,
+            fraction=selection.fraction,
+            filters=filters,
+            output_format=output_format,
+            id_key=id_key,
+        )
 
     run_job(
         job,
@@ -269,7 +289,7 @@ def align(
     from .align import dataset_alignment
     from .scoring import TargetSet
 
-    settings = build_settings(opts)
+    settings = build_settings(opts.expanded())
     targets = settings.scorer
     assert isinstance(targets, TargetSet), "align scores pairwise"
     for path in datasets:

@@ -343,3 +343,18 @@ AdaptiveZ = Annotated[
         help="Standard errors of the bound of --adaptive: larger stops fewer records, more safely.",
     ),
 ]
+OutputFormat = Annotated[
+    str,
+    typer.Option(
+        "--output-format",
+        metavar="records|ids|attributes",
+        help="records: every field with the score added; ids: {ID_KEY, SCORE_KEY} a line; attributes: "
+        "a Dolma attribute line (id, and the score as a span over the whole text).",
+    ),
+]
+IdKey = Annotated[
+    str,
+    typer.Option(
+        "--id-key", metavar="KEY", help="With --output-format ids or attributes: the record's id field."
+    ),
+]

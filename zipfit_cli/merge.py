@@ -20,7 +20,7 @@ from .records import TextSpec
 from .rules import Filters, apply_filters
 from .shards import PART_KEY, PART_VERSION, untag_index
 from .stats import RunStats
-from .writing import RecordWriter, Sink
+from .writing import RecordWriter, Sink, output_shape
 
 Record = tuple[float, int, bytes]
 _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
@@ -159,6 +159,8 @@ def run_merge(
     fraction: float | None = None,
     spool_dir: str | None = None,
     filters: Filters | None = None,
+    output_format: str = "records",
+    id_key: str = "id",
 ) -> RunStats:
     """Merge parts; -k/--fraction override the selection the parts were written with.
 
@@ -211,7 +213,8 @@ def run_merge(
     streams = [_records(p, score_key, by_rank) for p in parts]
     order = (lambda r: (-r[0], r[1])) if by_rank else (lambda r: r[1])
     merged: Generator[Record, None, None] = heapq.merge(*streams, key=order)
-    writer = RecordWriter(sink, score_key, stats, ranked=selecting, scored=True)
+    shape = output_shape(output_format, score_key, id_key, TextSpec.build(info["text_key"]))
+    writer = RecordWriter(sink, score_key, stats, ranked=selecting, scored=True, shape=shape)
     if by_rank:
         ranked = merged if keep is None else _first(keep, merged)
     elif selecting:

@@ -16,7 +16,7 @@ from .contrast import DEFAULT_BACKGROUND_SIZE, DEFAULT_WEIGHT
 from .engine import RunSettings
 from .errors import UsageError
 from .ranking import check_limits
-from .reading import DEFAULT_MAX_LINE_BYTES, STDIN
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, expand_paths
 from .records import TextSpec, load_texts
 from .rules import Filters
 from .runner import default_workers
@@ -63,6 +63,8 @@ class ScoringOptions:
     background_size: int = DEFAULT_BACKGROUND_SIZE
     background_seed: int = 0
     contrast_weight: float = DEFAULT_WEIGHT
+    output_format: str = "records"
+    id_key: str = "id"
     adaptive: bool = False
     adaptive_z: float = DEFAULT_Z
     command_line: list[str] = field(default_factory=list)  # as given, for the report
@@ -88,6 +90,10 @@ class ScoringOptions:
             raise UsageError("--scheduler and --blocksize need --engine dask")
         if self.engine != "local" and self.shard is not None:
             raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
+        if self.output_format != "records" and self.shard is not None:
+            raise UsageError(
+                "shards write whole records for `zipfit merge`: give --output-format to the merge"
+            )
         self._check_contrast()
 
     def _check_contrast(self) -> None:
@@ -115,6 +121,15 @@ class ScoringOptions:
             raise UsageError("give either --background FILE or --background-size N, not both")
         if STDIN in self.background:
             raise UsageError("the background is read from files, not stdin")
+
+    def expanded(self) -> ScoringOptions:
+        """The options with source, target and background globs expanded (local or URL)."""
+        return replace(
+            self,
+            sources=expand_paths(self.sources),
+            target=expand_paths(self.target),
+            background=expand_paths(self.background),
+        )
 
     @property
     def scoring_method(self) -> str:

@@ -19,7 +19,7 @@ from .records import RecordError
 from .rules import Filters, apply_filters
 from .sources import open_source
 from .stats import RunStats
-from .writing import RecordWriter, Sink
+from .writing import RecordWriter, Shape, Sink
 
 
 def run_score(
@@ -29,6 +29,7 @@ def run_score(
     part: dict[str, Any] | None = None,
     engine: Engine = local_engine,
     aside: Sink | None = None,
+    shape: Shape | None = None,
 ) -> RunStats:
     """Every valid record in input order with its score added; streams as it goes.
 
@@ -37,7 +38,7 @@ def run_score(
     """
     context = _context(settings, progress, aside)
     start = time.perf_counter()
-    writer = RecordWriter(sink, settings.score_key, context.stats, part)
+    writer = RecordWriter(sink, settings.score_key, context.stats, part, shape=shape)
     with closing(engine(settings, context, None)) as records:
         for score, index, line in records:
             writer.write(score, index, line)
@@ -55,6 +56,7 @@ def run_select(
     engine: Engine = local_engine,
     filters: Filters | None = None,
     aside: Sink | None = None,
+    shape: Shape | None = None,
 ) -> RunStats:
     """The best records ranked by score (all of them when neither top_k nor fraction is set).
 
@@ -65,7 +67,7 @@ def run_select(
     context = _context(settings, progress, aside)
     stats = context.stats
     start = time.perf_counter()
-    writer = RecordWriter(sink, settings.score_key, stats, part, ranked=True)
+    writer = RecordWriter(sink, settings.score_key, stats, part, ranked=True, shape=shape)
     if filters:
         # Dropping duplicates or stopping at a budget changes which records count, so the
         # whole ranking is kept and the limits are applied while reading it in order.

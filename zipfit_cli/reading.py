@@ -7,6 +7,7 @@ Nothing here knows what a record is; `records.py` turns lines into texts, and
 from __future__ import annotations
 
 import bz2
+import glob
 import gzip
 import io
 import lzma
@@ -14,10 +15,10 @@ import os
 import stat
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-from .errors import InputError
+from .errors import InputError, UsageError
 
 STDIN = "-"
 BOM = b"\xef\xbb\xbf"
@@ -46,6 +47,76 @@ class ReadError(InputError):
         super().__init__(f"{path}:{line_no}: cannot read: {problem}")
         self.line_no = line_no
         self.problem = problem
+
+
+def is_url(path: str) -> bool:
+    """A location with a scheme (s3://, gs://, hf://, https://, file://, memory://): fsspec reads it."""
+    scheme, sep, _ = path.partition("://")
+    return bool(sep) and scheme.isidentifier()
+
+
+def _fsspec() -> Any:
+    try:
+        import fsspec  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise UsageError("reading URLs needs fsspec: pip install 'zipfit-cli[remote]'") from None
+    return fsspec
+
+
+def open_url(path: str) -> IO[bytes]:
+    """A URL (or a local path) opened for reading through fsspec, buffered; a missing backend
+    is one line naming its package."""
+    try:
+        raw: IO[bytes] = _fsspec().open(path, "rb").open()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except ImportError as exc:  # fsspec names the package its backend needs ("Install s3fs ...")
+        raise UsageError(f"{path}: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot open: {exc}") from None
+    return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[type-var]
+
+
+def file_size(path: str) -> int | None:
+    """Bytes of a local file or a URL; None for stdin, or when the size cannot be known."""
+    if path == STDIN:
+        return None
+    try:
+        if is_url(path):
+            fs, inner = url_to_fs(path)
+            return int(fs.info(inner).get("size") or 0)
+        return os.path.getsize(path)
+    except (OSError, ValueError):
+        return None
+
+
+def url_to_fs(path: str) -> tuple[Any, str]:
+    """(fsspec filesystem, path within it) of a URL; a missing backend is one line naming it."""
+    try:
+        fs, inner = _fsspec().core.url_to_fs(path)
+    except ImportError as exc:  # fsspec names the package its backend needs ("Install s3fs ...")
+        raise UsageError(f"{path}: {exc}") from None
+    return fs, inner
+
+
+def expand_paths(paths: Sequence[str]) -> list[str]:
+    """Paths with their globs expanded, in order (each glob's matches sorted): local globs,
+    and URL globs (s3://bucket/part-*.jsonl.zst) through fsspec. A glob matching nothing is
+    an error; a file whose name merely contains glob characters is taken as it is."""
+    expanded: list[str] = []
+    for path in paths:
+        if path == STDIN or not any(c in path for c in "*?[") or (not is_url(path) and os.path.exists(path)):
+            expanded.append(path)
+            continue
+        if is_url(path):
+            fs, inner = url_to_fs(path)
+            found = [fs.unstrip_protocol(p) for p in sorted(fs.glob(inner))]
+        else:
+            found = sorted(glob.glob(path))
+        if not found:
+            raise InputError(f"{path}: no file matches")
+        expanded += found
+    return expanded
 
 
 def sniff_compression(data: bytes) -> str | None:
@@ -156,6 +227,9 @@ def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
         kind = sniff_compression(head)
         raw: IO[bytes] = io.BufferedReader(_Prefixed(head, stdin), buffer_size=1 << 20)
         return raw, decompressing(raw, kind)
+    if is_url(path):
+        raw = open_url(path)
+        return raw, decompressing(raw, compression_of(path))
     try:
         raw = open(path, "rb", buffering=1 << 20)
     except FileNotFoundError:
@@ -251,10 +325,7 @@ class LineReader:
     ) -> LineReader:
         """A whole file (compressed or not), or the lines starting in bytes [start, end) of an
         uncompressed one, opened through fsspec (any URL its backends read)."""
-        import fsspec  # type: ignore[import-untyped,unused-ignore]
-
-        # Buffered: remote files may have no readline(size), which the line cap needs.
-        raw: IO[bytes] = io.BufferedReader(fsspec.open(url, "rb").open(), buffer_size=1 << 20)
+        raw = open_url(url)  # buffered: remote files may lack readline(size), which the cap needs
         if start == 0 and end is None:
             # zipfit's own decompression, not fsspec's, so every byte matches the local reader.
             reader = cls(path, (raw, decompressing(raw, compression_of(url))), max_line_bytes)
@@ -321,10 +392,10 @@ def input_size(paths: list[str]) -> int | None:
     for path in paths:
         if path == STDIN:
             return None
-        try:
-            total += os.path.getsize(path)
-        except OSError:
-            raise InputError(f"{path}: no such file") from None
+        size = file_size(path)
+        if size is None:
+            raise InputError(f"{path}: no such file")
+        total += size
     return total
 
 

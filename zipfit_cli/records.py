@@ -97,6 +97,10 @@ class TextSpec:
                 raise UsageError("template fields need names, like {prompt}", setting="target_template")
         return cls(key, template, max_bytes, fields, setting, max_line_bytes)
 
+    def value_of(self, record: Any) -> Any:
+        """The value under the (dotted) key; raises KeyError."""
+        return _lookup(record, self.key)
+
     def text_of(self, record: Any) -> bytes:
         """The UTF-8 text of one parsed record; raises RecordError."""
         if not isinstance(record, dict):
@@ -184,18 +188,11 @@ def load_texts(
     """
     texts: list[bytes] = []
     for path in paths:
-        plain = is_plain_text(path)
-        try:
-            lines = list(read_lines(path, spec.max_line_bytes))
-        except InputError as exc:
-            raise InputError(f"{role} file {exc}") from None
-        for line_no, line in lines:
-            if not line.strip(WHITESPACE):
-                continue
+        for line_no, line, plain in _example_lines(path, spec, role):
             try:
+                record: Any = None
                 if plain and isinstance(line, LongLine):
                     raise RecordError("too_long", f"line is {line.size:,} bytes, over {line.limit:,}")
-                record: Any = None
                 if plain:
                     text = line.rstrip(b"\r\n")
                     text.decode("utf-8")
@@ -219,6 +216,26 @@ def load_texts(
     if not texts:
         raise InputError(f"no {role} examples in {', '.join(paths)}: the {role} set is empty")
     return texts
+
+
+def _example_lines(path: str, spec: TextSpec, role: str) -> list[tuple[int, bytes, bool]]:
+    """(number, record or line, whether it is a plain-text line) of one small example file,
+    read whole: through the reader its format has (sources.py), or as text lines."""
+    from .sources import open_source
+
+    plain = is_plain_text(path)
+    try:
+        if plain:
+            return [
+                (n, line, True) for n, line in read_lines(path, spec.max_line_bytes) if line.strip(WHITESPACE)
+            ]
+        source = open_source(path, spec.max_line_bytes)
+        try:
+            return [(n, record, False) for n, record in source]
+        finally:
+            source.close()
+    except InputError as exc:
+        raise InputError(f"{role} file {exc}") from None
 
 
 def _id_of(record: Any) -> str | None:

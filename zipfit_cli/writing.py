@@ -4,10 +4,13 @@ parts also the input index and a closing trailer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
 
+from .errors import InputError, UsageError
+from .records import TextSpec
 from .shards import part_trailer, tag_index
 from .stats import RunStats
 
@@ -108,6 +111,42 @@ def _value_end(obj: bytes, start: int) -> int:
     return i
 
 
+# (record line, its score) -> the output line, for score-only outputs (--output-format).
+Shape = Callable[[bytes, float], bytes]
+OUTPUT_FORMATS = ("records", "ids", "attributes")
+
+
+def output_shape(kind: str, score_key: str, id_key: str, spec: TextSpec) -> Shape | None:
+    """What an output line holds: the whole record with its score (records: None), the id and
+    the score (ids), or a Dolma attribute line (attributes: the score over the whole text, as
+    a [start, end, score] span in characters, under the score key's name)."""
+    if kind not in OUTPUT_FORMATS:
+        raise UsageError(f"unknown output format {kind!r}; choose one of: {', '.join(OUTPUT_FORMATS)}")
+    if kind == "records":
+        return None
+    id_spec = TextSpec.build(id_key, setting="id_key")
+
+    def record_id(record: Any) -> Any:
+        try:
+            return id_spec.value_of(record)
+        except KeyError:
+            fields = ", ".join(list(record)[:8]) if isinstance(record, dict) else "none"
+            raise InputError(
+                f"a record to write has no {id_key!r} field (fields: {fields})", setting="id_key"
+            ) from None
+
+    def ids(line: bytes, score: float) -> bytes:
+        return orjson.dumps({id_key: record_id(orjson.loads(line)), score_key: score}) + b"\n"
+
+    def attributes(line: bytes, score: float) -> bytes:
+        record = orjson.loads(line)
+        chars = len(spec.text_of(record).decode("utf-8", "surrogatepass"))
+        span = {score_key: [[0, chars, score]]}
+        return orjson.dumps({"id": record_id(record), "attributes": span}) + b"\n"
+
+    return ids if kind == "ids" else attributes
+
+
 class RecordWriter:
     """Writes output records, with the score added; in shard parts, also the index and a trailer."""
 
@@ -119,6 +158,7 @@ class RecordWriter:
         part: dict[str, Any] | None = None,
         ranked: bool = False,
         scored: bool = False,
+        shape: Shape | None = None,
     ) -> None:
         self.sink = sink
         self.score_key = score_key
@@ -126,9 +166,13 @@ class RecordWriter:
         self.part = part
         self.ranked = ranked  # output in rank order: the last score written is the threshold
         self.scored = scored  # lines already carry their score (merging parts)
+        self.shape = shape
 
     def write(self, score: float, index: int, line: bytes) -> None:
-        out = line if self.scored else add_score(line, self.score_key, score)
+        if self.shape is not None:
+            out = self.shape(line, score)
+        else:
+            out = line if self.scored else add_score(line, self.score_key, score)
         if self.part is not None:
             out = tag_index(out, index)
         self.sink.write(out)

@@ -1,0 +1,91 @@
+"""Where data lives: fsspec URLs and globs on the local engine, and score-only outputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from conftest import FAST, SOURCE, TARGET, TEMPLATE, WriteJsonl, ok, records, run
+
+fsspec = pytest.importorskip("fsspec")
+
+
+@pytest.fixture
+def memory_copy() -> tuple[str, str]:
+    """The first 300 sample records and the targets on fsspec's in-process memory filesystem."""
+    fs = fsspec.filesystem("memory")
+    lines = SOURCE.read_bytes().splitlines(keepends=True)
+    fs.pipe("/zipfit-test/corpus/a.jsonl", b"".join(lines[:150]))
+    fs.pipe("/zipfit-test/corpus/b.jsonl", b"".join(lines[150:300]))
+    fs.pipe("/zipfit-test/targets.jsonl", TARGET.read_bytes())
+    yield "memory://zipfit-test/corpus", "memory://zipfit-test/targets.jsonl"
+    fs.rm("/zipfit-test", recursive=True)
+
+
+def test_urls_and_url_globs_read_like_local_files(memory_copy: tuple[str, str], tmp_path: Path) -> None:
+    corpus, targets = memory_copy
+    local = tmp_path / "local.jsonl"
+    local.write_bytes(b"".join(SOURCE.read_bytes().splitlines(keepends=True)[:300]))
+    expected = ok("select", local, *FAST, "-k", "25", "-q").stdout_bytes
+    by_url = ok("select", f"{corpus}/a.jsonl", f"{corpus}/b.jsonl", *FAST, "-k", "25", "-q").stdout_bytes
+    by_glob = ok("select", f"{corpus}/*.jsonl", *FAST, "-k", "25", "-q").stdout_bytes
+    url_targets = ["-t", targets, "--target-template", TEMPLATE, "--compressor", "lz4", "-j", "2"]
+    with_url_targets = ok("select", f"{corpus}/*.jsonl", *url_targets, "-k", "25", "-q").stdout_bytes
+    assert expected == by_url == by_glob == with_url_targets
+
+
+def test_file_urls_and_quoted_local_globs(tmp_path: Path, source_lines: list[bytes]) -> None:
+    for i in range(3):
+        (tmp_path / f"part-{i}.jsonl").write_bytes(b"".join(source_lines[i * 50 : (i + 1) * 50]))
+    parts = [tmp_path / f"part-{i}.jsonl" for i in range(3)]
+    expected = ok("score", *parts, *FAST, "-q").stdout_bytes
+    assert ok("score", str(tmp_path / "part-*.jsonl"), *FAST, "-q").stdout_bytes == expected
+    assert ok("score", *(p.as_uri() for p in parts), *FAST, "-q").stdout_bytes == expected
+    missing = run("score", str(tmp_path / "nothing-*.jsonl"), *FAST)
+    assert missing.exit_code == 3 and missing.stderr.strip().endswith("nothing-*.jsonl: no file matches")
+    gone = run("score", (tmp_path / "gone.jsonl").as_uri(), *FAST)
+    assert gone.exit_code == 3 and "no such file" in gone.stderr and gone.stderr.count("\n") == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("s3fs") is not None, reason="s3fs is installed here")
+def test_missing_backend_is_one_line_naming_the_package() -> None:
+    result = run("score", "s3://zipfit-no-bucket/corpus.jsonl", *FAST)
+    assert result.exit_code == 2 and "s3fs" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_ids_output(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> None:
+    full = records(ok("select", SOURCE, *FAST, "-k", "5", "-q").stdout_bytes)
+    ids = records(ok("select", SOURCE, *FAST, "-k", "5", "--output-format", "ids", "-q").stdout_bytes)
+    assert ids == [{"id": r["id"], "zipfit_score": r["zipfit_score"]} for r in full]
+    nested = write_jsonl(
+        [{"meta": {"key": i}, "text": json.loads(line)["text"]} for i, line in enumerate(source_lines[:5])]
+    )
+    by_dotted = records(
+        ok("score", nested, *FAST, "--output-format", "ids", "--id-key", "meta.key", "-q").stdout
+    )
+    assert [r["meta.key"] for r in by_dotted] == [0, 1, 2, 3, 4]
+    no_id = run("score", nested, *FAST, "--output-format", "ids")
+    assert no_id.exit_code == 3 and "no 'id' field" in no_id.stderr and "--id-key" in no_id.stderr
+
+
+def test_attributes_output_is_dolma_shaped_and_line_aligned(source_lines: list[bytes]) -> None:
+    out = records(ok("score", SOURCE, *FAST, "--limit", "30", "--output-format", "attributes", "-q").stdout)
+    originals = [json.loads(line) for line in source_lines[:30]]
+    assert [r["id"] for r in out] == [r["id"] for r in originals]
+    for row, original in zip(out, originals, strict=True):
+        ((start, end, score),) = row["attributes"]["zipfit_score"]
+        assert (start, end) == (0, len(original["text"])) and isinstance(score, float)
+
+
+def test_score_only_outputs_come_from_the_merge_not_the_shards(tmp_path: Path) -> None:
+    refused = run("select", SOURCE, *FAST, "-k", "5", "--shard", "0/2", "--output-format", "ids")
+    assert refused.exit_code == 2 and "give --output-format to the merge" in refused.stderr
+    parts = []
+    for i in range(2):
+        part = tmp_path / f"part-{i}.jsonl"
+        ok("select", SOURCE, *FAST, "-k", "5", "--shard", f"{i}/2", "-o", part, "-q")
+        parts.append(part)
+    single = ok("select", SOURCE, *FAST, "-k", "5", "--output-format", "ids", "-q").stdout_bytes
+    assert ok("merge", *parts, "--output-format", "ids", "-q").stdout_bytes == single
