@@ -191,7 +191,7 @@ def test_rich_progress_on_a_terminal_stderr_leaves_stdout_clean(slice_path: Path
     assert proc.returncode == 0, terminal.decode(errors="replace")
     assert len(assert_jsonl(out)) == 5
     text = terminal.decode(errors="replace")
-    assert "selecting" in text and "selected 5" in text
+    assert "scoring" in text and "selected 5" in text
     assert "\x1b[" in text  # a live terminal display, not plain log lines
 
 

@@ -1,0 +1,223 @@
+"""How a zipfit process ends: library errors, usage errors and signals become one line on
+stderr (`zipfit: error: ...`) and a documented exit code.
+
+The library names the setting an error is about; `SETTING_HINTS` turns it into the flag
+to look at. With `cli.py` and `flags.py`, the only module that knows about typer.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from .errors import ExitCode, InputError, Terminated, ZipfitError
+
+
+class Commands(TyperGroup):
+    """Every command-line error in zipfit's one form: `zipfit: error: ...` on stderr and Click's
+    exit code (2 for usage errors), instead of a framed usage block or a traceback."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # The command line as given, for --report (Click hands it to commands as ctx.obj).
+        extra.setdefault("obj", ["zipfit", *(sys.argv[1:] if args is None else args)])
+        try:
+            result = super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        except typer.TyperException as exc:  # Click's errors (typer carries its own Click)
+            ctx = getattr(exc, "ctx", None)
+            message = exc.format_message()
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                print(message, file=sys.stderr, flush=True)  # the help itself
+            else:
+                hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+                print(f"zipfit: error: {message}{hint}", file=sys.stderr, flush=True)
+            if not standalone_mode:
+                raise
+            sys.exit(int(getattr(exc, "exit_code", ExitCode.USAGE)))
+        except typer.Abort:  # Ctrl-C or the end of input before a command ran
+            print("zipfit: error: interrupted", file=sys.stderr, flush=True)
+            sys.exit(int(ExitCode.INTERRUPTED))
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+# Typer labels arguments with Python types (`SOURCE <list[str]>`); the metavar says enough.
+_TYPE_LABEL = re.compile(r" <(?:list\[str\]|str|int|float)>")
+
+
+class Command(TyperCommand):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        super().format_help(ctx, formatter)
+        # Blanked, not cut, so the help column stays aligned.
+        blank = lambda match: " " * len(match[0])  # noqa: E731
+        formatter.buffer[:] = [_TYPE_LABEL.sub(blank, piece) for piece in formatter.buffer]
+
+
+# The library names the setting an error is about; here it becomes the flag to look at.
+SETTING_HINTS = {
+    "skip_invalid": "use --skip-invalid to skip such records",
+    "text_key": "see --text-key",
+    "target_key": "see --target-key",
+    "target_template": "see --target-template",
+    "max_text_bytes": "see --max-text-bytes",
+    "max_line_bytes": "see --max-line-bytes",
+    "id_key": "see --id-key",
+    "compressor": "see --compressor",
+    "level": "see --level",
+    "method": "see --method",
+    "top_k": "see -k/--top-k and --fraction",
+    "fraction": "see --fraction",
+}
+
+
+def _message(exc: ZipfitError) -> str:
+    hints = [SETTING_HINTS[s] for s in exc.settings if s in SETTING_HINTS]
+    return f"{exc} ({'; '.join(hints)})" if hints else str(exc)
+
+
+def _what_was_written(stdout_written: bool) -> str:
+    if stdout_written:
+        return "no output file written, and what went to stdout is incomplete"
+    return "no output written"
+
+
+def _fail(message: str, code: ExitCode) -> NoReturn:
+    print(f"zipfit: error: {message}", file=sys.stderr, flush=True)
+    raise typer.Exit(int(code))
+
+
+@contextmanager
+def errors(traceback: bool) -> Iterator[None]:
+    """Turn library exceptions and signals into one-line messages and exit codes."""
+    try:
+        yield
+    except ZipfitError as exc:
+        if traceback:
+            raise
+        _fail(_message(exc), exc.exit_code)
+    except BrokenPipeError:
+        # The reader went away (`| head`): silence the final flush and exit like SIGPIPE would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    except KeyboardInterrupt:
+        _fail(f"interrupted; {_what_was_written(False)}", ExitCode.INTERRUPTED)
+    except Terminated as exc:
+        if exc.signum == signal.SIGINT:
+            _fail(f"interrupted; {_what_was_written(exc.stdout_written)}", ExitCode.INTERRUPTED)
+        name = signal.Signals(exc.signum).name
+        _fail(f"stopped by {name}; {_what_was_written(exc.stdout_written)}", ExitCode(128 + exc.signum))
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+        if traceback:
+            raise
+        _fail(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", ExitCode.FAILURE)
+
+
+# The first SIGINT/SIGTERM/SIGHUP starts the shutdown; later ones are ignored, so a burst
+# of signals cannot cut the cleanup short (leaving temporary files, or printing "Exception
+# ignored" from a finalizer). The handlers stay installed meanwhile: switching to SIG_IGN
+# inside one makes Python report a signal already pending as "ignored due to race condition".
+_stopping = False
+
+
+def _first_signal() -> bool:
+    global _stopping
+    first, _stopping = not _stopping, True
+    return first
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if _first_signal():
+        raise Terminated(signum)
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    if _first_signal():
+        raise KeyboardInterrupt
+
+
+def ignore_signals_while_exiting() -> None:
+    # The interpreter puts its handlers back to the default while it exits (after the
+    # atexit cleanup of multiprocessing), and a signal then would kill it with another code.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if _stopping or signal.getsignal(signum) in (_on_signal, _on_interrupt):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+class _ClosedStream:
+    """Stands in for a standard stream the shell closed (`<&-`, `>&-`): using it is an error."""
+
+    def __init__(self, error: ZipfitError) -> None:
+        self._error = error
+
+    @property
+    def buffer(self) -> Any:
+        raise self._error
+
+    def write(self, text: str) -> int:
+        raise self._error
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def reserve_closed_std_streams() -> None:
+    """Give closed descriptors 0-2 to /dev/null, so no file zipfit opens becomes 'stdout'.
+
+    Closed stdin or stdout fail when used, with one line on stderr; a closed stderr takes
+    the messages away, leaving the exit code.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            if fd == 0:
+                sys.stdin = _ClosedStream(InputError("stdin is closed; give the input as a file"))
+            elif fd == 1:
+                message = "stdout is closed; give the output file with -o PATH"
+                sys.stdout = _ClosedStream(ZipfitError(message))
+            else:
+                sys.stderr = open(fd, "w", closefd=False)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP (unless nohup ignores it) raise Terminated; SIGINT raises
+    KeyboardInterrupt (unless the shell started us ignoring it); later ones are ignored."""
+    signal.signal(signal.SIGTERM, _on_signal)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup asked to ignore it
+        signal.signal(signal.SIGHUP, _on_signal)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored by the shell
+        signal.signal(signal.SIGINT, _on_interrupt)
