@@ -172,22 +172,8 @@ def run_merge(
     parts = [read_part(p) for p in paths]
     check_parts(parts)
     info = parts[0].info
-    stats = RunStats()
-    for part in parts:
-        # Every scored record's statistics, not only the ones the parts kept.
-        stats += RunStats.from_part(part.info["stats"])
-        stats.records_read += part.info["records_read"]
-        stats.blank_lines += part.info["blank_lines"]
-        stats.skipped.update(part.info["skipped"])
-        stats.contaminated += part.info["contaminated"]
-        stats.warnings += [w for w in part.info.get("warnings", []) if w not in stats.warnings]
-    stats.shards_elapsed, stats.elapsed = stats.elapsed, 0.0
-    if stats.scored == 0 and stats.skipped:  # the shards leave this check to the merge
-        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(stats.skipped.items()))
-        raise InputError(
-            f"no record could be scored: all {sum(stats.skipped.values()):,} were skipped ({reasons}); "
-            f"check --text-key ({info['text_key']!r}) and the input files"
-        )
+    stats = _merged_stats(parts)
+    stats.check_any_scored()  # the shards leave this check to the merge
     scored_total = sum(p.info["scored"] for p in parts)
     score_key = info["score_key"]
     if top_k is None and fraction is None and info["command"] == "select":
@@ -229,6 +215,20 @@ def run_merge(
         for score, index, line in chosen:
             writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
+    return stats
+
+
+def _merged_stats(parts: list[Part]) -> RunStats:
+    """Every scored record's statistics, not only the ones the parts kept, added up."""
+    stats = RunStats()
+    for part in parts:
+        stats += RunStats.from_part(part.info["stats"])
+        stats.records_read += part.info["records_read"]
+        stats.blank_lines += part.info["blank_lines"]
+        stats.skipped.update(part.info["skipped"])
+        stats.contaminated += part.info["contaminated"]
+        stats.warnings += [w for w in part.info.get("warnings", []) if w not in stats.warnings]
+    stats.shards_elapsed, stats.elapsed = stats.elapsed, 0.0
     return stats
 
 

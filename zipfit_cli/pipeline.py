@@ -13,7 +13,6 @@ from contextlib import closing
 from typing import Any
 
 from .engine import Engine, ProgressSink, RunContext, RunSettings, local_engine
-from .errors import InputError
 from .ranking import check_limits, count_for_fraction, rank
 from .records import RecordError
 from .rules import Filters, apply_filters
@@ -104,13 +103,8 @@ def _finish(stats: RunStats, start: float, writer: RecordWriter, settings: RunSe
     the wrong file, almost always). A shard writes its part anyway: the merge decides, over
     all shards."""
     stats.elapsed = time.perf_counter() - start
-    if stats.scored == 0 and stats.skipped and settings.shard is None:
-        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(stats.skipped.items()))
-        raise InputError(
-            f"no record could be scored: all {sum(stats.skipped.values()):,} were skipped ({reasons}); "
-            "check the text key and the input files",
-            setting="text_key",
-        )
+    if settings.shard is None:
+        stats.check_any_scored()
     writer.close()
     return stats
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import orjson
 
-from .errors import UsageError, WorkerDiedError
+from .errors import UsageError, WorkerDiedError, ZipfitError
 from .records import RecordError, TextSpec
 
 if TYPE_CHECKING:
@@ -182,15 +182,7 @@ def map_batches(
         # leave quietly with a code the parent recognises (see _REIMPORTED_MAIN).
         os._exit(_REIMPORTED_MAIN)
 
-    context = _context()
-    parent_alive, alive = multiprocessing.Pipe(duplex=False)
-    mp_tempdir = multiprocessing.util.get_temp_dir() if context.get_start_method() == "forkserver" else None
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(job, parent_alive, mp_tempdir),
-    )
+    pool, parent_alive, alive = _start_pool(job, workers)
     pending: deque[tuple[T, Future[list[Result]]]] = deque()
     window = 3 * workers
     clean = False
@@ -209,17 +201,7 @@ def map_batches(
             yield head, future.result()
         clean = True
     except BrokenProcessPool:
-        codes = _exit_codes(pool)
-        if _REIMPORTED_MAIN in codes:
-            raise UsageError(
-                "the worker processes re-ran this script's top level, which starts zipfit again: "
-                'put the script\'s code under `if __name__ == "__main__":` (or use workers=1)'
-            ) from None
-        raise WorkerDiedError(
-            "a worker process died unexpectedly"
-            + (f" (exit code {', '.join(map(str, codes))})" if codes else "")
-            + "; it may have run out of memory or been killed. Nothing was written"
-        ) from None
+        raise _broken(pool) from None
     finally:
         if clean:
             pool.shutdown(wait=True)
@@ -228,6 +210,37 @@ def map_batches(
         # Only now, with the workers stopped: to them, this end closing means the parent died.
         alive.close()
         parent_alive.close()
+
+
+def _start_pool(
+    job: ScoreJob, workers: int
+) -> tuple[ProcessPoolExecutor, multiprocessing.connection.Connection, multiprocessing.connection.Connection]:
+    """The pool, and the pipe whose closing tells its workers the parent has gone."""
+    context = _context()
+    parent_alive, alive = multiprocessing.Pipe(duplex=False)
+    mp_tempdir = multiprocessing.util.get_temp_dir() if context.get_start_method() == "forkserver" else None
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(job, parent_alive, mp_tempdir),
+    )
+    return pool, parent_alive, alive
+
+
+def _broken(pool: ProcessPoolExecutor) -> ZipfitError:
+    """Why the pool broke, as the error to show."""
+    codes = _exit_codes(pool)
+    if _REIMPORTED_MAIN in codes:
+        return UsageError(
+            "the worker processes re-ran this script's top level, which starts zipfit again: "
+            'put the script\'s code under `if __name__ == "__main__":` (or use workers=1)'
+        )
+    return WorkerDiedError(
+        "a worker process died unexpectedly"
+        + (f" (exit code {', '.join(map(str, codes))})" if codes else "")
+        + "; it may have run out of memory or been killed. Nothing was written"
+    )
 
 
 def _exit_codes(pool: ProcessPoolExecutor) -> list[int]:

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import InputError
+
 # A histogram of fine bins gives the median and the distribution without keeping every
 # score. Bins are kept sparsely by number (floor(score / width)), so any score range
 # works: the paper's alignment (about 0..0.4), contrast (either sign), corpus scores.
@@ -41,6 +43,17 @@ class RunStats:
     def work_time(self) -> float:
         """Seconds the scoring took: a merge's shards, added up, else this run's."""
         return self.shards_elapsed if self.shards_elapsed is not None else self.elapsed
+
+    def check_any_scored(self) -> None:
+        """A run that skipped every record is almost always a wrong text key or the wrong
+        file: it fails instead of writing an empty output."""
+        if self.scored == 0 and self.skipped and not self.pruned:
+            reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(self.skipped.items()))
+            raise InputError(
+                f"no record could be scored: all {sum(self.skipped.values()):,} were skipped ({reasons}); "
+                "check the text key and the input files",
+                setting="text_key",
+            )
 
     def add_score(self, score: float) -> None:
         self.scored += 1
