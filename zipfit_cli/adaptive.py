@@ -1,11 +1,11 @@
 """Adaptive top K: the same selection with a fraction of the compressions.
 
 Each record is compared with the targets (and, with --contrast, the background) in one
-fixed, seeded order. At checkpoints (by default after a tenth, a fifth, two fifths and
-four fifths of them) the partial mean NCD and its standard error, with the
-finite-population correction √(1 − m/n), give an optimistic score: the estimate plus z
-standard errors. A record whose optimistic score is still below the threshold stops
-there and is not selected; a record that might enter the top K is compared with every
+fixed, seeded order. At checkpoints (after a tenth, a fifth, two fifths and four fifths of
+them; for lz4, whose NCDs are noisier, from a fifth on: `Compressor.adaptive_checkpoints`)
+the partial mean NCD and its standard error, with the finite-population correction
+√(1 − m/n), give an optimistic score: the estimate plus z standard errors. A record
+whose optimistic score is still below the threshold stops there and is not selected; a record that might enter the top K is compared with every
 target, and its score is computed exactly as exhaustive scoring computes it, bit for bit.
 
 The threshold depends on input positions only, never on timing: records are taken in
@@ -28,7 +28,6 @@ from .errors import UsageError
 from .scoring import TargetSet
 
 DEFAULT_Z = 4.0
-DEFAULT_CHECKPOINTS = (0.1, 0.2, 0.4, 0.8)  # shares of the targets; measured, BENCHMARKS.md
 DEFAULT_BLOCK = 1024  # records
 PRUNED = "pruned"  # result reason of a record stopped at a checkpoint; detail "SHARE COMPARISONS"
 
@@ -54,16 +53,16 @@ class AdaptiveScorer:
         self,
         scorer: TargetSet | ContrastScorer,
         z: float = DEFAULT_Z,
-        checkpoints: Sequence[float] = DEFAULT_CHECKPOINTS,
+        checkpoints: Sequence[float] | None = None,
         seed: int = 0,
     ) -> None:
         if not z > 0:
             raise UsageError(f"the adaptive bound needs z > 0, not {z}", setting="adaptive_z")
-        if (
-            not checkpoints
-            or any(not 0 < f < 1 for f in checkpoints)
-            or list(checkpoints) != sorted(checkpoints)
-        ):
+        if checkpoints is None:  # shares of the comparisons, measured per compressor
+            inner = scorer.targets if isinstance(scorer, ContrastScorer) else scorer
+            checkpoints = inner.compressor.adaptive_checkpoints
+        shares = list(checkpoints)
+        if not shares or any(not 0 < f < 1 for f in shares) or shares != sorted(shares):
             raise UsageError("adaptive checkpoints are increasing shares of the targets, each in (0, 1)")
         self.scorer, self.z, self.checkpoints, self.seed = scorer, z, tuple(checkpoints), seed
         rng = random.Random(seed)
