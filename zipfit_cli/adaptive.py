@@ -5,8 +5,9 @@ fixed, seeded order. At checkpoints (after a tenth, a fifth, two fifths and four
 them; for lz4, whose NCDs are noisier, from a fifth on: `Compressor.adaptive_checkpoints`)
 the partial mean NCD and its standard error, with the finite-population correction
 √(1 − m/n), give an optimistic score: the estimate plus z standard errors. A record
-whose optimistic score is still below the threshold stops there and is not selected; a record that might enter the top K is compared with every
-target, and its score is computed exactly as exhaustive scoring computes it, bit for bit.
+whose optimistic score is still below the threshold stops there and is not selected; a
+record that might enter the top K is compared with every target, and its score is
+computed exactly as exhaustive scoring computes it, bit for bit.
 
 The threshold depends on input positions only, never on timing: records are taken in
 blocks of `block`; block j uses the K-th best exact score among the records of blocks
