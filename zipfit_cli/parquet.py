@@ -363,7 +363,10 @@ class ParquetSink:
     def discard(self) -> None:
         """Drop everything: the file is being removed."""
         self._rows = []
-        self._writer = None
+        if self._writer is not None:
+            # Its __del__ would write the footer into a file that is closed and gone by then.
+            self._writer.is_open = False
+            self._writer = None
         self._discarded = True
 
 
