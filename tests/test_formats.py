@@ -21,6 +21,7 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 from zipfit_cli import parquet as parquet_module  # noqa: E402
+from zipfit_cli.errors import InputError  # noqa: E402
 from zipfit_cli.output import Output  # noqa: E402
 from zipfit_cli.sources import JsonlSource, open_source  # noqa: E402
 
@@ -212,6 +213,31 @@ def test_missing_pyarrow_is_one_line_naming_the_extra(
     ]
 
 
+def test_parquet_output_without_pyarrow_is_one_line(
+    slice_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    result = run("select", slice_path, *FAST, "-k", 3, "-o", tmp_path / "top.parquet")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        "zipfit: error: writing Parquet needs pyarrow: pip install 'zipfit-cli[parquet]'"
+    ]
+    assert _leftovers(tmp_path) == []
+
+
+def test_parquet_is_read_through_fsspec_urls(slice_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    table = pa.Table.from_pylist(_rows(slice_path))
+    with fsspec.open("memory://zipfit-test/s.parquet", "wb") as fh:
+        pq.write_table(table, fh)
+    source = open_source("memory://zipfit-test/s.parquet")
+    assert [orjson.loads(line) for _, line in source] == _rows(slice_path)
+    source.close()
+    with pytest.raises(InputError, match=r"memory://zipfit-test/gone\.parquet: no such file"):
+        open_source("memory://zipfit-test/gone.parquet")
+
+
 @pytest.mark.parametrize("kind", ["missing", "not_parquet", "truncated"])
 def test_bad_parquet_file_is_exit_3_with_one_line(slice_path: Path, tmp_path: Path, kind: str) -> None:
     path = tmp_path / "bad.parquet"
@@ -353,3 +379,10 @@ def test_shards_refuse_parquet_and_merge_writes_it(slice_path: Path, tmp_path: P
     got = pq.read_table(out)
     assert got.schema.names == ["id", "text", "source", "zipfit_score"]
     assert got.column("id").to_pylist() == _selected(slice_path)[:5]
+
+
+def test_dask_engine_refuses_formats_it_cannot_split(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("text\nhello\n")
+    result = run("select", path, *FAST, "-k", 1, "--engine", "dask")
+    assert result.exit_code == 2 and "--engine dask reads JSONL only" in result.stderr

@@ -200,6 +200,7 @@ class Output:
         elif self.records and is_parquet_output(self.path):
             from .parquet import ParquetSink
 
+            self._stream = self._raw  # what abort() closes if the sink cannot be made
             try:
                 self._stream = ParquetSink(self._raw, self.path, self.schema)  # type: ignore[assignment]
             except ZipfitError:

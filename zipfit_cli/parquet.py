@@ -42,13 +42,13 @@ GROUP_ROWS = 10_000
 GROUP_BYTES = 64 << 20
 
 
-def pyarrow_modules() -> tuple[Any, Any]:
+def pyarrow_modules(doing: str = "reading") -> tuple[Any, Any]:
     """(pyarrow, pyarrow.parquet), or the one-line error naming the extra."""
     try:
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise UsageError("reading Parquet needs pyarrow: pip install 'zipfit-cli[parquet]'") from None
+        raise UsageError(f"{doing} Parquet needs pyarrow: pip install 'zipfit-cli[parquet]'") from None
     return pyarrow, pyarrow.parquet
 
 
@@ -262,7 +262,7 @@ class ParquetSink:
     group at a time; see the module docstring for the schema. `raw` stays open."""
 
     def __init__(self, raw: IO[bytes], path: str, schema: Any = None) -> None:
-        self._pa, self._pq = pyarrow_modules()
+        self._pa, self._pq = pyarrow_modules("writing")
         self._raw = raw
         self.path = path
         self._schema = schema
