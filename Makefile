@@ -12,7 +12,7 @@ default: test lint
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,dask,isal,remote]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask,isal,parquet,remote]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -20,7 +20,7 @@ from .engine import Engine, RunSettings, local_engine
 from .errors import InputError, Terminated, UsageError
 from .merge import run_merge
 from .options import ScoringOptions, SelectionOptions, build_settings
-from .output import Output, check_distinct, check_output_path, publish_all
+from .output import Output, check_distinct, check_output_path, is_parquet_output, publish_all
 from .pipeline import read_texts, run_score, run_select
 from .reading import STDIN, input_size
 from .records import TextSpec
@@ -108,14 +108,16 @@ def run_job(
     total_bytes: int | None,
     side_outputs: dict[str, str] | None = None,
     command_line: list[str] | None = None,
+    schema: Callable[[], Any] | None = None,
 ) -> RunStats:
-    """Run a job with atomic outputs, a display, a summary and an optional JSON report."""
+    """Run a job with atomic outputs, a display, a summary and an optional JSON report.
+    `schema` gives the Parquet schema of a '.parquet' output (None: inferred from its records)."""
     side = side_outputs or {}
     _check_outputs(output, report, list(side.values()), inputs, force)
     display = make_display(quiet, total_bytes, label)
-    out = Output(output, replace=force)
+    out = Output(output, replace=force, schema=schema() if schema and is_parquet_output(output) else None)
     sides = {name: Output(path, replace=force) for name, path in side.items()}
-    report_out = Output(str(report)) if report is not None else None
+    report_out = Output(str(report), records=False) if report is not None else None
     outputs = [out, *sides.values(), *([report_out] if report_out is not None else [])]
     with display:
         opened: list[Output] = []
@@ -220,6 +222,10 @@ def _run_scoring(
     extra: dict[str, Any],
 ) -> None:
     """Pick the engine, open the outputs (with the near-copies' side file), run, report."""
+    if settings.shard is not None and is_parquet_output(opts.output):
+        raise UsageError(
+            "shard parts are JSONL: write each part to a .jsonl file and give -o NAME.parquet to zipfit merge"
+        )
     engine, total_bytes = _engine(opts, settings)
 
     def report_settings() -> dict[str, Any]:
@@ -239,7 +245,23 @@ def _run_scoring(
         total_bytes=total_bytes,
         side_outputs={"contaminated": opts.contaminated_output} if opts.contaminated_output else {},
         command_line=opts.command_line,
+        schema=lambda: _parquet_schema(settings.sources, settings.score_key),
     )
+
+
+def _parquet_schema(sources: list[str], score_key: str) -> Any:
+    """The inputs' Parquet schema with the score column, or None (see parquet.source_schema)."""
+    from .parquet import source_schema
+
+    return source_schema(sources, score_key)
+
+
+def _merged_schema(parts: list[str]) -> Any:
+    """The schema of a merge's Parquet output: from the sources the parts' run read."""
+    from .merge import read_part
+
+    info = read_part(parts[0]).info if parts else {}
+    return _parquet_schema(info.get("sources") or [], info.get("score_key", "zipfit_score"))
 
 
 def merge(
@@ -279,6 +301,7 @@ def merge(
         settings=lambda: {"command": "merge", "parts": parts, **asdict(selection)},
         total_bytes=None,
         command_line=command_line,
+        schema=lambda: _merged_schema(parts),
     )
 
 

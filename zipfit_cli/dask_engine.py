@@ -28,7 +28,7 @@ from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError,
 from .ranking import TopK
 from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, ReadError, compression_of
 from .runner import CONTAMINATED, Gated, Result, ScoreJob
-from .sources import JsonlSource
+from .sources import READERS, JsonlSource
 from .stats import RunStats
 
 MIN_BLOCKSIZE, MAX_BLOCKSIZE = 256 << 10, 64 << 20
@@ -210,6 +210,11 @@ class DaskEngine:
         split: bool = True,
     ) -> DaskEngine:
         """Resolve sources (globs too) to files; split=False: whole files only (for --limit)."""
+        # Partitions are byte ranges of JSONL; other formats would be read as broken JSON.
+        endings = tuple(end for ends in READERS for end in ends)
+        other = next((s for s in sources if s.lower().endswith(endings)), None)
+        if other is not None:
+            raise UsageError(f"--engine dask reads JSONL only; {other} needs --engine local")
         require()
         size: int | None = None
         if blocksize is not None:

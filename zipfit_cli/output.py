@@ -5,7 +5,8 @@ buffered otherwise. Character devices, FIFOs and sockets (by `stat`: /dev/null, 
 pipe) are written directly, and so are the names of open descriptors (/dev/stdout,
 /dev/stderr, /dev/fd/N, /proc/self/fd/N), through the descriptor, whatever it is open on;
 any other path is a file, written atomically. A symbolic link is written through, to the
-file it points to. `.gz`, `.bz2`, `.xz` and `.zst` names are compressed.
+file it points to. `.gz`, `.bz2`, `.xz` and `.zst` names are compressed; a `.parquet` file
+of records is written as Parquet (parquet.ParquetSink), through the same temporary file.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from .errors import OutputExistsError, UsageError, ZipfitError
 from .reading import STDIN, compression_of
@@ -27,6 +28,11 @@ from .reading import STDIN, compression_of
 
 class OutputError(ZipfitError):
     """The output could not be written (permissions, full disk)."""
+
+
+def is_parquet_output(path: str) -> bool:
+    """Records written to this path are Parquet: a file named '.parquet' (stdout stays JSONL)."""
+    return path != STDIN and path.lower().endswith(".parquet")
 
 
 def _read_umask() -> int:
@@ -131,10 +137,13 @@ def check_distinct(paths: Sequence[str]) -> None:
 class Output:
     """Context manager: `write(bytes)`; on a clean exit the file appears whole, else never."""
 
-    def __init__(self, path: str, replace: bool = True) -> None:
+    def __init__(self, path: str, replace: bool = True, records: bool = True, schema: Any = None) -> None:
         self.path = path
         # replace=False: publishing fails if the name exists by then (another run wrote it).
         self.replace = replace
+        # records: JSON lines, which a '.parquet' file gets as Parquet rows, with `schema` if given.
+        self.records = records
+        self.schema = schema
         self._tmp_path: str | None = None
         self._published = False  # linked or renamed into place by this run
         self._backup: str | None = None  # the file it replaced, kept until every output is in place
@@ -188,6 +197,15 @@ class Output:
             import lzma
 
             self._stream = lzma.LZMAFile(self._raw, "wb")
+        elif self.records and is_parquet_output(self.path):
+            from .parquet import ParquetSink
+
+            self._stream = self._raw  # what abort() closes if the sink cannot be made
+            try:
+                self._stream = ParquetSink(self._raw, self.path, self.schema)  # type: ignore[assignment]
+            except ZipfitError:
+                self.abort()
+                raise
         else:
             self._stream = self._raw
         return self
@@ -327,6 +345,9 @@ class Output:
                 pass  # the write already failed; its error is the one to report
         if self._tmp_path is None:
             return
+        discard = getattr(self._stream, "discard", None)
+        if discard is not None:  # a Parquet sink: no footer for a file about to be removed
+            discard()
         for closing in (self._stream, self._raw):
             try:
                 if closing is not None:

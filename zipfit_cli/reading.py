@@ -260,6 +260,24 @@ class LongLine(bytes):
         return LongLine, (self.size, self.limit)
 
 
+class BadRecord(bytes):
+    """Stands in for a record its source already knows is bad (a CSV row with the wrong
+    number of fields): TextSpec.parse raises it as a RecordError with `reason` and `detail`,
+    so --skip-invalid skips it like any other. Its bytes are a fixed marker, not JSON.
+    """
+
+    reason: str
+    detail: str
+
+    def __new__(cls, reason: str, detail: str) -> BadRecord:
+        line = super().__new__(cls, b"<record its source could not read>\n")
+        line.reason, line.detail = reason, detail
+        return line
+
+    def __reduce__(self) -> tuple[type[BadRecord], tuple[str, str]]:
+        return BadRecord, (self.reason, self.detail)
+
+
 def line_size(line: bytes) -> int:
     """Bytes a line took in its input: a LongLine's real length, else its own."""
     return line.size if isinstance(line, LongLine) else len(line)

@@ -17,6 +17,7 @@ from .errors import InputError, UsageError
 from .reading import (
     DEFAULT_MAX_LINE_BYTES,
     WHITESPACE,
+    BadRecord,
     LongLine,
     is_plain_text,
     read_lines,
@@ -26,6 +27,7 @@ from .reading import (
 # Reasons a record cannot be scored, with the text shown to users.
 REASONS = {
     "malformed_json": "malformed JSON",
+    "malformed_row": "CSV/TSV row with more or fewer fields than its header",
     "invalid_utf8": "not valid UTF-8",
     "not_object": "JSON value is not an object",
     "missing_key": "text field missing",
@@ -152,6 +154,8 @@ class TextSpec:
                 f"line is {line.size:,} bytes, over the line-length limit of {line.limit:,}",
                 setting="max_line_bytes",
             )
+        if isinstance(line, BadRecord):
+            raise RecordError(line.reason, line.detail)
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as exc:

@@ -82,7 +82,10 @@ class JsonlSource:
 
 
 # Name endings -> "module:class" of the reader for them; the first match wins.
-READERS: dict[tuple[str, ...], str] = {}
+READERS: dict[tuple[str, ...], str] = {
+    (".parquet",): "zipfit_cli.parquet:ParquetSource",
+    (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".csv.zst", ".tsv.zst"): "zipfit_cli.delimited:CsvSource",
+}
 
 
 def open_source(path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> RecordSource:

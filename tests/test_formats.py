@@ -1,0 +1,388 @@
+"""Formats in and out: Parquet and CSV/TSV sources, Parquet outputs (issue 13)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime
+import decimal
+import gzip
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import zstandard
+from conftest import FAST, ok, records, run
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from zipfit_cli import parquet as parquet_module  # noqa: E402
+from zipfit_cli.errors import InputError  # noqa: E402
+from zipfit_cli.output import Output  # noqa: E402
+from zipfit_cli.sources import JsonlSource, open_source  # noqa: E402
+
+
+def _rows(slice_path: Path) -> list[dict[str, Any]]:
+    return records(slice_path.read_bytes())
+
+
+def _write_parquet(path: Path, table: Any, row_group_size: int = 64) -> Path:
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return path
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]], delimiter: str = ",") -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _scores(*args: Any) -> list[float]:
+    return [r["zipfit_score"] for r in records(ok("score", *args, *FAST, "-o", "-").stdout_bytes)]
+
+
+def _selected(*args: Any) -> list[str]:
+    return [r["id"] for r in records(ok("select", *args, *FAST, "-k", 25, "-o", "-").stdout_bytes)]
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+# --- the same records in every format --------------------------------------------------------
+
+
+def test_same_records_score_and_select_alike_in_every_format(slice_path: Path, tmp_path: Path) -> None:
+    rows = _rows(slice_path)
+    zst = tmp_path / "s.jsonl.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(slice_path.read_bytes()))
+    pq_path = _write_parquet(tmp_path / "s.parquet", pa.Table.from_pylist(rows), row_group_size=37)
+    csv_path = _write_csv(tmp_path / "s.csv", rows)
+    tsv_path = tmp_path / "s.tsv.gz"
+    _write_csv(tmp_path / "plain.tsv", rows, delimiter="\t")
+    tsv_path.write_bytes(gzip.compress((tmp_path / "plain.tsv").read_bytes()))
+    expected_scores, expected_ids = _scores(slice_path), _selected(slice_path)
+    assert len(expected_scores) == len(rows) and len(expected_ids) == 25
+    for path in (zst, pq_path, csv_path, tsv_path):
+        assert _scores(path) == expected_scores, path.name
+        assert _selected(path) == expected_ids, path.name
+    # Every column comes through: the records equal the JSONL ones.
+    got = records(ok("score", pq_path, *FAST, "-o", "-").stdout_bytes)
+    assert [{k: v for k, v in r.items() if k != "zipfit_score"} for r in got] == rows
+
+
+def test_struct_column_is_reached_by_a_dotted_text_key(slice_path: Path, tmp_path: Path) -> None:
+    rows = _rows(slice_path)
+    nested = [{"id": r["id"], "meta": {"content": r["text"], "lang": "en"}} for r in rows]
+    path = _write_parquet(tmp_path / "nested.parquet", pa.Table.from_pylist(nested))
+    assert pa.types.is_struct(pq.read_schema(path).field("meta").type)
+    assert _scores(path, "--text-key", "meta.content") == _scores(slice_path)
+    got = records(ok("select", path, *FAST, "--text-key", "meta.content", "-k", 1, "-o", "-").stdout_bytes)
+    assert got[0]["meta"]["lang"] == "en" and isinstance(got[0]["meta"]["content"], str)
+
+
+def test_readers_are_chosen_by_name(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(b'{"text": "x"}\n'))
+    (tmp_path / "a.csv.gz").write_bytes(gzip.compress(b"text\nx\n"))
+    jsonl = open_source(str(tmp_path / "a.jsonl.gz"))
+    assert isinstance(jsonl, JsonlSource)
+    assert list(jsonl) == [(1, b'{"text": "x"}\n')]
+    jsonl.close()
+    source = open_source(str(tmp_path / "a.csv.gz"))
+    assert type(source).__name__ == "CsvSource"
+    assert list(source) == [(2, b'{"text":"x"}\n')]
+    source.close()
+
+
+# --- Parquet values as JSON -------------------------------------------------------------------
+
+UTC = datetime.timezone.utc
+
+
+def _typed_table() -> Any:
+    return pa.table(
+        {
+            "text": ["alpha beta", "gamma delta", "epsilon zeta"],
+            "i": pa.array([1, None, -(2**62)], pa.int64()),
+            "f": [1.5, float("nan"), float("inf")],
+            "b": [True, False, None],
+            "l": pa.array([[1, 2], [], None], pa.list_(pa.int32())),
+            "ts": pa.array([datetime.datetime(2024, 5, 1, 12, 0, 0, 250000), None, None], pa.timestamp("us")),
+            "tz": pa.array([datetime.datetime(2024, 5, 1, tzinfo=UTC)] * 3, pa.timestamp("ms", "UTC")),
+            "ns": pa.array([1_000_000_001_999, 0, None], pa.timestamp("ns")),
+            "d": pa.array([datetime.date(2024, 5, 1), None, None], pa.date32()),
+            "bin": pa.array([b"plain text", b"\xff\x00\x01", b"base64:looks encoded"], pa.binary()),
+            "dec": pa.array([decimal.Decimal("12.50"), decimal.Decimal("-0.01"), None], pa.decimal128(9, 2)),
+            "meta": [{"k": "v", "n": 1}, {"k": None, "n": 2}, None],
+            "m": pa.array([[("a", 1)], [], None], pa.map_(pa.string(), pa.int64())),
+        }
+    )
+
+
+def test_parquet_values_become_json_as_documented(tmp_path: Path) -> None:
+    path = _write_parquet(tmp_path / "typed.parquet", _typed_table(), row_group_size=2)
+    source = open_source(str(path))
+    got = [(n, orjson.loads(line)) for n, line in source]
+    assert source.blank_lines == 0 and source.consumed == path.stat().st_size
+    source.close()
+    assert [n for n, _ in got] == [1, 2, 3]
+    first, second, third = (r for _, r in got)
+    assert first == {
+        "text": "alpha beta",
+        "i": 1,
+        "f": 1.5,
+        "b": True,
+        "l": [1, 2],
+        "ts": "2024-05-01T12:00:00.250000",
+        "tz": "2024-05-01T00:00:00+00:00",
+        "ns": "1970-01-01T00:16:40.000001",  # nanoseconds cut to microseconds
+        "d": "2024-05-01",
+        "bin": "plain text",
+        "dec": "12.50",
+        "meta": {"k": "v", "n": 1},
+        "m": [["a", 1]],
+    }
+    assert second["i"] is None and second["f"] is None and second["l"] == [] and second["dec"] == "-0.01"
+    assert third["f"] is None  # infinity, like NaN: JSON has neither
+    # Bytes that are not UTF-8, or that would read as base64, are base64 with the prefix.
+    assert second["bin"] == "base64:" + base64.b64encode(b"\xff\x00\x01").decode()
+    assert base64.b64decode(third["bin"].removeprefix("base64:")) == b"base64:looks encoded"
+    assert third["meta"] is None and third["m"] is None
+
+
+def test_parquet_row_over_the_line_limit_is_a_too_long_record(tmp_path: Path) -> None:
+    rows = [{"text": "short one"}, {"text": "x" * 5000}, {"text": "short two"}]
+    path = _write_parquet(tmp_path / "long.parquet", pa.Table.from_pylist(rows))
+    result = run("score", path, *FAST, "--max-line-bytes", 1000, "-o", "-")
+    assert result.exit_code == 3 and f"{path}:2:" in result.stderr
+    result = ok("score", path, *FAST, "--max-line-bytes", 1000, "--skip-invalid", "-o", "-")
+    assert [r["text"] for r in records(result.stdout_bytes)] == ["short one", "short two"]
+    assert "too_long 1" in result.stderr
+
+
+def test_parquet_is_read_a_batch_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are handed on while later row groups are still unread, and the whole-file
+    readers are never used: memory is bounded by a batch, not the file."""
+    rows = [{"id": i, "text": f"record number {i}"} for i in range(20 * 100)]
+    path = _write_parquet(tmp_path / "groups.parquet", pa.Table.from_pylist(rows), row_group_size=100)
+    assert pq.ParquetFile(path).num_row_groups == 20
+    monkeypatch.setattr(parquet_module, "BATCH_ROWS", 100)
+    pulled: list[int] = []
+    real = pq.ParquetFile.iter_batches
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for batch in real(self, *args, **kwargs):
+            pulled.append(batch.num_rows)
+            yield batch
+
+    def whole(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the whole file was read at once")
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    for name in ("read", "read_row_groups", "read_row_group"):
+        monkeypatch.setattr(pq.ParquetFile, name, whole)
+    monkeypatch.setattr(pq, "read_table", whole)
+    source = open_source(str(path))
+    numbers = iter(source)
+    assert next(numbers)[0] == 1
+    assert pulled == [100]  # one batch in hand, 19 row groups still on disk
+    assert 0 < source.consumed < path.stat().st_size / 10
+    assert sum(1 for _ in numbers) == 1999 and sum(pulled) == 2000
+    source.close()
+
+
+# --- Parquet errors -------------------------------------------------------------------------
+
+
+def test_missing_pyarrow_is_one_line_naming_the_extra(
+    slice_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write_parquet(tmp_path / "s.parquet", pa.Table.from_pylist(_rows(slice_path)))
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` now raises ImportError
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    result = run("select", path, *FAST, "-k", 3, "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        "zipfit: error: reading Parquet needs pyarrow: pip install 'zipfit-cli[parquet]'"
+    ]
+
+
+def test_parquet_output_without_pyarrow_is_one_line(
+    slice_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    result = run("select", slice_path, *FAST, "-k", 3, "-o", tmp_path / "top.parquet")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        "zipfit: error: writing Parquet needs pyarrow: pip install 'zipfit-cli[parquet]'"
+    ]
+    assert _leftovers(tmp_path) == []
+
+
+def test_parquet_is_read_through_fsspec_urls(slice_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    table = pa.Table.from_pylist(_rows(slice_path))
+    with fsspec.open("memory://zipfit-test/s.parquet", "wb") as fh:
+        pq.write_table(table, fh)
+    source = open_source("memory://zipfit-test/s.parquet")
+    assert [orjson.loads(line) for _, line in source] == _rows(slice_path)
+    source.close()
+    with pytest.raises(InputError, match=r"memory://zipfit-test/gone\.parquet: no such file"):
+        open_source("memory://zipfit-test/gone.parquet")
+
+
+@pytest.mark.parametrize("kind", ["missing", "not_parquet", "truncated"])
+def test_bad_parquet_file_is_exit_3_with_one_line(slice_path: Path, tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "bad.parquet"
+    if kind == "not_parquet":
+        path.write_bytes(slice_path.read_bytes())
+    elif kind == "truncated":
+        _write_parquet(path, pa.Table.from_pylist(_rows(slice_path)))
+        path.write_bytes(path.read_bytes()[:-100])
+    result = run("select", path, *FAST, "-k", 3, "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0]
+    if kind == "missing":
+        assert lines[0] == f"zipfit: error: {path}: no such file"
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+# --- CSV/TSV ---------------------------------------------------------------------------------
+
+
+def test_csv_row_of_the_wrong_width_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text('id,body\n1,"first, quoted"\n2,"two\nlines"\n\n3,too,many\n4,fourth text\n5\n')
+    result = run("score", path, *FAST, "--text-key", "body", "-o", "-")
+    assert result.exit_code == 3
+    assert f"{path}:6: row has 3 fields, the header names 2" in result.stderr
+    result = ok("score", path, *FAST, "--text-key", "body", "--skip-invalid", "-o", "-")
+    assert [r["body"] for r in records(result.stdout_bytes)] == ["first, quoted", "two\nlines", "fourth text"]
+    assert "malformed_row 2" in result.stderr
+
+
+def test_csv_invalid_utf8_row_is_skippable(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"text\nfine text\nbad \xff byte\n")
+    result = run("score", path, *FAST, "-o", "-")
+    assert result.exit_code == 3 and f"{path}:3: row is not valid UTF-8" in result.stderr
+    result = ok("score", path, *FAST, "--skip-invalid", "-o", "-")
+    assert [r["text"] for r in records(result.stdout_bytes)] == ["fine text"]
+
+
+# --- Parquet out ------------------------------------------------------------------------------
+
+
+def test_parquet_output_keeps_the_input_schema_and_adds_the_score(tmp_path: Path) -> None:
+    table = _typed_table()
+    path = _write_parquet(tmp_path / "typed.parquet", table.drop_columns(["ns"]), row_group_size=2)
+    out = tmp_path / "scored.parquet"
+    ok("score", path, *FAST, "-o", out)
+    got = pq.read_table(out)
+    expected = table.drop_columns(["ns"])
+    assert got.schema.names == [*expected.schema.names, "zipfit_score"]
+    assert got.schema.field("zipfit_score").type == pa.float64()
+    assert got.drop_columns(["zipfit_score"]).schema.equals(expected.schema)
+    for name in expected.schema.names:
+        if name != "f":  # NaN and infinity come back as null
+            assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name
+    assert got.column("f").to_pylist() == [1.5, None, None]
+    scores = _scores(path)
+    assert got.column("zipfit_score").to_pylist() == scores
+
+
+def test_parquet_output_replaces_an_existing_score_column(slice_path: Path, tmp_path: Path) -> None:
+    rows = [{**r, "zipfit_score": "old"} for r in _rows(slice_path)]
+    path = _write_parquet(tmp_path / "s.parquet", pa.Table.from_pylist(rows))
+    out = tmp_path / "top.parquet"
+    ok("select", path, *FAST, "-k", 5, "-o", out)
+    got = pq.read_table(out)
+    assert got.schema.names == ["id", "text", "source", "zipfit_score"]
+    assert got.schema.field("zipfit_score").type == pa.float64()
+    assert got.column("id").to_pylist() == _selected(slice_path)[:5]
+
+
+def test_parquet_output_from_jsonl_has_an_inferred_schema(slice_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "top.parquet"
+    ok("select", slice_path, *FAST, "-k", 10, "-o", out)
+    jsonl = records(ok("select", slice_path, *FAST, "-k", 10, "-o", "-").stdout_bytes)
+    got = pq.read_table(out)
+    assert got.to_pylist() == jsonl
+    assert got.schema.field("zipfit_score").type == pa.float64()
+    assert got.schema.field("text").type == pa.string()
+
+
+def test_record_that_does_not_fit_the_inferred_schema_fails_naming_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_path: Path
+) -> None:
+    monkeypatch.setattr(parquet_module, "GROUP_ROWS", 5)
+    rows = _rows(slice_path)[:12]
+    for i, row in enumerate(rows):
+        row["n"] = i if i < 8 else f"text {i}"
+    source = tmp_path / "mixed.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    out = tmp_path / "out" / "scored.parquet"
+    out.parent.mkdir()
+    result = run("score", source, *FAST, "-o", out)
+    assert result.exit_code == 1, result.output
+    assert "field 'n' of record 9 does not fit the schema of the first row group" in result.stderr
+    assert _leftovers(out.parent) == []
+
+
+def test_interrupted_parquet_output_leaves_no_file(tmp_path: Path) -> None:
+    out = tmp_path / "x.parquet"
+    with pytest.raises(KeyboardInterrupt), Output(str(out)) as sink:
+        sink.write(b'{"text": "a", "zipfit_score": 0.5}\n' * 3)
+        raise KeyboardInterrupt
+    assert _leftovers(tmp_path) == []
+
+
+def test_failed_parquet_write_leaves_no_file(
+    slice_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    (tmp_path / "out").mkdir()
+    result = run("select", slice_path, *FAST, "-k", 5, "-o", tmp_path / "out" / "top.parquet")
+    assert result.exit_code == 1, result.output
+    assert _leftovers(tmp_path / "out") == []
+
+
+def test_report_named_parquet_stays_json(slice_path: Path, tmp_path: Path) -> None:
+    report_path = tmp_path / "r.parquet"
+    ok("select", slice_path, *FAST, "-k", 3, "-o", tmp_path / "top.parquet", "--report", report_path)
+    report = orjson.loads(report_path.read_bytes())
+    assert report["settings"]["sources"] == [str(slice_path)]
+
+
+def test_shards_refuse_parquet_and_merge_writes_it(slice_path: Path, tmp_path: Path) -> None:
+    rows = _rows(slice_path)
+    source = _write_parquet(tmp_path / "s.parquet", pa.Table.from_pylist(rows))
+    result = run("select", source, *FAST, "-k", 5, "--shard", "0/2", "-o", tmp_path / "part0.parquet")
+    assert result.exit_code == 2 and "zipfit merge" in result.stderr
+    parts = []
+    for i in range(2):
+        parts.append(tmp_path / f"part{i}.jsonl")
+        ok("select", source, *FAST, "-k", 5, "--shard", f"{i}/2", "-o", parts[-1])
+    out = tmp_path / "merged.parquet"
+    ok("merge", *parts, "-o", out)
+    got = pq.read_table(out)
+    assert got.schema.names == ["id", "text", "source", "zipfit_score"]
+    assert got.column("id").to_pylist() == _selected(slice_path)[:5]
+
+
+def test_dask_engine_refuses_formats_it_cannot_split(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("text\nhello\n")
+    result = run("select", path, *FAST, "-k", 1, "--engine", "dask")
+    assert result.exit_code == 2 and "--engine dask reads JSONL only" in result.stderr
