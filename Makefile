@@ -44,6 +44,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/corpus_mode.py
+	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/adaptive.py
+	$(BIN)/python benchmarks/read_speed.py
 
 clean:
 	rm -rf .venv .venv-py310 $(OUT) .pytest_cache .mypy_cache .ruff_cache
