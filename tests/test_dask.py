@@ -249,3 +249,12 @@ def test_unreadable_file_names_file_and_line(corpus: list[Path], tmp_path: Path,
     assert local.exit_code == dask.exit_code == 3, dask.output
     assert f"{cut}:" in dask.stderr
     assert dask.stderr == local.stderr
+
+
+def test_a_name_with_glob_characters_is_that_file(corpus: list[Path], tmp_path: Path, scheduler: str) -> None:
+    # d1.jsonl beside d[1].jsonl: globbing the name again would read the wrong file.
+    literal, decoy = tmp_path / "d[1].jsonl", tmp_path / "d1.jsonl"
+    literal.write_bytes(corpus[0].read_bytes())
+    decoy.write_bytes(b'{"text": "not this one"}\n')
+    _, dask = same("score", literal, *FAST, scheduler=scheduler)
+    assert len(dask.stdout_bytes.splitlines()) > 1

@@ -67,18 +67,19 @@ class AdaptiveScorer:
             raise UsageError("adaptive checkpoints are increasing shares of the targets, each in (0, 1)")
         self.scorer, self.z, self.checkpoints, self.seed = scorer, z, tuple(checkpoints), seed
         rng = random.Random(seed)
-        if isinstance(scorer, ContrastScorer):
-            sets = [(scorer.targets, -1.0, False), (scorer.background, scorer.weight, True)]
+        if isinstance(scorer, ContrastScorer):  # a record's own copies leave its background mean
+            copies = {text: frozenset(js) for text, js in scorer.copies.items()}
+            sets = [(scorer.targets, -1.0, {}), (scorer.background, scorer.weight, copies)]
             self.offset = 0.0
         else:
-            sets = [(scorer, -1.0, False)]
+            sets = [(scorer, -1.0, {})]
             self.offset = 1.0
         self.parts = [
             Part(
                 texts,
                 coefficient,
                 tuple(rng.sample(range(len(texts)), len(texts))),
-                _copies(texts) if own else {},
+                own,
             )
             for texts, coefficient, own in sets
         ]
@@ -146,13 +147,6 @@ class _Term:
         for j in sorted(self.ncds):
             total += self.ncds[j]
         return total / len(self.ncds)
-
-
-def _copies(texts: TargetSet) -> dict[bytes, frozenset[int]]:
-    found: dict[bytes, set[int]] = {}
-    for j, text in enumerate(texts.texts):
-        found.setdefault(text, set()).add(j)
-    return {text: frozenset(js) for text, js in found.items()}
 
 
 class Thresholds:

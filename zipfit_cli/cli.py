@@ -342,6 +342,7 @@ def background(
             seed=seed,
             text_key=text_key,
             max_text_bytes=max_text_bytes,
+            max_line_bytes=max_line_bytes,
             limit=limit,
             output=output,
             force=force,

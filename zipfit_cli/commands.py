@@ -22,7 +22,7 @@ from .merge import run_merge
 from .options import ScoringOptions, SelectionOptions, build_settings
 from .output import Output, check_distinct, check_output_path, is_parquet_output, publish_all
 from .pipeline import read_texts, run_score, run_select
-from .reading import STDIN, input_size
+from .reading import STDIN, expand_paths, input_size
 from .records import TextSpec
 from .report import report_dict
 from .stats import RunStats
@@ -70,6 +70,9 @@ def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[
         "decontaminate": None
         if decontam is None
         else {"ngram": decontam.ngram, "ncd_threshold": decontam.ncd_threshold},
+        "adaptive": None if settings.adaptive is None else settings.adaptive.describe(),
+        "output_format": opts.output_format,
+        "id_key": opts.id_key if opts.output_format != "records" else None,
         "shard_index": shard_index,
         "shard_count": shard_count,
         "shard_by": settings.shard_by,
@@ -245,23 +248,26 @@ def _run_scoring(
         total_bytes=total_bytes,
         side_outputs={"contaminated": opts.contaminated_output} if opts.contaminated_output else {},
         command_line=opts.command_line,
-        schema=lambda: _parquet_schema(settings.sources, settings.score_key),
+        schema=lambda: _parquet_schema(settings.sources, settings.score_key, opts.output_format),
     )
 
 
-def _parquet_schema(sources: list[str], score_key: str) -> Any:
-    """The inputs' Parquet schema with the score column, or None (see parquet.source_schema)."""
+def _parquet_schema(sources: list[str], score_key: str, output_format: str) -> Any:
+    """The inputs' Parquet schema with the score column, or None (see parquet.source_schema):
+    only whole records keep the input's columns; ids and attributes are inferred."""
+    if output_format != "records":
+        return None
     from .parquet import source_schema
 
     return source_schema(sources, score_key)
 
 
-def _merged_schema(parts: list[str]) -> Any:
+def _merged_schema(parts: list[str], output_format: str) -> Any:
     """The schema of a merge's Parquet output: from the sources the parts' run read."""
     from .merge import read_part
 
     info = read_part(parts[0]).info if parts else {}
-    return _parquet_schema(info.get("sources") or [], info.get("score_key", "zipfit_score"))
+    return _parquet_schema(info.get("sources") or [], info.get("score_key", "zipfit_score"), output_format)
 
 
 def merge(
@@ -301,7 +307,7 @@ def merge(
         settings=lambda: {"command": "merge", "parts": parts, **asdict(selection)},
         total_bytes=None,
         command_line=command_line,
-        schema=lambda: _merged_schema(parts),
+        schema=lambda: _merged_schema(parts, output_format),
     )
 
 
@@ -315,12 +321,14 @@ def align(
     settings = build_settings(opts.expanded())
     targets = settings.scorer
     assert isinstance(targets, TargetSet), "align scores pairwise"
-    for path in datasets:
+    for path in expand_paths(datasets):  # a quoted glob: each file it matches is a dataset
         stats = RunStats()
         texts = read_texts(path, settings, stats)
         try:
             result = dataset_alignment(texts, targets, pairs=pairs, seed=seed)
         except InputError as exc:
+            if str(exc).startswith(f"{path}:"):
+                raise
             raise InputError(f"{path}: {exc}") from None
         yield {"dataset": path, **result.to_dict(), "skipped": dict(stats.skipped)}
 
@@ -332,6 +340,7 @@ def background(
     seed: int,
     text_key: str,
     max_text_bytes: int,
+    max_line_bytes: int,
     limit: int | None,
     output: str,
     force: bool,
@@ -340,10 +349,11 @@ def background(
     """Write a seeded uniform sample of the sources' records, as they are, in input order."""
     from .background import sample_background
 
+    sources = expand_paths(sources)
     check_output_path(output, sources, force)
-    spec = TextSpec.build(text_key, max_bytes=max_text_bytes)
+    spec = TextSpec.build(text_key, max_bytes=max_text_bytes, max_line_bytes=max_line_bytes)
     sample = sample_background(sources, spec, size, seed, limit)
-    with Output(output) as out:
+    with Output(output, replace=force) as out:
         for record in sample.records:
             out.write(record.line if record.line.endswith(b"\n") else record.line + b"\n")
     if not quiet:

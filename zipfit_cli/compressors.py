@@ -177,13 +177,17 @@ class GzipCompressor(Compressor):
         sizes = self.sizer(targets)
         return lambda source: sizes(source)[1]
 
-    def sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], tuple[int, list[int]]]:
-        level = self.level
+    def _strategy(self, targets: Sequence[bytes]) -> tuple[int, float]:
+        """(longest target, for the window; the source length from which deflating the source
+        once and copying the compressor state per target pays off: measured, BENCHMARKS.md).
+        The sizer and the pair getter share it, so their sizes are the same, bit for bit."""
         longest = max(map(len, targets), default=0)
         mean = sum(map(len, targets)) / max(len(targets), 1)
-        # Deflating the source once and copying the compressor state per target pays off
-        # once the source is longer than this (measured crossover, BENCHMARKS.md).
-        copy_from = mean * (1.5 if level >= 4 else 3.5)
+        return longest, mean * (1.5 if self.level >= 4 else 3.5)
+
+    def sizer(self, targets: Sequence[bytes]) -> Callable[[bytes], tuple[int, list[int]]]:
+        level = self.level
+        longest, copy_from = self._strategy(targets)
         compress, compressobj, deflated = raw_deflate, zlib.compressobj, zlib.DEFLATED
 
         def sizes(source: bytes) -> tuple[int, list[int]]:
@@ -205,8 +209,7 @@ class GzipCompressor(Compressor):
     def pair_getter(self, targets: Sequence[bytes]) -> Callable[[bytes], tuple[int, Callable[[int], int]]]:
         # The sizer's strategy and window, one target at a time: the same sizes, exactly.
         level = self.level
-        longest = max(map(len, targets), default=0)
-        copy_from = sum(map(len, targets)) / max(len(targets), 1) * (1.5 if level >= 4 else 3.5)
+        longest, copy_from = self._strategy(targets)
         compress, compressobj, deflated = raw_deflate, zlib.compressobj, zlib.DEFLATED
 
         def prepare(source: bytes) -> tuple[int, Callable[[int], int]]:

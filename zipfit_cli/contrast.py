@@ -46,9 +46,9 @@ class ContrastScorer:
         self.background = background
         self.weight = weight
         # Background positions of each background text, to leave x's own copies out.
-        self._copies: dict[bytes, list[int]] = {}
+        self.copies: dict[bytes, list[int]] = {}
         for j, text in enumerate(background.texts):
-            self._copies.setdefault(text, []).append(j)
+            self.copies.setdefault(text, []).append(j)
 
     @classmethod
     def from_texts(
@@ -93,7 +93,7 @@ class ContrastScorer:
 
     def terms(self, text: bytes) -> tuple[float, float]:
         """(mean NCD to the background, copies of `text` left out; mean NCD to the targets)."""
-        copies = self._copies.get(text)
+        copies = self.copies.get(text)
         background = self.background
         if copies is None:
             to_background = background.mean_ncd(text)

@@ -404,7 +404,8 @@ def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
         except (ImportError, ValueError) as exc:
             raise UsageError(f"{source}: cannot read this kind of path: {exc}") from None
         local = isinstance(fs, local_fs)
-        if any(c in source for c in "*?["):
+        # A name that exists as it is was already chosen over globbing (options.expanded).
+        if any(c in source for c in "*?[") and not fs.exists(fs_path):
             found = sorted(glob.glob(source)) if local else sorted(fs.glob(fs_path))
             if not found:
                 raise InputError(f"{source}: no file matches")

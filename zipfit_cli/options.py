@@ -104,19 +104,27 @@ class ScoringOptions:
             )
         if self.adaptive_z != DEFAULT_Z and not self.adaptive:
             raise UsageError("--adaptive-z goes with --adaptive")
+        if self.id_key != "id" and self.output_format == "records":
+            raise UsageError("--id-key goes with --output-format ids or attributes")
+        if self.output_format == "attributes" and (self.skip_invalid or self.decontaminating):
+            raise UsageError(
+                "an attribute file needs a line for every document, in order: --output-format attributes "
+                "cannot go with --skip-invalid or decontamination, which leave records out"
+            )
         if not self.contrast and self.method != "contrast":
             given = [
                 flag
                 for flag, value, default in (
                     ("--background", self.background, []),
                     ("--background-size", self.background_size, DEFAULT_BACKGROUND_SIZE),
-                    ("--seed", self.background_seed, 0),
+                    ("--seed", self.background_seed if not self.adaptive else 0, 0),
                     ("--contrast-weight", self.contrast_weight, DEFAULT_WEIGHT),
                 )
                 if value != default
             ]
             if given:
-                raise UsageError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --contrast")
+                verb = "goes" if len(given) == 1 else "go"
+                raise UsageError(f"{', '.join(given)} {verb} with --contrast (--seed also with --adaptive)")
         if self.background and self.background_size != DEFAULT_BACKGROUND_SIZE:
             raise UsageError("give either --background FILE or --background-size N, not both")
         if STDIN in self.background:
@@ -130,6 +138,11 @@ class ScoringOptions:
             target=expand_paths(self.target),
             background=expand_paths(self.background),
         )
+
+    @property
+    def decontaminating(self) -> bool:
+        asked = (self.decontaminate_ngram, self.decontaminate_ncd, self.contaminated_output)
+        return self.decontaminate or any(option is not None for option in asked)
 
     @property
     def scoring_method(self) -> str:
@@ -200,8 +213,7 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
             f"the corpus method's dictionary holds {used} of the {total} targets ({compressor.name} "
             f"reaches back {reach:,} bytes); the others were left out, sampled with seed 0"
         )
-    asked = (opts.decontaminate_ngram, opts.decontaminate_ncd, opts.contaminated_output)
-    if opts.decontaminate or any(option is not None for option in asked):
+    if opts.decontaminating:
         from .decontam import Decontaminator
 
         ngram = DECONTAMINATE_NGRAM if opts.decontaminate_ngram is None else opts.decontaminate_ngram

@@ -32,7 +32,7 @@ import orjson
 
 from .errors import InputError, UsageError, ZipfitError
 from .output import OutputError
-from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError
+from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError, file_size, is_url, open_url
 
 BASE64_PREFIX = "base64:"
 # Rows handed to to_pylist at once: their Python objects are what a batch costs in memory.
@@ -58,19 +58,8 @@ def is_parquet(path: str) -> bool:
 
 def open_file(path: str) -> tuple[IO[bytes], int | None]:
     """(binary file, its size if known) for a local path, or an fsspec URL ("scheme://...")."""
-    if "://" in path:
-        try:
-            import fsspec  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            raise UsageError(f"reading {path} needs fsspec: pip install fsspec") from None
-        try:
-            handle: IO[bytes] = fsspec.open(path, "rb").open()
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: cannot open: {exc}") from None
-        size = getattr(handle, "size", None)
-        return handle, size if isinstance(size, int) else None
+    if is_url(path):
+        return open_url(path), file_size(path)
     try:
         local = open(path, "rb")
     except FileNotFoundError:

@@ -354,8 +354,12 @@ class LineReader:
         if start:
             # A line belongs to the range its first byte is in: skip the rest of the line
             # byte start-1 is part of (only its newline when a line starts right at `start`).
-            raw.seek(start - 1)
-            reader.offset = start - 1 + skip_line(raw)
+            try:
+                raw.seek(start - 1)
+                reader.offset = start - 1 + skip_line(raw)
+            except BaseException:
+                raw.close()
+                raise
             reader.first_line = False
         reader.end = end
         return reader

@@ -256,6 +256,11 @@ def _exit_codes(pool: ProcessPoolExecutor) -> list[int]:
 def _kill(pool: ProcessPoolExecutor) -> None:
     """Stop at once: cancel queued work and terminate workers (the public API would wait)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    # Work still queued for the workers must not be flushed to them at exit: with the
+    # workers gone, Python 3.10's executor would wait forever on that pipe (seen in CI).
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():

@@ -81,10 +81,15 @@ class JsonlSource:
         self._lines.close()
 
 
+COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zst", ".zstd")  # endings reading.compression_of knows
+TABLES = tuple(f"{name}{packed}" for name in (".csv", ".tsv") for packed in COMPRESSED)
+
 # Name endings -> "module:class" of the reader for them; the first match wins.
 READERS: dict[tuple[str, ...], str] = {
     (".parquet",): "zipfit_cli.parquet:ParquetSource",
-    (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".csv.zst", ".tsv.zst"): "zipfit_cli.delimited:CsvSource",
+    tuple(
+        f"{name}{packed}" for name in (".csv", ".tsv") for packed in COMPRESSED
+    ): "zipfit_cli.delimited:CsvSource",
 }
 
 
