@@ -2,10 +2,13 @@
 
 __version__ = "0.2.0"
 
+from .adaptive import AdaptiveScorer
 from .align import AlignmentResult, dataset_alignment
 from .api import score_texts, select_top_k
+from .background import sample_background
 from .budget import make_counter
 from .compressors import COMPRESSORS, Compressor, get_compressor
+from .contrast import ContrastScorer
 from .corpus import CorpusScorer
 from .decontam import Decontaminator
 from .dedupe import Deduper
@@ -23,8 +26,10 @@ __all__ = [
     "COMPRESSORS",
     "READERS",
     "SCORERS",
+    "AdaptiveScorer",
     "AlignmentResult",
     "Compressor",
+    "ContrastScorer",
     "CorpusScorer",
     "Decontaminator",
     "Deduper",
@@ -51,6 +56,7 @@ __all__ = [
     "run_merge",
     "run_score",
     "run_select",
+    "sample_background",
     "score_texts",
     "select_top_k",
 ]
