@@ -111,3 +111,35 @@ def write_jsonl(tmp_path: Path) -> WriteJsonl:
         return _write_jsonl(tmp_path / name, rows)
 
     return write
+
+
+def busy_corpus(path: Path, n: int = 20000) -> Path:
+    """Enough gzip-9 work that a run is still busy when a test signals it."""
+    line = b'{"text": "' + b"def f(x):\\n    return [y * 2 for y in range(x) if y % 3] " * 8 + b'"}\n'
+    path.write_bytes(line * n)
+    return path
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (workers, the forkserver, the resource tracker)."""
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                children = {int(c) for c in (task / "children").read_text().split()}
+                stack.extend(children - found)
+                found |= children
+        except OSError:
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST, TARGET, TEMPLATE, run
+from conftest import FAST, TARGET, TEMPLATE, alive, busy_corpus, descendants, run
 
 from zipfit_cli import TargetSet, score_texts
 from zipfit_cli.errors import OutputExistsError, ZipfitError
@@ -231,38 +231,9 @@ def test_full_spool_disk_is_one_error_naming_the_path(tmp_path: Path) -> None:
 # --- 8, 9, 10: processes and temporary files around the worker pool -------------------------
 
 
-def _corpus(path: Path, n: int = 20000) -> Path:
-    line = b'{"text": "' + b"def f(x):\\n    return [y * 2 for y in range(x) if y % 3] " * 8 + b'"}\n'
-    path.write_bytes(line * n)
-    return path
-
-
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    stack = [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            for task in Path(f"/proc/{p}/task").iterdir():
-                children = {int(c) for c in (task / "children").read_text().split()}
-                stack.extend(children - found)
-                found |= children
-        except OSError:
-            continue
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _pooled_run(tmp_path: Path, tmpdir: Path) -> tuple[subprocess.Popen[bytes], Path, set[int]]:
     """A --fraction run (so a spool exists) with two workers, once its workers are busy."""
-    source = _corpus(tmp_path / "big.jsonl")
+    source = busy_corpus(tmp_path / "big.jsonl")
     out = tmp_path / "out.jsonl"
     cmd = [*ZIPFIT, "select", str(source), "-t", str(TARGET), "--target-template", TEMPLATE,
            "--fraction", "0.1", "-o", str(out), "-j", "2"]  # fmt: skip
@@ -277,10 +248,10 @@ def _pooled_run(tmp_path: Path, tmpdir: Path) -> tuple[subprocess.Popen[bytes], 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        tree = _descendants(proc.pid)
+        tree = descendants(proc.pid)
         if len(tree) >= 3:  # resource tracker, two workers (and the forkserver, if used)
             time.sleep(1.0)
-            return proc, out, _descendants(proc.pid)
+            return proc, out, descendants(proc.pid)
         time.sleep(0.1)
     raise AssertionError("workers never started")
 
@@ -296,9 +267,9 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 def _gone(pids: set[int], within: float = 5.0) -> bool:
     deadline = time.monotonic() + within
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return not any(_alive(p) for p in pids)
+    return not any(alive(p) for p in pids)
 
 
 @pytest.mark.slow

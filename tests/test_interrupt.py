@@ -15,44 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TARGET, TEMPLATE
+from conftest import TARGET, TEMPLATE, alive, busy_corpus, descendants
 
 pytestmark = pytest.mark.slow  # real subprocesses and signals
 
 TOO_LONG = 60  # seconds: a hang, not a slow run
 
 
-def _corpus(path: Path, n: int = 20000) -> Path:
-    line = b'{"text": "' + b"def f(x):\\n    return [y * 2 for y in range(x) if y % 3] " * 8 + b'"}\n'
-    path.write_bytes(line * n)
-    return path
-
-
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    stack = [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            for task in Path(f"/proc/{p}/task").iterdir():
-                children = {int(c) for c in (task / "children").read_text().split()}
-                stack.extend(children - found)
-                found |= children
-        except OSError:
-            continue
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _start(tmp_path: Path, workers: str) -> tuple[subprocess.Popen[bytes], Path]:
-    source = _corpus(tmp_path / "big.jsonl")
+    source = busy_corpus(tmp_path / "big.jsonl")
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "zipfit_cli", "select", str(source), "-t", str(TARGET),
            "--target-template", TEMPLATE, "-k", "10", "-o", str(out), "-j", workers]  # fmt: skip
@@ -79,10 +50,10 @@ def _wait_for_workers(proc: subprocess.Popen[bytes], workers: int) -> set[int]:
     deadline = time.monotonic() + TOO_LONG
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        tree = _descendants(proc.pid)
+        tree = descendants(proc.pid)
         if workers == 1 or len(tree) >= workers + 1:
             time.sleep(1.0)  # let scoring get under way
-            return _descendants(proc.pid)
+            return descendants(proc.pid)
         time.sleep(0.1)
     raise AssertionError("workers never started")
 
@@ -92,9 +63,9 @@ def _assert_clean(tmp_path: Path, out: Path, tree: set[int], also: set[str] = fr
     left = sorted(p.name for p in tmp_path.iterdir() if p.name not in also)
     assert left == ["big.jsonl"], "temporary file left behind"
     deadline = time.monotonic() + 5
-    while any(_alive(p) for p in tree) and time.monotonic() < deadline:
+    while any(alive(p) for p in tree) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [p for p in tree if _alive(p)], "worker processes left running"
+    assert not [p for p in tree if alive(p)], "worker processes left running"
 
 
 @pytest.mark.parametrize(
@@ -129,11 +100,11 @@ def test_killed_worker_fails_the_run_clearly(tmp_path: Path) -> None:
     tree = _wait_for_workers(proc, 2)
     # Workers are the leaves of the tree other than the resource tracker: the forkserver's
     # children, or the main process's own when a long $TMPDIR makes zipfit use spawn.
-    children = _descendants(proc.pid)
+    children = descendants(proc.pid)
     workers = sorted(
         p
         for p in children
-        if not _descendants(p) and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
+        if not descendants(p) and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
     )
     assert workers, f"no worker found in {children}"
     os.kill(workers[0], signal.SIGKILL)
@@ -150,7 +121,7 @@ def test_stopped_fraction_run_removes_its_spool(tmp_path: Path) -> None:
     """
     spool_dir = tmp_path / "tmpdir"
     spool_dir.mkdir()
-    source = _corpus(tmp_path / "big.jsonl")
+    source = busy_corpus(tmp_path / "big.jsonl")
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "zipfit_cli", "select", str(source), "-t", str(TARGET),
            "--target-template", TEMPLATE, "--fraction", "0.1", "-o", str(out), "-j", "2"]  # fmt: skip
