@@ -225,7 +225,18 @@ def _start_pool(
         initializer=_init_worker,
         initargs=(job, parent_alive, mp_tempdir),
     )
+    _never_wait_for_queued_work(pool)
     return pool, parent_alive, alive
+
+
+def _never_wait_for_queued_work(pool: ProcessPoolExecutor) -> None:
+    """Work still queued for the workers is never waited on to reach them: when the workers
+    are gone (killed, or the run stopped), Python 3.10's executor would otherwise block
+    forever at exit on that pipe (seen in CI). Normal runs lose nothing: the queue's feeder
+    thread keeps sending while the workers read."""
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
 
 
 def _broken(pool: ProcessPoolExecutor) -> ZipfitError:
@@ -256,11 +267,6 @@ def _exit_codes(pool: ProcessPoolExecutor) -> list[int]:
 def _kill(pool: ProcessPoolExecutor) -> None:
     """Stop at once: cancel queued work and terminate workers (the public API would wait)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
-    # Work still queued for the workers must not be flushed to them at exit: with the
-    # workers gone, Python 3.10's executor would wait forever on that pipe (seen in CI).
-    call_queue = getattr(pool, "_call_queue", None)
-    if call_queue is not None:
-        call_queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():
