@@ -32,7 +32,7 @@ import orjson
 
 from .errors import InputError, UsageError, ZipfitError
 from .output import OutputError
-from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError, file_size, is_url, open_url
+from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError, file_size, is_url, open_local, open_url
 
 BASE64_PREFIX = "base64:"
 # Rows handed to to_pylist at once: their Python objects are what a batch costs in memory.
@@ -60,14 +60,7 @@ def open_file(path: str) -> tuple[IO[bytes], int | None]:
     """(binary file, its size if known) for a local path, or an fsspec URL ("scheme://...")."""
     if is_url(path):
         return open_url(path), file_size(path)
-    try:
-        local = open(path, "rb")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a Parquet file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc.strerror}") from None
+    local = open_local(path, "Parquet")
     return local, os.fstat(local.fileno()).st_size
 
 

@@ -227,18 +227,20 @@ def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
         kind = sniff_compression(head)
         raw: IO[bytes] = io.BufferedReader(_Prefixed(head, stdin), buffer_size=1 << 20)
         return raw, decompressing(raw, kind)
-    if is_url(path):
-        raw = open_url(path)
-        return raw, decompressing(raw, compression_of(path))
+    raw = open_url(path) if is_url(path) else open_local(path)
+    return raw, decompressing(raw, compression_of(path))
+
+
+def open_local(path: str, kind: str = "JSONL") -> IO[bytes]:
+    """A local file opened for reading; why it cannot be is one InputError line."""
     try:
-        raw = open(path, "rb", buffering=1 << 20)
+        return open(path, "rb", buffering=1 << 20)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a JSONL file") from None
+        raise InputError(f"{path}: is a directory, not a {kind} file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror}") from None
-    return raw, decompressing(raw, compression_of(path))
 
 
 class LongLine(bytes):
