@@ -5,6 +5,24 @@ from __future__ import annotations
 from enum import IntEnum
 
 
+def shown(text: object) -> str:
+    """Input-derived text (a key, a file name, a URL, a value) as it may appear in a message.
+
+    File names, keys and values can come from someone else: a newline would forge a second
+    message line, an escape sequence would drive the user's terminal. Every character that is
+    not printable (control and format characters, line and paragraph separators, non-ASCII
+    spaces) is written as a Python-style escape, so a message stays one line.
+    """
+    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in str(text))
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 class ExitCode(IntEnum):
     """Process exit codes; documented in README.md and in `zipfit --help`."""
 
