@@ -15,7 +15,7 @@ import orjson
 import typer
 
 from . import __version__, commands
-from .errors import ZipfitError
+from .errors import ZipfitError, shown
 from .exits import (
     Command,
     Commands,
@@ -304,7 +304,7 @@ def align(
             if not quiet:
                 how = "all" if result["exact"] else "sampled"
                 print(
-                    f"zipfit: {result['dataset']}: alignment {result['mean']:.4f} "
+                    f"zipfit: {shown(result['dataset'])}: alignment {result['mean']:.4f} "
                     f"(95% CI {result['ci_low']:.4f}..{result['ci_high']:.4f}) over "
                     f"{result['n_pairs']:,} pairs ({how} of {result['total_pairs']:,})",
                     file=sys.stderr,
@@ -372,7 +372,7 @@ def main() -> None:
     try:
         app()
     except ZipfitError as exc:  # a closed stream used outside a command, by --help say
-        print(f"zipfit: error: {exc}", file=sys.stderr, flush=True)
+        print(f"zipfit: error: {shown(exc)}", file=sys.stderr, flush=True)
         sys.exit(int(exc.exit_code))
     finally:
         ignore_signals_while_exiting()
