@@ -24,9 +24,9 @@ from typing import Any
 
 from .adaptive import PRUNED, Thresholds
 from .engine import RunContext, RunSettings, Scored
-from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError
+from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
 from .ranking import TopK
-from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, ReadError, compression_of
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, ReadError, compression_of, url_failure, url_to_fs
 from .runner import CONTAMINATED, Gated, Result, ScoreJob
 from .sources import READERS, JsonlSource
 from .stats import RunStats
@@ -314,7 +314,7 @@ class DaskEngine:
                     result = future.result()
                 except killed:
                     raise WorkerDiedError(
-                        f"Dask workers died while scoring {part.path}; they may have run out "
+                        f"Dask workers died while scoring {shown(part.path)}; they may have run out "
                         "of memory (try a smaller --blocksize). Nothing was written"
                     ) from None
                 future.release()
@@ -341,7 +341,7 @@ class DaskEngine:
                 line_base = 0 if part.start == 0 else line_base
                 if result.failure is not None:
                     line_no, error = result.failure
-                    raise InputError(f"{part.path}:{line_base + line_no}: cannot read: {error}")
+                    raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
                 part_stats, rows, last = result.stats, result.rows, False
                 if limit is not None:
                     room = limit - offset
@@ -393,34 +393,28 @@ def _check_address(address: str) -> None:
 
 def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
     """(path to show, URL to open, size in bytes) of every source file, globs expanded in order."""
-    url_to_fs = _import("fsspec.core").url_to_fs
     local_fs = _import("fsspec.implementations.local").LocalFileSystem
 
     for source in sources:
         if source == STDIN:
             raise UsageError("--engine dask reads files every worker can open, not stdin (-)")
-        try:
-            fs, fs_path = url_to_fs(source)
-        except (ImportError, ValueError) as exc:
-            raise UsageError(f"{source}: cannot read this kind of path: {exc}") from None
+        fs, fs_path = url_to_fs(source)
         local = isinstance(fs, local_fs)
         # A name that exists as it is was already chosen over globbing (options.expanded).
         if any(c in source for c in "*?[") and not fs.exists(fs_path):
             found = sorted(glob.glob(source)) if local else sorted(fs.glob(fs_path))
             if not found:
-                raise InputError(f"{source}: no file matches")
+                raise InputError(f"{shown(source)}: no file matches")
             names = [(p, p if local else fs.unstrip_protocol(p)) for p in found]
         else:
             names = [(source, source)]
-        for shown, name in names:
+        for label, name in names:
             # Workers may run elsewhere: local paths go to them absolute (on a shared filesystem).
             url = fs._strip_protocol(name) if local else name
             try:
                 info = fs.info(url)
-            except FileNotFoundError:
-                raise InputError(f"{shown}: no such file") from None
-            except OSError as exc:
-                raise InputError(f"{shown}: cannot open: {exc}") from None
+            except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
+                raise url_failure(label, exc) from None
             if info.get("type") == "directory":
-                raise InputError(f"{shown}: is a directory, not a JSONL file")
-            yield shown, url, int(info.get("size") or 0)
+                raise InputError(f"{shown(label)}: is a directory, not a JSONL file")
+            yield label, url, int(info.get("size") or 0)
