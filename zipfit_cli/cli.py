@@ -36,6 +36,7 @@ from .flags import (
     BudgetChars,
     BudgetTokens,
     Compressor,
+    ConnectTimeout,
     ContaminatedOutput,
     Contrast,
     ContrastWeight,
@@ -151,6 +152,7 @@ def select(
     engine: Engine_ = DEFAULT_ENGINE,
     scheduler: Scheduler = SCORING.scheduler,
     blocksize: Blocksize = SCORING.blocksize,
+    connect_timeout: ConnectTimeout = SCORING.connect_timeout,
     traceback: Traceback = False,
 ) -> None:
     """Write the records best aligned with the target, best first, each with its score.
@@ -205,6 +207,7 @@ def score(
     engine: Engine_ = DEFAULT_ENGINE,
     scheduler: Scheduler = SCORING.scheduler,
     blocksize: Blocksize = SCORING.blocksize,
+    connect_timeout: ConnectTimeout = SCORING.connect_timeout,
     traceback: Traceback = False,
 ) -> None:
     """Write every record in input order with its alignment score added; streams as it goes.

@@ -45,6 +45,7 @@ def _engine(opts: ScoringOptions, settings: RunSettings) -> tuple[Engine, int | 
         scheduler=opts.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None,
         workers=settings.workers,
         blocksize=opts.blocksize,
+        connect_timeout=opts.connect_timeout,
         split=settings.limit is None,  # --limit needs whole files, to count as the local reader does
     )
     return engine, engine.total_bytes if settings.limit is None else None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .adaptive import PRUNED, Thresholds
+from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
 from .engine import RunContext, RunSettings, Scored
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
 from .ranking import TopK
@@ -193,9 +194,11 @@ class DaskEngine:
         scheduler: str | None,
         workers: int,
         blocksize: int | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         self.files = files  # (path to show, URL to open, size on disk)
         self.scheduler = scheduler
+        self.connect_timeout = connect_timeout
         self.workers = workers
         self.blocksize = blocksize  # None: from the input size and the cluster's threads
 
@@ -208,6 +211,7 @@ class DaskEngine:
         workers: int,
         blocksize: str | None = None,
         split: bool = True,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> DaskEngine:
         """Resolve sources (globs too) to files; split=False: whole files only (for --limit)."""
         # Partitions are byte ranges of JSONL; other formats would be read as broken JSON.
@@ -226,7 +230,8 @@ class DaskEngine:
                 raise UsageError(f"--blocksize takes a size like 64MiB or 0, not {blocksize!r}") from None
         if scheduler is not None:
             _check_address(scheduler)
-        return cls(list(_resolve(sources)), scheduler, workers, size if split else 0)
+        files = list(_resolve(sources))
+        return cls(files, scheduler, workers, size if split else 0, connect_timeout)
 
     @property
     def total_bytes(self) -> int:
@@ -267,14 +272,7 @@ class DaskEngine:
                 )
             )
             return stack.enter_context(distributed.Client(cluster, set_as_default=False))
-        try:
-            client = distributed.Client(self.scheduler, set_as_default=False)
-        except (OSError, ValueError) as exc:
-            raise ZipfitError(
-                f"cannot reach the Dask scheduler at {self.scheduler}: {exc}; "
-                "check --scheduler (or DASK_SCHEDULER_ADDRESS)"
-            ) from None
-        return stack.enter_context(client)
+        return stack.enter_context(connect(self.scheduler, self.connect_timeout))
 
     def _results(
         self, client: Any, settings: RunSettings, keep: int | None

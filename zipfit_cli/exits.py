@@ -91,6 +91,7 @@ SETTING_HINTS = {
     "method": "see --method",
     "top_k": "see -k/--top-k and --fraction",
     "fraction": "see --fraction",
+    "connect_timeout": "see --connect-timeout",
 }
 
 
