@@ -200,14 +200,16 @@ def test_dask_options_need_the_dask_engine(corpus: list[Path]) -> None:
         ("refused", "connection refused"),
     ],
 )
-def test_an_unreachable_scheduler_is_one_line_and_exit_1(corpus: list[Path], behaviour: str, says: str) -> None:
+def test_an_unreachable_scheduler_is_one_line_and_exit_1(
+    corpus: list[Path], behaviour: str, says: str
+) -> None:
     pytest.importorskip("distributed")
     # The server stops by itself after 20 s: a run that still waited for it would end then.
     with tcp_server("hang_up" if behaviour == "refused" else behaviour, seconds=20) as port:
         address = f"tcp://127.0.0.1:{free_port() if behaviour == 'refused' else port}"
+        dask = ["--engine", "dask", "--scheduler", address, "--connect-timeout", "1"]
         result = subprocess.run(
-            [sys.executable, "-m", "zipfit_cli", "select", *map(str, corpus), *FAST, "--engine", "dask"]
-            + ["--scheduler", address, "--connect-timeout", "1"],
+            [sys.executable, "-m", "zipfit_cli", "select", *map(str, corpus), *FAST, *dask],
             capture_output=True,
             text=True,
             timeout=120,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FAST, SOURCE, TARGET, TEMPLATE, WriteJsonl, free_port, ok, records, run, tcp_server
@@ -58,9 +59,10 @@ def test_missing_backend_is_one_line_naming_the_package() -> None:
     assert result.exit_code == 2 and "s3fs" in result.stderr and result.stderr.count("\n") == 1
 
 
-def _one_line_error(result: object, code: int, *parts: str) -> str:
-    """The stderr of a run that failed with one `zipfit: error:` line holding every part."""
-    stderr: str = getattr(result, "stderr")
+def _one_line_error(result: Any, code: int, *parts: str) -> str:
+    """The stderr of a run (in-process or a subprocess) that failed with one `zipfit: error:`
+    line holding every part."""
+    stderr: str = result.stderr
     assert getattr(result, "exit_code", getattr(result, "returncode", None)) == code, stderr
     assert stderr.count("\n") == 1 and stderr.startswith("zipfit: error: "), stderr
     assert "interrupted" not in stderr and "Traceback" not in stderr
