@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +147,50 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port nothing listens on (bound, then closed): connecting to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextmanager
+def tcp_server(behaviour: str = "hang_up", seconds: float = 20.0) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 (an ephemeral port, yielded) that misbehaves: "hang_up"
+    accepts each connection and closes it at once (an FTP or Dask server that drops the
+    client), "silent" accepts and never says a word. It stops when the block ends, and by
+    itself after `seconds` at the latest.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.05)
+    port: int = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        held: list[socket.socket] = []
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # the accept timeout: look at the clock and `stop` again
+                continue
+            if behaviour == "silent":
+                held.append(conn)
+            else:
+                conn.close()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join(seconds)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TARGET, TEMPLATE, run
+from conftest import TARGET, TEMPLATE, free_port, run, tcp_server
 from typer.testing import Result
 
 pytestmark = pytest.mark.slow  # Dask clusters
@@ -185,6 +185,39 @@ def test_dask_options_need_the_dask_engine(corpus: list[Path]) -> None:
     result = run("select", *corpus, *FAST, "--scheduler", "tcp://127.0.0.1:1")
     assert result.exit_code == 2
     assert "need --engine dask" in result.stderr
+    result = run("select", *corpus, *FAST, "--connect-timeout", "3")
+    assert result.exit_code == 2 and "need --engine dask" in result.stderr
+    for bad in ("0", "-1", "nan", "inf"):
+        result = run("select", *corpus, *FAST, "--engine", "dask", "--connect-timeout", bad)
+        assert result.exit_code == 2 and "--connect-timeout takes seconds > 0" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "says"),
+    [
+        ("silent", "no answer within 1 s"),
+        ("hang_up", "it closed the connection"),
+        ("refused", "connection refused"),
+    ],
+)
+def test_an_unreachable_scheduler_is_one_line_and_exit_1(
+    corpus: list[Path], behaviour: str, says: str
+) -> None:
+    pytest.importorskip("distributed")
+    # The server stops by itself after 20 s: a run that still waited for it would end then.
+    with tcp_server("hang_up" if behaviour == "refused" else behaviour, seconds=20) as port:
+        address = f"tcp://127.0.0.1:{free_port() if behaviour == 'refused' else port}"
+        dask = ["--engine", "dask", "--scheduler", address, "--connect-timeout", "1"]
+        result = subprocess.run(
+            [sys.executable, "-m", "zipfit_cli", "select", *map(str, corpus), *FAST, *dask],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("zipfit: error: "), result.stderr
+    assert f"cannot reach the Dask scheduler at {address}: {says}" in result.stderr
+    assert ("see --connect-timeout" in result.stderr) == (behaviour == "silent")
 
 
 def test_unusable_sources(tmp_path: Path) -> None:

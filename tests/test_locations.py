@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import FAST, SOURCE, TARGET, TEMPLATE, WriteJsonl, ok, records, run
+from conftest import FAST, SOURCE, TARGET, TEMPLATE, WriteJsonl, free_port, ok, records, run, tcp_server
 
 fsspec = pytest.importorskip("fsspec")
 
@@ -53,6 +57,79 @@ def test_file_urls_and_quoted_local_globs(tmp_path: Path, source_lines: list[byt
 def test_missing_backend_is_one_line_naming_the_package() -> None:
     result = run("score", "s3://zipfit-no-bucket/corpus.jsonl", *FAST)
     assert result.exit_code == 2 and "s3fs" in result.stderr and result.stderr.count("\n") == 1
+
+
+def _one_line_error(result: Any, code: int, *parts: str) -> str:
+    """The stderr of a run (in-process or a subprocess) that failed with one `zipfit: error:`
+    line holding every part."""
+    stderr: str = result.stderr
+    assert getattr(result, "exit_code", getattr(result, "returncode", None)) == code, stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("zipfit: error: "), stderr
+    assert "interrupted" not in stderr and "Traceback" not in stderr
+    for part in parts:
+        assert part in stderr, stderr
+    return stderr
+
+
+def test_a_server_that_hangs_up_is_bad_input_naming_the_url(tmp_path: Path) -> None:
+    background = tmp_path / "bg.jsonl"
+    background.write_bytes(b"".join(SOURCE.read_bytes().splitlines(keepends=True)[:20]))
+    with tcp_server("hang_up") as port:
+        url = f"ftp://127.0.0.1:{port}/x.jsonl"
+        for args in (
+            ["select", url, *FAST, "-k", "3"],
+            ["select", SOURCE, "-t", url, "-k", "3"],
+            ["select", SOURCE, *FAST, "-k", "3", "--contrast", "--background", url],
+        ):
+            _one_line_error(run(*args), 3, url, "the server closed the connection")
+
+
+def test_unreachable_servers_say_what_happened(monkeypatch: pytest.MonkeyPatch) -> None:
+    refused = f"ftp://127.0.0.1:{free_port()}/x.jsonl"
+    _one_line_error(run("score", refused, *FAST), 3, refused, "connection refused")
+    # fsspec's FTP backend waits 30 s by default; its configuration takes a shorter timeout.
+    monkeypatch.setitem(fsspec.config.conf, "ftp", {"timeout": 0.5})
+    with tcp_server("silent") as port:
+        silent = f"ftp://127.0.0.1:{port}/x.jsonl"
+        _one_line_error(run("score", silent, *FAST), 3, silent, "timed out")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("nosuch://x.jsonl", "unknown protocol 'nosuch'"),
+        ("reference://x.jsonl", "cannot open: TypeError"),
+        ("dir://x.jsonl", "cannot open: AttributeError"),
+        ("data://text/plain,hello", "malformed JSON"),  # read, and it is not JSONL
+    ],
+)
+def test_odd_urls_are_one_line_and_exit_3(url: str, says: str) -> None:
+    _one_line_error(run("score", url, *FAST), 3, url, says)
+    _one_line_error(run("score", SOURCE, "-t", url), 3, url, says)
+
+
+def test_chained_urls_read_the_inner_file(tmp_path: Path, source_lines: list[bytes]) -> None:
+    local = tmp_path / "s.jsonl"
+    local.write_bytes(b"".join(source_lines[:40]))
+    archive = tmp_path / "z.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(local, "s.jsonl")
+    expected = ok("score", local, *FAST, "-q").stdout_bytes
+    assert ok("score", f"zip://s.jsonl::{archive.as_uri()}", *FAST, "-q").stdout_bytes == expected
+
+
+@pytest.mark.slow
+def test_a_server_that_hangs_up_is_one_line_from_the_installed_command() -> None:
+    with tcp_server("hang_up") as port:
+        url = f"ftp://alice:S3cr3tPW@127.0.0.1:{port}/x.jsonl"
+        result = subprocess.run(
+            [sys.executable, "-m", "zipfit_cli", "select", url, *map(str, FAST), "-k", "3"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    stderr = _one_line_error(result, 3, "ftp://alice:***@127.0.0.1", "the server closed the connection")
+    assert "S3cr3tPW" not in stderr
 
 
 def test_ids_output(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> None:

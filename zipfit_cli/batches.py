@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from .errors import shown
 from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, file_size
 from .sources import open_source
 from .stats import RunStats
@@ -78,7 +79,7 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
         finally:
             source.close()
         if in_file == 0:  # a truncated upstream file, say: exit 0 would hide it from a cron job
-            stats.warnings.append(f"{'stdin' if path == STDIN else path} holds no records")
+            stats.warnings.append(f"{'stdin' if path == STDIN else shown(path)} holds no records")
         size = file_size(path)
         done_before += source.consumed if size is None else size
         if counts_input:

@@ -15,7 +15,7 @@ import orjson
 import typer
 
 from . import __version__, commands
-from .errors import ZipfitError
+from .errors import ZipfitError, shown
 from .exits import (
     Command,
     Commands,
@@ -36,6 +36,7 @@ from .flags import (
     BudgetChars,
     BudgetTokens,
     Compressor,
+    ConnectTimeout,
     ContaminatedOutput,
     Contrast,
     ContrastWeight,
@@ -151,6 +152,7 @@ def select(
     engine: Engine_ = DEFAULT_ENGINE,
     scheduler: Scheduler = SCORING.scheduler,
     blocksize: Blocksize = SCORING.blocksize,
+    connect_timeout: ConnectTimeout = SCORING.connect_timeout,
     traceback: Traceback = False,
 ) -> None:
     """Write the records best aligned with the target, best first, each with its score.
@@ -205,6 +207,7 @@ def score(
     engine: Engine_ = DEFAULT_ENGINE,
     scheduler: Scheduler = SCORING.scheduler,
     blocksize: Blocksize = SCORING.blocksize,
+    connect_timeout: ConnectTimeout = SCORING.connect_timeout,
     traceback: Traceback = False,
 ) -> None:
     """Write every record in input order with its alignment score added; streams as it goes.
@@ -304,7 +307,7 @@ def align(
             if not quiet:
                 how = "all" if result["exact"] else "sampled"
                 print(
-                    f"zipfit: {result['dataset']}: alignment {result['mean']:.4f} "
+                    f"zipfit: {shown(result['dataset'])}: alignment {result['mean']:.4f} "
                     f"(95% CI {result['ci_low']:.4f}..{result['ci_high']:.4f}) over "
                     f"{result['n_pairs']:,} pairs ({how} of {result['total_pairs']:,})",
                     file=sys.stderr,
@@ -372,7 +375,7 @@ def main() -> None:
     try:
         app()
     except ZipfitError as exc:  # a closed stream used outside a command, by --help say
-        print(f"zipfit: error: {exc}", file=sys.stderr, flush=True)
+        print(f"zipfit: error: {shown(exc)}", file=sys.stderr, flush=True)
         sys.exit(int(exc.exit_code))
     finally:
         ignore_signals_while_exiting()

@@ -17,7 +17,7 @@ import orjson
 
 from .display import Display, make_display
 from .engine import Engine, RunSettings, local_engine
-from .errors import InputError, Terminated, UsageError
+from .errors import InputError, Terminated, UsageError, redacted, shown
 from .merge import run_merge
 from .options import ScoringOptions, SelectionOptions, build_settings
 from .output import Output, check_distinct, check_output_path, is_parquet_output, publish_all
@@ -45,6 +45,7 @@ def _engine(opts: ScoringOptions, settings: RunSettings) -> tuple[Engine, int | 
         scheduler=opts.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None,
         workers=settings.workers,
         blocksize=opts.blocksize,
+        connect_timeout=opts.connect_timeout,
         split=settings.limit is None,  # --limit needs whole files, to count as the local reader does
     )
     return engine, engine.total_bytes if settings.limit is None else None
@@ -54,10 +55,10 @@ def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[
     """The settings a report and a shard part record: everything that decides the output."""
     shard_index, shard_count = settings.shard or (0, 1)
     decontam = settings.decontaminate
-    return {
-        "sources": settings.sources,
-        "targets": opts.target,
-        "background": opts.background,
+    return {  # stored in reports and parts, which get shared: no URL passwords
+        "sources": [redacted(path) for path in settings.sources],
+        "targets": [redacted(path) for path in opts.target],
+        "background": [redacted(path) for path in opts.background],
         "target_key": opts.target_key,
         "target_template": opts.target_template,
         **settings.scorer.describe(),
@@ -327,10 +328,10 @@ def align(
         try:
             result = dataset_alignment(texts, targets, pairs=pairs, seed=seed)
         except InputError as exc:
-            if str(exc).startswith(f"{path}:"):
+            if str(exc).startswith(f"{shown(path)}:"):
                 raise
-            raise InputError(f"{path}: {exc}") from None
-        yield {"dataset": path, **result.to_dict(), "skipped": dict(stats.skipped)}
+            raise InputError(f"{shown(path)}: {exc}") from None
+        yield {"dataset": redacted(path), **result.to_dict(), "skipped": dict(stats.skipped)}
 
 
 def background(

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .adaptive import PRUNED, Thresholds
+from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
 from .engine import RunContext, RunSettings, Scored
-from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError
+from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
 from .ranking import TopK
-from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, ReadError, compression_of
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, ReadError, compression_of, url_failure, url_to_fs
 from .runner import CONTAMINATED, Gated, Result, ScoreJob
 from .sources import READERS, JsonlSource
 from .stats import RunStats
@@ -193,9 +194,11 @@ class DaskEngine:
         scheduler: str | None,
         workers: int,
         blocksize: int | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         self.files = files  # (path to show, URL to open, size on disk)
         self.scheduler = scheduler
+        self.connect_timeout = connect_timeout
         self.workers = workers
         self.blocksize = blocksize  # None: from the input size and the cluster's threads
 
@@ -208,6 +211,7 @@ class DaskEngine:
         workers: int,
         blocksize: str | None = None,
         split: bool = True,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> DaskEngine:
         """Resolve sources (globs too) to files; split=False: whole files only (for --limit)."""
         # Partitions are byte ranges of JSONL; other formats would be read as broken JSON.
@@ -226,7 +230,8 @@ class DaskEngine:
                 raise UsageError(f"--blocksize takes a size like 64MiB or 0, not {blocksize!r}") from None
         if scheduler is not None:
             _check_address(scheduler)
-        return cls(list(_resolve(sources)), scheduler, workers, size if split else 0)
+        files = list(_resolve(sources))
+        return cls(files, scheduler, workers, size if split else 0, connect_timeout)
 
     @property
     def total_bytes(self) -> int:
@@ -267,14 +272,7 @@ class DaskEngine:
                 )
             )
             return stack.enter_context(distributed.Client(cluster, set_as_default=False))
-        try:
-            client = distributed.Client(self.scheduler, set_as_default=False)
-        except (OSError, ValueError) as exc:
-            raise ZipfitError(
-                f"cannot reach the Dask scheduler at {self.scheduler}: {exc}; "
-                "check --scheduler (or DASK_SCHEDULER_ADDRESS)"
-            ) from None
-        return stack.enter_context(client)
+        return stack.enter_context(connect(self.scheduler, self.connect_timeout))
 
     def _results(
         self, client: Any, settings: RunSettings, keep: int | None
@@ -314,7 +312,7 @@ class DaskEngine:
                     result = future.result()
                 except killed:
                     raise WorkerDiedError(
-                        f"Dask workers died while scoring {part.path}; they may have run out "
+                        f"Dask workers died while scoring {shown(part.path)}; they may have run out "
                         "of memory (try a smaller --blocksize). Nothing was written"
                     ) from None
                 future.release()
@@ -341,7 +339,7 @@ class DaskEngine:
                 line_base = 0 if part.start == 0 else line_base
                 if result.failure is not None:
                     line_no, error = result.failure
-                    raise InputError(f"{part.path}:{line_base + line_no}: cannot read: {error}")
+                    raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
                 part_stats, rows, last = result.stats, result.rows, False
                 if limit is not None:
                     room = limit - offset
@@ -393,34 +391,28 @@ def _check_address(address: str) -> None:
 
 def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
     """(path to show, URL to open, size in bytes) of every source file, globs expanded in order."""
-    url_to_fs = _import("fsspec.core").url_to_fs
     local_fs = _import("fsspec.implementations.local").LocalFileSystem
 
     for source in sources:
         if source == STDIN:
             raise UsageError("--engine dask reads files every worker can open, not stdin (-)")
-        try:
-            fs, fs_path = url_to_fs(source)
-        except (ImportError, ValueError) as exc:
-            raise UsageError(f"{source}: cannot read this kind of path: {exc}") from None
+        fs, fs_path = url_to_fs(source)
         local = isinstance(fs, local_fs)
         # A name that exists as it is was already chosen over globbing (options.expanded).
         if any(c in source for c in "*?[") and not fs.exists(fs_path):
             found = sorted(glob.glob(source)) if local else sorted(fs.glob(fs_path))
             if not found:
-                raise InputError(f"{source}: no file matches")
+                raise InputError(f"{shown(source)}: no file matches")
             names = [(p, p if local else fs.unstrip_protocol(p)) for p in found]
         else:
             names = [(source, source)]
-        for shown, name in names:
+        for label, name in names:
             # Workers may run elsewhere: local paths go to them absolute (on a shared filesystem).
             url = fs._strip_protocol(name) if local else name
             try:
                 info = fs.info(url)
-            except FileNotFoundError:
-                raise InputError(f"{shown}: no such file") from None
-            except OSError as exc:
-                raise InputError(f"{shown}: cannot open: {exc}") from None
+            except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
+                raise url_failure(label, exc) from None
             if info.get("type") == "directory":
-                raise InputError(f"{shown}: is a directory, not a JSONL file")
-            yield shown, url, int(info.get("size") or 0)
+                raise InputError(f"{shown(label)}: is a directory, not a JSONL file")
+            yield label, url, int(info.get("size") or 0)

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import orjson
 
-from .errors import InputError
+from .errors import InputError, shown
 from .reading import BOM, DEFAULT_MAX_LINE_BYTES, READ_ERRORS, BadRecord, LongLine, ReadError, open_input
 
 
@@ -97,7 +97,7 @@ class CsvSource:
                     continue
                 yield start, line if len(line) <= limit + 1 else LongLine(len(line), limit)
         except csv.Error as exc:
-            raise InputError(f"{self.path}:{line_no + 1}: cannot read CSV: {exc}") from None
+            raise InputError(f"{shown(self.path)}:{line_no + 1}: cannot read CSV: {exc}") from None
         except READ_ERRORS as exc:
             raise ReadError(self.path, line_no + 1, str(exc)) from None
 
@@ -107,7 +107,7 @@ class CsvSource:
         seen: set[str] = set()
         for name in row:
             if name in seen:
-                raise InputError(f"{self.path}:{line_no}: header names column {name!r} twice")
+                raise InputError(f"{shown(self.path)}:{line_no}: header names column {name!r} twice")
             seen.add(name)
         return row
 

@@ -12,7 +12,7 @@ import time
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
-from .errors import UsageError
+from .errors import UsageError, shown
 from .report import summary_lines, timestamp
 from .stats import RunStats
 
@@ -92,7 +92,7 @@ class PlainDisplay(Display):
 
     def summary(self, stats: RunStats, what: str) -> None:
         for warning in stats.warnings:
-            print(f"zipfit: warning: {warning}", file=self.stream, flush=True)
+            print(f"zipfit: warning: {shown(warning)}", file=self.stream, flush=True)
         for line in summary_lines(stats, what):
             self._print(line)
 
@@ -152,7 +152,7 @@ class RichDisplay(Display):
 
     def summary(self, stats: RunStats, what: str) -> None:
         for warning in stats.warnings:
-            self.console.print(f"zipfit: warning: {warning}", highlight=False, markup=False)
+            self.console.print(f"zipfit: warning: {shown(warning)}", highlight=False, markup=False)
         for line in summary_lines(stats, what):
             self.console.print(line, highlight=False, markup=False)
 

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
+
+# The password of a URL's user part (scheme://user:password@host): up to the authority's
+# last '@', as URL parsers take it, so a password holding '@' is hidden whole.
+_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):[^/?#\s]*@")
+
+
+def redacted(text: object) -> str:
+    """`text` with the password of every URL in it replaced by `***` (alice:***@host).
+
+    Commands are run from logs and reports are shared: a password given in a URL must not
+    reach either. Idempotent, so applying it again to a message already redacted is harmless.
+    """
+    return _PASSWORD.sub(r"\1:***@", str(text))
 
 
 def shown(text: object) -> str:
@@ -11,9 +25,10 @@ def shown(text: object) -> str:
     File names, keys and values can come from someone else: a newline would forge a second
     message line, an escape sequence would drive the user's terminal. Every character that is
     not printable (control and format characters, line and paragraph separators, non-ASCII
-    spaces) is written as a Python-style escape, so a message stays one line.
+    spaces) is written as a Python-style escape, so a message stays one line. A URL's
+    password is redacted. Idempotent: text already shown passes unchanged.
     """
-    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in str(text))
+    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in redacted(text))
 
 
 def _escape(ch: str) -> str:
@@ -76,7 +91,7 @@ class InvalidRecordError(InputError):
         self.reason = reason
         self.detail = detail
         settings = (REASON_SETTINGS[reason],) if reason in REASON_SETTINGS else ()
-        super().__init__(f"{path}:{line_no}: {detail}", setting=(*settings, "skip_invalid"))
+        super().__init__(f"{shown(path)}:{line_no}: {shown(detail)}", setting=(*settings, "skip_invalid"))
 
 
 class OutputExistsError(ZipfitError):

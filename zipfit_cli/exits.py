@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from .errors import ExitCode, InputError, Terminated, ZipfitError
+from .errors import ExitCode, InputError, Terminated, ZipfitError, shown
 
 
 class Commands(TyperGroup):
@@ -53,7 +53,7 @@ class Commands(TyperGroup):
                 print(message, file=sys.stderr, flush=True)  # the help itself
             else:
                 hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
-                print(f"zipfit: error: {message}{hint}", file=sys.stderr, flush=True)
+                print(f"zipfit: error: {shown(message)}{hint}", file=sys.stderr, flush=True)
             if not standalone_mode:
                 raise
             sys.exit(int(getattr(exc, "exit_code", ExitCode.USAGE)))
@@ -91,6 +91,7 @@ SETTING_HINTS = {
     "method": "see --method",
     "top_k": "see -k/--top-k and --fraction",
     "fraction": "see --fraction",
+    "connect_timeout": "see --connect-timeout",
 }
 
 
@@ -106,7 +107,9 @@ def _what_was_written(stdout_written: bool) -> str:
 
 
 def _fail(message: str, code: ExitCode) -> NoReturn:
-    print(f"zipfit: error: {message}", file=sys.stderr, flush=True)
+    # The last line of defence: whatever the library put in the message, it ends as one
+    # line with no control characters and no URL password (shown() is idempotent).
+    print(f"zipfit: error: {shown(message)}", file=sys.stderr, flush=True)
     raise typer.Exit(int(code))
 
 

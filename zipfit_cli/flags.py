@@ -189,6 +189,15 @@ Scheduler = Annotated[
         show_default=False,
     ),
 ]
+ConnectTimeout = Annotated[
+    float,
+    typer.Option(
+        "--connect-timeout",
+        metavar="SECONDS",
+        help="With --engine dask and --scheduler: give up on a scheduler that has not answered "
+        "within this many seconds.",
+    ),
+]
 Blocksize = Annotated[
     str | None,
     typer.Option(

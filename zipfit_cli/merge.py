@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, shown
 from .ranking import check_limits, count_for_fraction, rank
 from .reading import STDIN, compression_of, read_lines
 from .records import TextSpec
@@ -73,7 +73,9 @@ _PART_LINE_LIMIT = 1 << 40
 
 
 def _trailer(path: str, line: bytes) -> dict[str, Any]:
-    not_part = f"{path}: not a complete zipfit part (no valid trailer line); write parts with --shard I/N"
+    not_part = (
+        f"{shown(path)}: not a complete zipfit part (no valid trailer line); write parts with --shard I/N"
+    )
     if not line.startswith(_TRAILER_START):
         raise InputError(not_part)
     try:
@@ -84,7 +86,7 @@ def _trailer(path: str, line: bytes) -> dict[str, Any]:
         raise InputError(not_part)
     if info.get("part_version") != PART_VERSION:
         raise InputError(
-            f"{path}: part format {info.get('part_version')!r}; this zipfit merges {PART_VERSION}"
+            f"{shown(path)}: part format {info.get('part_version')!r}; this zipfit merges {PART_VERSION}"
         )
     return info
 
@@ -96,7 +98,7 @@ def check_parts(parts: list[Part]) -> None:
         for key in sorted((first.keys() | part.info.keys()) - _MAY_DIFFER):
             if part.info.get(key) != first.get(key):
                 raise InputError(
-                    f"{part.path}: {key} differs from {parts[0].path} "
+                    f"{shown(part.path)}: {key} differs from {shown(parts[0].path)} "
                     f"({part.info.get(key)!r} vs {first.get(key)!r}); parts must come from one run"
                 )
     count = first["shard_count"]
@@ -104,7 +106,7 @@ def check_parts(parts: list[Part]) -> None:
     for part in parts:
         i = part.info["shard_index"]
         if i in seen:
-            raise InputError(f"shard {i}/{count} given twice: {seen[i]} and {part.path}")
+            raise InputError(f"shard {i}/{count} given twice: {shown(seen[i])} and {shown(part.path)}")
         seen[i] = part.path
     missing = sorted(set(range(count)) - set(seen))
     if missing:
@@ -113,8 +115,8 @@ def check_parts(parts: list[Part]) -> None:
         for was, now in zip(first["inputs"], part.info["inputs"], strict=False):
             if was != now and was is not None and now is not None:
                 raise InputError(
-                    f"input {now['path']} changed between shards: {parts[0].path} read "
-                    f"{was['size']:,} bytes modified at {was['mtime_ns']} ns, {part.path} read "
+                    f"input {shown(now['path'])} changed between shards: {shown(parts[0].path)} read "
+                    f"{was['size']:,} bytes modified at {was['mtime_ns']} ns, {shown(part.path)} read "
                     f"{now['size']:,} bytes modified at {now['mtime_ns']} ns; run every shard again"
                 )
 
@@ -133,7 +135,7 @@ def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float,
         if seen == expected:
             if not line.startswith(_TRAILER_START):
                 raise InputError(
-                    f"{part.path}:{line_no}: more records than its trailer says; the part was modified"
+                    f"{shown(part.path)}:{line_no}: more records than its trailer says; the part was modified"
                 )
             return
         seen += 1
@@ -143,13 +145,15 @@ def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float,
             if not isinstance(score, float):
                 raise TypeError(score)
         except (ValueError, KeyError, TypeError):
-            raise InputError(f"{part.path}:{line_no}: not a zipfit part record") from None
+            raise InputError(f"{shown(part.path)}:{line_no}: not a zipfit part record") from None
         key = (-score, index) if by_rank else (0.0, index)
         if prev is not None and key <= prev:
-            raise InputError(f"{part.path}:{line_no}: records out of order; the part was modified")
+            raise InputError(f"{shown(part.path)}:{line_no}: records out of order; the part was modified")
         prev = key
         yield score, index, clean
-    raise InputError(f"{part.path}: {seen} records where its trailer says {expected}; the part is incomplete")
+    raise InputError(
+        f"{shown(part.path)}: {seen} records where its trailer says {expected}; the part is incomplete"
+    )
 
 
 def run_merge(
@@ -188,7 +192,7 @@ def run_merge(
     for part in parts:
         if by_rank and not part.complete and (keep is None or part.info["written"] < keep):
             raise InputError(
-                f"{part.path} holds its shard's top {part.info['written']} records only; "
+                f"{shown(part.path)} holds its shard's top {part.info['written']} records only; "
                 f"the merge needs {keep if keep is not None else 'all'}; write parts with a larger -k or none"
             )
     # Every part read to its end before anything is written: a selection stops reading early,

@@ -7,12 +7,14 @@ default is written once for every command that takes the option.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .adaptive import DEFAULT_Z, AdaptiveScorer
 from .compressors import get_compressor
 from .contrast import DEFAULT_BACKGROUND_SIZE, DEFAULT_WEIGHT
+from .dask_connect import DEFAULT_CONNECT_TIMEOUT
 from .engine import RunSettings
 from .errors import UsageError
 from .ranking import check_limits
@@ -54,6 +56,7 @@ class ScoringOptions:
     engine: str = "local"
     scheduler: str | None = None
     blocksize: str | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     decontaminate: bool = False
     decontaminate_ngram: int | None = None  # None: DECONTAMINATE_NGRAM when decontaminating
     decontaminate_ncd: float | None = None
@@ -86,8 +89,13 @@ class ScoringOptions:
             raise UsageError("--shard-by goes with --shard")
         if self.shard_by == "file" and self.limit is not None:
             raise UsageError("--limit counts records across all files; it cannot go with --shard-by file")
-        if self.engine == "local" and (self.scheduler is not None or self.blocksize is not None):
-            raise UsageError("--scheduler and --blocksize need --engine dask")
+        timeout_given = self.connect_timeout != DEFAULT_CONNECT_TIMEOUT
+        if self.engine == "local" and (
+            self.scheduler is not None or self.blocksize is not None or timeout_given
+        ):
+            raise UsageError("--scheduler, --blocksize and --connect-timeout need --engine dask")
+        if not 0 < self.connect_timeout < math.inf:  # NaN too
+            raise UsageError(f"--connect-timeout takes seconds > 0, not {self.connect_timeout}")
         if self.engine != "local" and self.shard is not None:
             raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
         if self.output_format != "records" and self.shard is not None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import IO, Any
 
-from .errors import OutputExistsError, UsageError, ZipfitError
+from .errors import OutputExistsError, UsageError, ZipfitError, shown
 from .reading import STDIN, compression_of
 
 
@@ -51,23 +51,23 @@ def check_output_path(path: str, inputs: list[str], force: bool) -> None:
         return
     if path.endswith("/") and not os.path.isdir(path):
         # realpath() would drop the slash and write a file named like the missing directory.
-        raise UsageError(f"output {path} ends with '/' but is not a directory; give a file name")
+        raise UsageError(f"output {shown(path)} ends with '/' but is not a directory; give a file name")
     path = os.path.realpath(path)  # a link is written through
     if os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode):
-        raise UsageError(f"output {path} is a block device; give a file, a pipe or a character device")
+        raise UsageError(f"output {shown(path)} is a block device; give a file, a pipe or a character device")
     if os.path.isdir(path):
-        raise UsageError(f"output {path} is a directory; give a file name")
+        raise UsageError(f"output {shown(path)} is a directory; give a file name")
     if os.path.exists(path):
         for source in inputs:
             if source != STDIN and os.path.exists(source) and os.path.samefile(source, path):
-                raise UsageError(f"output {path} is also an input; choose another output path")
+                raise UsageError(f"output {shown(path)} is also an input; choose another output path")
     if os.path.exists(path) and not force:
-        raise OutputExistsError(f"output {path} exists; use --force to replace it")
+        raise OutputExistsError(f"output {shown(path)} exists; use --force to replace it")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
-        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+        raise OutputError(f"cannot write {shown(path)}: directory {shown(parent)} does not exist")
     if not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write {path}: directory {parent} is not writable")
+        raise OutputError(f"cannot write {shown(path)}: directory {shown(parent)} is not writable")
 
 
 _DESCRIPTOR_NAME = re.compile(r"/dev/fd/(\d+)|/proc/self/fd/(\d+)|/proc/(\d+)/fd/(\d+)")
@@ -128,7 +128,7 @@ def check_distinct(paths: Sequence[str]) -> None:
             continue
         if key in seen:
             raise UsageError(
-                f"outputs {seen[key]} and {path} are the same file or stream; "
+                f"outputs {shown(seen[key])} and {shown(path)} are the same file or stream; "
                 "-o, --report and --contaminated-output must each go somewhere else"
             )
         seen[key] = path
@@ -168,7 +168,7 @@ class Output:
                 else:
                     self._stream = self._special = open(self.path, "ab")
             except OSError as exc:
-                raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
+                raise OutputError(f"cannot write {shown(self.path)}: {exc.strerror}") from None
             return self
         target = os.path.realpath(self.path)  # through a symbolic link, not over it
         directory = os.path.dirname(target)
@@ -177,7 +177,7 @@ class Output:
         try:
             fd, self._tmp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".zipfit-tmp", dir=directory)
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
+            raise OutputError(f"cannot write {shown(self.path)}: {exc.strerror}") from None
         self._raw = os.fdopen(fd, "wb", buffering=1 << 20)
         kind = compression_of(self.path)
         if kind == "gz":
@@ -222,7 +222,7 @@ class Output:
         except BrokenPipeError:
             raise
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot write {shown(self.path)}: {exc.strerror or exc}") from None
         if self.line_buffered:
             self._stream.flush()
 
@@ -244,7 +244,7 @@ class Output:
             raise
         except OSError as exc:
             self.abort()
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot write {shown(self.path)}: {exc.strerror or exc}") from None
 
     def publish(self) -> None:
         """Put the finished temporary file in place (atomic on one file system).
@@ -272,12 +272,12 @@ class Output:
         except FileExistsError:
             self.abort()
             raise OutputExistsError(
-                f"output {self.path} appeared while zipfit ran (another run?); "
+                f"output {shown(self.path)} appeared while zipfit ran (another run?); "
                 "nothing of this run was written; use --force to replace it"
             ) from None
         except OSError as exc:
             self.abort()
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot write {shown(self.path)}: {exc.strerror or exc}") from None
         self._tmp_path = None
         self._published = True
 
@@ -317,9 +317,9 @@ class Output:
                 return None
             os.unlink(self._target)
         except OSError as exc:
-            return f"{self.path} is this run's output and could not be removed ({exc.strerror or exc})"
+            return f"{shown(self.path)} is this run's output and could not be removed ({exc.strerror or exc})"
         if self._lost_old:  # --force on a file system without hard links: no copy was kept
-            return f"{self.path} was removed (the file it had replaced could not be kept)"
+            return f"{shown(self.path)} was removed (the file it had replaced could not be kept)"
         return None
 
     def settle(self) -> None:

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import orjson
 
-from .errors import InputError, UsageError, ZipfitError
+from .errors import InputError, UsageError, ZipfitError, shown
 from .output import OutputError
 from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError, file_size, is_url, open_local, open_url
 
@@ -73,7 +73,7 @@ def _open_parquet(path: str) -> tuple[Any, IO[bytes], int | None]:
     except (pa.ArrowException, OSError, ValueError) as exc:
         handle.close()
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a readable Parquet file ({problem})") from None
+        raise InputError(f"{shown(path)}: not a readable Parquet file ({problem})") from None
 
 
 def _bytes_to_json(data: bytes) -> str:
@@ -161,7 +161,7 @@ class ParquetSource:
                     try:
                         line = dumps(row, default=default, option=option)
                     except orjson.JSONEncodeError as exc:
-                        where = f"{self.path}:{self._rows_read}"
+                        where = f"{shown(self.path)}:{self._rows_read}"
                         raise InputError(f"{where}: row cannot be JSON: {exc}") from None
                     yield self._rows_read, line if len(line) <= limit + 1 else LongLine(len(line), limit)
         except (pa.ArrowException, OSError) as exc:
@@ -269,7 +269,7 @@ class ParquetSink:
                 row = None
             if not isinstance(row, dict):
                 raise OutputError(
-                    f"cannot write {self.path}: record {self._record_no()} is not a JSON object"
+                    f"cannot write {shown(self.path)}: record {self._record_no()} is not a JSON object"
                 )
             self._rows.append(row)
             self._size += len(line)
@@ -299,7 +299,7 @@ class ParquetSink:
                     columns.append(pa.array([row.get(name) for row in rows]))
                 except (pa.ArrowException, OverflowError) as exc:
                     raise OutputError(
-                        f"cannot write {self.path}: field {name!r} has values of no one Parquet type "
+                        f"cannot write {shown(self.path)}: field {name!r} has values of no one Parquet type "
                         f"in the first {len(rows):,} records ({str(exc).splitlines()[0]})"
                     ) from None
             self._schema = pa.schema([pa.field(n, c.type) for n, c in zip(names, columns, strict=True)])
@@ -308,7 +308,8 @@ class ParquetSink:
         for i, row in enumerate(rows):
             extra = next((k for k in row if k not in known), None)
             if extra is not None:
-                raise OutputError(f"cannot write {self.path}: {self._misfit(i, extra)}: no such column")
+                where = shown(self.path)
+                raise OutputError(f"cannot write {where}: {self._misfit(i, extra)}: no such column")
         columns = []
         for field in self._schema:
             convert = _from_json(field.type)
@@ -321,7 +322,8 @@ class ParquetSink:
                 at = next((i for i, v in enumerate(values) if not _fits(pa, v, field.type, convert)), 0)
                 problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise OutputError(
-                    f"cannot write {self.path}: {self._misfit(at, field.name)}: not {field.type} ({problem})"
+                    f"cannot write {shown(self.path)}: {self._misfit(at, field.name)}: "
+                    f"not {field.type} ({problem})"
                 ) from None
         return pa.Table.from_arrays(columns, schema=self._schema)
 

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, ZipfitError, shown
 
 STDIN = "-"
 BOM = b"\xef\xbb\xbf"
@@ -44,7 +44,7 @@ class ReadError(InputError):
     """An input that could not be read to its end (damaged, truncated); names file and line."""
 
     def __init__(self, path: str, line_no: int, problem: str) -> None:
-        super().__init__(f"{path}:{line_no}: cannot read: {problem}")
+        super().__init__(f"{shown(path)}:{line_no}: cannot read: {shown(problem)}")
         self.line_no = line_no
         self.problem = problem
 
@@ -63,39 +63,96 @@ def _fsspec() -> Any:
     return fsspec
 
 
+def failure(exc: BaseException) -> str:
+    """What an error from fsspec, one of its backends or a server means, in a few words."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory, not a file"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return "the server reset the connection"
+    if isinstance(exc, TimeoutError):  # socket.timeout as well
+        return "timed out"
+    if isinstance(exc, EOFError):  # ftplib's word for a server that hung up
+        return str(exc) or "the server closed the connection"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, ValueError) and text.startswith("Protocol not known:"):
+        protocol = text.partition(":")[2].strip()
+        return f"unknown protocol {protocol!r}: no fsspec backend reads it"
+    if isinstance(exc, OSError):
+        return f"cannot open: {exc.strerror or text or type(exc).__name__}"
+    # Odd URLs make backends fail in odd ways (IndexError, TypeError, AttributeError, ...).
+    return f"cannot open: {type(exc).__name__}{': ' if text else ''}{text}"
+
+
+def url_failure(path: str, exc: BaseException) -> ZipfitError:
+    """The one-line error for a URL that could not be resolved, opened or read, naming it
+    (its password redacted). A backend that is not installed is a usage error naming its
+    package (fsspec says "Install s3fs ..."); anything else is bad input."""
+    if isinstance(exc, ImportError):
+        return UsageError(f"{shown(path)}: {shown(exc)}")
+    return InputError(f"{shown(path)}: {shown(failure(exc))}")
+
+
+class _UrlFile(io.BufferedReader):
+    """A buffered file opened through fsspec that holds on to its `OpenFile`: for a chained
+    URL (zip://a.jsonl::file:///z.zip) the outer file is closed when the filesystem holding
+    it is collected, which would happen while the inner file is still being read."""
+
+    def __init__(self, raw: IO[bytes], opened: Any) -> None:
+        super().__init__(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+        self._opened = opened
+
+
 def open_url(path: str) -> IO[bytes]:
-    """A URL (or a local path) opened for reading through fsspec, buffered; a missing backend
-    is one line naming its package."""
+    """A URL (or a local path) opened for reading through fsspec, buffered; why it cannot be
+    is one line naming it (see url_failure)."""
+    fsspec = _fsspec()
     try:
-        raw: IO[bytes] = _fsspec().open(path, "rb").open()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except ImportError as exc:  # fsspec names the package its backend needs ("Install s3fs ...")
-        raise UsageError(f"{path}: {exc}") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot open: {exc}") from None
-    return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[type-var]
+        opened = fsspec.open(path, "rb")
+        raw: IO[bytes] = opened.open()
+    except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
+        raise url_failure(path, exc) from None
+    return _UrlFile(raw, opened)
 
 
 def file_size(path: str) -> int | None:
     """Bytes of a local file or a URL; None for stdin, or when the size cannot be known."""
+    try:
+        return input_file_size(path)
+    except ZipfitError:
+        return None
+
+
+def input_file_size(path: str) -> int | None:
+    """Bytes of one input: None for stdin, or a URL whose backend cannot tell (data://);
+    a missing local file, or a URL that cannot be reached, is an error saying why."""
     if path == STDIN:
         return None
+    if not is_url(path):
+        try:
+            return os.path.getsize(path)
+        except OSError:
+            raise InputError(f"{shown(path)}: no such file") from None
+    fs, inner = url_to_fs(path)
     try:
-        if is_url(path):
-            fs, inner = url_to_fs(path)
-            return int(fs.info(inner).get("size") or 0)
-        return os.path.getsize(path)
-    except (OSError, ValueError):
+        info = fs.info(inner)
+    except (OSError, EOFError) as exc:
+        raise url_failure(path, exc) from None
+    except Exception:  # a backend that cannot say (data:// has no info): opening will tell
         return None
+    return int(info.get("size") or 0)
 
 
 def url_to_fs(path: str) -> tuple[Any, str]:
-    """(fsspec filesystem, path within it) of a URL; a missing backend is one line naming it."""
+    """(fsspec filesystem, path within it) of a URL; why there is none is one line (url_failure)."""
+    fsspec = _fsspec()
     try:
-        fs, inner = _fsspec().core.url_to_fs(path)
-    except ImportError as exc:  # fsspec names the package its backend needs ("Install s3fs ...")
-        raise UsageError(f"{path}: {exc}") from None
+        fs, inner = fsspec.core.url_to_fs(path)
+    except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
+        raise url_failure(path, exc) from None
     return fs, inner
 
 
@@ -110,11 +167,14 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
             continue
         if is_url(path):
             fs, inner = url_to_fs(path)
-            found = [fs.unstrip_protocol(p) for p in sorted(fs.glob(inner))]
+            try:
+                found = [fs.unstrip_protocol(p) for p in sorted(fs.glob(inner))]
+            except Exception as exc:  # as in url_to_fs
+                raise url_failure(path, exc) from None
         else:
             found = sorted(glob.glob(path))
         if not found:
-            raise InputError(f"{path}: no file matches")
+            raise InputError(f"{shown(path)}: no file matches")
         expanded += found
     return expanded
 
@@ -236,11 +296,11 @@ def open_local(path: str, kind: str = "JSONL") -> IO[bytes]:
     try:
         return open(path, "rb", buffering=1 << 20)
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        raise InputError(f"{shown(path)}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a {kind} file") from None
+        raise InputError(f"{shown(path)}: is a directory, not a {kind} file") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc.strerror}") from None
+        raise InputError(f"{shown(path)}: cannot open: {exc.strerror}") from None
 
 
 class LongLine(bytes):
@@ -380,8 +440,8 @@ class LineReader:
                 if line_no == 1 and self.first_line and line.startswith(BOM):
                     line = line[len(BOM) :]
                 yield line_no, line
-        except READ_ERRORS as exc:
-            raise ReadError(self.path, self.lines + 1, str(exc)) from None
+        except READ_ERRORS as exc:  # a server that hangs up mid-file: EOFError with no words
+            raise ReadError(self.path, self.lines + 1, str(exc) or failure(exc)) from None
 
     def position(self) -> int | None:
         """Bytes consumed from the file on disk (compressed), when that can be known."""
@@ -411,15 +471,14 @@ def is_plain_text(path: str) -> bool:
 
 
 def input_size(paths: list[str]) -> int | None:
-    """Total bytes on disk of the inputs, or None when one of them is stdin."""
-    total = 0
+    """Total bytes on disk of the inputs, or None when one of them is stdin or of unknown size;
+    a missing or unreachable input is an error saying why."""
+    total: int | None = 0
     for path in paths:
         if path == STDIN:
             return None
-        size = file_size(path)
-        if size is None:
-            raise InputError(f"{path}: no such file")
-        total += size
+        size = input_file_size(path)  # every input is checked, even once the total is unknown
+        total = None if total is None or size is None else total + size
     return total
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, shown
 from .reading import (
     DEFAULT_MAX_LINE_BYTES,
     WHITESPACE,
@@ -113,7 +113,7 @@ class TextSpec:
             try:
                 text = _lookup(record, self.key)
             except KeyError:
-                keys = ", ".join(list(record)[:8])
+                keys = ", ".join(shown(key) for key in list(record)[:8])  # keys are input: escaped
                 raise RecordError(
                     "missing_key", f"no {self.key!r} field (fields: {keys or 'none'})", setting=self.setting
                 ) from None
@@ -213,12 +213,13 @@ def load_texts(
                     else ""
                 )
                 raise InputError(
-                    f"{path}:{line_no}: {role}: {exc.detail}{hint}", setting=exc.settings
+                    f"{shown(path)}:{line_no}: {role}: {exc.detail}{hint}", setting=exc.settings
                 ) from None
             except UnicodeDecodeError as exc:
-                raise InputError(f"{path}:{line_no}: {role}: not valid UTF-8 at byte {exc.start}") from None
+                where = f"{shown(path)}:{line_no}"
+                raise InputError(f"{where}: {role}: not valid UTF-8 at byte {exc.start}") from None
     if not texts:
-        raise InputError(f"no {role} examples in {', '.join(paths)}: the {role} set is empty")
+        raise InputError(f"no {role} examples in {', '.join(map(shown, paths))}: the {role} set is empty")
     return texts
 
 

@@ -7,6 +7,7 @@ import platform
 from datetime import datetime, timezone
 from typing import Any
 
+from .errors import redacted
 from .reading import input_stats
 from .stats import RunStats
 
@@ -87,7 +88,7 @@ def report_dict(stats: RunStats, settings: dict[str, Any], command_line: list[st
     return {
         "zipfit_version": __version__,
         "finished_at": timestamp(),
-        "command_line": command_line,
+        "command_line": [redacted(arg) for arg in command_line],  # reports get shared: no URL passwords
         "versions": versions(),
         "settings": settings,
         "inputs": [found for found in input_stats(paths) if found is not None],

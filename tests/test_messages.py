@@ -1,0 +1,142 @@
+"""Messages: input-derived text (keys, file names, URLs) never breaks a message's one line,
+never drives the terminal, and never shows a URL's password (errors.shown, errors.redacted)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from conftest import FAST, SOURCE, ok, run
+
+from zipfit_cli.errors import redacted, shown
+from zipfit_cli.stats import RunStats
+
+EVIL_KEYS = ["evil\nzipfit: error: FAKE", "\x1b]0;pwned\x07\x1b[2J"]
+PASSWORD = "S3cr3tPW"
+
+
+def _clean(stderr: str) -> None:
+    """Every line zipfit wrote is its own (no forged `zipfit: error: FAKE` line), with no
+    escape sequence or bell for the terminal."""
+    assert "\x1b" not in stderr and "\x07" not in stderr and "\r" not in stderr
+    assert not any(line.startswith("zipfit: error: FAKE") for line in stderr.splitlines())
+
+
+def _one_error_line(stderr: str) -> None:
+    _clean(stderr)
+    assert stderr.count("\n") == 1 and stderr.startswith("zipfit: error: "), stderr
+
+
+def test_shown_escapes_control_characters_and_is_idempotent() -> None:
+    text = "a\nb\x1b[2J\x07\u2028c d"
+    assert shown(text) == "a\\x0ab\\x1b[2J\\x07\\u2028c d"
+    assert shown(shown(text)) == shown(text)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("ftp://alice:S3cr3tPW@host/x.jsonl", "ftp://alice:***@host/x.jsonl"),
+        ("zip://a.jsonl::ftp://alice:p@ss@h:21/z.zip", "zip://a.jsonl::ftp://alice:***@h:21/z.zip"),
+        ("see s3://k:v@b/x and ftp://u:pw@h", "see s3://k:***@b/x and ftp://u:***@h"),
+        ("ftp://alice@host/x.jsonl", "ftp://alice@host/x.jsonl"),  # no password
+        ("tcp://127.0.0.1:8786", "tcp://127.0.0.1:8786"),
+    ],
+)
+def test_redacted_hides_url_passwords(url: str, expected: str) -> None:
+    assert redacted(url) == expected == redacted(expected)
+    assert shown(url) == expected
+
+
+def test_keys_with_newlines_and_escapes_stay_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(orjson.dumps(dict.fromkeys(EVIL_KEYS, 1)) + b"\n")
+    result = run("score", path, *FAST)
+    assert result.exit_code == 3
+    _one_error_line(result.stderr)
+    assert "fields: evil\\x0azipfit: error: FAKE, \\x1b]0;pwned\\x07\\x1b[2J" in result.stderr
+
+
+def test_a_quoted_csv_header_with_a_newline_stays_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_bytes(b'id,"te\nxt\x1b[2J"\n1,def f(): return 1\n')
+    result = run("score", path, *FAST)
+    assert result.exit_code == 3
+    _one_error_line(result.stderr)
+    assert "te\\x0axt\\x1b[2J" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["a\x1b[2Jb.jsonl", "a\nzipfit: error: FAKE.jsonl"])
+def test_file_names_with_control_characters_stay_on_one_line(tmp_path: Path, name: str) -> None:
+    missing = run("score", tmp_path / name, *FAST)
+    assert missing.exit_code == 3
+    assert "no such file" in missing.stderr or "no file matches" in missing.stderr  # '[' is a glob
+    _one_error_line(missing.stderr)
+    bad = tmp_path / name
+    bad.write_bytes(b'{"id": 1}\n')
+    invalid = run("score", bad, *FAST)
+    assert invalid.exit_code == 3 and "no 'text' field" in invalid.stderr
+    _one_error_line(invalid.stderr)
+    empty = tmp_path / f"empty-{name}"
+    empty.write_bytes(b"")
+    warned = ok("score", empty, SOURCE, *FAST, "--limit", "5", "-o", tmp_path / "out.jsonl")
+    _clean(warned.stderr)
+    assert any(
+        line.startswith("zipfit: warning: ") and line.endswith("holds no records")
+        for line in warned.stderr.splitlines()
+    )
+
+
+def test_rich_display_prints_names_as_text_not_markup() -> None:
+    from rich.console import Console
+
+    from zipfit_cli.display import RichDisplay
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=200, color_system=None)
+    display = RichDisplay(10, console=console)
+    stats = RunStats(warnings=["[bold]x[/bold].jsonl\x1b[2J holds no records"])
+    display.summary(stats, "selected")
+    assert "[bold]x[/bold].jsonl\\x1b[2J holds no records" in buffer.getvalue()
+
+
+def test_url_passwords_stay_out_of_messages_reports_and_parts(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    lines = SOURCE.read_bytes().splitlines(keepends=True)[:40]
+    memory.pipe(f"/alice:{PASSWORD}@zipfit-secret/a.jsonl", b"".join(lines))
+    try:
+        url = f"memory://alice:{PASSWORD}@zipfit-secret/a.jsonl"
+        report, part = tmp_path / "run.json", tmp_path / "part.jsonl"
+        ok("select", url, *FAST, "-k", "3", "--report", report, "-o", tmp_path / "top.jsonl", "-q")
+        ok("select", url, *FAST, "-k", "3", "--shard", "0/2", "-o", part, "-q")
+        missing = run("score", url.replace("a.jsonl", "gone.jsonl"), *FAST)
+    finally:
+        memory.rm("/alice:S3cr3tPW@zipfit-secret", recursive=True)
+    info = json.loads(report.read_text())
+    assert PASSWORD not in report.read_text() and PASSWORD not in part.read_text()
+    assert "memory://alice:***@zipfit-secret/a.jsonl" in info["command_line"]
+    assert info["settings"]["sources"] == ["memory://alice:***@zipfit-secret/a.jsonl"]
+    assert missing.exit_code == 3 and "alice:***@" in missing.stderr and PASSWORD not in missing.stderr
+
+
+@pytest.mark.slow
+def test_the_installed_command_escapes_keys_and_file_names(tmp_path: Path) -> None:
+    keys = tmp_path / "e.jsonl"
+    keys.write_bytes(orjson.dumps(dict.fromkeys(EVIL_KEYS, 1)) + b"\n")
+    named = tmp_path / "b\x1b]0;pwned\x07\nzipfit: error: FAKE.jsonl"
+    named.write_bytes(b'{"id": 1}\n')
+    for path in (keys, named):
+        result = subprocess.run(
+            [sys.executable, "-m", "zipfit_cli", "score", str(path), *map(str, FAST)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 3
+        _one_error_line(result.stderr)
