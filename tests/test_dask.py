@@ -230,6 +230,15 @@ def test_unusable_sources(tmp_path: Path) -> None:
     assert "missing.jsonl: no such file" in result.stderr
 
 
+def test_an_unreachable_url_glob_is_one_line_and_exit_3() -> None:
+    pytest.importorskip("distributed")
+    glob_url = f"ftp://127.0.0.1:{free_port()}/part-*.jsonl"
+    result = run("select", glob_url, *FAST, "--engine", "dask")
+    assert result.exit_code == 3, result.output
+    assert result.stderr.count("\n") == 1 and "connection refused" in result.stderr
+    assert glob_url in result.stderr
+
+
 def test_missing_extra_names_the_install_command(corpus: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # what `import distributed` sees when absent
     result = run("select", *corpus, *FAST, "--engine", "dask")

@@ -389,6 +389,13 @@ def _check_address(address: str) -> None:
         raise ZipfitError(f"cannot resolve the Dask scheduler address {address}: {exc}") from None
 
 
+def _exists(fs: Any, fs_path: str, source: str) -> bool:
+    try:
+        return bool(fs.exists(fs_path))
+    except Exception as exc:  # as in _resolve: one line naming the URL
+        raise url_failure(source, exc) from None
+
+
 def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
     """(path to show, URL to open, size in bytes) of every source file, globs expanded in order."""
     local_fs = _import("fsspec.implementations.local").LocalFileSystem
@@ -399,8 +406,11 @@ def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
         fs, fs_path = url_to_fs(source)
         local = isinstance(fs, local_fs)
         # A name that exists as it is was already chosen over globbing (options.expanded).
-        if any(c in source for c in "*?[") and not fs.exists(fs_path):
-            found = sorted(glob.glob(source)) if local else sorted(fs.glob(fs_path))
+        if any(c in source for c in "*?[") and not _exists(fs, fs_path, source):
+            try:
+                found = sorted(glob.glob(source)) if local else sorted(fs.glob(fs_path))
+            except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
+                raise url_failure(source, exc) from None
             if not found:
                 raise InputError(f"{shown(source)}: no file matches")
             names = [(p, p if local else fs.unstrip_protocol(p)) for p in found]
