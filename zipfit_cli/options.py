@@ -22,6 +22,7 @@ from .rules import Filters
 from .runner import default_workers
 from .scorers import Scorer, ScoringInputs, build_scorer
 from .shards import INDEX_KEY, PART_KEY, parse_shard
+from .writing import check_output_format
 
 DECONTAMINATE_NGRAM = 13  # word n-gram length of --decontaminate
 
@@ -90,6 +91,7 @@ class ScoringOptions:
             raise UsageError("--scheduler and --blocksize need --engine dask")
         if self.engine != "local" and self.shard is not None:
             raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
+        check_output_format(self.output_format, self.score_key, self.id_key)
         if self.output_format != "records" and self.shard is not None:
             raise UsageError(
                 "shards write whole records for `zipfit merge`: give --output-format to the merge"
