@@ -6,6 +6,8 @@ defaults live in `options.py`.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +15,27 @@ from typing import Annotated
 import typer
 
 from .compressors import COMPRESSORS
+from .errors import shown
 from .options import SCORING
+
+
+def finite(minimum: float | None = None) -> Callable[[str | float], float]:
+    """The parser of a float option: a finite number, at least `minimum`. Click's float type
+    takes inf and nan, and 1e400 overflows to inf; none is a weight, a bound or a threshold."""
+
+    def parse(value: str | float) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"'{shown(value)}' is not a number") from None
+        if not math.isfinite(number):
+            raise typer.BadParameter(f"'{shown(value)}' is not a finite number")
+        if minimum is not None and number < minimum:
+            raise typer.BadParameter(f"must be at least {minimum:g}, not {shown(value)}")
+        return number
+
+    return parse
+
 
 Sources = Annotated[
     list[str],
@@ -240,6 +262,7 @@ DecontaminateNcd = Annotated[
     typer.Option(
         "--decontaminate-ncd",
         metavar="T",
+        parser=finite(),
         help="Also drop records within this NCD of any target, e.g. 0.3 (implies --decontaminate).",
         show_default=False,
     ),
@@ -322,7 +345,7 @@ ContrastWeight = Annotated[
     typer.Option(
         "--contrast-weight",
         metavar="W",
-        min=0.0,
+        parser=finite(minimum=0.0),
         help="With --contrast: weight of the background term (0: the paper's ranking).",
     ),
 ]
@@ -339,7 +362,7 @@ AdaptiveZ = Annotated[
     typer.Option(
         "--adaptive-z",
         metavar="Z",
-        min=0.5,
+        parser=finite(minimum=0.5),
         help="Standard errors of the bound of --adaptive: larger stops fewer records, more safely.",
     ),
 ]
