@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -35,6 +36,18 @@ def finite(minimum: float | None = None) -> Callable[[str | float], float]:
         return number
 
     return parse
+
+
+def decimal(value: str | float) -> Decimal:
+    """The parser of --fraction: the decimal number as typed (0.145 stays 0.145, where a float
+    holds 0.14499999999999999), so that rounding half up rounds what the user wrote."""
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else repr(value))
+    except InvalidOperation:
+        raise typer.BadParameter(f"'{shown(value)}' is not a number") from None
+    if not number.is_finite():
+        raise typer.BadParameter(f"'{shown(value)}' is not a finite number")
+    return number
 
 
 Sources = Annotated[
@@ -223,9 +236,12 @@ Blocksize = Annotated[
     ),
 ]
 Fraction = Annotated[
-    float | None,
+    Decimal | None,
     typer.Option(
-        "--fraction", metavar="F", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."
+        "--fraction",
+        metavar="F",
+        parser=decimal,
+        help="Keep this share of scored records, 0 < F <= 1 (rounded half up).",
     ),
 ]
 

@@ -7,8 +7,10 @@ default is written once for every command that takes the option.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from .adaptive import DEFAULT_Z, AdaptiveScorer
 from .compressors import get_compressor
@@ -156,7 +158,7 @@ class SelectionOptions:
     """What `select` keeps, and the rules it keeps it by."""
 
     top_k: int | None = None
-    fraction: float | None = None
+    fraction: Decimal | None = None  # as typed: rounding half up rounds what the user wrote
     dedupe: bool = False
     dedupe_near: bool = False
     budget_tokens: int | None = None
@@ -169,6 +171,11 @@ class SelectionOptions:
             raise UsageError("give either --budget-tokens or --budget-chars, not both")
         if self.token_counter != "approx" and self.budget_tokens is None:
             raise UsageError("--token-counter goes with --budget-tokens")
+
+    def describe(self) -> dict[str, Any]:
+        """The selection as a report or a shard part records it, in JSON numbers: a float's
+        shortest form is the decimal given, which is what a merge reads back."""
+        return {**asdict(self), "fraction": None if self.fraction is None else float(self.fraction)}
 
     def filters(self) -> Filters:
         from .budget import make_counter
