@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import checks
 from .contrast import ContrastScorer
 from .errors import UsageError
 from .scoring import TargetSet
@@ -57,7 +58,9 @@ class AdaptiveScorer:
         checkpoints: Sequence[float] | None = None,
         seed: int = 0,
     ) -> None:
-        if not z > 0:
+        if not isinstance(scorer, TargetSet | ContrastScorer):
+            raise TypeError(f"scorer must be a TargetSet or a ContrastScorer, not {type(scorer).__name__}")
+        if checks.number("z", z, setting="adaptive_z") <= 0:
             raise UsageError(f"the adaptive bound needs z > 0, not {z}", setting="adaptive_z")
         if checkpoints is None:  # shares of the comparisons, measured per compressor
             inner = scorer.targets if isinstance(scorer, ContrastScorer) else scorer

@@ -43,6 +43,9 @@ class Compressor:
         self.check_level()
 
     def check_level(self) -> None:
+        if isinstance(self.level, bool) or not isinstance(self.level, int):
+            # 1.0 and True are in range(1, 10): they would pass for levels
+            raise TypeError(f"level must be an int, not {type(self.level).__name__}")
         if self.level not in self.levels:
             first, last = self.levels[0], self.levels[-1]
             raise UsageError(

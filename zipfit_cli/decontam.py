@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import checks
 from .compressors import Compressor, get_compressor
 from .errors import UsageError
 from .scoring import ncd
@@ -111,6 +112,8 @@ class Decontaminator:
     ) -> Decontaminator:
         """A decontaminator for these targets; `ngram=None` turns criterion A off. `names`
         (the targets' ids, None where one has none) are what `explain` reports."""
+        texts = list(checks.many("texts", texts))
+        checks.texts("texts", texts, empty_ok=True)  # empty: refused below, as the CLI words it
         encoded = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
         if not encoded:
             raise UsageError("the target set is empty: give at least one target example")

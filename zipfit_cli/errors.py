@@ -51,8 +51,9 @@ class ZipfitError(Exception):
         self.settings: tuple[str, ...] = (setting,) if isinstance(setting, str) else setting or ()
 
 
-class UsageError(ZipfitError):
-    """Options that cannot work together, or a value out of range."""
+class UsageError(ZipfitError, ValueError):
+    """Options that cannot work together, or a value out of range: a ValueError to a caller
+    of the Python API."""
 
     exit_code = ExitCode.USAGE
 

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import checks
 from .compressors import Compressor, get_compressor
 from .errors import UsageError
 from .records import encode_text
@@ -64,6 +65,8 @@ class TargetSet:
     def from_texts(
         cls, texts: Iterable[str | bytes], compressor: str | Compressor = "gzip", level: int | None = None
     ) -> TargetSet:
+        texts = list(checks.many("texts", texts))
+        checks.texts("texts", texts)
         comp = get_compressor(compressor, level) if isinstance(compressor, str) else compressor
         return cls([encode_text(t) for t in texts], comp)
 
