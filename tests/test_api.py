@@ -226,9 +226,10 @@ def test_run_settings_and_selection_limits_follow_the_cli_rules() -> None:
             run_select(settings, io.BytesIO(), top_k=top_k, fraction=fraction)  # type: ignore[arg-type]
 
 
-def test_usage_errors_are_value_errors() -> None:
+def test_values_out_of_range_are_value_errors_and_usage_errors() -> None:
     from zipfit_cli import UsageError
 
-    assert issubclass(UsageError, ValueError)
-    with pytest.raises(ValueError):
-        get_compressor("gzip", 10)
+    for call in (lambda: get_compressor("gzip", 10), lambda: TargetSet([], get_compressor("lz4"))):
+        with pytest.raises(ValueError) as raised:
+            call()
+        assert isinstance(raised.value, UsageError)  # the CLI's exit code 2, should it meet one

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Union
 
 from . import checks
 from .contrast import DEFAULT_WEIGHT
-from .errors import UsageError
 from .ranking import TopK
 from .records import RecordError, TextSpec, encode_text
 from .runner import ScoreJob, map_batches
@@ -32,14 +31,16 @@ def _scorer(
     """A scorer as given (TargetSet, CorpusScorer, ContrastScorer), or one built from texts:
     the paper's score, or contrast when a background is given."""
     if background is None and contrast_weight != DEFAULT_WEIGHT:
-        raise UsageError("contrast_weight goes with a background given as texts")
+        raise checks.ArgumentError("contrast_weight goes with a background given as texts")
     if isinstance(targets, str | bytes):
         checks.many("targets", targets)  # raises: one text would be a target per character
     if not isinstance(targets, Sequence):
         if not callable(getattr(targets, "score", None)):
             raise TypeError(f"targets must be a list of texts or a scorer, not {type(targets).__name__}")
         if background is not None:
-            raise UsageError("give the background as texts together with target texts, not with a scorer")
+            raise checks.ArgumentError(
+                "give the background as texts together with target texts, not with a scorer"
+            )
         return targets
     checks.texts("targets", targets)
     if background is not None:

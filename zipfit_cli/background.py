@@ -41,7 +41,9 @@ def sample_background(
     (the first `limit` records only, when given)."""
     checks.many("sources", sources, "paths")
     if checks.count("size", size, minimum=0) < 1:
-        raise UsageError(f"the background needs at least 1 record, not {size}", setting="background_size")
+        raise checks.ArgumentError(
+            f"the background needs at least 1 record, not {size}", setting="background_size"
+        )
     if limit is not None:
         checks.count("limit", limit)
     if STDIN in sources:

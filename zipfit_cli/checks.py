@@ -3,8 +3,8 @@
 Click checks the options' types and ranges before zipfit sees them; a script calling the
 library can pass anything, and a wrong value would not fail but do something else: a
 `str` where a list of texts belongs is a sequence of one-character texts, `True` is the
-count 1, `batch_size=0` scores nothing. Each check raises TypeError or ValueError (a
-UsageError) naming the argument.
+count 1, `batch_size=0` scores nothing. Each check raises TypeError or ArgumentError (a
+ValueError, and a UsageError: exit code 2 should the CLI meet it) naming the argument.
 """
 
 from __future__ import annotations
@@ -18,12 +18,20 @@ from .errors import UsageError
 T = TypeVar("T")
 
 
+class ArgumentError(UsageError, ValueError):
+    """A value out of range: what a caller of the Python API catches as a ValueError.
+
+    Not every UsageError is one: code that turns a ValueError from a library into a one-line
+    message (an unreadable URL, say) must not catch zipfit's own usage errors with it.
+    """
+
+
 def count(name: str, value: object, minimum: int = 1) -> int:
     """An int of at least `minimum` (bools are not counts)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < minimum:
-        raise UsageError(f"{name} must be at least {minimum}, not {value}")
+        raise ArgumentError(f"{name} must be at least {minimum}, not {value}")
     return value
 
 
@@ -33,7 +41,7 @@ def number(name: str, value: object, minimum: float = -math.inf, *, setting: str
         raise TypeError(f"{name} must be a number, not {type(value).__name__}")
     if not math.isfinite(value) or value < minimum:
         least = f" of at least {minimum:g}" if math.isfinite(minimum) else ""
-        raise UsageError(f"{name} must be a finite number{least}, not {value}", setting=setting)
+        raise ArgumentError(f"{name} must be a finite number{least}, not {value}", setting=setting)
     return float(value)
 
 
@@ -57,4 +65,4 @@ def texts(name: str, value: Iterable[object], *, empty_ok: bool = False) -> None
             raise TypeError(f"{name}[{i}] must be str or bytes, not {type(text).__name__}")
         size += 1
     if not size and not empty_ok:
-        raise UsageError(f"{name} is empty: give at least one text")
+        raise ArgumentError(f"{name} is empty: give at least one text")

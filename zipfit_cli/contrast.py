@@ -61,7 +61,7 @@ class ContrastScorer:
         checks.texts("background", background, empty_ok=True)
         comp = get_compressor(compressor, level) if isinstance(compressor, str) else compressor
         if not background:
-            raise UsageError(
+            raise checks.ArgumentError(
                 "the background is empty: give at least one background record", setting="background"
             )
         return cls(

@@ -51,9 +51,8 @@ class ZipfitError(Exception):
         self.settings: tuple[str, ...] = (setting,) if isinstance(setting, str) else setting or ()
 
 
-class UsageError(ZipfitError, ValueError):
-    """Options that cannot work together, or a value out of range: a ValueError to a caller
-    of the Python API."""
+class UsageError(ZipfitError):
+    """Options that cannot work together, or a value out of range."""
 
     exit_code = ExitCode.USAGE
 

@@ -15,7 +15,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Generic, TypeVar
 
-from .errors import UsageError, ZipfitError
+from .checks import ArgumentError
+from .errors import ZipfitError
 
 T = TypeVar("T")
 Record = tuple[float, int, bytes]  # (score, input index, output line)
@@ -36,16 +37,16 @@ def exact_share(fraction: Share) -> Decimal:
 def check_limits(top_k: int | None, fraction: Share | None) -> None:
     """How many to keep: a count, a fraction of the scored records, or (neither) all of them."""
     if top_k is not None and fraction is not None:
-        raise UsageError("give either a top-K count or a fraction, not both", setting="top_k")
+        raise ArgumentError("give either a top-K count or a fraction, not both", setting="top_k")
     if top_k is not None:
         if isinstance(top_k, bool) or not isinstance(top_k, int):
             raise TypeError(f"the top-K count must be an int, not {type(top_k).__name__}")
         if top_k < 1:
-            raise UsageError(f"the top-K count must be at least 1, not {top_k}", setting="top_k")
+            raise ArgumentError(f"the top-K count must be at least 1, not {top_k}", setting="top_k")
     if fraction is not None:
         share = exact_share(fraction)
         if not share.is_finite() or not 0 < share <= 1:
-            raise UsageError(f"the fraction must be in (0, 1], not {fraction}", setting="fraction")
+            raise ArgumentError(f"the fraction must be in (0, 1], not {fraction}", setting="fraction")
 
 
 def count_for_fraction(fraction: Share, total: int) -> int:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import checks
 from .compressors import Compressor, get_compressor
-from .errors import UsageError
 from .records import encode_text
 
 if TYPE_CHECKING:
@@ -48,7 +47,7 @@ class TargetSet:
 
     def __post_init__(self) -> None:
         if not self.texts:
-            raise UsageError("the target set is empty: give at least one target example")
+            raise checks.ArgumentError("the target set is empty: give at least one target example")
         if not self.sizes:
             self.sizes = [self.compressor.size(t) for t in self.texts]
         self._sizes = self.compressor.sizer(self.texts)
