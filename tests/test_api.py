@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import json
+import math
+from typing import Any
 
 import pytest
 from test_scoring import ref_alignment
 
-from zipfit_cli import TargetSet, score_texts, select_top_k
+from zipfit_cli import (
+    AdaptiveScorer,
+    ContrastScorer,
+    Decontaminator,
+    RunSettings,
+    TargetSet,
+    TextSpec,
+    get_compressor,
+    run_select,
+    sample_background,
+    score_texts,
+    select_top_k,
+)
 from zipfit_cli.api import RecordError
 
 
@@ -111,3 +126,110 @@ def test_api_refuses_what_the_cli_refuses() -> None:
 
     best = select_top_k([MappingProxyType({"text": "def b(): pass"})], ["def b(): pass"], k=1)
     assert best[0][1]["text"] == "def b(): pass"
+
+
+TEXT, TARGET_TEXT = "def f(x): return x", "def g(y): return y"
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: score_texts([TEXT], [TARGET_TEXT], batch_size=0), ValueError, "batch_size must be at least"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], batch_size=2.5), TypeError, "batch_size must be an int"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], workers=0), ValueError, "workers must be at least 1"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], workers=True), TypeError, "workers must be an int"),
+        (lambda: score_texts([TEXT], TARGET_TEXT), TypeError, "targets must be an iterable of texts"),
+        (lambda: score_texts([TEXT], TARGET_TEXT.encode()), TypeError, "not a single bytes"),
+        (lambda: score_texts([TEXT], []), ValueError, "targets is empty"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT, 3]), TypeError, r"targets\[1\] must be str or bytes"),
+        (lambda: score_texts([TEXT], iter([TARGET_TEXT])), TypeError, "a list of texts or a scorer"),
+        (lambda: score_texts(TEXT, [TARGET_TEXT]), TypeError, "texts must be an iterable of texts"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], background=TEXT), TypeError, "background must be"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], background=[]), ValueError, "background is empty"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], contrast_weight=2.0), ValueError, "goes with a"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], level=0), ValueError, "level 0"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], level=True), TypeError, "level must be an int"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], level=9.0), TypeError, "level must be an int"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], compressor="nope"), ValueError, "unknown compressor"),
+        (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1.5), TypeError, "k must be an int"),
+        (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=True), TypeError, "k must be an int"),
+        (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=0), ValueError, "k must be at least 1"),
+        (lambda: select_top_k({"text": TEXT}, [TARGET_TEXT], k=1), TypeError, "not a single record"),
+        (lambda: select_top_k([{"text": TEXT}], TARGET_TEXT, k=1), TypeError, "targets must be"),
+        (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, workers=0), ValueError, "workers"),
+    ],
+)
+def test_api_arguments_are_checked_when_called(call: Any, error: type[Exception], message: str) -> None:
+    """Each mistake raises at the call, naming the argument: nothing is scored silently wrong."""
+    with pytest.raises(error, match=message):
+        call()  # score_texts is lazy, but its arguments are checked before it returns
+
+
+@pytest.mark.parametrize("weight", [math.inf, -math.inf, math.nan, -1.0])
+def test_contrast_weight_must_be_finite_and_not_negative(weight: float) -> None:
+    with pytest.raises(ValueError, match="contrast weight must be a finite number of at least 0"):
+        ContrastScorer.from_texts([TARGET_TEXT], [TEXT], "lz4", weight=weight)
+    with pytest.raises(ValueError, match="contrast weight"):
+        score_texts([TEXT], [TARGET_TEXT], background=[TEXT], contrast_weight=weight)
+
+
+def test_library_objects_refuse_a_bare_text_and_bad_numbers() -> None:
+    with pytest.raises(TypeError, match="texts must be an iterable of texts, not a single str"):
+        TargetSet.from_texts(TARGET_TEXT)
+    with pytest.raises(ValueError, match="texts is empty"):
+        TargetSet.from_texts([])
+    with pytest.raises(TypeError, match="background must be"):
+        ContrastScorer.from_texts([TARGET_TEXT], TEXT)
+    with pytest.raises(TypeError, match="targets must be"):
+        ContrastScorer.from_texts(TARGET_TEXT, [TEXT])
+    with pytest.raises(TypeError, match="texts must be"):
+        Decontaminator.from_targets(TARGET_TEXT)
+    targets = TargetSet.from_texts([TARGET_TEXT], "lz4")
+    for z in (math.inf, math.nan, 0.0, -1.0):
+        with pytest.raises(ValueError, match="z"):
+            AdaptiveScorer(targets, z=z)
+    with pytest.raises(TypeError, match="scorer must be a TargetSet or a ContrastScorer"):
+        AdaptiveScorer([TARGET_TEXT])  # type: ignore[arg-type]
+    spec = TextSpec.build("text")
+    with pytest.raises(TypeError, match="sources must be an iterable of paths"):
+        sample_background("corpus.jsonl", spec, 10)
+    with pytest.raises(TypeError, match="size must be an int"):
+        sample_background(["corpus.jsonl"], spec, 2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        sample_background(["corpus.jsonl"], spec, 2, limit=0)
+
+
+def test_run_settings_and_selection_limits_follow_the_cli_rules() -> None:
+    targets = TargetSet.from_texts([TARGET_TEXT], "lz4")
+    spec = TextSpec.build("text")
+    for field, value, error in (
+        ("workers", 0, ValueError),
+        ("workers", 1.0, TypeError),
+        ("batch_size", 0, ValueError),
+        ("batch_size", True, TypeError),
+        ("limit", 0, ValueError),
+    ):
+        with pytest.raises(error, match=field):
+            RunSettings(["a.jsonl"], targets, spec, **{field: value})
+    with pytest.raises(TypeError, match="sources must be an iterable of paths"):
+        RunSettings("a.jsonl", targets, spec)  # type: ignore[arg-type]
+    settings = RunSettings(["a.jsonl"], targets, spec)
+    for top_k, fraction, error in (
+        (1.5, None, TypeError),
+        (0, None, ValueError),
+        (None, 0.0, ValueError),
+        (None, math.inf, ValueError),
+        (None, math.nan, ValueError),
+        (None, "0.5", TypeError),
+    ):
+        with pytest.raises(error):
+            run_select(settings, io.BytesIO(), top_k=top_k, fraction=fraction)  # type: ignore[arg-type]
+
+
+def test_values_out_of_range_are_value_errors_and_usage_errors() -> None:
+    from zipfit_cli import UsageError
+
+    for call in (lambda: get_compressor("gzip", 10), lambda: TargetSet([], get_compressor("lz4"))):
+        with pytest.raises(ValueError) as raised:
+            call()
+        assert isinstance(raised.value, UsageError)  # the CLI's exit code 2, should it meet one

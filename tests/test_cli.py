@@ -118,6 +118,25 @@ def test_fraction(slice_path: Path, scored_slice: list[dict[str, Any]], fraction
     assert out == [r for _, r in ranked[:count]]
 
 
+def test_fraction_rounds_half_up_the_decimal_as_typed(slice_path: Path, tmp_path: Path) -> None:
+    """0.145 of 100 records is 14.5: 15 kept, though 0.145 * 100 is 14.499999999999998 in floats."""
+    hundred = tmp_path / "hundred.jsonl"
+    hundred.write_bytes(b"".join(slice_path.read_bytes().splitlines(keepends=True)[:100]))
+    three = tmp_path / "three.jsonl"
+    three.write_bytes(b"".join(slice_path.read_bytes().splitlines(keepends=True)[:3]))
+    for source, fraction, count in ((hundred, "0.145", 15), (hundred, "0.575", 58), (three, "0.5", 2)):
+        out = ok("select", source, *FAST, "--fraction", fraction, "-q").stdout_bytes
+        assert len(records(out)) == count, fraction
+    report = tmp_path / "run.json"
+    single = ok("select", hundred, *FAST, "--fraction", "0.145", "--report", report, "-q").stdout_bytes
+    assert json.loads(report.read_text())["settings"]["fraction"] == 0.145
+    parts = [tmp_path / f"part-{i}.jsonl" for i in range(3)]
+    for i, part in enumerate(parts):
+        ok("select", hundred, *FAST, "--fraction", "0.145", "--shard", f"{i}/3", "-o", part, "-q")
+    assert ok("merge", *parts, "-q").stdout_bytes == single
+    assert len(records(ok("merge", *parts, "--fraction", "0.285", "-q").stdout_bytes)) == 29
+
+
 @pytest.mark.parametrize(
     "args", [["--fraction", "0"], ["--fraction", "1.5"], ["--fraction", "-0.1"], ["-k", 5, "--fraction", 0.5]]
 )

@@ -34,6 +34,24 @@ def test_every_usage_error_is_one_zipfit_line_and_exit_2(args: list[object]) -> 
     assert not result.stdout
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400"])
+@pytest.mark.parametrize(
+    ("option", "context"),
+    [
+        ("--contrast-weight", ["--contrast", "-k", "3"]),
+        ("--adaptive-z", ["--adaptive", "-k", "3"]),
+        ("--decontaminate-ncd", ["-k", "3"]),
+        ("--fraction", []),
+    ],
+)
+def test_float_options_refuse_values_that_are_not_finite(option: str, context: list[str], value: str) -> None:
+    """1e400 overflows to inf when read as a float; none of these is a usable setting."""
+    result = run("select", SOURCE, *FAST, *context, option, value, "-o", os.devnull)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zipfit: error: ") and option in lines[0], result.stderr
+
+
 def test_usage_error_from_the_installed_command_is_the_same_line() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "zipfit_cli", "select", str(SOURCE), "-t", str(TARGET), "-k", "0"],

@@ -43,6 +43,24 @@ def test_id_key_goes_with_a_score_only_format(slice_path: Path) -> None:
     assert result.exit_code == 2 and "--id-key goes with --output-format" in result.stderr
 
 
+def test_ids_output_refuses_a_score_key_equal_to_the_id_key(slice_path: Path, tmp_path: Path) -> None:
+    for args in (
+        ["score", slice_path, *FAST, "--output-format", "ids", "--score-key", "id"],
+        ["select", slice_path, *FAST, "-k", 2, "--output-format", "ids", "--score-key", "d", "--id-key", "d"],
+    ):
+        refused = run(*args)
+        assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
+        assert "the score key and the id key are both" in refused.stderr and not refused.stdout
+    # Parts scored under the key "id" hold whole records (fine), but no ids line can be made of them.
+    parts = [tmp_path / f"part-{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        ok("score", slice_path, *FAST, "--score-key", "id", "--shard", f"{i}/2", "-o", part, "-q")
+    refused = run("merge", *parts, "--output-format", "ids")
+    assert refused.exit_code == 2 and "both 'id'" in refused.stderr and not refused.stdout, refused.stderr
+    ids = records(ok("merge", *parts, "--output-format", "ids", "--id-key", "text", "-q").stdout)
+    assert set(ids[0]) == {"text", "id"}
+
+
 def test_background_command_takes_globs_and_the_line_cap(tmp_path: Path, source_lines: list[bytes]) -> None:
     for i in range(2):
         (tmp_path / f"part-{i}.jsonl").write_bytes(b"".join(source_lines[i * 100 : (i + 1) * 100]))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from zipfit_cli.ranking import Spool, TopK, count_for_fraction
+from zipfit_cli.errors import UsageError
+from zipfit_cli.ranking import Spool, TopK, check_limits, count_for_fraction
 
 # --- TopK ------------------------------------------------------------------------------------
 
@@ -123,7 +126,36 @@ def test_spool_empty(tmp_path: Path) -> None:
         (0.3, 10, 3),  # 0.3 * 10 is 3.0000000000000004 in floating point
         (0.05, 4000, 200),
         (0.5, 0, 0),
+        # Half up on the decimal as written, where floating point lands just below the half:
+        (0.145, 100, 15),  # 0.145 * 100 is 14.499999999999998
+        (Decimal("0.145"), 100, 15),
+        (0.285, 100, 29),
+        (0.575, 100, 58),
+        (0.0725, 200, 15),
+        (0.5125, 200, 103),
+        (Decimal("0.14499999999999999"), 100, 14),  # more digits than a float keeps: still exact
+        (Decimal("0.5"), 3, 2),
+        (Decimal("1"), 7, 7),
+        (1, 7, 7),
+        (Decimal("0.5"), 10**30 + 1, 5 * 10**29 + 1),  # exact at any size
     ],
 )
-def test_count_for_fraction(fraction: float, total: int, expected: int) -> None:
+def test_count_for_fraction(fraction: float | Decimal, total: int, expected: int) -> None:
     assert count_for_fraction(fraction, total) == expected
+
+
+@pytest.mark.parametrize(
+    "fraction", [0.0, -0.1, 1.5, math.inf, -math.inf, math.nan, Decimal("NaN"), Decimal("-Inf"), Decimal(2)]
+)
+def test_fraction_out_of_range_or_not_finite_is_refused(fraction: float | Decimal) -> None:
+    with pytest.raises(UsageError, match="fraction must be in"):
+        check_limits(None, fraction)
+
+
+@pytest.mark.parametrize("fraction", [True, "0.5", None])
+def test_fraction_of_another_type_is_a_type_error(fraction: object) -> None:
+    if fraction is None:
+        check_limits(None, None)  # neither: keep everything
+        return
+    with pytest.raises(TypeError, match="fraction must be a number"):
+        check_limits(None, fraction)  # type: ignore[arg-type]

@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import checks
 from .contrast import ContrastScorer
-from .errors import UsageError
 from .scoring import TargetSet
 
 DEFAULT_Z = 4.0
@@ -57,14 +57,18 @@ class AdaptiveScorer:
         checkpoints: Sequence[float] | None = None,
         seed: int = 0,
     ) -> None:
-        if not z > 0:
-            raise UsageError(f"the adaptive bound needs z > 0, not {z}", setting="adaptive_z")
+        if not isinstance(scorer, TargetSet | ContrastScorer):
+            raise TypeError(f"scorer must be a TargetSet or a ContrastScorer, not {type(scorer).__name__}")
+        if checks.number("z", z, setting="adaptive_z") <= 0:
+            raise checks.ArgumentError(f"the adaptive bound needs z > 0, not {z}", setting="adaptive_z")
         if checkpoints is None:  # shares of the comparisons, measured per compressor
             inner = scorer.targets if isinstance(scorer, ContrastScorer) else scorer
             checkpoints = inner.compressor.adaptive_checkpoints
         shares = list(checkpoints)
         if not shares or any(not 0 < f < 1 for f in shares) or shares != sorted(shares):
-            raise UsageError("adaptive checkpoints are increasing shares of the targets, each in (0, 1)")
+            raise checks.ArgumentError(
+                "adaptive checkpoints are increasing shares of the targets, each in (0, 1)"
+            )
         self.scorer, self.z, self.checkpoints, self.seed = scorer, z, tuple(checkpoints), seed
         rng = random.Random(seed)
         if isinstance(scorer, ContrastScorer):  # a record's own copies leave its background mean

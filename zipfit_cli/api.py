@@ -7,8 +7,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
+from . import checks
 from .contrast import DEFAULT_WEIGHT
-from .errors import UsageError
 from .ranking import TopK
 from .records import RecordError, TextSpec, encode_text
 from .runner import ScoreJob, map_batches
@@ -30,10 +30,19 @@ def _scorer(
 ) -> Scorer:
     """A scorer as given (TargetSet, CorpusScorer, ContrastScorer), or one built from texts:
     the paper's score, or contrast when a background is given."""
+    if background is None and contrast_weight != DEFAULT_WEIGHT:
+        raise checks.ArgumentError("contrast_weight goes with a background given as texts")
+    if isinstance(targets, str | bytes):
+        checks.many("targets", targets)  # raises: one text would be a target per character
     if not isinstance(targets, Sequence):
+        if not callable(getattr(targets, "score", None)):
+            raise TypeError(f"targets must be a list of texts or a scorer, not {type(targets).__name__}")
         if background is not None:
-            raise UsageError("give the background as texts together with target texts, not with a scorer")
+            raise checks.ArgumentError(
+                "give the background as texts together with target texts, not with a scorer"
+            )
         return targets
+    checks.texts("targets", targets)
     if background is not None:
         from .contrast import ContrastScorer
 
@@ -48,6 +57,8 @@ def _batched(items: Iterable[bytes], size: int) -> Iterator[tuple[None, list[byt
 
 
 def _encode(i: int, text: str | bytes) -> bytes:
+    if not isinstance(text, str | bytes):
+        raise TypeError(f"texts[{i}] must be str or bytes, not {type(text).__name__}")
     # The same rule as the CLI's empty_text: an empty text has no meaningful score.
     if not text.strip():
         raise RecordError("empty_text", f"text {i} is empty or whitespace only")
@@ -74,8 +85,20 @@ def score_texts(
     `if __name__ == "__main__":` in a script: worker processes import the script again.
 
     >>> scores = list(score_texts(["def f(x): return x"], ["def g(y): return y"]))
+
+    Arguments are checked when it is called (the texts as they are scored): TypeError or
+    ValueError naming the argument, by the CLI's rules.
     """
+    checks.many("texts", texts)
+    checks.count("workers", workers)
+    checks.count("batch_size", batch_size)
     scorer = _scorer(targets, compressor, level, background, contrast_weight)
+    return _scores(texts, scorer, workers, batch_size, progress)
+
+
+def _scores(
+    texts: Iterable[str | bytes], scorer: Scorer, workers: int, batch_size: int, progress: bool
+) -> Iterator[float]:
     encoded: Iterable[bytes] = map(_encode, itertools.count(), texts)
     if progress:
         from tqdm.auto import tqdm  # type: ignore[import-untyped]
@@ -105,8 +128,8 @@ def select_top_k(
 
     Ties keep input order. Raises RecordError for a record without usable text.
     """
-    if k < 1:
-        raise UsageError(f"k must be at least 1, not {k}")
+    checks.many("records", records, "records (mappings)")
+    checks.count("k", k)
     spec = TextSpec.build(text_key)
     best: TopK[Mapping[str, Any]] = TopK(k)
     # Records wait here between handing their text to the scorer and getting a score back.

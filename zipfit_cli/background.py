@@ -13,6 +13,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import checks
 from .errors import InputError, UsageError
 from .reading import STDIN
 from .records import RecordError, TextSpec
@@ -38,8 +39,13 @@ def sample_background(
 ) -> Sample:
     """`size` records drawn uniformly without replacement from the valid records of `sources`
     (the first `limit` records only, when given)."""
-    if size < 1:
-        raise UsageError(f"the background needs at least 1 record, not {size}", setting="background_size")
+    checks.many("sources", sources, "paths")
+    if checks.count("size", size, minimum=0) < 1:
+        raise checks.ArgumentError(
+            f"the background needs at least 1 record, not {size}", setting="background_size"
+        )
+    if limit is not None:
+        checks.count("limit", limit)
     if STDIN in sources:
         raise UsageError(
             "stdin can be read only once, and sampling a background needs a pass of its own: "

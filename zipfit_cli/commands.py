@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +178,7 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
             shape=_shape(opts, settings),
         )
 
-    _run_scoring(opts, settings, run, "select", "selected", asdict(selection))
+    _run_scoring(opts, settings, run, "select", "selected", selection.describe())
 
 
 def _check_adaptive(selection: SelectionOptions) -> None:
@@ -305,7 +304,7 @@ def merge(
         force=force,
         label="merging",
         what="selected",
-        settings=lambda: {"command": "merge", "parts": parts, **asdict(selection)},
+        settings=lambda: {"command": "merge", "parts": parts, **selection.describe()},
         total_bytes=None,
         command_line=command_line,
         schema=lambda: _merged_schema(parts, output_format),

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
+from .checks import ArgumentError
 from .errors import UsageError
 
 # gzip framing around a raw deflate stream: 10-byte header + 8-byte CRC32/ISIZE trailer.
@@ -43,9 +44,12 @@ class Compressor:
         self.check_level()
 
     def check_level(self) -> None:
+        if isinstance(self.level, bool) or not isinstance(self.level, int):
+            # 1.0 and True are in range(1, 10): they would pass for levels
+            raise TypeError(f"level must be an int, not {type(self.level).__name__}")
         if self.level not in self.levels:
             first, last = self.levels[0], self.levels[-1]
-            raise UsageError(
+            raise ArgumentError(
                 f"level {self.level} is not valid for {self.name}; choose {first}..{last}", setting="level"
             )
 
@@ -151,7 +155,7 @@ class GzipCompressor(Compressor):
 
     def check_level(self) -> None:
         if self.level == 0:
-            raise UsageError(
+            raise ArgumentError(
                 "level 0 makes gzip store data uncompressed, so every score would depend "
                 "on text length alone; choose a level from 1 (fastest) to 9 (the paper's)",
                 setting="level",
@@ -241,7 +245,7 @@ class Lz4Compressor(Compressor):
 
     def check_level(self) -> None:
         if self.level in (1, 2):
-            raise UsageError(
+            raise ArgumentError(
                 "lz4 levels 1 and 2 are the same as 0 (its fast mode); "
                 "choose 0, or 3-12 for high compression",
                 setting="level",
@@ -363,7 +367,7 @@ def get_compressor(name: str, level: int | None = None) -> Compressor:
         cls = COMPRESSORS[name]
     except KeyError:
         known = ", ".join(COMPRESSORS)
-        raise UsageError(
+        raise ArgumentError(
             f"unknown compressor {name!r}; choose one of: {known}", setting="compressor"
         ) from None
     try:

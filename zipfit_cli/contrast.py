@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import checks
 from .compressors import Compressor, get_compressor
 from .errors import UsageError
 from .records import encode_text
@@ -38,10 +39,7 @@ class ContrastScorer:
     """
 
     def __init__(self, targets: TargetSet, background: TargetSet, weight: float = DEFAULT_WEIGHT) -> None:
-        if not weight >= 0:
-            raise UsageError(
-                f"the contrast weight must be 0 or more, not {weight}", setting="contrast_weight"
-            )
+        checks.number("the contrast weight", weight, 0.0, setting="contrast_weight")
         self.targets = targets
         self.background = background
         self.weight = weight
@@ -59,9 +57,11 @@ class ContrastScorer:
         level: int | None = None,
         weight: float = DEFAULT_WEIGHT,
     ) -> ContrastScorer:
+        checks.texts("targets", targets)
+        checks.texts("background", background, empty_ok=True)
         comp = get_compressor(compressor, level) if isinstance(compressor, str) else compressor
         if not background:
-            raise UsageError(
+            raise checks.ArgumentError(
                 "the background is empty: give at least one background record", setting="background"
             )
         return cls(

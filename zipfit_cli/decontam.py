@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import checks
 from .compressors import Compressor, get_compressor
 from .errors import UsageError
 from .scoring import ncd
@@ -81,12 +82,12 @@ class Decontaminator:
         if ngram is None and ncd_threshold is None:
             raise UsageError("decontamination needs a criterion: an n-gram length or an NCD threshold")
         if ngram is not None and ngram < 1:
-            raise UsageError(f"the n-gram length must be at least 1, not {ngram}")
+            raise checks.ArgumentError(f"the n-gram length must be at least 1, not {ngram}")
         if min_shared < 1:
-            raise UsageError(f"min_shared must be at least 1, not {min_shared}")
+            raise checks.ArgumentError(f"min_shared must be at least 1, not {min_shared}")
         if ncd_threshold is not None:
             if not 0.0 <= ncd_threshold < 1.0:
-                raise UsageError(f"the NCD threshold must be in [0, 1), not {ncd_threshold}")
+                raise checks.ArgumentError(f"the NCD threshold must be in [0, 1), not {ncd_threshold}")
             if compressor is None or target_texts is None:
                 raise UsageError("an NCD threshold needs a compressor and the target texts")
         self.target_words = target_words
@@ -111,9 +112,11 @@ class Decontaminator:
     ) -> Decontaminator:
         """A decontaminator for these targets; `ngram=None` turns criterion A off. `names`
         (the targets' ids, None where one has none) are what `explain` reports."""
+        texts = list(checks.many("texts", texts))
+        checks.texts("texts", texts, empty_ok=True)  # empty: refused below, as the CLI words it
         encoded = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
         if not encoded:
-            raise UsageError("the target set is empty: give at least one target example")
+            raise checks.ArgumentError("the target set is empty: give at least one target example")
         comp = None
         if ncd_threshold is not None:
             comp = get_compressor(compressor, level) if isinstance(compressor, str) else compressor

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
+from . import checks
 from .adaptive import DEFAULT_BLOCK, PRUNED, AdaptiveScorer, Thresholds
 from .batches import Batch, Slicing, read_batches
 from .errors import InvalidRecordError
@@ -57,6 +58,13 @@ class RunSettings:
     decontaminate: Decontaminator | None = None
     adaptive: AdaptiveScorer | None = None  # --adaptive: select -k stops hopeless records early
     warnings: list[str] = field(default_factory=list)  # known before the run: shown and reported with it
+
+    def __post_init__(self) -> None:
+        checks.many("sources", self.sources, "paths")
+        checks.count("workers", self.workers)
+        checks.count("batch_size", self.batch_size)
+        if self.limit is not None:
+            checks.count("limit", self.limit)
 
     def job(self) -> ScoreJob:
         """What each worker receives once."""

@@ -86,6 +86,7 @@ SETTING_HINTS = {
     "max_text_bytes": "see --max-text-bytes",
     "max_line_bytes": "see --max-line-bytes",
     "id_key": "see --id-key",
+    "score_key": "see --score-key",
     "compressor": "see --compressor",
     "level": "see --level",
     "method": "see --method",

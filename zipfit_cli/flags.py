@@ -6,6 +6,9 @@ defaults live in `options.py`.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +16,39 @@ from typing import Annotated
 import typer
 
 from .compressors import COMPRESSORS
+from .errors import shown
 from .options import SCORING
+
+
+def finite(minimum: float | None = None) -> Callable[[str | float], float]:
+    """The parser of a float option: a finite number, at least `minimum`. Click's float type
+    takes inf and nan, and 1e400 overflows to inf; none is a weight, a bound or a threshold."""
+
+    def parse(value: str | float) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"'{shown(value)}' is not a number") from None
+        if not math.isfinite(number):
+            raise typer.BadParameter(f"'{shown(value)}' is not a finite number")
+        if minimum is not None and number < minimum:
+            raise typer.BadParameter(f"must be at least {minimum:g}, not {shown(value)}")
+        return number
+
+    return parse
+
+
+def decimal(value: str | float) -> Decimal:
+    """The parser of --fraction: the decimal number as typed (0.145 stays 0.145, where a float
+    holds 0.14499999999999999), so that rounding half up rounds what the user wrote."""
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else repr(value))
+    except InvalidOperation:
+        raise typer.BadParameter(f"'{shown(value)}' is not a number") from None
+    if not number.is_finite():
+        raise typer.BadParameter(f"'{shown(value)}' is not a finite number")
+    return number
+
 
 Sources = Annotated[
     list[str],
@@ -194,6 +229,7 @@ ConnectTimeout = Annotated[
     typer.Option(
         "--connect-timeout",
         metavar="SECONDS",
+        parser=finite(),
         help="With --engine dask and --scheduler: give up on a scheduler that has not answered "
         "within this many seconds.",
     ),
@@ -210,9 +246,12 @@ Blocksize = Annotated[
     ),
 ]
 Fraction = Annotated[
-    float | None,
+    Decimal | None,
     typer.Option(
-        "--fraction", metavar="F", help="Keep this share of scored records, 0 < F <= 1 (rounded half up)."
+        "--fraction",
+        metavar="F",
+        parser=decimal,
+        help="Keep this share of scored records, 0 < F <= 1 (rounded half up).",
     ),
 ]
 
@@ -249,6 +288,7 @@ DecontaminateNcd = Annotated[
     typer.Option(
         "--decontaminate-ncd",
         metavar="T",
+        parser=finite(),
         help="Also drop records within this NCD of any target, e.g. 0.3 (implies --decontaminate).",
         show_default=False,
     ),
@@ -331,7 +371,7 @@ ContrastWeight = Annotated[
     typer.Option(
         "--contrast-weight",
         metavar="W",
-        min=0.0,
+        parser=finite(minimum=0.0),
         help="With --contrast: weight of the background term (0: the paper's ranking).",
     ),
 ]
@@ -348,7 +388,7 @@ AdaptiveZ = Annotated[
     typer.Option(
         "--adaptive-z",
         metavar="Z",
-        min=0.5,
+        parser=finite(minimum=0.5),
         help="Standard errors of the bound of --adaptive: larger stops fewer records, more safely.",
     ),
 ]

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from .errors import InputError, UsageError, shown
-from .ranking import check_limits, count_for_fraction, rank
+from .ranking import Share, check_limits, count_for_fraction, rank
 from .reading import STDIN, compression_of, read_lines
 from .records import TextSpec
 from .rules import Filters, apply_filters
@@ -160,7 +160,7 @@ def run_merge(
     paths: list[str],
     sink: Sink,
     top_k: int | None = None,
-    fraction: float | None = None,
+    fraction: Share | None = None,
     spool_dir: str | None = None,
     filters: Filters | None = None,
     output_format: str = "records",

@@ -8,8 +8,10 @@ default is written once for every command that takes the option.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from .adaptive import DEFAULT_Z, AdaptiveScorer
 from .compressors import get_compressor
@@ -24,6 +26,7 @@ from .rules import Filters
 from .runner import default_workers
 from .scorers import Scorer, ScoringInputs, build_scorer
 from .shards import INDEX_KEY, PART_KEY, parse_shard
+from .writing import check_output_format
 
 DECONTAMINATE_NGRAM = 13  # word n-gram length of --decontaminate
 
@@ -98,6 +101,7 @@ class ScoringOptions:
             raise UsageError(f"--connect-timeout takes seconds > 0, not {self.connect_timeout}")
         if self.engine != "local" and self.shard is not None:
             raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
+        check_output_format(self.output_format, self.score_key, self.id_key)
         if self.output_format != "records" and self.shard is not None:
             raise UsageError(
                 "shards write whole records for `zipfit merge`: give --output-format to the merge"
@@ -162,7 +166,7 @@ class SelectionOptions:
     """What `select` keeps, and the rules it keeps it by."""
 
     top_k: int | None = None
-    fraction: float | None = None
+    fraction: Decimal | None = None  # as typed: rounding half up rounds what the user wrote
     dedupe: bool = False
     dedupe_near: bool = False
     budget_tokens: int | None = None
@@ -175,6 +179,11 @@ class SelectionOptions:
             raise UsageError("give either --budget-tokens or --budget-chars, not both")
         if self.token_counter != "approx" and self.budget_tokens is None:
             raise UsageError("--token-counter goes with --budget-tokens")
+
+    def describe(self) -> dict[str, Any]:
+        """The selection as a report or a shard part records it, in JSON numbers: a float's
+        shortest form is the decimal given, which is what a merge reads back."""
+        return {**asdict(self), "fraction": None if self.fraction is None else float(self.fraction)}
 
     def filters(self) -> Filters:
         from .budget import make_counter

@@ -13,7 +13,7 @@ from contextlib import closing
 from typing import Any
 
 from .engine import Engine, ProgressSink, RunContext, RunSettings, local_engine
-from .ranking import check_limits, count_for_fraction, rank
+from .ranking import Share, check_limits, count_for_fraction, rank
 from .records import RecordError
 from .rules import Filters, apply_filters
 from .sources import open_source
@@ -49,7 +49,7 @@ def run_select(
     sink: Sink,
     progress: ProgressSink | None = None,
     top_k: int | None = None,
-    fraction: float | None = None,
+    fraction: Share | None = None,
     spool_dir: str | None = None,
     part: dict[str, Any] | None = None,
     engine: Engine = local_engine,

@@ -11,29 +11,53 @@ import os
 import tempfile
 from array import array
 from collections.abc import Generator, Iterable, Iterator
+from decimal import Decimal
+from fractions import Fraction
 from typing import Generic, TypeVar
 
-from .errors import UsageError, ZipfitError
+from .checks import ArgumentError
+from .errors import ZipfitError
 
 T = TypeVar("T")
 Record = tuple[float, int, bytes]  # (score, input index, output line)
 
 
-def check_limits(top_k: int | None, fraction: float | None) -> None:
+# A share of the records (--fraction): a Decimal as the user typed it, or a float, read as
+# the shortest decimal that gives it back (0.145, not the binary 0.14499999999999999...).
+Share = float | Decimal
+
+
+def exact_share(fraction: Share) -> Decimal:
+    """The fraction as the decimal number it was written as."""
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float | Decimal):
+        raise TypeError(f"fraction must be a number, not {type(fraction).__name__}")
+    return fraction if isinstance(fraction, Decimal) else Decimal(repr(fraction))
+
+
+def check_limits(top_k: int | None, fraction: Share | None) -> None:
     """How many to keep: a count, a fraction of the scored records, or (neither) all of them."""
     if top_k is not None and fraction is not None:
-        raise UsageError("give either a top-K count or a fraction, not both", setting="top_k")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"the top-K count must be at least 1, not {top_k}", setting="top_k")
-    if fraction is not None and not 0 < fraction <= 1:
-        raise UsageError(f"the fraction must be in (0, 1], not {fraction}", setting="fraction")
+        raise ArgumentError("give either a top-K count or a fraction, not both", setting="top_k")
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int):
+            raise TypeError(f"the top-K count must be an int, not {type(top_k).__name__}")
+        if top_k < 1:
+            raise ArgumentError(f"the top-K count must be at least 1, not {top_k}", setting="top_k")
+    if fraction is not None:
+        share = exact_share(fraction)
+        if not share.is_finite() or not 0 < share <= 1:
+            raise ArgumentError(f"the fraction must be in (0, 1], not {fraction}", setting="fraction")
 
 
-def count_for_fraction(fraction: float, total: int) -> int:
-    """How many records --fraction keeps out of `total`: rounded half up, at least 1."""
+def count_for_fraction(fraction: Share, total: int) -> int:
+    """How many records --fraction keeps out of `total`: rounded half up, at least 1.
+
+    Computed exactly on the decimal given: 0.145 of 100 keeps 15, where floating point
+    makes 0.145 * 100 = 14.499999999999998 and keeps 14.
+    """
     if total == 0:
         return 0
-    return max(1, math.floor(fraction * total + 0.5))
+    return max(1, math.floor(Fraction(exact_share(fraction)) * total + Fraction(1, 2)))
 
 
 class TopK(Generic[T]):
@@ -138,7 +162,7 @@ class Spool:
 def rank(
     records: Iterator[tuple[float, int, bytes]],
     top_k: int | None = None,
-    fraction: float | None = None,
+    fraction: Share | None = None,
     spool_dir: str | None = None,
 ) -> Generator[tuple[float, int, bytes], None, None]:
     """(score, index, line) in rank order: the top_k, the best fraction, or all."""

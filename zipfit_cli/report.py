@@ -36,9 +36,10 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
     if stats.budget_used is not None:
         lines.append(f"budget used: {stats.budget_used:,} {stats.budget_unit or ''}".rstrip())
     if stats.scored:
-        scores = f"score min {stats.score_min:.4f}, median {d['score_median']:.4f}, max {stats.score_max:.4f}"
+        low, median, high = (_score(x) for x in (stats.score_min, d["score_median"], stats.score_max))
+        scores = f"score min {low}, median {median}, max {high}"
         if stats.threshold is not None and what == "selected":
-            scores += f"; selection threshold {stats.threshold:.4f}"
+            scores += f"; selection threshold {_score(stats.threshold)}"
         lines.append(scores)
         lines.extend(histogram_lines(stats, stats.threshold if what == "selected" else None))
     if stats.pruned:
@@ -61,6 +62,12 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
     return lines
 
 
+def _score(x: float, width: int = 0) -> str:
+    # Four decimals suit every score zipfit computes; a huge one (a contrast weight of 1e300)
+    # would print hundreds of digits.
+    return f"{x:{width}.4f}" if abs(x) < 1e6 else f"{x:{width}.4g}"
+
+
 def _count(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
@@ -75,7 +82,7 @@ def histogram_lines(stats: RunStats, threshold: float | None, width: int = 30) -
     for lo, hi, count in reversed(bins):
         mark = ">" if threshold is not None and hi > threshold else " "
         bar = "#" * max(1 if count else 0, round(count / peak * width))
-        lines.append(f" {mark} {lo:7.4f} .. {hi:7.4f} | {bar:<{width}} {count:,}")
+        lines.append(f" {mark} {_score(lo, 7)} .. {_score(hi, 7)} | {bar:<{width}} {count:,}")
     return lines
 
 

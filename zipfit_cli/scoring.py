@@ -11,8 +11,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import checks
 from .compressors import Compressor, get_compressor
-from .errors import UsageError
 from .records import encode_text
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class TargetSet:
 
     def __post_init__(self) -> None:
         if not self.texts:
-            raise UsageError("the target set is empty: give at least one target example")
+            raise checks.ArgumentError("the target set is empty: give at least one target example")
         if not self.sizes:
             self.sizes = [self.compressor.size(t) for t in self.texts]
         self._sizes = self.compressor.sizer(self.texts)
@@ -64,6 +64,8 @@ class TargetSet:
     def from_texts(
         cls, texts: Iterable[str | bytes], compressor: str | Compressor = "gzip", level: int | None = None
     ) -> TargetSet:
+        texts = list(checks.many("texts", texts))
+        checks.texts("texts", texts)
         comp = get_compressor(compressor, level) if isinstance(compressor, str) else compressor
         return cls([encode_text(t) for t in texts], comp)
 

@@ -13,6 +13,17 @@ from .errors import InputError
 # score. Bins are kept sparsely by number (floor(score / width)), so any score range
 # works: the paper's alignment (about 0..0.4), contrast (either sign), corpus scores.
 BIN_WIDTH = 0.0005
+# Bins beyond this hold every score past it: a finite score near the float limit (a huge
+# contrast weight, say) would overflow `score / BIN_WIDTH`, and a bin's middle a float.
+LAST_BIN = 2**60
+
+
+def bin_of(score: float) -> int:
+    """The fine bin a score falls in, clamped to ±LAST_BIN."""
+    scaled = score / BIN_WIDTH
+    if math.isinf(scaled):
+        return LAST_BIN if scaled > 0 else -LAST_BIN
+    return max(-LAST_BIN, min(LAST_BIN, math.floor(scaled)))
 
 
 @dataclass
@@ -61,7 +72,7 @@ class RunStats:
             self.score_min = score
         if score > self.score_max:
             self.score_max = score
-        self.histogram[math.floor(score / BIN_WIDTH)] += 1
+        self.histogram[bin_of(score)] += 1
 
     def __iadd__(self, other: RunStats) -> RunStats:
         """Add another run's counters, e.g. one partition's (datatrove's stats do the same)."""
@@ -132,13 +143,16 @@ class RunStats:
         """(low, high, count) over [min, max] in `bins` equal bins, from the fine histogram."""
         if not self.scored:
             return []
-        lo, hi = self.score_min, self.score_max
+        # Scores of both signs near the float limit overflow hi - lo: work at half scale then.
+        scale = 1.0 if math.isfinite(self.score_max - self.score_min) else 0.5
+        lo, hi = self.score_min * scale, self.score_max * scale
         width = (hi - lo) / bins or 1.0
         counts = [0] * bins
         for b, count in self.histogram.items():
-            mid = min(max((b + 0.5) * BIN_WIDTH, lo), hi)
+            mid = min(max((b + 0.5) * BIN_WIDTH, self.score_min), self.score_max) * scale
             counts[min(int((mid - lo) / width), bins - 1)] += count
-        return [(lo + i * width, lo + (i + 1) * width, c) for i, c in enumerate(counts)]
+        edges = [min((lo + i * width) / scale, self.score_max) for i in range(bins + 1)]
+        return [(edges[i], edges[i + 1], c) for i, c in enumerate(counts)]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, shown
 from .records import TextSpec
 from .shards import part_trailer, tag_index
 from .stats import RunStats
@@ -116,12 +116,24 @@ Shape = Callable[[bytes, float], bytes]
 OUTPUT_FORMATS = ("records", "ids", "attributes")
 
 
+def check_output_format(kind: str, score_key: str, id_key: str) -> None:
+    """The output format is known, and its fields do not collide: an ids line holds the id
+    and the score side by side, so one key for both would keep the score alone."""
+    if kind not in OUTPUT_FORMATS:
+        raise UsageError(f"unknown output format '{shown(kind)}'; choose one of: {', '.join(OUTPUT_FORMATS)}")
+    if kind == "ids" and score_key == id_key:
+        raise UsageError(
+            f"the score key and the id key are both '{shown(id_key)}': the score would replace "
+            "the id in every ids line; choose another",
+            setting=("score_key", "id_key"),
+        )
+
+
 def output_shape(kind: str, score_key: str, id_key: str, spec: TextSpec) -> Shape | None:
     """What an output line holds: the whole record with its score (records: None), the id and
     the score (ids), or a Dolma attribute line (attributes: the score over the whole text, as
     a [start, end, score] span in characters, under the score key's name)."""
-    if kind not in OUTPUT_FORMATS:
-        raise UsageError(f"unknown output format {kind!r}; choose one of: {', '.join(OUTPUT_FORMATS)}")
+    check_output_format(kind, score_key, id_key)
     if kind == "records":
         return None
     id_spec = TextSpec.build(id_key, setting="id_key")

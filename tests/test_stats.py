@@ -1,0 +1,47 @@
+"""Run statistics: counters, the sparse score histogram, and the summary made of them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from zipfit_cli.report import histogram_lines, summary_lines
+from zipfit_cli.stats import LAST_BIN, RunStats, bin_of
+
+HUGE = [1e308, -1e308, math.nextafter(math.inf, 0.0), -math.nextafter(math.inf, 0.0), 0.25, 1e300]
+
+
+def test_scores_near_the_float_limit_are_clamped_into_the_last_bins() -> None:
+    assert bin_of(1e308) == LAST_BIN and bin_of(-1e308) == -LAST_BIN
+    assert bin_of(1e17) == LAST_BIN  # past the last bin, though its quotient is finite
+    assert bin_of(0.25) == 500 and bin_of(-0.0001) == -1
+
+
+@pytest.mark.parametrize("scores", [HUGE, [1e308, 1e308], [-1e308, 0.5], [1e308]])
+def test_histogram_quantiles_and_summary_of_huge_scores(scores: list[float]) -> None:
+    stats = RunStats()
+    for score in scores:
+        stats.add_score(score)
+    assert stats.score_min == min(scores) and stats.score_max == max(scores)
+    median = stats.quantile(0.5)
+    assert median is not None and min(scores) <= median <= max(scores)
+    bins = stats.coarse_histogram(10)
+    assert sum(count for _, _, count in bins) == len(scores)
+    for low, high, _ in bins:
+        assert math.isfinite(low) and math.isfinite(high) and min(scores) <= low <= high <= max(scores)
+    lines = summary_lines(stats, "selected") + histogram_lines(stats, threshold=max(scores))
+    assert all(len(line) < 120 for line in lines), lines  # no 300-digit numbers either
+    merged = RunStats.from_part(stats.to_part())
+    merged += RunStats.from_part(stats.to_part())
+    assert merged.scored == 2 * len(scores) and merged.coarse_histogram(10)
+
+
+def test_ordinary_scores_keep_their_histogram() -> None:
+    stats = RunStats()
+    for i in range(100):
+        stats.add_score(i / 100)
+    bins = stats.coarse_histogram(10)
+    assert [count for _, _, count in bins] == [10] * 10
+    assert bins[0][0] == 0.0 and bins[-1][1] == 0.99
+    assert stats.quantile(0.5) == pytest.approx(0.49, abs=0.0005)  # to half a bin
