@@ -234,7 +234,11 @@ def _run_scoring(
     def report_settings() -> dict[str, Any]:
         return describe(opts, settings, command=command, **extra)
 
-    part = report_settings() if settings.shard is not None else None
+    part = None
+    if settings.shard is not None:
+        # The merge writes Parquet with the sources' schema, carried here: it opens nothing
+        # but its parts.
+        part = {**report_settings(), "parquet_schema": _schema_text(settings.sources, settings.score_key)}
     run_job(
         lambda out, display, sides: run(out, display, part, engine, sides.get("contaminated")),
         inputs=opts.sources + opts.target,
@@ -262,12 +266,28 @@ def _parquet_schema(sources: list[str], score_key: str, output_format: str) -> A
     return source_schema(sources, score_key)
 
 
+def _schema_text(sources: list[str], score_key: str) -> str | None:
+    """The sources' Parquet schema as a part carries it, or None (not all Parquet of one schema)."""
+    schema = _parquet_schema(sources, score_key, "records")
+    if schema is None:
+        return None
+    from .parquet import schema_text
+
+    return schema_text(schema)
+
+
 def _merged_schema(parts: list[str], output_format: str) -> Any:
-    """The schema of a merge's Parquet output: from the sources the parts' run read."""
+    """The schema of a merge's Parquet output: the one its parts carry (None: inferred)."""
     from .merge import read_part
 
-    info = read_part(parts[0]).info if parts else {}
-    return _parquet_schema(info.get("sources") or [], info.get("score_key", "zipfit_score"), output_format)
+    if output_format != "records" or not parts:
+        return None
+    text = read_part(parts[0]).info.get("parquet_schema")
+    if text is None:
+        return None
+    from .parquet import schema_from_text
+
+    return schema_from_text(text, parts[0])
 
 
 def merge(

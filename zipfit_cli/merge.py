@@ -13,12 +13,12 @@ from typing import Any
 
 import orjson
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, shown
 from .ranking import check_limits, count_for_fraction, rank
 from .reading import STDIN, compression_of, read_lines
 from .records import TextSpec
 from .rules import Filters, apply_filters
-from .shards import PART_KEY, PART_VERSION, untag_index
+from .shards import PART_KEY, PART_VERSION, trailer_problem, untag_index
 from .stats import RunStats
 from .writing import RecordWriter, Sink, output_shape
 
@@ -73,7 +73,9 @@ _PART_LINE_LIMIT = 1 << 40
 
 
 def _trailer(path: str, line: bytes) -> dict[str, Any]:
-    not_part = f"{path}: not a complete zipfit part (no valid trailer line); write parts with --shard I/N"
+    not_part = (
+        f"{shown(path)}: not a complete zipfit part (no valid trailer line); write parts with --shard I/N"
+    )
     if not line.startswith(_TRAILER_START):
         raise InputError(not_part)
     try:
@@ -84,8 +86,12 @@ def _trailer(path: str, line: bytes) -> dict[str, Any]:
         raise InputError(not_part)
     if info.get("part_version") != PART_VERSION:
         raise InputError(
-            f"{path}: part format {info.get('part_version')!r}; this zipfit merges {PART_VERSION}"
+            f"{shown(path)}: part format {shown(repr(info.get('part_version')))}; "
+            f"this zipfit merges {PART_VERSION}"
         )
+    problem = trailer_problem(info)
+    if problem is not None:
+        raise InputError(f"{shown(path)}: {problem}; the part was modified or is not a zipfit part")
     return info
 
 
@@ -96,25 +102,27 @@ def check_parts(parts: list[Part]) -> None:
         for key in sorted((first.keys() | part.info.keys()) - _MAY_DIFFER):
             if part.info.get(key) != first.get(key):
                 raise InputError(
-                    f"{part.path}: {key} differs from {parts[0].path} "
-                    f"({part.info.get(key)!r} vs {first.get(key)!r}); parts must come from one run"
+                    f"{shown(part.path)}: {shown(key)} differs from {shown(parts[0].path)} "
+                    f"({shown(repr(part.info.get(key)))} vs {shown(repr(first.get(key)))}); "
+                    "parts must come from one run"
                 )
     count = first["shard_count"]
     seen: dict[int, str] = {}
     for part in parts:
         i = part.info["shard_index"]
         if i in seen:
-            raise InputError(f"shard {i}/{count} given twice: {seen[i]} and {part.path}")
+            raise InputError(f"shard {i}/{count} given twice: {shown(seen[i])} and {shown(part.path)}")
         seen[i] = part.path
-    missing = sorted(set(range(count)) - set(seen))
+    # The first few only: the count is the part's word, and may be huge.
+    missing = list(itertools.islice((i for i in range(count) if i not in seen), 10))
     if missing:
         raise InputError(f"missing shard(s) {', '.join(f'{i}/{count}' for i in missing)}")
     for part in parts[1:]:
         for was, now in zip(first["inputs"], part.info["inputs"], strict=False):
             if was != now and was is not None and now is not None:
                 raise InputError(
-                    f"input {now['path']} changed between shards: {parts[0].path} read "
-                    f"{was['size']:,} bytes modified at {was['mtime_ns']} ns, {part.path} read "
+                    f"input {shown(now['path'])} changed between shards: {shown(parts[0].path)} read "
+                    f"{was['size']:,} bytes modified at {was['mtime_ns']} ns, {shown(part.path)} read "
                     f"{now['size']:,} bytes modified at {now['mtime_ns']} ns; run every shard again"
                 )
 
@@ -227,7 +235,8 @@ def _merged_stats(parts: list[Part]) -> RunStats:
         stats.blank_lines += part.info["blank_lines"]
         stats.skipped.update(part.info["skipped"])
         stats.contaminated += part.info["contaminated"]
-        stats.warnings += [w for w in part.info.get("warnings", []) if w not in stats.warnings]
+        # A part's warnings are shown as they are: one line each, whatever the part holds.
+        stats.warnings += [w for w in map(shown, part.info.get("warnings", [])) if w not in stats.warnings]
     stats.shards_elapsed, stats.elapsed = stats.elapsed, 0.0
     return stats
 

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import orjson
 
-from .errors import InputError, UsageError, ZipfitError
+from .errors import InputError, UsageError, ZipfitError, shown
 from .output import OutputError
 from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError, file_size, is_url, open_local, open_url
 
@@ -193,6 +193,36 @@ def source_schema(sources: Sequence[str], score_key: str) -> Any:
     score = pa.field(score_key, pa.float64())
     at = first.get_field_index(score_key)
     return first.set(at, score) if at >= 0 else first.append(score)
+
+
+# Arrow marks an extension type by this metadata key; reading one back would construct a
+# type registered under a name the bytes choose, so parts carry plain types only.
+_EXTENSION_MARK = b"ARROW:extension"
+
+
+def schema_text(schema: Any) -> str | None:
+    """A schema as text a part's trailer can carry: base64 of its Arrow IPC bytes (None
+    for a schema with extension types; the merge then infers one from the records)."""
+    data = schema.serialize().to_pybytes()
+    return None if _EXTENSION_MARK in data else base64.b64encode(data).decode("ascii")
+
+
+def schema_from_text(text: str, where: str) -> Any:
+    """The schema `schema_text` wrote; anything else is an InputError naming `where`."""
+    pa, _ = pyarrow_modules("writing")
+    import pyarrow.ipc
+
+    bad = InputError(f"{shown(where)}: parquet_schema is not a schema zipfit wrote; the part was modified")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise bad from None
+    if _EXTENSION_MARK in data:
+        raise bad
+    try:
+        return pyarrow.ipc.read_schema(pa.py_buffer(data))
+    except (pa.ArrowException, ValueError, TypeError, OSError):
+        raise bad from None
 
 
 def _from_json(kind: Any) -> Callable[[Any], Any] | None:
