@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TARGET, TEMPLATE, run
+from conftest import TARGET, TEMPLATE, ok, run
 
 BASE = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q", "-j", "1"]
 
@@ -210,3 +210,23 @@ def test_merge_shows_a_parts_warnings_on_one_line(slice_path: Path, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "zipfit: warning: forged\\x0azipfit: error: FAKE\\x1b[2J" in result.stderr
     assert "\x1b" not in result.stderr and "\nzipfit: error" not in result.stderr
+
+
+def test_merge_to_attributes_refuses_parts_that_left_records_out(
+    source_lines: list[bytes], tmp_path: Path
+) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"".join(source_lines[:10]) + b"{broken\n")
+    made = parts(tmp_path, source, 2, "score", "--skip-invalid")
+    result = run("merge", *made, "--output-format", "attributes")
+    assert result.exit_code == 2, result.output
+    assert "needs a line for every document" in result.stderr and "left 1 record(s) out" in result.stderr
+    assert result.stdout == ""
+    assert len(ok("merge", *made, "--output-format", "ids").stdout.splitlines()) == 10
+
+
+def test_merge_to_attributes_of_parts_that_skipped_nothing(source_lines: list[bytes], tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"".join(source_lines[:10]))
+    made = parts(tmp_path, source, 2, "score", "--skip-invalid")
+    assert len(ok("merge", *made, "--output-format", "attributes").stdout.splitlines()) == 10

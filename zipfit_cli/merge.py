@@ -179,6 +179,8 @@ def run_merge(
     start = time.perf_counter()
     parts = [read_part(p) for p in paths]
     check_parts(parts)
+    if output_format == "attributes":
+        _check_every_document(parts)
     info = parts[0].info
     stats = _merged_stats(parts)
     stats.check_any_scored()  # the shards leave this check to the merge
@@ -224,6 +226,19 @@ def run_merge(
             writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
     return stats
+
+
+def _check_every_document(parts: list[Part]) -> None:
+    """An attribute file has a line for every document, in order, as `score` refuses to
+    write one under --skip-invalid or decontamination: parts that left records out cannot
+    make one either."""
+    left_out = sum(sum(p.info["skipped"].values()) + p.info["contaminated"] for p in parts)
+    if left_out:
+        raise UsageError(
+            "an attribute file needs a line for every document, in order: the parts left "
+            f"{left_out:,} record(s) out (--skip-invalid or decontamination); merge them with "
+            "--output-format records or ids"
+        )
 
 
 def _merged_stats(parts: list[Part]) -> RunStats:
