@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TARGET, TEMPLATE
+from conftest import FAST, TARGET, TEMPLATE, records
 from typer.testing import CliRunner
 
 from zipfit_cli import output as output_module
@@ -134,6 +135,112 @@ def test_inputs_never_modified(slice_path: Path, tmp_path: Path) -> None:
     assert _select(source, tmp_path / "b.jsonl", "-k", "5", "--skip-invalid").exit_code == 0
     assert (hashlib.sha256(source.read_bytes()).hexdigest(), source.stat().st_mtime_ns) == before
     assert hashlib.sha256(TARGET.read_bytes()).hexdigest() == target_before
+
+
+def _refused_as_input(result: Any, *protected: Path, before: list[bytes]) -> None:
+    assert result.exit_code == 2, result.output
+    assert "is also an input" in result.stderr
+    assert [p.read_bytes() for p in protected] == before
+
+
+def test_an_input_named_by_a_file_url_or_a_file_url_glob_is_never_an_output(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(slice_path.read_bytes())
+    before = [out.read_bytes()]
+    for source in (f"file://{out}", f"file://{tmp_path}/*.jsonl"):
+        result = runner.invoke(app, ["select", source, *FAST, "-k", "3", "-o", str(out), "--force"])
+        _refused_as_input(result, out, before=before)
+
+
+def test_a_background_is_never_an_output(slice_path: Path, tmp_path: Path) -> None:
+    background = tmp_path / "bg.jsonl"
+    background.write_bytes(b"".join(slice_path.read_bytes().splitlines(keepends=True)[:20]))
+    before = [background.read_bytes()]
+    contrast = ["--contrast", "--background", str(background), "-k", "3"]
+    for extra in (
+        ["--report", str(background)],
+        ["--report", str(background), "--force"],
+        ["-o", str(background), "--force"],
+        ["--decontaminate", "--contaminated-output", str(background), "--force"],
+    ):
+        result = runner.invoke(app, ["select", str(slice_path), *FAST, *contrast, *extra])
+        _refused_as_input(result, background, before=before)
+
+
+def test_a_parquet_background_is_never_an_output(slice_path: Path, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    background = tmp_path / "bg.parquet"
+    pq.write_table(pa.Table.from_pylist(records(slice_path.read_bytes())[:20]), background)
+    before = [background.read_bytes()]
+    args = ["select", str(slice_path), *FAST, "--contrast", "--background", str(background), "-k", "3"]
+    result = runner.invoke(app, [*args, "-o", str(background), "--force"])
+    _refused_as_input(result, background, before=before)
+
+
+def test_a_report_through_a_link_is_an_output_like_the_others(slice_path: Path, tmp_path: Path) -> None:
+    background = tmp_path / "bg.jsonl"
+    background.write_bytes(b"".join(slice_path.read_bytes().splitlines(keepends=True)[:20]))
+    elsewhere = tmp_path / "notes.txt"
+    elsewhere.write_text("keep me\n")
+    before = [background.read_bytes()]
+    (tmp_path / "to-bg.json").symlink_to(background)
+    (tmp_path / "to-notes.json").symlink_to(elsewhere)
+    os.link(background, tmp_path / "hard.json")
+    args = ["--contrast", "--background", str(background), "-k", "3", "--report"]
+    for report in ("to-bg.json", "hard.json"):
+        result = _select(slice_path, tmp_path / "out.jsonl", *args, str(tmp_path / report), "--force")
+        _refused_as_input(result, background, before=before)
+    result = _select(slice_path, tmp_path / "out.jsonl", *args, str(tmp_path / "to-notes.json"))
+    assert result.exit_code == 4, result.output
+    assert elsewhere.read_text() == "keep me\n"
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_an_existing_report_needs_force(slice_path: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text("an earlier run's report\n")
+    result = _select(slice_path, tmp_path / "out.jsonl", "-k", "3", "--report", str(report))
+    assert result.exit_code == 4, result.output
+    assert f"output {report} exists; use --force" in result.stderr
+    assert report.read_text() == "an earlier run's report\n"
+    assert not (tmp_path / "out.jsonl").exists()
+    assert (
+        _select(slice_path, tmp_path / "out.jsonl", "-k", "3", "--report", str(report), "--force").exit_code
+        == 0
+    )
+    assert json.loads(report.read_text())["stats"]["selected"] == 3
+
+
+def test_merge_and_background_never_write_an_input(slice_path: Path, tmp_path: Path) -> None:
+    parts = [tmp_path / f"part-{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        assert _select(slice_path, part, "-k", "3", "--shard", f"{i}/2").exit_code == 0
+    before = [p.read_bytes() for p in parts]
+    for extra in (["-o", str(parts[0]), "--force"], ["--report", str(parts[1]), "--force"]):
+        result = runner.invoke(app, ["merge", *map(str, parts), *extra])
+        _refused_as_input(result, *parts, before=before)
+    result = runner.invoke(
+        app, ["background", f"file://{parts[0]}", "-n", "2", "-o", str(parts[0]), "--force"]
+    )
+    _refused_as_input(result, *parts, before=before)
+
+
+@pytest.mark.slow
+def test_stdout_opened_on_an_input_is_refused(slice_path: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(slice_path.read_bytes())
+    before = source.read_bytes()
+    args = ["select", str(source), *FAST, "-k", "3"]
+    with open(source, "ab") as appending:  # `zipfit select source.jsonl ... >> source.jsonl`
+        done = subprocess.run(
+            [sys.executable, "-m", "zipfit_cli", *args], stdout=appending, stderr=subprocess.PIPE
+        )
+    assert done.returncode == 2, done.stderr
+    assert b"is also an input" in done.stderr
+    assert source.read_bytes() == before
 
 
 def test_output_abort_removes_temporary_file(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import IO, Any
 
-from .errors import OutputExistsError, UsageError, ZipfitError
+from .errors import OutputExistsError, ZipfitError
 from .reading import STDIN, compression_of
 
 
@@ -43,31 +43,6 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
-
-
-def check_output_path(path: str, inputs: list[str], force: bool) -> None:
-    """Refuse an output that is one of the inputs, or that exists without --force."""
-    if path == STDIN or is_special(path):
-        return
-    if path.endswith("/") and not os.path.isdir(path):
-        # realpath() would drop the slash and write a file named like the missing directory.
-        raise UsageError(f"output {path} ends with '/' but is not a directory; give a file name")
-    path = os.path.realpath(path)  # a link is written through
-    if os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode):
-        raise UsageError(f"output {path} is a block device; give a file, a pipe or a character device")
-    if os.path.isdir(path):
-        raise UsageError(f"output {path} is a directory; give a file name")
-    if os.path.exists(path):
-        for source in inputs:
-            if source != STDIN and os.path.exists(source) and os.path.samefile(source, path):
-                raise UsageError(f"output {path} is also an input; choose another output path")
-    if os.path.exists(path) and not force:
-        raise OutputExistsError(f"output {path} exists; use --force to replace it")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write {path}: directory {parent} is not writable")
 
 
 _DESCRIPTOR_NAME = re.compile(r"/dev/fd/(\d+)|/proc/self/fd/(\d+)|/proc/(\d+)/fd/(\d+)")
@@ -103,7 +78,7 @@ def is_special(path: str) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def _identity(path: str) -> tuple[int, int] | None:
+def identity(path: str) -> tuple[int, int] | None:
     """(device, inode) of what an output path would write to, when it exists."""
     try:
         if path == STDIN:
@@ -114,24 +89,6 @@ def _identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return info.st_dev, info.st_ino
-
-
-def check_distinct(paths: Sequence[str]) -> None:
-    """Refuse two outputs that write to one file or stream: `--report /dev/stdout` while the
-    records go to stdout mixes the two, as `--report -` would. /dev/null takes any number.
-    """
-    null = _identity(os.devnull)
-    seen: dict[object, str] = {}
-    for path in paths:
-        key: object = _identity(path) or os.path.realpath(path)
-        if key == null:
-            continue
-        if key in seen:
-            raise UsageError(
-                f"outputs {seen[key]} and {path} are the same file or stream; "
-                "-o, --report and --contaminated-output must each go somewhere else"
-            )
-        seen[key] = path
 
 
 class Output:
