@@ -7,14 +7,16 @@ import hashlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST, TARGET, TEMPLATE, records
+from conftest import FAST, TARGET, TEMPLATE, alive, busy_corpus, descendants, records
 from typer.testing import CliRunner
 
 from zipfit_cli import output as output_module
@@ -313,3 +315,90 @@ def test_failed_output_leaves_no_report(slice_path: Path, tmp_path: Path) -> Non
     assert result.exit_code == 1, result.output
     assert "cannot write /dev/full" in result.stderr
     assert not report.exists()
+
+
+def test_an_output_being_written_has_no_name_yet(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    with Output(str(out)) as sink:
+        sink.write(b'{"a": 1}\n')
+        sink.finish()
+        assert list(tmp_path.iterdir()) == []  # nothing a kill could leave behind
+    assert out.read_bytes() == b'{"a": 1}\n'
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~output_module._UMASK)
+
+
+def test_without_o_tmpfile_the_temporary_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def no_tmpfile(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & getattr(os, "O_TMPFILE", 0) == getattr(os, "O_TMPFILE", -1):
+            raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(output_module.os, "open", no_tmpfile)
+    out = tmp_path / "x.jsonl"
+    out.write_text("old\n")
+    with Output(str(out), replace=True) as sink:
+        sink.write(b'{"a": 1}\n')
+        assert [p.name.endswith(".zipfit-tmp") for p in tmp_path.iterdir() if p != out] == [True]
+    assert out.read_bytes() == b'{"a": 1}\n'
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_an_unnamed_output_replaces_with_force_and_never_clobbers_without(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    with Output(str(out), replace=True) as sink:
+        sink.write(b"new\n")
+    assert out.read_text() == "new\n" and out.stat().st_mode & 0o777 == 0o640
+    with pytest.raises(output_module.OutputExistsError), Output(str(out), replace=False) as sink:
+        sink.write(b"newer\n")
+    assert out.read_text() == "new\n"
+    assert list(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["x.jsonl", "x.parquet"])
+def test_sigkill_leaves_no_temporary_output(tmp_path: Path, name: str) -> None:
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    source = busy_corpus(tmp_path / "big.jsonl")
+    (tmp_path / "out").mkdir()
+    cmd = [sys.executable, "-m", "zipfit_cli", "select", str(source), "-t", str(TARGET),
+           "--target-template", TEMPLATE, "--fraction", "0.5", "-j", "2",
+           "-o", str(tmp_path / "out" / name)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(descendants(proc.pid)) < 3:  # the workers and the resource tracker
+            assert proc.poll() is None and time.monotonic() < deadline, "workers never started"
+            time.sleep(0.1)
+        time.sleep(1.0)  # midway: records are being scored and the output is open
+        tree = descendants(proc.pid)
+        proc.kill()
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in tree)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_background_with_force_leaves_only_its_output(slice_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bg.jsonl"
+    out.write_text("an older background\n")
+    result = runner.invoke(app, ["background", str(slice_path), "-n", "5", "-o", str(out), "--force", "-q"])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 5
+    assert list(tmp_path.iterdir()) == [out]

@@ -14,8 +14,9 @@ import os
 import stat
 from collections.abc import Sequence
 
+from .destinations import descriptor_of, identity, is_special
 from .errors import OutputExistsError, UsageError, shown
-from .output import OutputError, descriptor_of, identity, is_special
+from .output import OutputError
 from .reading import STDIN, is_url
 
 _GLOB = "*?["
