@@ -145,9 +145,11 @@ def trailer_problem(info: dict[str, Any]) -> str | None:
     uses is one a shard writes."""
     for checks, where, within in ((_TRAILER_CHECKS, "", info), (_STATS_CHECKS, "stats.", info["stats"])):
         for key, (kind, valid) in checks.items():
-            if key not in within and key in _OPTIONAL:
-                continue
-            if not valid(within.get(key)):
+            if key not in within:
+                if key in _OPTIONAL:
+                    continue
+                return f"its trailer has no {where}{key}"
+            if not valid(within[key]):
                 return f"its trailer's {where}{key} is not {kind}"
     index, count = info["shard_index"], info["shard_count"]
     if not _is_count(index) or index >= count:
