@@ -381,6 +381,28 @@ def test_shards_refuse_parquet_and_merge_writes_it(slice_path: Path, tmp_path: P
     assert got.column("id").to_pylist() == _selected(slice_path)[:5]
 
 
+def test_merge_takes_the_parquet_schema_from_its_parts_not_the_sources(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    rows = [{**row, "day": datetime.date(2024, 5, 1 + i % 28)} for i, row in enumerate(_rows(slice_path))]
+    source = _write_parquet(tmp_path / "s.parquet", pa.Table.from_pylist(rows))
+    parts = [tmp_path / f"part{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        ok("select", source, *FAST, "-k", 5, "--shard", f"{i}/2", "-o", part)
+    source.unlink()  # the merge reads its parts only
+    out = tmp_path / "merged.parquet"
+    ok("merge", *parts, "-o", out)
+    assert pq.read_table(out).schema.field("day").type == pa.date32()
+    forged = [
+        line.replace(b'"parquet_schema":"', b'"parquet_schema":"AAAA')
+        for line in parts[0].read_bytes().splitlines(keepends=True)
+    ]
+    parts[0].write_bytes(b"".join(forged))
+    result = run("merge", *parts, "-o", tmp_path / "again.parquet")
+    assert result.exit_code == 3, result.output
+    assert "parquet_schema is not a schema zipfit wrote" in result.stderr
+
+
 def test_dask_engine_refuses_formats_it_cannot_split(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text("text\nhello\n")

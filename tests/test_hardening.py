@@ -143,7 +143,8 @@ def test_report_that_cannot_be_published_takes_the_output_back(
 ) -> None:
     out, report = tmp_path / "out.jsonl", tmp_path / "report.json"
     _finishing_with(monkeypatch, report, report.mkdir)  # the report's name became a directory
-    result = _select(slice_path, "-k", "3", "-o", str(out), "--report", str(report))
+    # --force: without it the name that appeared is refused as another run's (exit 4).
+    result = _select(slice_path, "-k", "3", "-o", str(out), "--report", str(report), "--force")
     assert result.exit_code == 1, result.output
     assert "rolled back" in result.stderr
     assert not out.exists()

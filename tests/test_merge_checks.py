@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from conftest import TARGET, TEMPLATE, run
+import pytest
+from conftest import TARGET, TEMPLATE, ok, run
 
 BASE = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q", "-j", "1"]
 
@@ -97,3 +103,140 @@ def test_merge_reports_its_own_time_and_the_shards_total(slice_path: Path, tmp_p
     assert stats["elapsed_s"] < 10
     assert stats["records_per_s"] == round(200 / 100.0, 1)
     assert "shards 100.00 s in total" in result.stderr
+
+
+def _rewrite_trailer(part: Path, change: Any) -> None:
+    """Apply `change(trailer)` to a part's trailer, as someone forging the part would."""
+    lines = part.read_bytes().splitlines(keepends=True)
+    trailer = json.loads(lines[-1])
+    change(trailer["_zipfit_part"])
+    part.write_bytes(b"".join(lines[:-1]) + json.dumps(trailer).encode() + b"\n")
+
+
+@contextmanager
+def _listener() -> Iterator[tuple[int, list[str]]]:
+    """A port on 127.0.0.1 that notes every connection to it; stops by itself within 60 s."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.1)
+    connected: list[str] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            connected.append("connected")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], connected
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
+
+
+@pytest.mark.slow
+def test_merge_opens_no_path_or_url_a_part_names(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "select", "-k", "5")
+    with _listener() as (port, connected):
+        for part in made:
+            _rewrite_trailer(part, lambda t: t.update(sources=[f"ftp://127.0.0.1:{port}/x.parquet"]))
+        result = run("merge", *made, "-o", tmp_path / "m.parquet")
+    assert connected == []
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("command", "explain"),
+        ("top_k", "3"),
+        ("top_k", 0),
+        ("fraction", 7.0),
+        ("written", -1),
+        ("scored", True),
+        ("skipped", {"malformed_json": "many"}),
+        ("inputs", [{"path": 1}]),
+        ("warnings", [["not text"]]),
+        ("shard_index", 5),
+        ("parquet_schema", 42),
+        ("stats", {"scored": 1}),
+    ],
+)
+def test_merge_refuses_a_part_whose_trailer_holds_what_no_shard_writes(
+    slice_path: Path, tmp_path: Path, key: str, value: Any
+) -> None:
+    made = parts(tmp_path, slice_path, 2, "select", "-k", "5")
+    _rewrite_trailer(made[1], lambda t: t.update({key: value}))
+    result = run("merge", *made)
+    assert result.exit_code == 3, result.output
+    assert (
+        "its trailer" in result.stderr and key in result.stderr and "the part was modified" in result.stderr
+    )
+    assert result.stdout == ""
+
+
+def test_merge_refuses_a_part_whose_score_histogram_was_tampered_with(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    made = parts(tmp_path, slice_path, 2, "select", "-k", "5")
+    _rewrite_trailer(made[0], lambda t: t["stats"].update(histogram={"x": 1}, score_min="low"))
+    result = run("merge", *made)
+    assert result.exit_code == 3, result.output
+    assert "its trailer's stats.score_min is not a score" in result.stderr
+
+
+def test_merge_refuses_a_part_whose_trailer_lacks_a_statistic(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "select", "-k", "5")
+    _rewrite_trailer(made[1], lambda t: t["stats"].pop("score_min"))
+    result = run("merge", *made)
+    assert result.exit_code == 3, result.output
+    assert "its trailer has no stats.score_min" in result.stderr
+
+
+def test_merge_of_a_huge_shard_count_names_the_first_missing_shards(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "select", "-k", "5")
+    for part in made:
+        _rewrite_trailer(part, lambda t: t.update(shard_count=10**15))
+    result = run("merge", *made)
+    assert result.exit_code == 3, result.output
+    assert "missing shard(s) 2/1000000000000000, 3/1000000000000000" in result.stderr
+
+
+def test_merge_shows_a_parts_warnings_on_one_line(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "score")
+    for part in made:
+        _rewrite_trailer(part, lambda t: t.update(warnings=["forged\nzipfit: error: FAKE\x1b[2J"]))
+    result = run("merge", *made)
+    assert result.exit_code == 0, result.output
+    assert "zipfit: warning: forged\\x0azipfit: error: FAKE\\x1b[2J" in result.stderr
+    assert "\x1b" not in result.stderr and "\nzipfit: error" not in result.stderr
+
+
+def test_merge_to_attributes_refuses_parts_that_left_records_out(
+    source_lines: list[bytes], tmp_path: Path
+) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"".join(source_lines[:10]) + b"{broken\n")
+    made = parts(tmp_path, source, 2, "score", "--skip-invalid")
+    result = run("merge", *made, "--output-format", "attributes")
+    assert result.exit_code == 2, result.output
+    assert "needs a line for every document" in result.stderr and "left 1 record(s) out" in result.stderr
+    assert result.stdout == ""
+    assert len(ok("merge", *made, "--output-format", "ids").stdout.splitlines()) == 10
+
+
+def test_merge_to_attributes_of_parts_that_skipped_nothing(source_lines: list[bytes], tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"".join(source_lines[:10]))
+    made = parts(tmp_path, source, 2, "score", "--skip-invalid")
+    assert len(ok("merge", *made, "--output-format", "attributes").stdout.splitlines()) == 10

@@ -5,15 +5,18 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TARGET, TEMPLATE
+from conftest import FAST, TARGET, TEMPLATE, alive, busy_corpus, descendants, records
 from typer.testing import CliRunner
 
 from zipfit_cli import output as output_module
@@ -136,6 +139,112 @@ def test_inputs_never_modified(slice_path: Path, tmp_path: Path) -> None:
     assert hashlib.sha256(TARGET.read_bytes()).hexdigest() == target_before
 
 
+def _refused_as_input(result: Any, *protected: Path, before: list[bytes]) -> None:
+    assert result.exit_code == 2, result.output
+    assert "is also an input" in result.stderr
+    assert [p.read_bytes() for p in protected] == before
+
+
+def test_an_input_named_by_a_file_url_or_a_file_url_glob_is_never_an_output(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(slice_path.read_bytes())
+    before = [out.read_bytes()]
+    for source in (f"file://{out}", f"file://{tmp_path}/*.jsonl"):
+        result = runner.invoke(app, ["select", source, *FAST, "-k", "3", "-o", str(out), "--force"])
+        _refused_as_input(result, out, before=before)
+
+
+def test_a_background_is_never_an_output(slice_path: Path, tmp_path: Path) -> None:
+    background = tmp_path / "bg.jsonl"
+    background.write_bytes(b"".join(slice_path.read_bytes().splitlines(keepends=True)[:20]))
+    before = [background.read_bytes()]
+    contrast = ["--contrast", "--background", str(background), "-k", "3"]
+    for extra in (
+        ["--report", str(background)],
+        ["--report", str(background), "--force"],
+        ["-o", str(background), "--force"],
+        ["--decontaminate", "--contaminated-output", str(background), "--force"],
+    ):
+        result = runner.invoke(app, ["select", str(slice_path), *FAST, *contrast, *extra])
+        _refused_as_input(result, background, before=before)
+
+
+def test_a_parquet_background_is_never_an_output(slice_path: Path, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    background = tmp_path / "bg.parquet"
+    pq.write_table(pa.Table.from_pylist(records(slice_path.read_bytes())[:20]), background)
+    before = [background.read_bytes()]
+    args = ["select", str(slice_path), *FAST, "--contrast", "--background", str(background), "-k", "3"]
+    result = runner.invoke(app, [*args, "-o", str(background), "--force"])
+    _refused_as_input(result, background, before=before)
+
+
+def test_a_report_through_a_link_is_an_output_like_the_others(slice_path: Path, tmp_path: Path) -> None:
+    background = tmp_path / "bg.jsonl"
+    background.write_bytes(b"".join(slice_path.read_bytes().splitlines(keepends=True)[:20]))
+    elsewhere = tmp_path / "notes.txt"
+    elsewhere.write_text("keep me\n")
+    before = [background.read_bytes()]
+    (tmp_path / "to-bg.json").symlink_to(background)
+    (tmp_path / "to-notes.json").symlink_to(elsewhere)
+    os.link(background, tmp_path / "hard.json")
+    args = ["--contrast", "--background", str(background), "-k", "3", "--report"]
+    for report in ("to-bg.json", "hard.json"):
+        result = _select(slice_path, tmp_path / "out.jsonl", *args, str(tmp_path / report), "--force")
+        _refused_as_input(result, background, before=before)
+    result = _select(slice_path, tmp_path / "out.jsonl", *args, str(tmp_path / "to-notes.json"))
+    assert result.exit_code == 4, result.output
+    assert elsewhere.read_text() == "keep me\n"
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_an_existing_report_needs_force(slice_path: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text("an earlier run's report\n")
+    result = _select(slice_path, tmp_path / "out.jsonl", "-k", "3", "--report", str(report))
+    assert result.exit_code == 4, result.output
+    assert f"output {report} exists; use --force" in result.stderr
+    assert report.read_text() == "an earlier run's report\n"
+    assert not (tmp_path / "out.jsonl").exists()
+    assert (
+        _select(slice_path, tmp_path / "out.jsonl", "-k", "3", "--report", str(report), "--force").exit_code
+        == 0
+    )
+    assert json.loads(report.read_text())["stats"]["selected"] == 3
+
+
+def test_merge_and_background_never_write_an_input(slice_path: Path, tmp_path: Path) -> None:
+    parts = [tmp_path / f"part-{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        assert _select(slice_path, part, "-k", "3", "--shard", f"{i}/2").exit_code == 0
+    before = [p.read_bytes() for p in parts]
+    for extra in (["-o", str(parts[0]), "--force"], ["--report", str(parts[1]), "--force"]):
+        result = runner.invoke(app, ["merge", *map(str, parts), *extra])
+        _refused_as_input(result, *parts, before=before)
+    result = runner.invoke(
+        app, ["background", f"file://{parts[0]}", "-n", "2", "-o", str(parts[0]), "--force"]
+    )
+    _refused_as_input(result, *parts, before=before)
+
+
+@pytest.mark.slow
+def test_stdout_opened_on_an_input_is_refused(slice_path: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(slice_path.read_bytes())
+    before = source.read_bytes()
+    args = ["select", str(source), *FAST, "-k", "3"]
+    with open(source, "ab") as appending:  # `zipfit select source.jsonl ... >> source.jsonl`
+        done = subprocess.run(
+            [sys.executable, "-m", "zipfit_cli", *args], stdout=appending, stderr=subprocess.PIPE
+        )
+    assert done.returncode == 2, done.stderr
+    assert b"is also an input" in done.stderr
+    assert source.read_bytes() == before
+
+
 def test_output_abort_removes_temporary_file(tmp_path: Path) -> None:
     out = tmp_path / "x.jsonl.gz"
     with pytest.raises(RuntimeError), Output(str(out)) as sink:
@@ -206,3 +315,90 @@ def test_failed_output_leaves_no_report(slice_path: Path, tmp_path: Path) -> Non
     assert result.exit_code == 1, result.output
     assert "cannot write /dev/full" in result.stderr
     assert not report.exists()
+
+
+def test_an_output_being_written_has_no_name_yet(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    with Output(str(out)) as sink:
+        sink.write(b'{"a": 1}\n')
+        sink.finish()
+        assert list(tmp_path.iterdir()) == []  # nothing a kill could leave behind
+    assert out.read_bytes() == b'{"a": 1}\n'
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~output_module._UMASK)
+
+
+def test_without_o_tmpfile_the_temporary_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def no_tmpfile(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & getattr(os, "O_TMPFILE", 0) == getattr(os, "O_TMPFILE", -1):
+            raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(output_module.os, "open", no_tmpfile)
+    out = tmp_path / "x.jsonl"
+    out.write_text("old\n")
+    with Output(str(out), replace=True) as sink:
+        sink.write(b'{"a": 1}\n')
+        assert [p.name.endswith(".zipfit-tmp") for p in tmp_path.iterdir() if p != out] == [True]
+    assert out.read_bytes() == b'{"a": 1}\n'
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_an_unnamed_output_replaces_with_force_and_never_clobbers_without(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    with Output(str(out), replace=True) as sink:
+        sink.write(b"new\n")
+    assert out.read_text() == "new\n" and out.stat().st_mode & 0o777 == 0o640
+    with pytest.raises(output_module.OutputExistsError), Output(str(out), replace=False) as sink:
+        sink.write(b"newer\n")
+    assert out.read_text() == "new\n"
+    assert list(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["x.jsonl", "x.parquet"])
+def test_sigkill_leaves_no_temporary_output(tmp_path: Path, name: str) -> None:
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    source = busy_corpus(tmp_path / "big.jsonl")
+    (tmp_path / "out").mkdir()
+    cmd = [sys.executable, "-m", "zipfit_cli", "select", str(source), "-t", str(TARGET),
+           "--target-template", TEMPLATE, "--fraction", "0.5", "-j", "2",
+           "-o", str(tmp_path / "out" / name)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(descendants(proc.pid)) < 3:  # the workers and the resource tracker
+            assert proc.poll() is None and time.monotonic() < deadline, "workers never started"
+            time.sleep(0.1)
+        time.sleep(1.0)  # midway: records are being scored and the output is open
+        tree = descendants(proc.pid)
+        proc.kill()
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in tree)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_background_with_force_leaves_only_its_output(slice_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bg.jsonl"
+    out.write_text("an older background\n")
+    result = runner.invoke(app, ["background", str(slice_path), "-n", "5", "-o", str(out), "--force", "-q"])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 5
+    assert list(tmp_path.iterdir()) == [out]

@@ -19,9 +19,10 @@ from .engine import Engine, RunSettings, local_engine
 from .errors import InputError, Terminated, UsageError, redacted, shown
 from .merge import run_merge
 from .options import ScoringOptions, SelectionOptions, build_settings
-from .output import Output, check_distinct, check_output_path, is_parquet_output, publish_all
+from .output import Output, is_parquet_output, publish_all
+from .output_checks import check_outputs
 from .pipeline import read_texts, run_score, run_select
-from .reading import STDIN, expand_paths, input_size
+from .reading import expand_paths, input_size
 from .records import TextSpec
 from .report import report_dict
 from .stats import RunStats
@@ -83,20 +84,6 @@ def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[
     }
 
 
-def _check_outputs(
-    output: str, report: Path | None, extra: list[str], inputs: list[str], force: bool
-) -> None:
-    named = [output, *extra] + ([str(report)] if report is not None else [])
-    if named.count(STDIN) > 1:
-        raise UsageError("only one of -o, --report and --contaminated-output can be stdout (-)")
-    check_distinct(named)
-    check_output_path(output, inputs, force)
-    for path in extra:
-        check_output_path(path, inputs, force)
-    if report is not None:
-        check_output_path(str(report), inputs, force=True)
-
-
 def run_job(
     job: Job,
     *,
@@ -116,11 +103,11 @@ def run_job(
     """Run a job with atomic outputs, a display, a summary and an optional JSON report.
     `schema` gives the Parquet schema of a '.parquet' output (None: inferred from its records)."""
     side = side_outputs or {}
-    _check_outputs(output, report, list(side.values()), inputs, force)
+    check_outputs([output, *side.values(), *([str(report)] if report is not None else [])], inputs, force)
     display = make_display(quiet, total_bytes, label)
     out = Output(output, replace=force, schema=schema() if schema and is_parquet_output(output) else None)
     sides = {name: Output(path, replace=force) for name, path in side.items()}
-    report_out = Output(str(report), records=False) if report is not None else None
+    report_out = Output(str(report), replace=force, records=False) if report is not None else None
     outputs = [out, *sides.values(), *([report_out] if report_out is not None else [])]
     with display:
         opened: list[Output] = []
@@ -234,10 +221,14 @@ def _run_scoring(
     def report_settings() -> dict[str, Any]:
         return describe(opts, settings, command=command, **extra)
 
-    part = report_settings() if settings.shard is not None else None
+    part = None
+    if settings.shard is not None:
+        # The merge writes Parquet with the sources' schema, carried here: it opens nothing
+        # but its parts.
+        part = {**report_settings(), "parquet_schema": _schema_text(settings.sources, settings.score_key)}
     run_job(
         lambda out, display, sides: run(out, display, part, engine, sides.get("contaminated")),
-        inputs=opts.sources + opts.target,
+        inputs=opts.sources + opts.target + opts.background,
         output=opts.output,
         report=opts.report,
         quiet=opts.quiet,
@@ -262,12 +253,28 @@ def _parquet_schema(sources: list[str], score_key: str, output_format: str) -> A
     return source_schema(sources, score_key)
 
 
+def _schema_text(sources: list[str], score_key: str) -> str | None:
+    """The sources' Parquet schema as a part carries it, or None (not all Parquet of one schema)."""
+    schema = _parquet_schema(sources, score_key, "records")
+    if schema is None:
+        return None
+    from .parquet import schema_text
+
+    return schema_text(schema)
+
+
 def _merged_schema(parts: list[str], output_format: str) -> Any:
-    """The schema of a merge's Parquet output: from the sources the parts' run read."""
+    """The schema of a merge's Parquet output: the one its parts carry (None: inferred)."""
     from .merge import read_part
 
-    info = read_part(parts[0]).info if parts else {}
-    return _parquet_schema(info.get("sources") or [], info.get("score_key", "zipfit_score"), output_format)
+    if output_format != "records" or not parts:
+        return None
+    text = read_part(parts[0]).info.get("parquet_schema")
+    if text is None:
+        return None
+    from .parquet import schema_from_text
+
+    return schema_from_text(text, parts[0])
 
 
 def merge(
@@ -350,7 +357,7 @@ def background(
     from .background import sample_background
 
     sources = expand_paths(sources)
-    check_output_path(output, sources, force)
+    check_outputs([output], sources, force)
     spec = TextSpec.build(text_key, max_bytes=max_text_bytes, max_line_bytes=max_line_bytes)
     sample = sample_background(sources, spec, size, seed, limit)
     with Output(output, replace=force) as out:

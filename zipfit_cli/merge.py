@@ -18,7 +18,7 @@ from .ranking import Share, check_limits, count_for_fraction, rank
 from .reading import STDIN, compression_of, read_lines
 from .records import TextSpec
 from .rules import Filters, apply_filters
-from .shards import PART_KEY, PART_VERSION, untag_index
+from .shards import PART_KEY, PART_VERSION, trailer_problem, untag_index
 from .stats import RunStats
 from .writing import RecordWriter, Sink, output_shape
 
@@ -86,8 +86,12 @@ def _trailer(path: str, line: bytes) -> dict[str, Any]:
         raise InputError(not_part)
     if info.get("part_version") != PART_VERSION:
         raise InputError(
-            f"{shown(path)}: part format {info.get('part_version')!r}; this zipfit merges {PART_VERSION}"
+            f"{shown(path)}: part format {shown(repr(info.get('part_version')))}; "
+            f"this zipfit merges {PART_VERSION}"
         )
+    problem = trailer_problem(info)
+    if problem is not None:
+        raise InputError(f"{shown(path)}: {problem}; the part was modified or is not a zipfit part")
     return info
 
 
@@ -98,8 +102,9 @@ def check_parts(parts: list[Part]) -> None:
         for key in sorted((first.keys() | part.info.keys()) - _MAY_DIFFER):
             if part.info.get(key) != first.get(key):
                 raise InputError(
-                    f"{shown(part.path)}: {key} differs from {shown(parts[0].path)} "
-                    f"({part.info.get(key)!r} vs {first.get(key)!r}); parts must come from one run"
+                    f"{shown(part.path)}: {shown(key)} differs from {shown(parts[0].path)} "
+                    f"({shown(repr(part.info.get(key)))} vs {shown(repr(first.get(key)))}); "
+                    "parts must come from one run"
                 )
     count = first["shard_count"]
     seen: dict[int, str] = {}
@@ -108,7 +113,8 @@ def check_parts(parts: list[Part]) -> None:
         if i in seen:
             raise InputError(f"shard {i}/{count} given twice: {shown(seen[i])} and {shown(part.path)}")
         seen[i] = part.path
-    missing = sorted(set(range(count)) - set(seen))
+    # The first few only: the count is the part's word, and may be huge.
+    missing = list(itertools.islice((i for i in range(count) if i not in seen), 10))
     if missing:
         raise InputError(f"missing shard(s) {', '.join(f'{i}/{count}' for i in missing)}")
     for part in parts[1:]:
@@ -175,6 +181,8 @@ def run_merge(
     start = time.perf_counter()
     parts = [read_part(p) for p in paths]
     check_parts(parts)
+    if output_format == "attributes":
+        _check_every_document(parts)
     info = parts[0].info
     stats = _merged_stats(parts)
     stats.check_any_scored()  # the shards leave this check to the merge
@@ -222,6 +230,19 @@ def run_merge(
     return stats
 
 
+def _check_every_document(parts: list[Part]) -> None:
+    """An attribute file has a line for every document, in order, as `score` refuses to
+    write one under --skip-invalid or decontamination: parts that left records out cannot
+    make one either."""
+    left_out = sum(sum(p.info["skipped"].values()) + p.info["contaminated"] for p in parts)
+    if left_out:
+        raise UsageError(
+            "an attribute file needs a line for every document, in order: the parts left "
+            f"{left_out:,} record(s) out (--skip-invalid or decontamination); merge them with "
+            "--output-format records or ids"
+        )
+
+
 def _merged_stats(parts: list[Part]) -> RunStats:
     """Every scored record's statistics, not only the ones the parts kept, added up."""
     stats = RunStats()
@@ -231,7 +252,8 @@ def _merged_stats(parts: list[Part]) -> RunStats:
         stats.blank_lines += part.info["blank_lines"]
         stats.skipped.update(part.info["skipped"])
         stats.contaminated += part.info["contaminated"]
-        stats.warnings += [w for w in part.info.get("warnings", []) if w not in stats.warnings]
+        # A part's warnings are shown as they are: one line each, whatever the part holds.
+        stats.warnings += [w for w in map(shown, part.info.get("warnings", [])) if w not in stats.warnings]
     stats.shards_elapsed, stats.elapsed = stats.elapsed, 0.0
     return stats
 

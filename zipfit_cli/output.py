@@ -1,4 +1,8 @@
-"""Output that is all or nothing: a temporary file renamed into place only on success.
+"""Output that is all or nothing: a temporary file put in place only on success.
+
+The temporary file has no name where the file system allows it (Linux's O_TMPFILE, linked
+into place through /proc/self/fd), so even SIGKILL leaves nothing behind; elsewhere it is
+a named `.NAME.XXXXXXXX.zipfit-tmp` next to the output, which SIGKILL leaves.
 
 stdout ('-') cannot be made atomic; it is flushed per record when it is a terminal and
 buffered otherwise. Character devices, FIFOs and sockets (by `stat`: /dev/null, a named
@@ -14,15 +18,15 @@ from __future__ import annotations
 import errno
 import gzip
 import os
-import re
-import stat
+import secrets
 import sys
 import tempfile
 from collections.abc import Sequence
 from types import TracebackType
 from typing import IO, Any
 
-from .errors import OutputExistsError, UsageError, ZipfitError, shown
+from .destinations import descriptor_of, is_special
+from .errors import OutputExistsError, ZipfitError, shown
 from .reading import STDIN, compression_of
 
 
@@ -43,95 +47,10 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
-
-
-def check_output_path(path: str, inputs: list[str], force: bool) -> None:
-    """Refuse an output that is one of the inputs, or that exists without --force."""
-    if path == STDIN or is_special(path):
-        return
-    if path.endswith("/") and not os.path.isdir(path):
-        # realpath() would drop the slash and write a file named like the missing directory.
-        raise UsageError(f"output {shown(path)} ends with '/' but is not a directory; give a file name")
-    path = os.path.realpath(path)  # a link is written through
-    if os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode):
-        raise UsageError(f"output {shown(path)} is a block device; give a file, a pipe or a character device")
-    if os.path.isdir(path):
-        raise UsageError(f"output {shown(path)} is a directory; give a file name")
-    if os.path.exists(path):
-        for source in inputs:
-            if source != STDIN and os.path.exists(source) and os.path.samefile(source, path):
-                raise UsageError(f"output {shown(path)} is also an input; choose another output path")
-    if os.path.exists(path) and not force:
-        raise OutputExistsError(f"output {shown(path)} exists; use --force to replace it")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise OutputError(f"cannot write {shown(path)}: directory {shown(parent)} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write {shown(path)}: directory {shown(parent)} is not writable")
-
-
-_DESCRIPTOR_NAME = re.compile(r"/dev/fd/(\d+)|/proc/self/fd/(\d+)|/proc/(\d+)/fd/(\d+)")
-
-
-def descriptor_of(path: str) -> int | None:
-    """The descriptor a path names (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), if any.
-
-    Such a name is written through the descriptor itself: `-o /dev/stdout` then goes wherever
-    stdout goes, a pipe, a terminal or a file the shell opened with `>` or `>>`.
-    """
-    name = os.path.normpath(os.path.abspath(path))
-    if name in ("/dev/stdout", "/dev/stderr"):
-        return 1 if name == "/dev/stdout" else 2
-    match = _DESCRIPTOR_NAME.fullmatch(name)
-    if match is None:
-        return None
-    if match.group(3) is not None:  # /proc/PID/fd/N: a descriptor only when PID is this process
-        return int(match.group(4)) if int(match.group(3)) == os.getpid() else None
-    return int(match.group(1) or match.group(2))
-
-
-def is_special(path: str) -> bool:
-    """Written in place, not atomically: an open descriptor's name, a character device, a FIFO
-    or a socket. Decided by `stat`, not by where the path is: /dev/shm holds ordinary files.
-    """
-    if descriptor_of(path) is not None:
-        return True
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    """(device, inode) of what an output path would write to, when it exists."""
-    try:
-        if path == STDIN:
-            info = os.fstat(1)
-        else:
-            fd = descriptor_of(path)
-            info = os.fstat(fd) if fd is not None else os.stat(path)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
-
-
-def check_distinct(paths: Sequence[str]) -> None:
-    """Refuse two outputs that write to one file or stream: `--report /dev/stdout` while the
-    records go to stdout mixes the two, as `--report -` would. /dev/null takes any number.
-    """
-    null = _identity(os.devnull)
-    seen: dict[object, str] = {}
-    for path in paths:
-        key: object = _identity(path) or os.path.realpath(path)
-        if key == null:
-            continue
-        if key in seen:
-            raise UsageError(
-                f"outputs {shown(seen[key])} and {shown(path)} are the same file or stream; "
-                "-o, --report and --contaminated-output must each go somewhere else"
-            )
-        seen[key] = path
+_TMP_SUFFIX = ".zipfit-tmp"
+_PROC_FD = "/proc/self/fd"
+# O_TMPFILE refused: the file system does not support it, or the kernel predates it.
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL}
 
 
 class Output:
@@ -144,7 +63,8 @@ class Output:
         # records: JSON lines, which a '.parquet' file gets as Parquet rows, with `schema` if given.
         self.records = records
         self.schema = schema
-        self._tmp_path: str | None = None
+        self._tmp_path: str | None = None  # a named temporary file
+        self._unnamed = False  # the temporary file has no name (O_TMPFILE): it lives while _raw is open
         self._published = False  # linked or renamed into place by this run
         self._backup: str | None = None  # the file it replaced, kept until every output is in place
         self._lost_old = False  # it replaced a file and could not keep a copy
@@ -175,7 +95,7 @@ class Output:
         name = os.path.basename(target)
         self._target = target
         try:
-            fd, self._tmp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".zipfit-tmp", dir=directory)
+            fd = self._temporary(directory, name)
         except OSError as exc:
             raise OutputError(f"cannot write {shown(self.path)}: {exc.strerror}") from None
         self._raw = os.fdopen(fd, "wb", buffering=1 << 20)
@@ -210,6 +130,27 @@ class Output:
             self._stream = self._raw
         return self
 
+    def _temporary(self, directory: str, name: str) -> int:
+        """A descriptor open on a new temporary file in `directory`: unnamed where the file
+        system supports O_TMPFILE (and /proc can link it), else named like the output."""
+        unnamed = getattr(os, "O_TMPFILE", None)
+        if unnamed is not None and os.path.isdir(_PROC_FD):
+            try:
+                fd = os.open(directory, unnamed | os.O_WRONLY, 0o600)
+            except OSError as exc:
+                if exc.errno not in _NO_TMPFILE:
+                    raise
+            else:
+                self._unnamed = True
+                return fd
+        fd, self._tmp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=_TMP_SUFFIX, dir=directory)
+        return fd
+
+    @property
+    def _pending(self) -> bool:
+        """A temporary file is open or on disk: written, not yet put in place or removed."""
+        return self._tmp_path is not None or self._unnamed
+
     @property
     def to_stdout(self) -> bool:
         """Writing to this process's stdout: `-`, or a name of descriptor 1 (/dev/stdout)."""
@@ -229,7 +170,7 @@ class Output:
     def finish(self) -> None:
         """Everything written reaches the disk (the temporary file); nothing is renamed yet."""
         try:
-            if self._tmp_path is None:
+            if not self._pending:
                 self._stream.flush()
                 if self._special is not None:
                     self._special.close()
@@ -239,7 +180,8 @@ class Output:
                 self._stream.close()
             self._raw.flush()
             os.fsync(self._raw.fileno())
-            self._raw.close()
+            if not self._unnamed:  # an unnamed file lives only while it is open
+                self._raw.close()
         except BrokenPipeError:
             raise
         except OSError as exc:
@@ -252,23 +194,20 @@ class Output:
         Without `replace` it is hard-linked, which fails if the name exists: a run that
         started at the same time and finished first keeps its file, and this one fails.
         """
-        if self._tmp_path is None:
+        if not self._pending:
             return
         try:
             exists = os.path.exists(self._target)
             mode = os.stat(self._target).st_mode & 0o7777 if exists else 0o666 & ~_UMASK
-            os.chmod(self._tmp_path, mode)  # mkstemp makes 0600; keep what a plain open would give
-            if self.replace:
-                if exists:
-                    self._backup = self._keep_old()
-                    self._lost_old = self._backup is None
-                os.replace(self._tmp_path, self._target)
-            elif self._link():
-                os.unlink(self._tmp_path)
-            else:  # no hard links here (some FUSE or FAT mounts): check, then rename
-                if os.path.lexists(self._target):
-                    raise FileExistsError(errno.EEXIST, "exists")
-                os.replace(self._tmp_path, self._target)
+            # Made 0600: give it what a plain open would, or the mode of the file it replaces.
+            if self._unnamed:
+                assert self._raw is not None
+                os.fchmod(self._raw.fileno(), mode)
+                self._publish_unnamed(exists)
+            else:
+                assert self._tmp_path is not None
+                os.chmod(self._tmp_path, mode)
+                self._publish_named(self._tmp_path, exists)
         except FileExistsError:
             self.abort()
             raise OutputExistsError(
@@ -279,7 +218,68 @@ class Output:
             self.abort()
             raise OutputError(f"cannot write {shown(self.path)}: {exc.strerror or exc}") from None
         self._tmp_path = None
+        self._close_unnamed()
         self._published = True
+
+    def _publish_named(self, tmp_path: str, exists: bool) -> None:
+        if self.replace:
+            if exists:
+                self._backup = self._keep_old()
+                self._lost_old = self._backup is None
+            os.replace(tmp_path, self._target)
+        elif self._link():
+            os.unlink(tmp_path)
+        else:  # no hard links here (some FUSE or FAT mounts): check, then rename
+            if os.path.lexists(self._target):
+                raise FileExistsError(errno.EEXIST, "exists")
+            os.replace(tmp_path, self._target)
+
+    def _publish_unnamed(self, exists: bool) -> None:
+        """Link the unnamed file into place. Without `replace` linking fails if the name
+        exists; with it, the file gets a temporary name that is renamed over the output at
+        once, the only moment a kill could leave a temporary file."""
+        directory, name = os.path.split(self._target)
+        if not self.replace:
+            self._link_unnamed(directory, name)
+            return
+        if exists:
+            self._backup = self._keep_old()
+            self._lost_old = self._backup is None
+        for _ in range(100):
+            named = f".{name}.{secrets.token_hex(4)}{_TMP_SUFFIX}"
+            try:
+                self._link_unnamed(directory, named)
+            except FileExistsError:
+                continue
+            break
+        else:
+            raise OSError(errno.EEXIST, "no free temporary name")
+        try:
+            os.replace(os.path.join(directory, named), self._target)
+        except OSError:
+            os.unlink(os.path.join(directory, named))
+            raise
+
+    def _link_unnamed(self, directory: str, name: str) -> None:
+        """Give the unnamed file `name` in `directory` (linkat through /proc, following the
+        descriptor's link: os.link does that only when given a directory descriptor)."""
+        assert self._raw is not None
+        folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.link(f"{_PROC_FD}/{self._raw.fileno()}", name, dst_dir_fd=folder, follow_symlinks=True)
+        finally:
+            os.close(folder)
+
+    def _close_unnamed(self) -> None:
+        """Close the unnamed file's descriptor: published, it stays; else it is gone."""
+        if not self._unnamed:
+            return
+        self._unnamed = False
+        try:
+            if self._raw is not None:
+                self._raw.close()
+        except (OSError, ValueError):
+            pass
 
     def _link(self) -> bool:
         """Hard-link the temporary file to the output name; False where links are unsupported."""
@@ -332,8 +332,10 @@ class Output:
             self._backup = None
 
     def commit(self) -> None:
+        """Finish and publish one output on its own: nothing else to roll it back with."""
         self.finish()
         self.publish()
+        self.settle()
 
     def abort(self) -> None:
         """Drop everything written so far (a device or pipe keeps what it was sent)."""
@@ -343,7 +345,7 @@ class Output:
                 special.close()
             except OSError:
                 pass  # the write already failed; its error is the one to report
-        if self._tmp_path is None:
+        if not self._pending:
             return
         discard = getattr(self._stream, "discard", None)
         if discard is not None:  # a Parquet sink: no footer for a file about to be removed
@@ -354,10 +356,12 @@ class Output:
                     closing.close()
             except (OSError, ValueError):
                 pass
-        try:
-            os.unlink(self._tmp_path)
-        except FileNotFoundError:
-            pass
+        self._unnamed = False  # closed above: an unnamed file is gone
+        if self._tmp_path is not None:
+            try:
+                os.unlink(self._tmp_path)
+            except FileNotFoundError:
+                pass
         self._tmp_path = None
 
     def __exit__(

@@ -195,6 +195,36 @@ def source_schema(sources: Sequence[str], score_key: str) -> Any:
     return first.set(at, score) if at >= 0 else first.append(score)
 
 
+# Arrow marks an extension type by this metadata key; reading one back would construct a
+# type registered under a name the bytes choose, so parts carry plain types only.
+_EXTENSION_MARK = b"ARROW:extension"
+
+
+def schema_text(schema: Any) -> str | None:
+    """A schema as text a part's trailer can carry: base64 of its Arrow IPC bytes (None
+    for a schema with extension types; the merge then infers one from the records)."""
+    data = schema.serialize().to_pybytes()
+    return None if _EXTENSION_MARK in data else base64.b64encode(data).decode("ascii")
+
+
+def schema_from_text(text: str, where: str) -> Any:
+    """The schema `schema_text` wrote; anything else is an InputError naming `where`."""
+    pa, _ = pyarrow_modules("writing")
+    import pyarrow.ipc
+
+    bad = InputError(f"{shown(where)}: parquet_schema is not a schema zipfit wrote; the part was modified")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise bad from None
+    if _EXTENSION_MARK in data:
+        raise bad
+    try:
+        return pyarrow.ipc.read_schema(pa.py_buffer(data))
+    except (pa.ArrowException, ValueError, TypeError, OSError):
+        raise bad from None
+
+
 def _from_json(kind: Any) -> Callable[[Any], Any] | None:
     """A function that turns a JSON value back into the Python value pyarrow takes for a
     column of type `kind` (reversing the rules above), or None when none is needed."""

@@ -8,7 +8,9 @@ merged output is byte-identical to one run over the whole input.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -75,3 +77,81 @@ def part_trailer(info: dict[str, Any], stats: RunStats) -> bytes:
         "stats": stats.to_part(),
     }
     return orjson.dumps({PART_KEY: body}, option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_score(value: Any) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _is_bin(key: Any) -> bool:
+    return isinstance(key, str) and len(key) <= 24 and key.removeprefix("-").isdecimal() and key.isascii()
+
+
+def _counts(value: Any, key: Callable[[Any], bool] = lambda k: isinstance(k, str)) -> bool:
+    return isinstance(value, dict) and all(key(k) and _is_count(v) for k, v in value.items())
+
+
+def _is_input(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, dict)
+        and isinstance(value.get("path"), str)
+        and _is_count(value.get("size"))
+        and isinstance(value.get("mtime_ns"), int)
+    )
+
+
+# A merge takes a part's trailer as data: each value it uses is checked, and one that
+# is not what a shard writes refuses the part (a forged part must not steer the merge).
+_TRAILER_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "command": ("'select' or 'score'", lambda v: v in ("select", "score")),
+    "score_key": ("a key", lambda v: isinstance(v, str) and v != ""),
+    "text_key": ("a key", lambda v: isinstance(v, str) and v != ""),
+    "shard_count": ("a count of at least 1", lambda v: _is_count(v) and v >= 1),
+    "records_read": ("a count", _is_count),
+    "blank_lines": ("a count", _is_count),
+    "scored": ("a count", _is_count),
+    "written": ("a count", _is_count),
+    "contaminated": ("a count", _is_count),
+    "skipped": ("counts by reason", _counts),
+    "inputs": ("a list of files", lambda v: isinstance(v, list) and all(_is_input(i) for i in v)),
+    "warnings": ("a list of texts", lambda v: isinstance(v, list) and all(isinstance(w, str) for w in v)),
+    "top_k": ("a count of at least 1", lambda v: v is None or (_is_count(v) and v >= 1)),
+    "fraction": ("a fraction in (0, 1]", lambda v: v is None or (_is_score(v) and 0 < v <= 1)),
+    "skip_invalid": ("true or false", lambda v: isinstance(v, bool)),
+    "parquet_schema": ("a schema", lambda v: v is None or isinstance(v, str)),
+}
+_STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "scored": ("a count", _is_count),
+    "pairs": ("a count", _is_count),
+    "bytes_read": ("a count", _is_count),
+    "elapsed": ("seconds", lambda v: (_is_score(v) or _is_count(v)) and v >= 0),
+    "score_min": ("a score", lambda v: v is None or _is_score(v)),
+    "score_max": ("a score", lambda v: v is None or _is_score(v)),
+    "histogram": ("counts by bin", lambda v: _counts(v, _is_bin)),
+    "pruned": ("counts by checkpoint", _counts),
+    "pruned_pairs": ("a count", _is_count),
+    "pairs_exhaustive": ("a count", _is_count),
+}
+_OPTIONAL = {"warnings", "top_k", "fraction", "skip_invalid", "parquet_schema", "pruned", "pruned_pairs",
+             "pairs_exhaustive"}  # fmt: skip
+
+
+def trailer_problem(info: dict[str, Any]) -> str | None:
+    """What is wrong with a part's trailer (as a phrase), or None when every value a merge
+    uses is one a shard writes."""
+    for checks, where, within in ((_TRAILER_CHECKS, "", info), (_STATS_CHECKS, "stats.", info["stats"])):
+        for key, (kind, valid) in checks.items():
+            if key not in within:
+                if key in _OPTIONAL:
+                    continue
+                return f"its trailer has no {where}{key}"
+            if not valid(within[key]):
+                return f"its trailer's {where}{key} is not {kind}"
+    index, count = info["shard_index"], info["shard_count"]
+    if not _is_count(index) or index >= count:
+        return "its trailer's shard_index is not from 0 to shard_count - 1"
+    return None
