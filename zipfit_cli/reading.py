@@ -248,18 +248,21 @@ class LongLine(bytes):
 
     Its bytes are a fixed marker (not blank, not JSON); `size` is the line's real length,
     newline included, and `limit` the cap it broke. TextSpec.parse makes it a too_long record.
+    measured=False: the reader stopped at the limit (the run ends there), so `size` is only
+    what was read of it.
     """
 
     size: int
     limit: int
+    measured: bool
 
-    def __new__(cls, size: int, limit: int) -> LongLine:
+    def __new__(cls, size: int, limit: int, measured: bool = True) -> LongLine:
         line = super().__new__(cls, b"<line longer than --max-line-bytes>\n")
-        line.size, line.limit = size, limit
+        line.size, line.limit, line.measured = size, limit, measured
         return line
 
-    def __reduce__(self) -> tuple[type[LongLine], tuple[int, int]]:
-        return LongLine, (self.size, self.limit)
+    def __reduce__(self) -> tuple[type[LongLine], tuple[int, int, bool]]:
+        return LongLine, (self.size, self.limit, self.measured)
 
 
 class BadRecord(bytes):

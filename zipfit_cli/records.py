@@ -27,7 +27,7 @@ from .reading import (
 # Reasons a record cannot be scored, with the text shown to users.
 REASONS = {
     "malformed_json": "malformed JSON",
-    "malformed_row": "CSV/TSV row with more or fewer fields than its header",
+    "malformed_row": "CSV/TSV row that cannot be read: wrong width, NUL byte, quote never closed",
     "invalid_utf8": "not valid UTF-8",
     "not_object": "JSON value is not an object",
     "missing_key": "text field missing",
@@ -149,9 +149,10 @@ class TextSpec:
     def parse(self, line: bytes) -> tuple[Any, bytes]:
         """(record, text) of one JSONL line; raises RecordError."""
         if isinstance(line, LongLine):
+            size = f"{line.size:,} bytes" if line.measured else "longer than that (not read further)"
             raise RecordError(
                 "too_long",
-                f"line is {line.size:,} bytes, over the line-length limit of {line.limit:,}",
+                f"line is {size}, over the line-length limit of {line.limit:,}",
                 setting="max_line_bytes",
             )
         if isinstance(line, BadRecord):
