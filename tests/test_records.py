@@ -7,10 +7,13 @@ import gzip
 import json
 import lzma
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import zstandard
+from conftest import FAST, run
 
 from zipfit_cli.errors import InputError, UsageError
 from zipfit_cli.reading import compression_of, read_lines
@@ -257,3 +260,28 @@ def test_zstd_reader_in_tiny_chunks_keeps_every_byte(tmp_path: Path, monkeypatch
     path.write_bytes(frames)
     monkeypatch.setattr(reading._ZstdReader, "CHUNK", 7)  # frame edges fall mid-chunk
     assert [line for _, line in reading.read_lines(str(path))] == lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_line_with_no_end_stops_the_run_once_known_too_long(workers: str) -> None:
+    """Without --skip-invalid the first line over --max-line-bytes ends the run at once:
+    /dev/zero has no line end to read up to."""
+    command = [sys.executable, "-m", "zipfit_cli", "score", "/dev/zero", *FAST, "-j", workers]
+    proc = subprocess.run(
+        [*command, "--limit", "5", "--max-line-bytes", "4096"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.startswith("zipfit: error: /dev/zero:1: line is over the line-length limit of 4,096")
+    assert proc.stdout == ""
+
+
+def test_too_long_line_after_a_bad_record_the_bad_record_is_named(tmp_path: Path) -> None:
+    """The run stops at the first bad record in input order, even when a later line is too
+    long and reading stops there."""
+    path = tmp_path / "s.jsonl"
+    good = b'{"text": "def f(): return 1"}\n'
+    path.write_bytes(good * 3 + b"{not json\n" + good * 3 + b'{"text": "' + b"x" * 9000 + b'"}\n' + good)
+    for workers in ("1", "2"):
+        result = run("score", path, *FAST, "-j", workers, "--batch-size", 2, "--max-line-bytes", 4096)
+        assert result.exit_code == 3 and f"{path}:4: malformed JSON" in result.stderr, result.stderr

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, file_size
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, LongLine, file_size
 from .sources import open_source
 from .stats import RunStats
 
@@ -39,6 +39,9 @@ class Slicing:
     limit: int | None = None
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     block: int | None = None  # cut batches where the run's record count reaches a multiple of this
+    # False (runs that stop at a bad record): a line over max_line_bytes ends the reading at
+    # once, at the end of its batch, instead of being read to its end (/dev/zero has none).
+    measure_long: bool = True
 
 
 def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> Iterator[Batch]:
@@ -54,7 +57,7 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
         if by_file and file_no % shard_n != shard_i:
             done_before += file_size(path) or 0
             continue
-        source = open_source(path, max_line_bytes)
+        source = open_source(path, max_line_bytes, slicing.measure_long)
         base = file_no << FILE_SHIFT
         in_file = 0
         batch = Batch(path, stats.records_read)
@@ -62,18 +65,22 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
             for line_no, line in source:
                 if limit is not None and position >= limit:
                     break
+                stop = False
                 if by_file or position % shard_n == shard_i:
                     batch.line_nos.append(line_no)
                     batch.indexes.append(base | in_file)
                     batch.lines.append(line)
                     stats.records_read += 1
+                    stop = isinstance(line, LongLine) and not line.measured
                 position += 1
                 in_file += 1
                 at_edge = slicing.block is not None and stats.records_read % slicing.block == 0
-                if len(batch.lines) >= slicing.size or (at_edge and batch.lines):
+                if len(batch.lines) >= slicing.size or (at_edge and batch.lines) or stop:
                     on_disk = source.position()
                     batch.bytes_done = done_before + (source.consumed if on_disk is None else on_disk)
                     yield batch
+                    if stop:  # the run stops at this record: results before it come first
+                        return
                     batch = Batch(path, stats.records_read)
         finally:
             source.close()

@@ -162,7 +162,7 @@ class CsvSource:
                         ) from None
                     yield lines.row_start, self._too_long(lines)
                     if not self.measure_long:
-                        return
+                        lines.skip_row()  # reading goes on: the record was another shard's
                     reader = csv.reader(lines, dialect=self._dialect)  # the old one is mid-row
                     lines.new_row()
                     continue

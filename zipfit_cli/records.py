@@ -149,12 +149,12 @@ class TextSpec:
     def parse(self, line: bytes) -> tuple[Any, bytes]:
         """(record, text) of one JSONL line; raises RecordError."""
         if isinstance(line, LongLine):
-            size = f"{line.size:,} bytes" if line.measured else "longer than that (not read further)"
-            raise RecordError(
-                "too_long",
-                f"line is {size}, over the line-length limit of {line.limit:,}",
-                setting="max_line_bytes",
+            detail = (
+                f"line is {line.size:,} bytes, over the line-length limit of {line.limit:,}"
+                if line.measured
+                else f"line is over the line-length limit of {line.limit:,} (not read further)"
             )
+            raise RecordError("too_long", detail, setting="max_line_bytes")
         if isinstance(line, BadRecord):
             raise RecordError(line.reason, line.detail)
         try:
