@@ -156,6 +156,13 @@ def test_parquet_values_become_json_as_documented(tmp_path: Path) -> None:
     assert third["meta"] is None and third["m"] is None
 
 
+def test_parquet_column_named_with_a_dot_is_a_text_key(tmp_path: Path) -> None:
+    rows = [{"id": 1, "meta.content": "def f(): return 1"}, {"id": 2, "meta.content": "x = 2"}]
+    path = _write_parquet(tmp_path / "dotted.parquet", pa.Table.from_pylist(rows))
+    result = ok("score", path, *FAST, "--text-key", "meta.content", "-o", "-")
+    assert [r["meta.content"] for r in records(result.stdout_bytes)] == [r["meta.content"] for r in rows]
+
+
 def test_parquet_row_over_the_line_limit_is_a_too_long_record(tmp_path: Path) -> None:
     rows = [{"text": "short one"}, {"text": "x" * 5000}, {"text": "short two"}]
     path = _write_parquet(tmp_path / "long.parquet", pa.Table.from_pylist(rows))
