@@ -159,6 +159,7 @@ def test_score_key_may_not_overwrite_what_zipfit_needs(slice_path: Path, key: st
 
 def test_template_over_a_number_is_a_clear_error(write_jsonl: Any, slice_path: Path) -> None:
     targets = write_jsonl([{"a": 5}], "targets.jsonl")
-    result = run("score", slice_path, "-t", targets, "--target-template", "{a[0]}")
+    result = run("score", slice_path, "-t", targets, "--target-template", "{a.b}")
     assert result.exit_code == 3, result.output
-    assert result.stderr.startswith(f"zipfit: error: {targets}:1: target: template") and not result.stdout
+    assert result.stderr.startswith(f"zipfit: error: {targets}:1: target: no 'a.b' template field: tried")
+    assert not result.stdout

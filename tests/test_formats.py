@@ -156,6 +156,13 @@ def test_parquet_values_become_json_as_documented(tmp_path: Path) -> None:
     assert third["meta"] is None and third["m"] is None
 
 
+def test_parquet_column_named_with_a_dot_is_a_text_key(tmp_path: Path) -> None:
+    rows = [{"id": 1, "meta.content": "def f(): return 1"}, {"id": 2, "meta.content": "x = 2"}]
+    path = _write_parquet(tmp_path / "dotted.parquet", pa.Table.from_pylist(rows))
+    result = ok("score", path, *FAST, "--text-key", "meta.content", "-o", "-")
+    assert [r["meta.content"] for r in records(result.stdout_bytes)] == [r["meta.content"] for r in rows]
+
+
 def test_parquet_row_over_the_line_limit_is_a_too_long_record(tmp_path: Path) -> None:
     rows = [{"text": "short one"}, {"text": "x" * 5000}, {"text": "short two"}]
     path = _write_parquet(tmp_path / "long.parquet", pa.Table.from_pylist(rows))
@@ -408,3 +415,53 @@ def test_dask_engine_refuses_formats_it_cannot_split(tmp_path: Path) -> None:
     path.write_text("text\nhello\n")
     result = run("select", path, *FAST, "-k", 1, "--engine", "dask")
     assert result.exit_code == 2 and "--engine dask reads JSONL only" in result.stderr
+
+
+def _stray_quote_csv(path: Path, good_rows: int = 3000) -> Path:
+    """One good row, a row whose quote never closes, then many good rows (issue 16's file)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write('id,text\n1,def f(): return 1\n2,"oops def g(): pass\n')
+        for i in range(3, 3 + good_rows):
+            fh.write(f"{i},def h{i}(x): return x * {i}\n")
+    return path
+
+
+def test_csv_quote_never_closed_is_a_malformed_row_not_the_rest_of_the_file(tmp_path: Path) -> None:
+    path = _stray_quote_csv(tmp_path / "stray.csv")
+    result = run("score", path, *FAST, "-o", "-")
+    assert result.exit_code == 3, result.stderr
+    assert f"{path}:3: a quoted field opened on line 3 is never closed" in result.stderr
+    result = ok("score", path, *FAST, "--skip-invalid", "-o", "-")
+    assert [r["id"] for r in records(result.stdout_bytes)] == ["1"]
+    assert "malformed_row 1" in result.stderr
+
+
+def test_csv_row_over_the_line_limit_is_too_long_and_reading_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    field = "x = 1\n" * 400  # 2,400 bytes in one quoted field over many lines
+    path.write_text(f'id,text\n1,def f(): return 1\n2,"{field}"\n3,def g(): pass\n')
+    result = ok("score", path, *FAST, "--skip-invalid", "--max-line-bytes", 1000, "-o", "-")
+    assert [r["id"] for r in records(result.stdout_bytes)] == ["1", "3"]
+    assert "too_long 1" in result.stderr
+    # A stray quote over the limit is still found: the skipped row runs to the end of the file.
+    stray = _stray_quote_csv(tmp_path / "stray.csv")
+    result = ok("score", stray, *FAST, "--skip-invalid", "--max-line-bytes", 1000, "-o", "-")
+    assert [r["id"] for r in records(result.stdout_bytes)] == ["1"]
+    assert "malformed_row 1" in result.stderr
+
+
+def test_csv_byte_order_mark_before_a_quoted_header(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_bytes(b'\xef\xbb\xbf"text","id"\r\n"def f(): return 1","1"\r\n')
+    result = ok("score", path, *FAST, "-o", "-")
+    assert [(r["id"], r["text"]) for r in records(result.stdout_bytes)] == [("1", "def f(): return 1")]
+
+
+def test_csv_nul_byte_is_a_malformed_row_on_every_python(tmp_path: Path) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"id,text\n1,def f():\x00 return 1\n2,def g(): pass\n")
+    result = run("score", path, *FAST, "-o", "-")
+    assert result.exit_code == 3 and f"{path}:2: row holds a NUL byte" in result.stderr
+    result = ok("score", path, *FAST, "--skip-invalid", "-o", "-")
+    assert [r["id"] for r in records(result.stdout_bytes)] == ["2"]
+    assert "malformed_row 1" in result.stderr

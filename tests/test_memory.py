@@ -6,9 +6,13 @@ import json
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from conftest import descendants
+
+from zipfit_cli.batches import BATCH_BYTES
 
 WORDS = [
     "def",
@@ -109,3 +113,60 @@ def test_select_top_k_memory_does_not_grow_with_input(tmp_path: Path) -> None:
     small_mb, large_mb = small_kb / 1024, large_kb / 1024
     print(f"peak RSS of select -k 100: 10,000 records {small_mb:.1f} MB, 200,000 {large_mb:.1f} MB")
     assert large_kb - small_kb < 30 * 1024, (small_kb, large_kb)
+
+
+def large_records(path: Path, n: int, size: int) -> Path:
+    """n records of about `size` bytes of text each, written one at a time."""
+    rng = random.Random(1)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            line = " ".join(rng.choice(WORDS) for _ in range(400))
+            fh.write(json.dumps({"id": i, "text": "\n".join([line] * (size // (len(line) + 1)))}) + "\n")
+    return path
+
+
+def tree_peak_kb(args: list[str], timeout: float = 300) -> int:
+    """Peak of the RSS summed over zipfit's process tree, sampled every 10 ms: sampling can
+    only miss a peak, never invent one, so a bound checked on it does not fail by chance."""
+    proc = subprocess.Popen([sys.executable, "-m", "zipfit_cli", *args], stderr=subprocess.PIPE)
+    peak, deadline = 0, time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            total = 0
+            for pid in {proc.pid} | descendants(proc.pid):
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                total += next(
+                    (int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS:")), 0
+                )
+            peak = max(peak, total)
+            time.sleep(0.01)
+        _, err = proc.communicate(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err.decode()
+    return peak
+
+
+@pytest.mark.slow
+def test_select_memory_is_bounded_by_batch_bytes_not_record_count(tmp_path: Path) -> None:
+    """Large records: batches are cut at BATCH_BYTES of lines, so the process tree's peak grows
+    by about workers x batches in flight x BATCH_BYTES + K records, not by the batch count
+    (256 records of 2 MB would be half a gigabyte a batch)."""
+    targets = tmp_path / "targets.txt"
+    targets.write_text("def index(self, value): return self.data.index(value)\n")
+    small = write_corpus(tmp_path / "small.jsonl", 200)
+    large = large_records(tmp_path / "large.jsonl", 64, 2_000_000)
+    assert large.stat().st_size > 120_000_000 and BATCH_BYTES <= 8 << 20  # the documented cap
+    common = ["-t", str(targets), "-k", "3", "-j", "2", "--compressor", "lz4", "-q", "--force"]
+    small_kb = tree_peak_kb(["select", str(small), *common, "-o", str(tmp_path / "small-out.jsonl")])
+    large_kb = tree_peak_kb(["select", str(large), *common, "-o", str(tmp_path / "large-out.jsonl")])
+    print(f"peak RSS of the process tree: small records {small_kb // 1024} MB, large {large_kb // 1024} MB")
+    # Per worker: 3 batches in flight in zipfit, 1 queued (pickled), and the one being scored
+    # with its parsed copies (about 3 batches); then 3 kept records and a margin. Measured:
+    # about 150 MB over the small run; over 400 MB when batches were cut by count alone.
+    bound_kb = (2 * 8 * BATCH_BYTES + 3 * 2_000_000) // 1024 + 96 * 1024
+    assert large_kb - small_kb < bound_kb, (small_kb, large_kb, bound_kb)

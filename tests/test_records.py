@@ -7,14 +7,17 @@ import gzip
 import json
 import lzma
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import zstandard
+from conftest import FAST, records, run
 
 from zipfit_cli.errors import InputError, UsageError
 from zipfit_cli.reading import compression_of, read_lines
-from zipfit_cli.records import REASONS, RecordError, TextSpec, load_texts
+from zipfit_cli.records import REASONS, RecordError, TextSpec, key_path, load_texts
 
 COMPRESS = {
     "gz": gzip.compress,
@@ -78,10 +81,97 @@ def test_template_null_field_is_not_rendered_as_none() -> None:
         spec.parse(b'{"prompt": "def f():\\n", "canonical_solution": null}')
 
 
-@pytest.mark.parametrize("template", ["no fields at all", "{}", "{0}", "{prompt"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "no fields at all",
+        "{}",
+        "{0}",
+        "{prompt",
+        "{prompt.__class__}",
+        "{prompt.__class__.__name__}",
+        "{x[0]}",
+        "{x[key]}",
+        "{prompt!x}",
+        "{prompt!r}",
+        "{prompt!s}",
+        "{prompt:>10}",
+        "{prompt:{width}}",
+    ],
+)
 def test_bad_templates_refused(template: str) -> None:
     with pytest.raises(UsageError):
         TextSpec.build(template=template)
+
+
+def test_template_fields_are_dotted_paths_like_keys() -> None:
+    spec = TextSpec.build(template="{meta.title}: {body} ({n}) {{x}}")
+    assert spec.text_of({"meta": {"title": "T"}, "body": "B", "n": 3}) == b"T: B (3) {x}"
+    assert spec.text_of({"meta.title": "flat", "body": "B", "n": 1.5}) == b"flat: B (1.5) {x}"
+    with pytest.raises(RecordError) as info:
+        spec.text_of({"meta": "a string has no fields", "body": "B", "n": 1})
+    assert info.value.reason == "missing_key" and "the path 'meta' > 'title'" in info.value.detail
+
+
+@pytest.mark.parametrize(
+    "template", ["{prompt.__class__}", "{x[0]}", "{prompt!x}", "{prompt!r}", "{prompt:>4}"]
+)
+def test_bad_template_is_a_usage_error_before_any_record_is_read(tmp_path: Path, template: str) -> None:
+    source = tmp_path / "s.jsonl"
+    source.write_text("{not json\n")
+    targets = tmp_path / "t.jsonl"
+    targets.write_text('{"prompt": "def f(): return 1"}\n')
+    result = run("score", source, "-t", targets, "--target-template", template, "-j", 1)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"zipfit: error: template field {template}: ") and result.stdout == ""
+
+
+def test_key_naming_a_field_with_a_dot() -> None:
+    """A field named exactly as the key comes first; else the dotted path; a backslash
+    makes a dot part of a name along the path."""
+    flat = TextSpec.build("meta.content")
+    assert flat.text_of({"id": 1, "meta.content": "flat"}) == b"flat"
+    assert flat.text_of({"meta": {"content": "nested"}}) == b"nested"
+    assert flat.text_of({"meta.content": "flat", "meta": {"content": "nested"}}) == b"flat"
+    escaped = TextSpec.build("doc.meta\\.content")
+    assert escaped.text_of({"doc": {"meta.content": "deep"}}) == b"deep"
+    assert key_path("a.b\\.c") == ("a", "b.c") and key_path("a\\\\.b") == ("a\\", "b")
+
+
+def test_missing_dotted_key_says_which_readings_were_tried() -> None:
+    with pytest.raises(RecordError) as info:
+        TextSpec.build("meta.content").text_of({"id": 1, "meta": {"title": "x"}})
+    assert info.value.detail == (
+        "no 'meta.content' field: tried the field named 'meta.content' and the path 'meta' > 'content' "
+        "(fields: id, meta)"
+    )
+
+
+def test_keys_with_a_dot_on_the_command_line(tmp_path: Path) -> None:
+    source = tmp_path / "s.jsonl"
+    source.write_text(
+        '{"doc.id": "a", "meta.content": "def f(): return 1"}\n{"doc.id": "b", "meta.content": "x = 2"}\n'
+    )
+    targets = tmp_path / "t.jsonl"
+    targets.write_text('{"task.text": "def g(): return 2"}\n')
+    args = [
+        "score",
+        source,
+        "-t",
+        targets,
+        "--target-key",
+        "task.text",
+        "--text-key",
+        "meta.content",
+        "-j",
+        1,
+    ]
+    result = run(*args, "--output-format", "ids", "--id-key", "doc.id", "--score-key", "zipfit.score")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["doc.id"], sorted(r)) for r in records(result.stdout)] == [
+        ("a", ["doc.id", "zipfit.score"]),
+        ("b", ["doc.id", "zipfit.score"]),
+    ]
 
 
 # --- invalid records -------------------------------------------------------------------------
@@ -257,3 +347,28 @@ def test_zstd_reader_in_tiny_chunks_keeps_every_byte(tmp_path: Path, monkeypatch
     path.write_bytes(frames)
     monkeypatch.setattr(reading._ZstdReader, "CHUNK", 7)  # frame edges fall mid-chunk
     assert [line for _, line in reading.read_lines(str(path))] == lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_line_with_no_end_stops_the_run_once_known_too_long(workers: str) -> None:
+    """Without --skip-invalid the first line over --max-line-bytes ends the run at once:
+    /dev/zero has no line end to read up to."""
+    command = [sys.executable, "-m", "zipfit_cli", "score", "/dev/zero", *FAST, "-j", workers]
+    proc = subprocess.run(
+        [*command, "--limit", "5", "--max-line-bytes", "4096"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.startswith("zipfit: error: /dev/zero:1: line is over the line-length limit of 4,096")
+    assert proc.stdout == ""
+
+
+def test_too_long_line_after_a_bad_record_the_bad_record_is_named(tmp_path: Path) -> None:
+    """The run stops at the first bad record in input order, even when a later line is too
+    long and reading stops there."""
+    path = tmp_path / "s.jsonl"
+    good = b'{"text": "def f(): return 1"}\n'
+    path.write_bytes(good * 3 + b"{not json\n" + good * 3 + b'{"text": "' + b"x" * 9000 + b'"}\n' + good)
+    for workers in ("1", "2"):
+        result = run("score", path, *FAST, "-j", workers, "--batch-size", 2, "--max-line-bytes", 4096)
+        assert result.exit_code == 3 and f"{path}:4: malformed JSON" in result.stderr, result.stderr

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from . import checks
+from .batches import BATCH_BYTES
 from .contrast import DEFAULT_WEIGHT
 from .ranking import TopK
 from .records import RecordError, TextSpec, encode_text
@@ -51,8 +52,19 @@ def _scorer(
 
 
 def _batched(items: Iterable[bytes], size: int) -> Iterator[tuple[None, list[bytes]]]:
-    it = iter(items)
-    while batch := list(itertools.islice(it, size)):
+    """At most `size` texts a batch, and at most BATCH_BYTES of them (a larger text goes alone)."""
+    batch: list[bytes] = []
+    held = 0
+    for item in items:
+        if batch and held + len(item) > BATCH_BYTES:
+            yield None, batch
+            batch, held = [], 0
+        batch.append(item)
+        held += len(item)
+        if len(batch) >= size:  # sent at once: a text is not pulled before it is needed
+            yield None, batch
+            batch, held = [], 0
+    if batch:
         yield None, batch
 
 

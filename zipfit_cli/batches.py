@@ -13,11 +13,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .errors import shown
-from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, file_size
-from .sources import open_source
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, LongLine, file_size
+from .sources import RecordSource, open_source
 from .stats import RunStats
 
 FILE_SHIFT = 40
+# Raw line bytes a batch holds at most (a record larger than this is a batch of its own):
+# with large records, a count of records alone would let a batch hold gigabytes. Memory is
+# then about workers x batches in flight (runner.map_batches) x this, plus the top K records.
+BATCH_BYTES = 8 << 20
 
 
 @dataclass
@@ -40,6 +44,10 @@ class Slicing:
     limit: int | None = None
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     block: int | None = None  # cut batches where the run's record count reaches a multiple of this
+    # False (runs that stop at a bad record): a line over max_line_bytes ends the reading at
+    # once, at the end of its batch, instead of being read to its end (/dev/zero has none).
+    measure_long: bool = True
+    max_bytes: int = BATCH_BYTES  # raw line bytes per batch, whatever the count
 
 
 def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> Iterator[Batch]:
@@ -55,27 +63,35 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
         if by_file and file_no % shard_n != shard_i:
             done_before += file_size(path) or 0
             continue
-        source = open_source(path, max_line_bytes)
+        source = open_source(path, max_line_bytes, slicing.measure_long)
         base = file_no << FILE_SHIFT
         in_file = 0
-        batch = Batch(path, stats.records_read)
+        batch, held = Batch(path, stats.records_read), 0  # held: the batch's line bytes
         try:
             for line_no, line in source:
                 if limit is not None and position >= limit:
                     break
+                stop = False
                 if by_file or position % shard_n == shard_i:
+                    if batch.lines and held + len(line) > slicing.max_bytes:
+                        batch.bytes_done = done_before + _done(source)
+                        yield batch
+                        batch, held = Batch(path, stats.records_read), 0
+                    held += len(line)  # a LongLine holds only its marker
                     batch.line_nos.append(line_no)
                     batch.indexes.append(base | in_file)
                     batch.lines.append(line)
                     stats.records_read += 1
+                    stop = isinstance(line, LongLine) and not line.measured
                 position += 1
                 in_file += 1
                 at_edge = slicing.block is not None and stats.records_read % slicing.block == 0
-                if len(batch.lines) >= slicing.size or (at_edge and batch.lines):
-                    on_disk = source.position()
-                    batch.bytes_done = done_before + (source.consumed if on_disk is None else on_disk)
+                if len(batch.lines) >= slicing.size or (at_edge and batch.lines) or stop:
+                    batch.bytes_done = done_before + _done(source)
                     yield batch
-                    batch = Batch(path, stats.records_read)
+                    if stop:  # the run stops at this record: results before it come first
+                        return
+                    batch, held = Batch(path, stats.records_read), 0
         finally:
             source.close()
         if in_file == 0:  # a truncated upstream file, say: exit 0 would hide it from a cron job
@@ -90,3 +106,9 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
             yield batch
         if limit is not None and position >= limit:
             return
+
+
+def _done(source: RecordSource) -> int:
+    """Bytes of the file read so far: on disk when known, else decompressed."""
+    on_disk = source.position()
+    return source.consumed if on_disk is None else on_disk

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .adaptive import PRUNED, Thresholds
+from .batches import BATCH_BYTES
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
 from .engine import RunContext, RunSettings, Scored
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
@@ -98,14 +99,18 @@ def score_partition(
     except OSError as exc:
         result.failure = (1, str(exc))
         return result
+    held = 0  # line bytes in rows.batch: cut at BATCH_BYTES too, as the local engine does
     try:
         for line_no, line in source:
             if cap is not None and stats.records_read >= cap:
                 break
             rows.batch.append((stats.records_read, line_no, source.consumed, line))
             stats.records_read += 1
-            if len(rows.batch) >= batch_size and not rows.flush():
-                return result
+            held += len(line)
+            if len(rows.batch) >= batch_size or held >= BATCH_BYTES:
+                held = 0
+                if not rows.flush():
+                    return result
     except ReadError as exc:
         result.failure = (exc.line_no, exc.problem)
         return result

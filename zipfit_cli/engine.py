@@ -73,7 +73,15 @@ class RunSettings:
     def slicing(self) -> Slicing:
         by_file = self.shard_by == "file"
         block = DEFAULT_BLOCK if self.adaptive is not None else None
-        return Slicing(self.batch_size, self.shard, by_file, self.limit, self.spec.max_line_bytes, block)
+        return Slicing(
+            self.batch_size,
+            self.shard,
+            by_file,
+            self.limit,
+            self.spec.max_line_bytes,
+            block,
+            measure_long=self.skip_invalid,
+        )
 
 
 @dataclass

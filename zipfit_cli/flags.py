@@ -133,7 +133,13 @@ Report = Annotated[
 ]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
 BatchSize = Annotated[
-    int, typer.Option("--batch-size", min=1, metavar="N", help="Records per task sent to a worker.")
+    int,
+    typer.Option(
+        "--batch-size",
+        min=1,
+        metavar="N",
+        help="Records per task sent to a worker; a task also holds at most 8 MiB of lines.",
+    ),
 ]
 Limit = Annotated[
     int | None,

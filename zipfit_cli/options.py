@@ -21,7 +21,7 @@ from .engine import RunSettings
 from .errors import UsageError
 from .ranking import check_limits
 from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, expand_paths
-from .records import TextSpec, load_texts
+from .records import TextSpec, key_path, load_texts
 from .rules import Filters
 from .runner import default_workers
 from .scorers import Scorer, ScoringInputs, build_scorer
@@ -84,7 +84,7 @@ class ScoringOptions:
         if not self.score_key:
             raise UsageError("--score-key needs a field name")
         # A dotted text key's first part is the object holding the text: the score would replace it.
-        if self.score_key in (self.text_key, self.text_key.split(".")[0], INDEX_KEY, PART_KEY):
+        if self.score_key in (self.text_key, key_path(self.text_key)[0], INDEX_KEY, PART_KEY):
             raise UsageError(
                 f"--score-key {self.score_key!r} would overwrite a field zipfit needs; choose another"
             )

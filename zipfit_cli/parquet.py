@@ -124,7 +124,9 @@ class ParquetSource:
     Progress (`consumed`, `position()`) is the file's size times the share of rows read.
     """
 
-    def __init__(self, path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(
+        self, path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, measure_long: bool = True
+    ) -> None:  # measure_long: a row is read whole by pyarrow anyway
         self.path = path
         self.max_line_bytes = max_line_bytes
         self.blank_lines = 0  # a table has no blank lines

@@ -308,18 +308,21 @@ class LongLine(bytes):
 
     Its bytes are a fixed marker (not blank, not JSON); `size` is the line's real length,
     newline included, and `limit` the cap it broke. TextSpec.parse makes it a too_long record.
+    measured=False: the reader stopped at the limit (the run ends there), so `size` is only
+    what was read of it.
     """
 
     size: int
     limit: int
+    measured: bool
 
-    def __new__(cls, size: int, limit: int) -> LongLine:
+    def __new__(cls, size: int, limit: int, measured: bool = True) -> LongLine:
         line = super().__new__(cls, b"<line longer than --max-line-bytes>\n")
-        line.size, line.limit = size, limit
+        line.size, line.limit, line.measured = size, limit, measured
         return line
 
-    def __reduce__(self) -> tuple[type[LongLine], tuple[int, int]]:
-        return LongLine, (self.size, self.limit)
+    def __reduce__(self) -> tuple[type[LongLine], tuple[int, int, bool]]:
+        return LongLine, (self.size, self.limit, self.measured)
 
 
 class BadRecord(bytes):
@@ -355,15 +358,22 @@ def skip_line(stream: IO[bytes]) -> int:
             return skipped
 
 
-def capped_lines(stream: IO[bytes], limit: int) -> Iterator[bytes]:
+def capped_lines(stream: IO[bytes], limit: int, measure: bool = True) -> Iterator[bytes]:
     """The lines of a stream; one longer than `limit` bytes (newline not counted) comes as a
     LongLine, after at most `limit` bytes of it were held. Signals are handled between
     chunks, so even endless input without a newline (/dev/zero) can be stopped.
+    measure=False: a long line comes as soon as it is known to be long, unmeasured, so a
+    run that stops there never reads a line with no end; its rest is skipped only if
+    reading goes on.
     """
     readline = stream.readline
     while line := readline(limit + 1):
         if len(line) > limit and not line.endswith(b"\n"):
-            yield LongLine(len(line) + skip_line(stream), limit)
+            if measure:
+                yield LongLine(len(line) + skip_line(stream), limit)
+            else:
+                yield LongLine(len(line), limit, measured=False)
+                skip_line(stream)
         else:
             yield line
 
@@ -383,9 +393,11 @@ class LineReader:
         path: str,
         opened: tuple[IO[bytes], IO[bytes]] | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        measure_long: bool = True,
     ) -> None:
         self.path = path
         self.max_line_bytes = max_line_bytes
+        self.measure_long = measure_long  # see capped_lines
         self._raw, self._stream = opened or open_input(path)
         self._seekable = path != STDIN and self._raw.seekable()
         self.consumed = 0  # decompressed bytes read so far, BOM included
@@ -430,7 +442,9 @@ class LineReader:
         line_no = 0
         end = self.end
         try:
-            for line_no, line in enumerate(capped_lines(self._stream, self.max_line_bytes), 1):
+            for line_no, line in enumerate(
+                capped_lines(self._stream, self.max_line_bytes, self.measure_long), 1
+            ):
                 if end is not None and self.offset >= end:
                     return
                 size = line_size(line)

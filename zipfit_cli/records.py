@@ -5,6 +5,7 @@ Parsing runs in the workers (`TextSpec.parse`), so the main process only splits 
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from .reading import (
 # Reasons a record cannot be scored, with the text shown to users.
 REASONS = {
     "malformed_json": "malformed JSON",
-    "malformed_row": "CSV/TSV row with more or fewer fields than its header",
+    "malformed_row": "CSV/TSV row that cannot be read: wrong width, NUL byte, quote never closed",
     "invalid_utf8": "not valid UTF-8",
     "not_object": "JSON value is not an object",
     "missing_key": "text field missing",
@@ -51,13 +52,45 @@ def encode_text(text: str | bytes) -> bytes:
     return text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
 
 
-def _lookup(record: dict[str, Any], dotted: str) -> Any:
+@functools.lru_cache(maxsize=64)
+def key_path(key: str) -> tuple[str, ...]:
+    """The names along a dotted key: `meta.content` is ('meta', 'content'); a backslash takes
+    the next character as it is, so `a.b\\.c` is ('a', 'b.c')."""
+    parts, name, escaped = [], [], False
+    for ch in key:
+        if escaped:
+            name.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ".":
+            parts.append("".join(name))
+            name = []
+        else:
+            name.append(ch)
+    parts.append("".join(name) + ("\\" if escaped else ""))
+    return tuple(parts)
+
+
+def lookup(record: dict[str, Any], key: str) -> Any:
+    """The value under `key`: a field named exactly `key` if there is one (names may hold
+    dots: `meta.content` from a flattened export), else the dotted path; raises KeyError."""
+    if key in record:
+        return record[key]
     value: Any = record
-    for part in dotted.split("."):
+    for part in key_path(key):
         if not isinstance(value, dict) or part not in value:
             raise KeyError(part)
         value = value[part]
     return value
+
+
+def missing_key(record: dict[str, Any], key: str, what: str = "field") -> str:
+    """Why `key` found nothing in `record`, naming each reading of the key that was tried."""
+    path = key_path(key)
+    tried = f": tried the field named '{shown(key)}' and the path {' > '.join(repr(shown(p)) for p in path)}"
+    fields = ", ".join(shown(name) for name in list(record)[:8])
+    return f"no '{shown(key)}' {what}{tried if len(path) > 1 else ''} (fields: {fields or 'none'})"
 
 
 @dataclass(frozen=True)
@@ -87,21 +120,16 @@ class TextSpec:
         if template is None and not key:
             raise UsageError("the text key needs a field name", setting=setting)
         if template is not None:
-            try:
-                fields = tuple(f for _, f, _, _ in string.Formatter().parse(template) if f is not None)
-            except ValueError as exc:
-                raise UsageError(f"bad template {template!r}: {exc}", setting="target_template") from None
+            fields = tuple(name for _, name in _template_pieces(template) if name is not None)
             if not fields:
                 raise UsageError(
-                    f"template {template!r} names no field, like {{prompt}}", setting="target_template"
+                    f"template '{shown(template)}' names no field, like {{prompt}}", setting="target_template"
                 )
-            if any(f == "" or f.isdigit() for f in fields):
-                raise UsageError("template fields need names, like {prompt}", setting="target_template")
         return cls(key, template, max_bytes, fields, setting, max_line_bytes)
 
     def value_of(self, record: Any) -> Any:
         """The value under the (dotted) key; raises KeyError."""
-        return _lookup(record, self.key)
+        return lookup(record, self.key)
 
     def text_of(self, record: Any) -> bytes:
         """The UTF-8 text of one parsed record; raises RecordError."""
@@ -111,11 +139,10 @@ class TextSpec:
             text = self._render(record)
         else:
             try:
-                text = _lookup(record, self.key)
+                text = lookup(record, self.key)
             except KeyError:
-                keys = ", ".join(shown(key) for key in list(record)[:8])  # keys are input: escaped
                 raise RecordError(
-                    "missing_key", f"no {self.key!r} field (fields: {keys or 'none'})", setting=self.setting
+                    "missing_key", missing_key(record, self.key), setting=self.setting
                 ) from None
             if not isinstance(text, str):
                 kind = "null" if text is None else type(text).__name__
@@ -132,28 +159,33 @@ class TextSpec:
         return data
 
     def _render(self, record: dict[str, Any]) -> str:
+        """The template with each field's value; fields are looked up like keys, never
+        through str.format (which would reach attributes and items of the values)."""
         assert self.template is not None
-        for name in self.fields:
-            base = name.split(".")[0].split("[")[0]
-            if base not in record:
-                raise RecordError("missing_key", f"template field {base!r} missing")
-            value = record[base]
-            if base == name and (value is None or isinstance(value, dict | list)):
+        text: list[str] = []
+        for literal, name in _template_pieces(self.template):
+            text.append(literal)
+            if name is None:
+                continue
+            try:
+                value = lookup(record, name)
+            except KeyError:
+                raise RecordError("missing_key", missing_key(record, name, "template field")) from None
+            if value is None or isinstance(value, dict | list):
                 kind = "null" if value is None else type(value).__name__
-                raise RecordError("not_string", f"template field {base!r} is {kind}, not text")
-        try:
-            return self.template.format_map(record)
-        except (KeyError, IndexError, AttributeError, ValueError, TypeError) as exc:
-            raise RecordError("missing_key", f"template {self.template!r} failed: {exc}") from None
+                raise RecordError("not_string", f"template field '{shown(name)}' is {kind}, not text")
+            text.append(str(value))  # what str.format wrote for numbers and booleans
+        return "".join(text)
 
     def parse(self, line: bytes) -> tuple[Any, bytes]:
         """(record, text) of one JSONL line; raises RecordError."""
         if isinstance(line, LongLine):
-            raise RecordError(
-                "too_long",
-                f"line is {line.size:,} bytes, over the line-length limit of {line.limit:,}",
-                setting="max_line_bytes",
+            detail = (
+                f"line is {line.size:,} bytes, over the line-length limit of {line.limit:,}"
+                if line.measured
+                else f"line is over the line-length limit of {line.limit:,} (not read further)"
             )
+            raise RecordError("too_long", detail, setting="max_line_bytes")
         if isinstance(line, BadRecord):
             raise RecordError(line.reason, line.detail)
         try:
@@ -167,6 +199,49 @@ class TextSpec:
                 raise RecordError("invalid_utf8", f"not valid UTF-8 at byte {uexc.start}{hint}") from None
             raise RecordError("malformed_json", f"malformed JSON: {_json_problem(exc)}") from None
         return record, self.text_of(record)
+
+
+@functools.lru_cache(maxsize=16)
+def _template_pieces(template: str) -> tuple[tuple[str, str | None], ...]:
+    """(literal text, field name or None) of a template; anything in a field but a name or a
+    dotted path (an index, a conversion, a format spec, an attribute) is a UsageError."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise UsageError(f"bad template '{shown(template)}': {exc}", setting="target_template") from None
+    pieces: list[tuple[str, str | None]] = []
+    for literal, name, spec, conversion in parsed:
+        if name is not None:
+            field_ = (
+                "{"
+                + shown(name)
+                + (f"!{shown(conversion)}" if conversion else "")
+                + (f":{shown(spec)}" if spec else "")
+                + "}"
+            )
+            problem = _template_field_problem(name, spec, conversion)
+            if problem:
+                raise UsageError(
+                    f"template field {field_}: {problem}; fields are names or dotted paths, like {{prompt}} "
+                    "or {meta.title}",
+                    setting="target_template",
+                )
+        pieces.append((literal, name))
+    return tuple(pieces)
+
+
+def _template_field_problem(name: str, spec: str | None, conversion: str | None) -> str | None:
+    if name == "" or name.isdigit():
+        return "it needs a name"
+    if conversion is not None:
+        return f"conversions (!{shown(conversion)}) are not supported"
+    if spec:
+        return "format specs (:...) are not supported"
+    if "[" in name or "]" in name:
+        return "indexing ([...]) is not supported"
+    if any(part.startswith("__") and part.endswith("__") for part in key_path(name)[1:]):
+        return "attribute access is not supported"
+    return None
 
 
 def _json_problem(exc: Exception) -> str:

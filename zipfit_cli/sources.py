@@ -40,10 +40,14 @@ class JsonlSource:
     """
 
     def __init__(
-        self, path: str, lines: LineReader | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+        self,
+        path: str,
+        lines: LineReader | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        measure_long: bool = True,
     ) -> None:
         self.path = path
-        self._lines = lines or LineReader(path, max_line_bytes=max_line_bytes)
+        self._lines = lines or LineReader(path, max_line_bytes=max_line_bytes, measure_long=measure_long)
         self.blank_lines = 0
 
     @classmethod
@@ -93,13 +97,18 @@ READERS: dict[tuple[str, ...], str] = {
 }
 
 
-def open_source(path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> RecordSource:
+def open_source(
+    path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, measure_long: bool = True
+) -> RecordSource:
     """The source that reads `path`, chosen by its name; JSONL when no reader claims it.
-    Lines (or rows) longer than `max_line_bytes` come as `LongLine`s: too_long records."""
+    Lines (or rows) longer than `max_line_bytes` come as `LongLine`s: too_long records;
+    measure_long=False: as soon as they are known to be long (reading.capped_lines)."""
     name = path.lower()
     for endings, where in READERS.items():
         if name.endswith(endings):
             module, cls = where.split(":")
-            source: RecordSource = getattr(importlib.import_module(module), cls)(path, max_line_bytes)
+            source: RecordSource = getattr(importlib.import_module(module), cls)(
+                path, max_line_bytes, measure_long
+            )
             return source
-    return JsonlSource(path, max_line_bytes=max_line_bytes)
+    return JsonlSource(path, max_line_bytes=max_line_bytes, measure_long=measure_long)

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import orjson
 
 from .errors import InputError, UsageError, shown
-from .records import TextSpec
+from .records import TextSpec, missing_key
 from .shards import part_trailer, tag_index
 from .stats import RunStats
 
@@ -142,10 +142,8 @@ def output_shape(kind: str, score_key: str, id_key: str, spec: TextSpec) -> Shap
         try:
             return id_spec.value_of(record)
         except KeyError:
-            fields = ", ".join(list(record)[:8]) if isinstance(record, dict) else "none"
-            raise InputError(
-                f"a record to write has no {id_key!r} field (fields: {fields})", setting="id_key"
-            ) from None
+            why = missing_key(record, id_key) if isinstance(record, dict) else f"no '{shown(id_key)}' field"
+            raise InputError(f"a record to write has {why}", setting="id_key") from None
 
     def ids(line: bytes, score: float) -> bytes:
         return orjson.dumps({id_key: record_id(orjson.loads(line)), score_key: score}) + b"\n"
