@@ -166,3 +166,75 @@ def test_score_only_outputs_come_from_the_merge_not_the_shards(tmp_path: Path) -
         parts.append(part)
     single = ok("select", SOURCE, *FAST, "-k", "5", "--output-format", "ids", "-q").stdout_bytes
     assert ok("merge", *parts, "--output-format", "ids", "-q").stdout_bytes == single
+
+
+def _zip_of(tmp_path: Path, members: dict[str, bytes]) -> str:
+    """A zip archive holding `members` (name -> bytes), as a file:// URL."""
+    archive = tmp_path / "z.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return archive.as_uri()
+
+
+def test_chained_urls_take_format_and_compression_from_the_inner_name(
+    tmp_path: Path, source_lines: list[bytes]
+) -> None:
+    import gzip
+
+    data = b"".join(source_lines[:20])
+    local = tmp_path / "s.jsonl"
+    local.write_bytes(data)
+    table = b'id,text\n1,"def f(): return 1"\n2,"def g(): return 2"\n'
+    (tmp_path / "p.csv").write_bytes(table)
+    archive = _zip_of(tmp_path, {"g.jsonl.gz": gzip.compress(data), "d/p.csv": table})
+    expected = ok("score", local, *FAST, "-q").stdout_bytes
+    assert ok("score", f"zip://g.jsonl.gz::{archive}", *FAST, "-q").stdout_bytes == expected
+    csv_scores = [
+        r["zipfit_score"] for r in records(ok("score", f"zip://d/p.csv::{archive}", *FAST, "-q").stdout)
+    ]
+    assert csv_scores == [
+        r["zipfit_score"] for r in records(ok("score", tmp_path / "p.csv", *FAST, "-q").stdout)
+    ]
+
+
+def test_url_globs_inside_chained_urls_keep_the_chain(tmp_path: Path, source_lines: list[bytes]) -> None:
+    local = tmp_path / "s.jsonl"
+    local.write_bytes(b"".join(source_lines[:40]))
+    archive = _zip_of(
+        tmp_path, {"a.jsonl": b"".join(source_lines[:20]), "b.jsonl": b"".join(source_lines[20:40])}
+    )
+    expected = ok("score", local, *FAST, "-q").stdout_bytes
+    assert ok("score", f"zip://*.jsonl::{archive}", *FAST, "-q").stdout_bytes == expected
+
+
+def test_url_glob_matches_keep_host_port_and_credentials() -> None:
+    from zipfit_cli.reading import matched_url
+
+    class Bare:  # a filesystem's own spelling loses the URL's host part
+        def unstrip_protocol(self, path: str) -> str:
+            return f"ftp://{path}"
+
+    pattern = "ftp://alice:pw@127.0.0.1:2121/d/x*.jsonl"
+    assert (
+        matched_url(pattern, "/d/x*.jsonl", "/d/x1.jsonl", Bare())
+        == "ftp://alice:pw@127.0.0.1:2121/d/x1.jsonl"
+    )
+    assert matched_url("ftp://h:21/**", "/**", "/a/b.jsonl", Bare()) == "ftp://h:21/a/b.jsonl"
+    assert matched_url("ftp://h/?.jsonl", "/?.jsonl", "/a.jsonl", Bare()) == "ftp://h/a.jsonl"
+    chained = "zip://d/*.csv::ftp://u:p@h:21/z.zip"
+    assert matched_url(chained, "d/*.csv", "d/p.csv", Bare()) == "zip://d/p.csv::ftp://u:p@h:21/z.zip"
+
+
+@pytest.mark.parametrize("wrapper", ["blockcache", "simplecache", "filecache", "cached"])
+def test_caching_wrappers_do_not_hide_the_cause(wrapper: str) -> None:
+    refused = f"{wrapper}::ftp://127.0.0.1:{free_port()}/x.jsonl"
+    _one_line_error(run("score", refused, *FAST), 3, refused, "connection refused")
+    _one_line_error(run("score", f"{wrapper}::nosuch://x.jsonl", *FAST), 3, "unknown protocol 'nosuch'")
+
+
+def test_a_remote_directory_is_a_directory(memory_copy: tuple[str, str], tmp_path: Path) -> None:
+    corpus, _ = memory_copy
+    _one_line_error(run("score", corpus, *FAST), 3, corpus, "is a directory")
+    archive = _zip_of(tmp_path, {"d/a.jsonl": b"{}\n"})
+    _one_line_error(run("score", f"zip://d::{archive}", *FAST), 3, "is a directory")
