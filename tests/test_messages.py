@@ -13,7 +13,7 @@ import orjson
 import pytest
 from conftest import FAST, SOURCE, ok, run
 
-from zipfit_cli.errors import redacted, shown
+from zipfit_cli.errors import redacted, remember_urls, shown
 from zipfit_cli.stats import RunStats
 
 EVIL_KEYS = ["evil\nzipfit: error: FAKE", "\x1b]0;pwned\x07\x1b[2J"]
@@ -46,6 +46,9 @@ def test_shown_escapes_control_characters_and_is_idempotent() -> None:
         ("see s3://k:v@b/x and ftp://u:pw@h", "see s3://k:***@b/x and ftp://u:***@h"),
         ("ftp://alice@host/x.jsonl", "ftp://alice@host/x.jsonl"),  # no password
         ("tcp://127.0.0.1:8786", "tcp://127.0.0.1:8786"),
+        ("ftp://alice:pw#frag@h:1/x.jsonl: no such file", "ftp://alice:***@h:1/x.jsonl: no such file"),
+        ("ftp://a:p/q?r@h/x", "ftp://a:***@h/x"),
+        ("tcp://HOST:8786: bad 'x'", "tcp://HOST:8786: bad 'x'"),  # no '@': nothing hidden
     ],
 )
 def test_redacted_hides_url_passwords(url: str, expected: str) -> None:
@@ -140,3 +143,46 @@ def test_the_installed_command_escapes_keys_and_file_names(tmp_path: Path) -> No
         )
         assert result.returncode == 3
         _one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize("password", ["my secret", "tab\there", "pw#frag", "ab?c/d@e"])
+def test_passwords_of_given_urls_are_hidden_whatever_they_hold(password: str) -> None:
+    url = f"ftp://alice:{password}@127.0.0.1:1/x.jsonl"
+    remember_urls(["zipfit", "score", url])
+    parsed = password.split("#")[0].split("?")[0].split("/")[0]  # what a URL parser takes
+    for message in (
+        f"{url}: no such file",
+        f"invalid address 'alice:{password}@127.0.0.1:1'",
+        f"as {parsed!r}",
+    ):
+        assert password not in redacted(message) and parsed not in redacted(message), redacted(message)
+    assert redacted(url) == "ftp://alice:***@127.0.0.1:1/x.jsonl"
+
+
+def test_url_passwords_with_any_character_stay_out_of_reports_and_parts(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    secret = "my se#cr\tet"
+    memory.pipe(
+        f"/alice:{secret}@zipfit-secret2/a.jsonl", b"".join(SOURCE.read_bytes().splitlines(True)[:40])
+    )
+    try:
+        url = f"memory://alice:{secret}@zipfit-secret2/a.jsonl"
+        report, part = tmp_path / "run.json", tmp_path / "part.jsonl"
+        ok("select", url, *FAST, "-k", "3", "--report", report, "-o", tmp_path / "top.jsonl", "-q")
+        ok("select", url, *FAST, "-k", "3", "--shard", "0/2", "-o", part, "-q")
+        missing = run("score", url.replace("a.jsonl", "gone.jsonl"), *FAST)
+    finally:
+        memory.rm(f"/alice:{secret}@zipfit-secret2", recursive=True)
+    for text in (report.read_text(), part.read_text(), missing.stderr):
+        assert "se#cr" not in text and "my se" not in text, text
+    assert json.loads(report.read_text())["settings"]["sources"] == [
+        "memory://alice:***@zipfit-secret2/a.jsonl"
+    ]
+    assert missing.exit_code == 3 and "alice:***@" in missing.stderr
+
+
+def test_a_dask_scheduler_password_stays_out_of_messages() -> None:
+    pytest.importorskip("distributed")
+    result = run("score", SOURCE, *FAST, "--engine", "dask", "--scheduler", "tcp://bob:Secr3tPW@127.0.0.1:1")
+    assert result.exit_code != 0 and "bob:***@" in result.stderr and "Secr3tPW" not in result.stderr
