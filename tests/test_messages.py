@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
 import pytest
-from conftest import FAST, SOURCE, ok, run
+from conftest import FAST, SOURCE, ok, records, run
 
-from zipfit_cli.errors import redacted, remember_urls, shown
+from zipfit_cli.errors import faithful, redacted, remember_urls, shown, stored
 from zipfit_cli.stats import RunStats
 
 EVIL_KEYS = ["evil\nzipfit: error: FAKE", "\x1b]0;pwned\x07\x1b[2J"]
@@ -186,3 +187,34 @@ def test_a_dask_scheduler_password_stays_out_of_messages() -> None:
     pytest.importorskip("distributed")
     result = run("score", SOURCE, *FAST, "--engine", "dask", "--scheduler", "tcp://bob:Secr3tPW@127.0.0.1:1")
     assert result.exit_code != 0 and "bob:***@" in result.stderr and "Secr3tPW" not in result.stderr
+
+
+def test_faithful_writes_undecodable_name_bytes_as_escapes() -> None:
+    name = os.fsdecode(b"bad\xff\xfe.jsonl")
+    assert faithful(name) == "bad\\xff\\xfe.jsonl" == faithful(faithful(name))
+    assert faithful("caf\u00e9 \ud800") == "caf\u00e9 \\ud800" and shown(name) == "bad\\xff\\xfe.jsonl"
+    assert stored({name: [name, (1, name)]}) == {faithful(name): [faithful(name), [1, faithful(name)]]}
+
+
+def test_non_utf8_file_names_in_reports_parts_and_merges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    name = os.fsdecode(b"bad\xff\xfe.jsonl")
+    try:
+        Path(name).write_bytes(b"".join(SOURCE.read_bytes().splitlines(True)[:20]))
+    except OSError:
+        pytest.skip("this filesystem takes UTF-8 names only")
+    ok("score", name, *FAST, "--report", "r.json", "-q")
+    report = json.loads(Path("r.json").read_text("utf-8"))
+    assert (
+        report["settings"]["sources"] == ["bad\\xff\\xfe.jsonl"] == [i["path"] for i in report["inputs"]][:1]
+    )
+    ok("score", name, *FAST, "--shard", "0/2", "-o", "p0.jsonl", "-q")
+    ok("score", name, *FAST, "--shard", "1/2", "-o", "p1.jsonl", "-q")
+    assert len(records(ok("merge", "p0.jsonl", "p1.jsonl", "-q").stdout)) == 20
+    with Path(name).open("ab") as grown:  # the parts' input comparison still sees a change
+        grown.write(b"\n")
+    ok("score", name, *FAST, "--shard", "1/2", "-o", "p2.jsonl", "-q")
+    changed = run("merge", "p0.jsonl", "p2.jsonl")
+    assert changed.exit_code == 3 and "input bad\\xff\\xfe.jsonl changed" in changed.stderr, changed.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import IntEnum
+from typing import Any
 
 # The password of a URL's user part (scheme://user:password@host). It may hold '#', '?', '/'
 # and '@', so it runs to the '@' after which a host follows (text up to the next '/', '?',
@@ -46,6 +47,29 @@ def redacted(text: object) -> str:
     return hidden
 
 
+def faithful(text: str) -> str:
+    """`text` as valid Unicode, for JSON and messages. A file name's bytes that are not UTF-8
+    reach Python as lone surrogates (os.fsdecode), which JSON cannot hold: each becomes a
+    `\\xNN` escape of its byte, as os.fsencode(name) prints (bad\\xff.jsonl); another lone
+    surrogate becomes `\\udNNN`. Valid text, and text already made faithful, is unchanged."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte decoded to (\ud800)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def stored(value: Any) -> Any:
+    """A JSON-able value (a report, a part trailer) with every string in it `faithful`."""
+    if isinstance(value, str):
+        return faithful(value)
+    if isinstance(value, dict):
+        return {stored(key): stored(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [stored(item) for item in value]
+    return value
+
+
 def shown(text: object) -> str:
     """Input-derived text (a key, a file name, a URL, a value) as it may appear in a message.
 
@@ -55,7 +79,9 @@ def shown(text: object) -> str:
     spaces) is written as a Python-style escape, so a message stays one line. A URL's
     password is redacted. Idempotent: text already shown passes unchanged.
     """
-    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in redacted(text))
+    return "".join(
+        ch if ch.isprintable() or ch == " " else _escape(ch) for ch in redacted(faithful(str(text)))
+    )
 
 
 def _escape(ch: str) -> str:
