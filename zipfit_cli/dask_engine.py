@@ -396,8 +396,14 @@ def dask_setup(worker: object) -> None:
 
 def _check_address(address: str) -> None:
     # Before any Client: one that fails on a malformed address hangs a minute in __del__.
+    comm = _import("distributed.comm")
     try:
-        _import("distributed.comm").resolve_address(address)
+        comm.resolve_address(address)
+        scheme, location = comm.parse_address(address)
+        # An out-of-range port would read "connection refused" (the OS's word for it).
+        port = comm.parse_host_port(location)[1] if scheme in ("tcp", "tls") else 1
+        if not 0 < port < 1 << 16:
+            raise ValueError(f"port {port} is out of range (1-65535)")
     except ValueError as exc:
         raise UsageError(f"--scheduler {address!r} is not an address like tcp://HOST:8786: {exc}") from None
     except OSError as exc:
