@@ -7,6 +7,7 @@ Nothing here knows what a record is; `records.py` turns lines into texts, and
 from __future__ import annotations
 
 import bz2
+import ftplib
 import glob
 import gzip
 import io
@@ -29,8 +30,9 @@ WHITESPACE = b" \t\r\n\x0b\x0c"
 DEFAULT_MAX_LINE_BYTES = 256 << 20
 _SKIP_CHUNK = 1 << 20
 
-# What reading a damaged or truncated (compressed) file can raise.
-READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
+# What reading a damaged or truncated (compressed) file can raise; an FTP server's refusal
+# mid-file comes as ftplib's own error, which is none of these.
+READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, ftplib.Error)
 
 MAGIC = (
     (b"\x1f\x8b", "gz"),
