@@ -307,3 +307,23 @@ def test_a_name_with_glob_characters_is_that_file(corpus: list[Path], tmp_path: 
     decoy.write_bytes(b'{"text": "not this one"}\n')
     _, dask = same("score", literal, *FAST, scheduler=scheduler)
     assert len(dask.stdout_bytes.splitlines()) > 1
+
+
+def test_url_globs_keep_their_chain_and_file_urls(corpus: list[Path], tmp_path: Path, scheduler: str) -> None:
+    import zipfile
+
+    archive = tmp_path / "z.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(corpus[0], "a.jsonl")
+    local = run("score", corpus[0], *FAST)
+    for pattern in (f"zip://*.jsonl::{archive.as_uri()}", f"{corpus[0].parent.as_uri()}/a.json*"):
+        dask = run("score", pattern, *FAST, "--engine", "dask", "--scheduler", scheduler)
+        assert dask.exit_code == 0, dask.output
+        assert dask.stdout_bytes == local.stdout_bytes
+
+
+def test_a_scheduler_port_out_of_range_is_a_usage_error(corpus: list[Path]) -> None:
+    pytest.importorskip("distributed")
+    for port in ("99999", "0"):
+        result = run("select", *corpus, *FAST, "--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{port}")
+        assert result.exit_code == 2 and f"port {port} is out of range" in result.stderr, result.stderr

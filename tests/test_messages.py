@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
 import pytest
-from conftest import FAST, SOURCE, ok, run
+from conftest import FAST, SOURCE, ok, records, run
 
-from zipfit_cli.errors import redacted, shown
+from zipfit_cli.errors import faithful, redacted, remember_urls, shown, stored
 from zipfit_cli.stats import RunStats
 
 EVIL_KEYS = ["evil\nzipfit: error: FAKE", "\x1b]0;pwned\x07\x1b[2J"]
@@ -46,6 +47,9 @@ def test_shown_escapes_control_characters_and_is_idempotent() -> None:
         ("see s3://k:v@b/x and ftp://u:pw@h", "see s3://k:***@b/x and ftp://u:***@h"),
         ("ftp://alice@host/x.jsonl", "ftp://alice@host/x.jsonl"),  # no password
         ("tcp://127.0.0.1:8786", "tcp://127.0.0.1:8786"),
+        ("ftp://alice:pw#frag@h:1/x.jsonl: no such file", "ftp://alice:***@h:1/x.jsonl: no such file"),
+        ("ftp://a:p/q?r@h/x", "ftp://a:***@h/x"),
+        ("tcp://HOST:8786: bad 'x'", "tcp://HOST:8786: bad 'x'"),  # no '@': nothing hidden
     ],
 )
 def test_redacted_hides_url_passwords(url: str, expected: str) -> None:
@@ -140,3 +144,77 @@ def test_the_installed_command_escapes_keys_and_file_names(tmp_path: Path) -> No
         )
         assert result.returncode == 3
         _one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize("password", ["my secret", "tab\there", "pw#frag", "ab?c/d@e"])
+def test_passwords_of_given_urls_are_hidden_whatever_they_hold(password: str) -> None:
+    url = f"ftp://alice:{password}@127.0.0.1:1/x.jsonl"
+    remember_urls(["zipfit", "score", url])
+    parsed = password.split("#")[0].split("?")[0].split("/")[0]  # what a URL parser takes
+    for message in (
+        f"{url}: no such file",
+        f"invalid address 'alice:{password}@127.0.0.1:1'",
+        f"as {parsed!r}",
+    ):
+        assert password not in redacted(message) and parsed not in redacted(message), redacted(message)
+    assert redacted(url) == "ftp://alice:***@127.0.0.1:1/x.jsonl"
+
+
+def test_url_passwords_with_any_character_stay_out_of_reports_and_parts(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    secret = "my se#cr\tet"
+    memory.pipe(
+        f"/alice:{secret}@zipfit-secret2/a.jsonl", b"".join(SOURCE.read_bytes().splitlines(True)[:40])
+    )
+    try:
+        url = f"memory://alice:{secret}@zipfit-secret2/a.jsonl"
+        report, part = tmp_path / "run.json", tmp_path / "part.jsonl"
+        ok("select", url, *FAST, "-k", "3", "--report", report, "-o", tmp_path / "top.jsonl", "-q")
+        ok("select", url, *FAST, "-k", "3", "--shard", "0/2", "-o", part, "-q")
+        missing = run("score", url.replace("a.jsonl", "gone.jsonl"), *FAST)
+    finally:
+        memory.rm(f"/alice:{secret}@zipfit-secret2", recursive=True)
+    for text in (report.read_text(), part.read_text(), missing.stderr):
+        assert "se#cr" not in text and "my se" not in text, text
+    assert json.loads(report.read_text())["settings"]["sources"] == [
+        "memory://alice:***@zipfit-secret2/a.jsonl"
+    ]
+    assert missing.exit_code == 3 and "alice:***@" in missing.stderr
+
+
+def test_a_dask_scheduler_password_stays_out_of_messages() -> None:
+    pytest.importorskip("distributed")
+    result = run("score", SOURCE, *FAST, "--engine", "dask", "--scheduler", "tcp://bob:Secr3tPW@127.0.0.1:1")
+    assert result.exit_code != 0 and "bob:***@" in result.stderr and "Secr3tPW" not in result.stderr
+
+
+def test_faithful_writes_undecodable_name_bytes_as_escapes() -> None:
+    name = os.fsdecode(b"bad\xff\xfe.jsonl")
+    assert faithful(name) == "bad\\xff\\xfe.jsonl" == faithful(faithful(name))
+    assert faithful("caf\u00e9 \ud800") == "caf\u00e9 \\ud800" and shown(name) == "bad\\xff\\xfe.jsonl"
+    assert stored({name: [name, (1, name)]}) == {faithful(name): [faithful(name), [1, faithful(name)]]}
+
+
+def test_non_utf8_file_names_in_reports_parts_and_merges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    name = os.fsdecode(b"bad\xff\xfe.jsonl")
+    try:
+        Path(name).write_bytes(b"".join(SOURCE.read_bytes().splitlines(True)[:20]))
+    except OSError:
+        pytest.skip("this filesystem takes UTF-8 names only")
+    ok("score", name, *FAST, "--report", "r.json", "-q")
+    report = json.loads(Path("r.json").read_text("utf-8"))
+    assert (
+        report["settings"]["sources"] == ["bad\\xff\\xfe.jsonl"] == [i["path"] for i in report["inputs"]][:1]
+    )
+    ok("score", name, *FAST, "--shard", "0/2", "-o", "p0.jsonl", "-q")
+    ok("score", name, *FAST, "--shard", "1/2", "-o", "p1.jsonl", "-q")
+    assert len(records(ok("merge", "p0.jsonl", "p1.jsonl", "-q").stdout)) == 20
+    with Path(name).open("ab") as grown:  # the parts' input comparison still sees a change
+        grown.write(b"\n")
+    ok("score", name, *FAST, "--shard", "1/2", "-o", "p2.jsonl", "-q")
+    changed = run("merge", "p0.jsonl", "p2.jsonl")
+    assert changed.exit_code == 3 and "input bad\\xff\\xfe.jsonl changed" in changed.stderr, changed.stderr

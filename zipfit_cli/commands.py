@@ -16,7 +16,7 @@ import orjson
 
 from .display import Display, make_display
 from .engine import Engine, RunSettings, local_engine
-from .errors import InputError, Terminated, UsageError, redacted, shown
+from .errors import InputError, Terminated, UsageError, faithful, redacted, shown, stored
 from .merge import run_merge
 from .options import ScoringOptions, SelectionOptions, build_settings
 from .output import Output, is_parquet_output, publish_all
@@ -117,7 +117,7 @@ def run_job(
             stats = job(out, display, sides)
             if report_out is not None:
                 summary = report_dict(stats, settings(), command_line or [])
-                report_out.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
+                report_out.write(orjson.dumps(stored(summary), option=orjson.OPT_INDENT_2) + b"\n")
             # Two phases: every file is complete on disk before any is renamed into place,
             # so a failure leaves none of them (no report claiming a success, say).
             for sink in outputs:
@@ -337,7 +337,7 @@ def align(
             if str(exc).startswith(f"{shown(path)}:"):
                 raise
             raise InputError(f"{shown(path)}: {exc}") from None
-        yield {"dataset": redacted(path), **result.to_dict(), "skipped": dict(stats.skipped)}
+        yield {"dataset": faithful(redacted(path)), **result.to_dict(), "skipped": dict(stats.skipped)}
 
 
 def background(

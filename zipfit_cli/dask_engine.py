@@ -28,7 +28,17 @@ from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
 from .engine import RunContext, RunSettings, Scored
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
 from .ranking import TopK
-from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, ReadError, compression_of, url_failure, url_to_fs
+from .reading import (
+    DEFAULT_MAX_LINE_BYTES,
+    STDIN,
+    ReadError,
+    compression_of,
+    file_name,
+    is_url,
+    url_failure,
+    url_glob,
+    url_to_fs,
+)
 from .runner import CONTAMINATED, Gated, Result, ScoreJob
 from .sources import READERS, JsonlSource
 from .stats import RunStats
@@ -221,7 +231,7 @@ class DaskEngine:
         """Resolve sources (globs too) to files; split=False: whole files only (for --limit)."""
         # Partitions are byte ranges of JSONL; other formats would be read as broken JSON.
         endings = tuple(end for ends in READERS for end in ends)
-        other = next((s for s in sources if s.lower().endswith(endings)), None)
+        other = next((s for s in sources if file_name(s).lower().endswith(endings)), None)
         if other is not None:
             raise UsageError(f"--engine dask reads JSONL only; {other} needs --engine local")
         require()
@@ -386,8 +396,14 @@ def dask_setup(worker: object) -> None:
 
 def _check_address(address: str) -> None:
     # Before any Client: one that fails on a malformed address hangs a minute in __del__.
+    comm = _import("distributed.comm")
     try:
-        _import("distributed.comm").resolve_address(address)
+        comm.resolve_address(address)
+        scheme, location = comm.parse_address(address)
+        # An out-of-range port would read "connection refused" (the OS's word for it).
+        port = comm.parse_host_port(location)[1] if scheme in ("tcp", "tls") else 1
+        if not 0 < port < 1 << 16:
+            raise ValueError(f"port {port} is out of range (1-65535)")
     except ValueError as exc:
         raise UsageError(f"--scheduler {address!r} is not an address like tcp://HOST:8786: {exc}") from None
     except OSError as exc:
@@ -412,20 +428,19 @@ def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
         local = isinstance(fs, local_fs)
         # A name that exists as it is was already chosen over globbing (options.expanded).
         if any(c in source for c in "*?[") and not _exists(fs, fs_path, source):
-            try:
-                found = sorted(glob.glob(source)) if local else sorted(fs.glob(fs_path))
-            except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
-                raise url_failure(source, exc) from None
-            if not found:
+            if local and not is_url(source):
+                names = [(p, fs._strip_protocol(p)) for p in sorted(glob.glob(source))]
+            else:
+                names = url_glob(source)
+            if not names:
                 raise InputError(f"{shown(source)}: no file matches")
-            names = [(p, p if local else fs.unstrip_protocol(p)) for p in found]
         else:
-            names = [(source, source)]
-        for label, name in names:
+            names = [(source, fs_path)]
+        for label, inner in names:
             # Workers may run elsewhere: local paths go to them absolute (on a shared filesystem).
-            url = fs._strip_protocol(name) if local else name
+            url = inner if local else label
             try:
-                info = fs.info(url)
+                info = fs.info(inner)
             except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
                 raise url_failure(label, exc) from None
             if info.get("type") == "directory":

@@ -23,7 +23,15 @@ from typing import IO, Any
 import orjson
 
 from .errors import InputError, shown
-from .reading import DEFAULT_MAX_LINE_BYTES, READ_ERRORS, BadRecord, LongLine, ReadError, open_input
+from .reading import (
+    DEFAULT_MAX_LINE_BYTES,
+    READ_ERRORS,
+    BadRecord,
+    LongLine,
+    ReadError,
+    file_name,
+    open_input,
+)
 
 
 class _Counting(io.RawIOBase):
@@ -132,7 +140,7 @@ class CsvSource:
         self._text = io.TextIOWrapper(
             io.BufferedReader(self._counted, 1 << 20), encoding="utf-8", errors="surrogateescape", newline=""
         )
-        name = path.lower()
+        name = file_name(path).lower()
         for suffix in (".gz", ".bz2", ".xz", ".zst", ".zstd"):
             name = name.removesuffix(suffix)
         self._dialect = "excel-tab" if name.endswith(".tsv") else "excel"

@@ -3,20 +3,71 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import IntEnum
+from typing import Any
 
-# The password of a URL's user part (scheme://user:password@host): up to the authority's
-# last '@', as URL parsers take it, so a password holding '@' is hidden whole.
-_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):[^/?#\s]*@")
+# The password of a URL's user part (scheme://user:password@host). It may hold '#', '?', '/'
+# and '@', so it runs to the '@' after which a host follows (text up to the next '/', '?',
+# '#', quote, whitespace or end, holding no '@'); in running text it ends at whitespace, a
+# quote or another URL's '://'. In a URL given alone (remember_urls) it may hold anything.
+_HOST_FOLLOWS = r"@(?=[^@/?#\s'\"]*(?:[/?#\s'\"]|$))"
+_USER = r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):"
+_PASSWORD = re.compile(_USER + r"((?:(?!://)[^\s'\"])*?)" + _HOST_FOLLOWS)
+_GIVEN_PASSWORD = re.compile(_USER + r"((?:(?!://).)*?)" + _HOST_FOLLOWS, re.DOTALL)
+
+# Passwords of the URLs zipfit was given (remember_urls): libraries repeat them without the
+# scheme the pattern needs (Dask: "invalid address 'bob:Secr3t@host:1'"), or only the part a
+# URL parser took as the password or port ("... integer value as 'pw'" for pw#frag).
+_SECRETS: set[str] = set()
+
+
+def remember_urls(values: Iterable[str]) -> None:
+    """Note the passwords of the URLs in `values` (the command line), for `redacted`."""
+    for value in values:
+        for match in _GIVEN_PASSWORD.finditer(value):
+            password = match.group(2)
+            # What URL parsers read of it: up to '/', '?' or '#', without tabs and newlines.
+            parsed = re.split(r"[/?#]", password, maxsplit=1)[0]
+            for secret in (password, parsed, re.sub(r"[\t\r\n]", "", parsed)):
+                if len(secret) > 1 and secret.strip("*"):  # one character would hide every word
+                    _SECRETS.add(secret)
 
 
 def redacted(text: object) -> str:
-    """`text` with the password of every URL in it replaced by `***` (alice:***@host).
+    """`text` with the password of every URL in it replaced by `***` (alice:***@host), and
+    every password of a URL zipfit was given (remember_urls) wherever else it appears.
 
     Commands are run from logs and reports are shared: a password given in a URL must not
     reach either. Idempotent, so applying it again to a message already redacted is harmless.
     """
-    return _PASSWORD.sub(r"\1:***@", str(text))
+    hidden = _PASSWORD.sub(r"\1:***@", str(text))
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        hidden = hidden.replace(secret, "***")
+    return hidden
+
+
+def faithful(text: str) -> str:
+    """`text` as valid Unicode, for JSON and messages. A file name's bytes that are not UTF-8
+    reach Python as lone surrogates (os.fsdecode), which JSON cannot hold: each becomes a
+    `\\xNN` escape of its byte, as os.fsencode(name) prints (bad\\xff.jsonl); another lone
+    surrogate becomes `\\udNNN`. Valid text, and text already made faithful, is unchanged."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte decoded to (\ud800)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def stored(value: Any) -> Any:
+    """A JSON-able value (a report, a part trailer) with every string in it `faithful`."""
+    if isinstance(value, str):
+        return faithful(value)
+    if isinstance(value, dict):
+        return {stored(key): stored(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [stored(item) for item in value]
+    return value
 
 
 def shown(text: object) -> str:
@@ -28,7 +79,9 @@ def shown(text: object) -> str:
     spaces) is written as a Python-style escape, so a message stays one line. A URL's
     password is redacted. Idempotent: text already shown passes unchanged.
     """
-    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in redacted(text))
+    return "".join(
+        ch if ch.isprintable() or ch == " " else _escape(ch) for ch in redacted(faithful(str(text)))
+    )
 
 
 def _escape(ch: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from .errors import ExitCode, InputError, Terminated, ZipfitError, shown
+from .errors import ExitCode, InputError, Terminated, ZipfitError, remember_urls, shown
 
 
 class Commands(TyperGroup):
@@ -37,6 +37,8 @@ class Commands(TyperGroup):
     ) -> Any:
         # The command line as given, for --report (Click hands it to commands as ctx.obj).
         extra.setdefault("obj", ["zipfit", *(sys.argv[1:] if args is None else args)])
+        # Libraries repeat a URL's password in shapes the pattern cannot know: hide those given.
+        remember_urls([*extra["obj"], os.environ.get("DASK_SCHEDULER_ADDRESS", "")])
         try:
             result = super().main(
                 args,

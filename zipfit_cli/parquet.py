@@ -32,7 +32,16 @@ import orjson
 
 from .errors import InputError, UsageError, ZipfitError, shown
 from .output import OutputError
-from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError, file_size, is_url, open_local, open_url
+from .reading import (
+    DEFAULT_MAX_LINE_BYTES,
+    LongLine,
+    ReadError,
+    file_name,
+    file_size,
+    is_url,
+    open_local,
+    open_url,
+)
 
 BASE64_PREFIX = "base64:"
 # Rows handed to to_pylist at once: their Python objects are what a batch costs in memory.
@@ -53,7 +62,7 @@ def pyarrow_modules(doing: str = "reading") -> tuple[Any, Any]:
 
 
 def is_parquet(path: str) -> bool:
-    return path.lower().endswith(".parquet")
+    return file_name(path).lower().endswith(".parquet")
 
 
 def open_file(path: str) -> tuple[IO[bytes], int | None]:

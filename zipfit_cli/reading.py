@@ -7,6 +7,7 @@ Nothing here knows what a record is; `records.py` turns lines into texts, and
 from __future__ import annotations
 
 import bz2
+import ftplib
 import glob
 import gzip
 import io
@@ -29,8 +30,9 @@ WHITESPACE = b" \t\r\n\x0b\x0c"
 DEFAULT_MAX_LINE_BYTES = 256 << 20
 _SKIP_CHUNK = 1 << 20
 
-# What reading a damaged or truncated (compressed) file can raise.
-READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
+# What reading a damaged or truncated (compressed) file can raise; an FTP server's refusal
+# mid-file comes as ftplib's own error, which is none of these.
+READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, ftplib.Error)
 
 MAGIC = (
     (b"\x1f\x8b", "gz"),
@@ -50,9 +52,19 @@ class ReadError(InputError):
 
 
 def is_url(path: str) -> bool:
-    """A location with a scheme (s3://, gs://, hf://, https://, file://, memory://): fsspec reads it."""
+    """A location with a scheme (s3://, gs://, hf://, https://, file://, memory://), possibly
+    behind wrappers (simplecache::s3://..., blockcache::ftp://...): fsspec reads it."""
     scheme, sep, _ = path.partition("://")
-    return bool(sep) and scheme.isidentifier()
+    return bool(sep) and all(protocol.isidentifier() for protocol in scheme.split("::"))
+
+
+def file_name(path: str) -> str:
+    """The name that says what a file holds (format, compression): for a chained URL the first
+    link naming a path (zip://a.csv.gz::s3://b/z.zip: the member, not the archive; a bare
+    wrapper like simplecache:: names none), otherwise `path` itself."""
+    if not is_url(path):
+        return path
+    return next((link for link in path.split("::") if not link.isidentifier()), path)
 
 
 def _fsspec() -> Any:
@@ -112,10 +124,21 @@ def open_url(path: str) -> IO[bytes]:
     fsspec = _fsspec()
     try:
         opened = fsspec.open(path, "rb")
+        if _is_directory(opened.fs, opened.path):  # FTP would read it as an empty file
+            raise IsADirectoryError(path)
         raw: IO[bytes] = opened.open()
     except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
         raise url_failure(path, exc) from None
     return _UrlFile(raw, opened)
+
+
+def _is_directory(fs: Any, inner: str) -> bool:
+    """Whether a filesystem says `inner` is a directory; a backend that cannot say (data://,
+    a plain web server) leaves it to opening."""
+    try:
+        return fs.info(inner).get("type") == "directory"  # type: ignore[no-any-return]
+    except Exception:  # fsspec and its backends raise anything: opening will tell why
+        return False
 
 
 def file_size(path: str) -> int | None:
@@ -165,18 +188,46 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
         if path == STDIN or not any(c in path for c in "*?[") or (not is_url(path) and os.path.exists(path)):
             expanded.append(path)
             continue
-        if is_url(path):
-            fs, inner = url_to_fs(path)
-            try:
-                found = [fs.unstrip_protocol(p) for p in sorted(fs.glob(inner))]
-            except Exception as exc:  # as in url_to_fs
-                raise url_failure(path, exc) from None
-        else:
-            found = sorted(glob.glob(path))
+        found = [url for url, _ in url_glob(path)] if is_url(path) else sorted(glob.glob(path))
         if not found:
             raise InputError(f"{shown(path)}: no file matches")
         expanded += found
     return expanded
+
+
+def url_glob(pattern: str) -> list[tuple[str, str]]:
+    """(URL, path within its filesystem) of every file a URL glob matches, sorted; a glob that
+    cannot be run is one line naming it (url_failure)."""
+    fs, inner = url_to_fs(pattern)
+    try:
+        found = sorted(fs.glob(inner))
+    except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
+        raise url_failure(pattern, exc) from None
+    return [(matched_url(pattern, inner, match, fs), match) for match in found]
+
+
+def matched_url(pattern: str, inner: str, match: str, fs: Any) -> str:
+    """The URL of `match`, a path a URL glob's filesystem found for its `inner` pattern.
+
+    A filesystem's paths drop what its URL carried (host, port, user and password of
+    ftp://alice:pw@host:2121/x*.jsonl; the outer links of zip://*.jsonl::s3://b/z.zip), so a
+    match is put back into the glob as the user wrote it: the part a match adds to the
+    pattern's directory goes after that directory as written. Whatever the protocol, the
+    rest of the URL is kept as given.
+    """
+    head, chain, outer = pattern.partition("::")
+    head_glob, inner_glob = _first_glob(head), _first_glob(inner)
+    if head_glob < len(head) and inner_glob < len(inner):
+        written = head[: head.rfind("/", 0, head_glob) + 1]
+        spelled = inner[: inner.rfind("/", 0, inner_glob) + 1]
+        if match.startswith(spelled) and written:
+            return f"{written}{match[len(spelled) :]}{chain}{outer}"
+    return str(fs.unstrip_protocol(match))
+
+
+def _first_glob(text: str) -> int:
+    """Index of the first glob character in `text`; len(text) when it has none."""
+    return min((i for i in (text.find(c) for c in "*?[") if i >= 0), default=len(text))
 
 
 def sniff_compression(data: bytes) -> str | None:
@@ -186,7 +237,7 @@ def sniff_compression(data: bytes) -> str | None:
 
 def compression_of(path: str) -> str | None:
     """Compression implied by a file name: 'gz', 'bz2', 'xz', 'zst' or None."""
-    name = path.lower()
+    name = file_name(path).lower()
     for suffix, kind in ((".gz", "gz"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zst"), (".zstd", "zst")):
         if name.endswith(suffix):
             return kind
@@ -478,7 +529,7 @@ def read_lines(path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Itera
 
 def is_plain_text(path: str) -> bool:
     """A '.txt' file (compressed or not): one example a line, not JSONL."""
-    name = path.lower()
+    name = file_name(path).lower()
     if compression_of(name):
         name = name.rsplit(".", 1)[0]
     return name.endswith(".txt")

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .errors import UsageError
+from .errors import UsageError, stored
 from .reading import input_stats
 from .stats import RunStats
 
@@ -76,7 +76,7 @@ def part_trailer(info: dict[str, Any], stats: RunStats) -> bytes:
         "written": stats.selected,
         "stats": stats.to_part(),
     }
-    return orjson.dumps({PART_KEY: body}, option=orjson.OPT_SORT_KEYS) + b"\n"
+    return orjson.dumps({PART_KEY: stored(body)}, option=orjson.OPT_SORT_KEYS) + b"\n"  # non-UTF-8 names
 
 
 def _is_count(value: Any) -> bool:

@@ -16,7 +16,7 @@ import importlib
 from collections.abc import Iterator
 from typing import Protocol
 
-from .reading import DEFAULT_MAX_LINE_BYTES, WHITESPACE, LineReader
+from .reading import DEFAULT_MAX_LINE_BYTES, WHITESPACE, LineReader, file_name
 
 
 class RecordSource(Protocol):
@@ -103,7 +103,7 @@ def open_source(
     """The source that reads `path`, chosen by its name; JSONL when no reader claims it.
     Lines (or rows) longer than `max_line_bytes` come as `LongLine`s: too_long records;
     measure_long=False: as soon as they are known to be long (reading.capped_lines)."""
-    name = path.lower()
+    name = file_name(path).lower()
     for endings, where in READERS.items():
         if name.endswith(endings):
             module, cls = where.split(":")
