@@ -39,6 +39,16 @@ def test_shown_escapes_control_characters_and_is_idempotent() -> None:
     assert shown(shown(text)) == shown(text)
 
 
+@pytest.mark.timeout(60)
+def test_escaping_long_input_takes_linear_time() -> None:
+    # Tried from every position, the URL pattern took minutes on a 20,000-character key; a
+    # megabyte would take hours. Linear, it takes milliseconds: the timeout only catches a hang.
+    word = "x" * 1_000_000
+    assert shown(word) == word
+    assert shown(f"ftp://alice:pw@{word}") == f"ftp://alice:***@{word}"
+    assert shown("a://" * 100_000) == "a://" * 100_000
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [

@@ -12,7 +12,9 @@ from typing import Any
 # '#', quote, whitespace or end, holding no '@'); in running text it ends at whitespace, a
 # quote or another URL's '://'. In a URL given alone (remember_urls) it may hold anything.
 _HOST_FOLLOWS = r"@(?=[^@/?#\s'\"]*(?:[/?#\s'\"]|$))"
-_USER = r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):"
+# A scheme starts where no scheme character stands before it: without the lookbehind the
+# pattern would be tried from every position of a long word, in time quadratic in its length.
+_USER = r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):"
 _PASSWORD = re.compile(_USER + r"((?:(?!://)[^\s'\"])*?)" + _HOST_FOLLOWS)
 _GIVEN_PASSWORD = re.compile(_USER + r"((?:(?!://).)*?)" + _HOST_FOLLOWS, re.DOTALL)
 
@@ -41,7 +43,9 @@ def redacted(text: object) -> str:
     Commands are run from logs and reports are shared: a password given in a URL must not
     reach either. Idempotent, so applying it again to a message already redacted is harmless.
     """
-    hidden = _PASSWORD.sub(r"\1:***@", str(text))
+    hidden = str(text)
+    if "://" in hidden:
+        hidden = _PASSWORD.sub(r"\1:***@", hidden)
     for secret in sorted(_SECRETS, key=len, reverse=True):
         hidden = hidden.replace(secret, "***")
     return hidden
