@@ -91,6 +91,8 @@ SETTING_HINTS = {
     "method": "see --method",
     "top_k": "see -k/--top-k and --fraction",
     "fraction": "see --fraction",
+    "adaptive_z": "see --adaptive-z",
+    "adaptive_audit": "see --adaptive-audit",
 }
 
 

@@ -49,6 +49,11 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
             f"adaptive: {sum(stats.pruned.values()):,} records stopped early ({stops}); "
             f"{stats.pairs:,} comparisons of {stats.pairs_exhaustive:,} exhaustive ({saving:.1f}x fewer)"
         )
+        if stats.audited:
+            lines.append(
+                f"adaptive audit: {stats.audited:,} stopped records compared with every target, "
+                f"{stats.audit_misses:,} belonged in the top K"
+            )
     work = stats.work_time
     rate = stats.records_read / work if work else 0.0
     pair_rate = stats.pairs / work if work else 0.0
