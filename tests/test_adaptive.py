@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FAST, SOURCE, TARGETS, ok, records, run
+from conftest import FAST, SOURCE, TARGET, TARGETS, ok, records, run
 
 from zipfit_cli.adaptive import PRUNED, AdaptiveScorer, Thresholds
 from zipfit_cli.contrast import ContrastScorer
@@ -125,3 +125,193 @@ def test_adaptive_refusals(extra: list[str], message: str) -> None:
 def test_adaptive_z_goes_with_adaptive() -> None:
     result = run("select", SOURCE, *FAST, "-k", "5", "--adaptive-z", "3", "-o", os.devnull)
     assert result.exit_code == 2 and "--adaptive-z goes with --adaptive" in result.stderr
+
+
+# The adversarial suite: records a bound fitted to the seen targets would stop in error.
+# A record of the exhaustive top K is never stopped if, at the final K-th best score (the
+# highest threshold any block can see), the adaptive scorer returns its exact score.
+
+
+def _near_copy(text: bytes) -> bytes:
+    """A target with its middle line dropped and one word changed: NCD about 0.05 to it."""
+    lines = text.split(b"\n")
+    del lines[len(lines) // 2]
+    return b"\n".join(lines).replace(b"return", b"return ", 1)
+
+
+def _dropped(
+    scorer: TargetSet | ContrastScorer, corpus: list[bytes], ks: tuple[int, ...]
+) -> dict[int, list[int]]:
+    """Per K: positions of exhaustive top-K records that the adaptive scorer would stop."""
+    exact = [scorer.score(x) for x in corpus]
+    adaptive = AdaptiveScorer(scorer)
+    dropped = {}
+    for k in ks:
+        kth = sorted(exact, reverse=True)[k - 1]
+        dropped[k] = [i for i, e in enumerate(exact) if e >= kth and adaptive.score(corpus[i], kth) != e]
+    return dropped
+
+
+def _targets(source_texts: list[bytes], target_texts: list[bytes], n: int) -> list[bytes]:
+    """n Python targets: the sample's 40, then sample Python functions (not in the corpus)."""
+    python = [t for t in source_texts[:1000] if t.startswith(b"def ")]
+    return (target_texts + python[:40])[:n]
+
+
+def _near_copy_case(
+    source_texts: list[bytes], target_texts: list[bytes], name: str, level: int
+) -> list[tuple[int, bool, dict[int, list[int]]]]:
+    found = []
+    for n in (10, 20, 40, 80):
+        targets = _targets(source_texts, target_texts, n)
+        pool = [t for t in source_texts[:400:2] if t not in targets]
+        # Two records, each nearly copying a different target, far from all the others.
+        corpus = [*pool, _near_copy(targets[n // 2]), _near_copy(targets[1])]
+        for contrast in (False, True):
+            scorer: TargetSet | ContrastScorer = (
+                ContrastScorer.from_texts(targets, pool[::7], name, level)
+                if contrast
+                else TargetSet.from_texts(targets, name, level)
+            )
+            found.append((n, contrast, _dropped(scorer, corpus, (1, 10, 30))))
+    return found
+
+
+def test_a_near_copy_of_one_target_is_never_stopped_lz4(
+    source_texts: list[bytes], target_texts: list[bytes]
+) -> None:
+    for n, contrast, dropped in _near_copy_case(source_texts, target_texts, "lz4", 0):
+        assert dropped == {1: [], 10: [], 30: []}, (n, contrast)
+
+
+@pytest.mark.slow
+def test_a_near_copy_of_one_target_is_never_stopped_gzip9(
+    source_texts: list[bytes], target_texts: list[bytes]
+) -> None:
+    for n, contrast, dropped in _near_copy_case(source_texts, target_texts, "gzip", 9):
+        assert dropped == {1: [], 10: [], 30: []}, (n, contrast)
+
+
+@pytest.mark.parametrize(("name", "level"), [("lz4", 0), pytest.param("gzip", 9, marks=pytest.mark.slow)])
+def test_records_close_to_half_the_targets_are_never_stopped(
+    source_texts: list[bytes], target_texts: list[bytes], name: str, level: int
+) -> None:
+    # Half the targets are Python functions, half are prose: Python and prose records are
+    # each close to one half and far from the other, in whatever order the targets come.
+    prose = [t for t in source_texts if not t.startswith((b"def ", b"#", b"sub ", b"/*"))][:20]
+    targets = [t for pair in zip(target_texts[:20], prose, strict=True) for t in pair]
+    corpus = [t for t in source_texts[:600:3] if t not in targets]
+    assert _dropped(TargetSet.from_texts(targets, name, level), corpus, (1, 10, 30)) == {
+        1: [],
+        10: [],
+        30: [],
+    }
+
+
+@pytest.mark.parametrize(("name", "level"), [("lz4", 0), pytest.param("gzip", 9, marks=pytest.mark.slow)])
+def test_ties_at_the_kth_score_are_never_stopped(
+    source_texts: list[bytes], target_texts: list[bytes], name: str, level: int
+) -> None:
+    targets = TargetSet.from_texts(target_texts, name, level)
+    pool = source_texts[:200]
+    exact = sorted(range(len(pool)), key=lambda i: -targets.score(pool[i]))
+    tied = pool[exact[8]]  # the 9th best, three times: the K-th score for K = 9, 10 and 11
+    corpus = [*pool[:100], tied, *pool[100:], tied]
+    assert _dropped(targets, corpus, (9, 10, 11)) == {9: [], 10: [], 11: []}
+
+
+def test_the_allowance_keeps_a_near_copy_the_plain_normal_bound_stops(
+    monkeypatch: pytest.MonkeyPatch, source_texts: list[bytes], target_texts: list[bytes]
+) -> None:
+    """Without the outlier allowance and the minimum of seen targets (the bound before them)
+    the near-copy of one of 20 targets is stopped at the K-th score: the suite can tell."""
+    targets = _targets(source_texts, target_texts, 20)
+    corpus = [*source_texts[:400:2], _near_copy(targets[10])]
+    scorer = TargetSet.from_texts(targets, "gzip", 9)
+    assert _dropped(scorer, corpus, (1,)) == {1: []}
+    monkeypatch.setattr("zipfit_cli.adaptive.OUTLIERS", 0)
+    monkeypatch.setattr("zipfit_cli.adaptive.MIN_SEEN", 2)
+    assert _dropped(scorer, corpus, (1,)) == {1: [len(corpus) - 1]}
+
+
+def _adversarial_corpus(tmp_path: Path, source_lines: list[bytes], target_texts: list[bytes]) -> Path:
+    """The sample source, then (past the two blocks scored in full) two near-copies of
+    targets and three copies of one record: the K-th score tied for some K."""
+    extra = [
+        {"id": "copy-a", "text": _near_copy(target_texts[16]).decode()},
+        {"id": "copy-b", "text": _near_copy(target_texts[17]).decode()},
+    ]
+    again = json.loads(source_lines[233])
+    extra += [{**again, "id": f"again-{i}"} for i in range(3)]
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(b"".join(source_lines) + b"".join(json.dumps(r).encode() + b"\n" for r in extra))
+    return path
+
+
+CONTRAST = ["--contrast", "--background-size", "32"]
+
+
+@pytest.mark.parametrize(
+    ("compressor", "k", "contrast", "workers"),
+    [
+        (["--compressor", "lz4"], "10", [], "1"),
+        pytest.param(["--compressor", "lz4"], "1", CONTRAST, "2", marks=pytest.mark.slow),
+        pytest.param(["--compressor", "lz4"], "30", CONTRAST, "1", marks=pytest.mark.slow),
+        pytest.param(["--level", "9"], "1", [], "2", marks=pytest.mark.slow),
+        pytest.param(["--level", "9"], "10", CONTRAST, "2", marks=pytest.mark.slow),
+        pytest.param(["--level", "9"], "30", [], "1", marks=pytest.mark.slow),
+    ],
+)
+def test_adversarial_corpus_selects_what_exhaustive_scoring_selects(
+    tmp_path: Path,
+    source_lines: list[bytes],
+    target_texts: list[bytes],
+    compressor: list[str],
+    k: str,
+    contrast: list[str],
+    workers: str,
+) -> None:
+    corpus = _adversarial_corpus(tmp_path, source_lines, target_texts)
+    args = [corpus, *TARGETS, *compressor, "-k", k, *contrast, "-j", workers, "-q"]
+    report = tmp_path / "run.json"
+    exhaustive = ok("select", *args).stdout_bytes
+    assert ok("select", *args, "--adaptive", "--report", report).stdout_bytes == exhaustive
+    copies = {"copy-a", "copy-b"} & {r["id"] for r in records(exhaustive)}
+    assert len(copies) == min(int(k), 2)  # the near-copies lead the exhaustive ranking
+    stats = json.loads(report.read_text())["stats"]
+    assert stats["pruned_total"] > 0 and stats["audited"] == 256 and stats["audit_misses"] == 0
+
+
+@pytest.mark.parametrize(
+    "k",
+    [
+        "1",
+        pytest.param("2", marks=pytest.mark.slow),
+        pytest.param("5", marks=pytest.mark.slow),
+        pytest.param("40", marks=pytest.mark.slow),
+        pytest.param("100", marks=pytest.mark.slow),
+    ],
+)
+def test_few_targets_run_exhaustively_and_say_so(tmp_path: Path, k: str) -> None:
+    ten = tmp_path / "ten.jsonl"
+    ten.write_bytes(b"".join(TARGET.read_bytes().splitlines(keepends=True)[:10]))
+    args = [
+        "select",
+        SOURCE,
+        "-t",
+        ten,
+        "--target-template",
+        "{prompt}{canonical_solution}",
+        "--compressor",
+        "lz4",
+        "-k",
+        k,
+    ]
+    report = tmp_path / "run.json"
+    adaptive = ok(*args, "--adaptive", "-j", "2", "--report", report)
+    assert adaptive.stdout_bytes == ok(*args, "-j", "1", "-q").stdout_bytes
+    warning = "zipfit: warning: --adaptive scored every record in full: 10 targets are too few"
+    assert adaptive.stderr.count(warning) == 1
+    saved = json.loads(report.read_text())
+    assert saved["stats"]["pairs"] == saved["stats"]["pairs_exhaustive"] and not saved["stats"]["pruned"]
+    assert any(w.startswith("--adaptive scored every record in full") for w in saved["warnings"])

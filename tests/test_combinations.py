@@ -72,6 +72,11 @@ def test_adaptive_runs_are_reported_and_do_not_merge_with_exhaustive_parts(tmp_p
         "z": 4.0,
         "checkpoints": [0.2, 0.4, 0.8],
         "seed": 3,
+        "min_seen": 4,
+        "sd_floor": 0.01,
+        "outliers": 1,
+        "exhaustive": False,
+        "audit": 256,
     }
     adaptive, exhaustive = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     ok("select", SOURCE, *args, "--shard", "0/2", "-o", adaptive, "-q")

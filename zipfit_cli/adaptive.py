@@ -59,7 +59,9 @@ class Part:
     copies: dict[bytes, frozenset[int]]  # texts left out of their own copies' means
 
 
-def optimistic(offset: float, terms: Sequence[tuple[float, Sequence[float], int]], z: float, floor: float) -> float:
+def optimistic(
+    offset: float, terms: Sequence[tuple[float, Sequence[float], int]], z: float, floor: float
+) -> float:
     """The highest score a record can plausibly reach: offset + Σ coefficient × mean, each
     mean (of the `seen` NCDs among n) moved in the record's favour by z standard errors
     and by an allowance for OUTLIERS unseen texts at the far end of the range. A negative

@@ -133,7 +133,9 @@ class _PartRows:
         self.aside: list[Row] = []  # near-copies of targets, in checked mode
         # --adaptive: this partition prunes against its own top K, block by block (adaptive.py).
         self.thresholds = Thresholds(keep) if keep is not None and job.adaptive is not None else None
-        self.audit = Audit(job.adaptive.audit, job.adaptive.seed) if self.thresholds and job.adaptive else None
+        self.audit = (
+            Audit(job.adaptive.audit, job.adaptive.seed) if self.thresholds and job.adaptive else None
+        )
 
     def _scores(self) -> list[Result]:
         lines = [line for *_, line in self.batch]
