@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 from conftest import FAST, SOURCE, TARGET, TARGETS, ok, records, run
 
-from zipfit_cli.adaptive import PRUNED, AdaptiveScorer, Thresholds
+from zipfit_cli.adaptive import PRUNED, AdaptiveScorer, Audit, Thresholds
 from zipfit_cli.contrast import ContrastScorer
 from zipfit_cli.errors import UsageError
 from zipfit_cli.scoring import TargetSet
@@ -315,3 +316,65 @@ def test_few_targets_run_exhaustively_and_say_so(tmp_path: Path, k: str) -> None
     saved = json.loads(report.read_text())
     assert saved["stats"]["pairs"] == saved["stats"]["pairs_exhaustive"] and not saved["stats"]["pruned"]
     assert any(w.startswith("--adaptive scored every record in full") for w in saved["warnings"])
+
+
+def _sample(seed: int, order: Iterable[int]) -> tuple[list[bytes], list[tuple[float, int, bytes, str]]]:
+    """The lines an audit of 20 draws from 500 stopped records offered in this order, and
+    what enters a top 1 whose record scored 0.5 (each sampled line scores its number / 1000)."""
+    audit = Audit(size=20, seed=seed)
+    for i in order:
+        audit.offer(i, f"{i}".encode(), "0.1")
+    scored: list[bytes] = []
+
+    def score(line: bytes) -> float:
+        scored.append(line)
+        return int(line) / 1000
+
+    entered = audit.finish(score, [(0.5, -1000)], k=1)
+    assert audit.sampled == len(scored) and audit.misses == len(entered)
+    return scored, entered
+
+
+def test_the_audit_sample_depends_on_the_records_and_seed_only() -> None:
+    sample, entered = _sample(5, range(500))
+    assert (sample, entered) == _sample(5, reversed(range(500)))  # order and timing play no part
+    assert len(sample) == 20 and sample == sorted(sample, key=int)  # scored in input order
+    assert _sample(6, range(500))[0] != sample
+    best = max(sample, key=int)
+    if int(best) > 500:  # a sampled record above the top 1 takes its place
+        assert entered == [(int(best) / 1000, int(best), best, "0.1")]
+
+
+@pytest.mark.slow
+def test_the_audit_puts_wrongly_stopped_records_back_and_warns(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source_lines: list[bytes], target_texts: list[bytes]
+) -> None:
+    # A bound without the outlier allowance or a spread floor stops the near-copy of one of
+    # 20 targets; an audit of every stopped record finds it and selects it all the same.
+    monkeypatch.setattr("zipfit_cli.adaptive.OUTLIERS", 0)
+    monkeypatch.setattr("zipfit_cli.adaptive.MIN_SEEN", 2)
+    monkeypatch.setattr("zipfit_cli.compressors.Compressor.adaptive_sd_floor", 0.0)
+    twenty = tmp_path / "twenty.jsonl"
+    twenty.write_bytes(b"".join(TARGET.read_bytes().splitlines(keepends=True)[:20]))
+    corpus = tmp_path / "corpus.jsonl"
+    copy = json.dumps({"id": "copy", "text": _near_copy(target_texts[10]).decode()}).encode()
+    corpus.write_bytes(b"".join(source_lines) + copy + b"\n")
+    args = ["select", corpus, "-t", twenty, "--target-template", "{prompt}{canonical_solution}"]
+    args += ["--level", "9", "-k", "1", "-j", "1"]
+    exhaustive = ok(*args, "-q").stdout_bytes
+    assert records(exhaustive)[0]["id"] == "copy"
+    assert ok(*args, "--adaptive", "--adaptive-audit", "0", "-q").stdout_bytes != exhaustive
+    report = tmp_path / "run.json"
+    audited = ok(*args, "--adaptive", "--adaptive-audit", "100000", "--report", report)
+    assert audited.stdout_bytes == exhaustive
+    stats = json.loads(report.read_text())["stats"]
+    assert stats["audit_misses"] >= 1 and stats["audited"] == stats["pruned_total"] + stats["audit_misses"]
+    assert "zipfit: warning: --adaptive audit: " in audited.stderr
+    assert f"{stats['audit_misses']} belonged in the top K" in audited.stderr
+
+
+def test_adaptive_audit_goes_with_adaptive() -> None:
+    result = run("select", SOURCE, *FAST, "-k", "5", "--adaptive-audit", "3", "-o", os.devnull)
+    assert result.exit_code == 2 and "--adaptive-audit goes with --adaptive" in result.stderr
+    result = run("select", SOURCE, *FAST, "-k", "5", "--adaptive", "--adaptive-audit", "-1")
+    assert result.exit_code == 2 and "--adaptive-audit" in result.stderr
