@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import FAST, SOURCE, TARGET, TARGETS, ok, records, run
 
-from zipfit_cli.adaptive import PRUNED, AdaptiveScorer, Audit, Thresholds
+from zipfit_cli.adaptive import PRUNED, AdaptiveScorer, Audit, Thresholds, near_targets
 from zipfit_cli.contrast import ContrastScorer
 from zipfit_cli.errors import UsageError
 from zipfit_cli.scoring import TargetSet
@@ -38,12 +38,12 @@ def test_a_hopeless_record_stops_at_the_first_checkpoint(
 ) -> None:
     adaptive = AdaptiveScorer(TargetSet.from_texts(target_texts, "gzip", 6))
     result = adaptive.score(source_texts[0], math.inf)
-    assert result == (PRUNED, "0.1 4")  # 10% of 40 targets compared
+    assert result == (PRUNED, "0.075 3")  # 7.5% of 40 targets compared
     contrast = AdaptiveScorer(ContrastScorer.from_texts(target_texts, source_texts[100:180], "gzip", 6))
-    assert contrast.score(source_texts[0], math.inf) == (PRUNED, "0.1 12")  # 4 targets + 8 background
-    # lz4's NCDs are noisier: its first check waits for a fifth of the targets.
-    noisy = AdaptiveScorer(TargetSet.from_texts(target_texts, "lz4"))
-    assert noisy.score(source_texts[0], math.inf) == (PRUNED, "0.2 8")
+    assert contrast.score(source_texts[0], math.inf) == (PRUNED, "0.075 9")  # 3 targets + 6 background
+    # Never before MIN_SEEN (3) texts of a part, whatever the share says.
+    few = AdaptiveScorer(TargetSet.from_texts(target_texts[:16], "lz4"))
+    assert few.score(source_texts[0], math.inf) == (PRUNED, "0.188 3")
 
 
 def test_few_targets_leave_nothing_to_stop(source_texts: list[bytes], target_texts: list[bytes]) -> None:
@@ -94,7 +94,7 @@ def test_adaptive_with_gzip_and_two_workers_is_exhaustive_bytes(tmp_path: Path) 
     assert adaptive == _select(*args, "-j", "1")
     stats = json.loads(report.read_text())["stats"]
     assert stats["pruned_total"] > 1000 and stats["pairs"] < stats["pairs_exhaustive"] == 4000 * 40
-    assert all(float(share) in (0.1, 0.2, 0.4, 0.8) for share in stats["pruned"])
+    assert all(float(share) in (0.075, 0.1, 0.2, 0.4, 0.8) for share in stats["pruned"])
 
 
 def test_adaptive_shards_merge_to_the_exhaustive_selection(tmp_path: Path) -> None:
@@ -230,7 +230,7 @@ def test_the_allowance_keeps_a_near_copy_the_plain_normal_bound_stops(
     corpus = [*source_texts[:400:2], _near_copy(targets[10])]
     scorer = TargetSet.from_texts(targets, "gzip", 9)
     assert _dropped(scorer, corpus, (1,)) == {1: []}
-    monkeypatch.setattr("zipfit_cli.adaptive.OUTLIERS", 0)
+    monkeypatch.setattr("zipfit_cli.adaptive.near_targets", lambda targets: 0)
     monkeypatch.setattr("zipfit_cli.adaptive.MIN_SEEN", 2)
     assert _dropped(scorer, corpus, (1,)) == {1: [len(corpus) - 1]}
 
@@ -351,7 +351,7 @@ def test_the_audit_puts_wrongly_stopped_records_back_and_warns(
 ) -> None:
     # A bound without the outlier allowance or a spread floor stops the near-copy of one of
     # 20 targets; an audit of every stopped record finds it and selects it all the same.
-    monkeypatch.setattr("zipfit_cli.adaptive.OUTLIERS", 0)
+    monkeypatch.setattr("zipfit_cli.adaptive.near_targets", lambda targets: 0)
     monkeypatch.setattr("zipfit_cli.adaptive.MIN_SEEN", 2)
     monkeypatch.setattr("zipfit_cli.compressors.Compressor.adaptive_sd_floor", 0.0)
     twenty = tmp_path / "twenty.jsonl"
@@ -378,3 +378,11 @@ def test_adaptive_audit_goes_with_adaptive() -> None:
     assert result.exit_code == 2 and "--adaptive-audit goes with --adaptive" in result.stderr
     result = run("select", SOURCE, *FAST, "-k", "5", "--adaptive", "--adaptive-audit", "-1")
     assert result.exit_code == 2 and "--adaptive-audit" in result.stderr
+
+
+def test_the_allowance_counts_near_duplicate_targets(target_texts: list[bytes]) -> None:
+    # The sample targets hold near-duplicates (NCD 0.12 between two of them): a record that
+    # nearly copies one is near its cluster too, and each of them can be among the unseen.
+    assert AdaptiveScorer(TargetSet.from_texts(target_texts, "gzip", 9)).outliers == 3
+    distinct = [b"alpha " * 40, b"0123456789" * 30, b"The quick brown fox. " * 20]
+    assert near_targets(TargetSet.from_texts(distinct, "gzip", 9)) == 1

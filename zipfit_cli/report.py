@@ -42,7 +42,8 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
         lines.extend(histogram_lines(stats, stats.threshold if what == "selected" else None))
     if stats.pruned:
         stops = ", ".join(
-            f"after {float(c):.0%}: {n:,}" for c, n in sorted(stats.pruned.items(), key=lambda x: float(x[0]))
+            f"after {float(c) * 100:.3g}%: {n:,}"
+            for c, n in sorted(stats.pruned.items(), key=lambda x: float(x[0]))
         )
         saving = stats.pairs_exhaustive / stats.pairs if stats.pairs else 0.0
         lines.append(
