@@ -380,9 +380,11 @@ def test_adaptive_audit_goes_with_adaptive() -> None:
     assert result.exit_code == 2 and "--adaptive-audit" in result.stderr
 
 
-def test_the_allowance_counts_near_duplicate_targets(target_texts: list[bytes]) -> None:
+def test_the_allowance_counts_near_duplicate_targets(
+    source_texts: list[bytes], target_texts: list[bytes]
+) -> None:
     # The sample targets hold near-duplicates (NCD 0.12 between two of them): a record that
     # nearly copies one is near its cluster too, and each of them can be among the unseen.
     assert AdaptiveScorer(TargetSet.from_texts(target_texts, "gzip", 9)).outliers == 3
-    distinct = [b"alpha " * 40, b"0123456789" * 30, b"The quick brown fox. " * 20]
+    distinct = [target_texts[0], *source_texts[1000:4000:1000]]  # Python, then other kinds
     assert near_targets(TargetSet.from_texts(distinct, "gzip", 9)) == 1
