@@ -61,7 +61,8 @@ def iter_mixed(n: int, seed: int = 3) -> Iterator[str]:
     texts = [orjson.loads(line)["text"] for line in (SAMPLE / "source.jsonl").open("rb")]
     for i in range(n):
         base = texts[i % len(texts)]
-        yield base if i < len(texts) else edit(base, random.Random(seed * 1_000_003 + i))
+        copy = base if i < len(texts) else edit(base, random.Random(seed * 1_000_003 + i))
+        yield copy if copy.strip() else base  # an edit may leave a short record blank
 
 
 def write_inputs(directory: Path, n: int, corpus: str) -> tuple[Path, Path]:

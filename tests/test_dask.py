@@ -258,3 +258,12 @@ def test_a_name_with_glob_characters_is_that_file(corpus: list[Path], tmp_path: 
     decoy.write_bytes(b'{"text": "not this one"}\n')
     _, dask = same("score", literal, *FAST, scheduler=scheduler)
     assert len(dask.stdout_bytes.splitlines()) > 1
+
+
+def test_adaptive_with_its_audit_as_local(scheduler: str) -> None:
+    # One partition (a whole file): the same thresholds, stops and audit sample as the local pool.
+    source = Path(__file__).resolve().parent.parent / "sample_data" / "source.jsonl"
+    local, _ = same(
+        "select", "-k", 40, "--adaptive", source, *FAST, scheduler=scheduler, dask_args=("--blocksize", "0")
+    )
+    assert local.stdout_bytes.count(b"\n") == 40
