@@ -327,3 +327,12 @@ def test_a_scheduler_port_out_of_range_is_a_usage_error(corpus: list[Path]) -> N
     for port in ("99999", "0"):
         result = run("select", *corpus, *FAST, "--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{port}")
         assert result.exit_code == 2 and f"port {port} is out of range" in result.stderr, result.stderr
+
+
+def test_adaptive_with_its_audit_as_local(scheduler: str) -> None:
+    # One partition (a whole file): the same thresholds, stops and audit sample as the local pool.
+    source = Path(__file__).resolve().parent.parent / "sample_data" / "source.jsonl"
+    local, _ = same(
+        "select", "-k", 40, "--adaptive", source, *FAST, scheduler=scheduler, dask_args=("--blocksize", "0")
+    )
+    assert local.stdout_bytes.count(b"\n") == 40

@@ -1,13 +1,22 @@
 """Adaptive top K: the same selection with a fraction of the compressions.
 
 Each record is compared with the targets (and, with --contrast, the background) in one
-fixed, seeded order. At checkpoints (after a tenth, a fifth, two fifths and four fifths of
-them; for lz4, whose NCDs are noisier, from a fifth on: `Compressor.adaptive_checkpoints`)
-the partial mean NCD and its standard error, with the finite-population correction
-√(1 − m/n), give an optimistic score: the estimate plus z standard errors. A record
-whose optimistic score is still below the threshold stops there and is not selected; a
-record that might enter the top K is compared with every target, and its score is
-computed exactly as exhaustive scoring computes it, bit for bit.
+fixed, seeded order. At checkpoints (shares of the comparisons, per compressor:
+`Compressor.adaptive_checkpoints`, never before MIN_SEEN of a part) an optimistic score is
+formed from the partial means: each mean moved z standard errors in the record's favour
+(finite-population correction √(1 − m/n); the spread never taken below the compressor's
+`adaptive_sd_floor`, so two near-equal values cannot make it look certain), plus an
+allowance for unseen texts at the far end of the NCD range: r targets at NCD 0 lower the
+final target mean by up to r × mean/n, r being the most targets within NEAR of any one
+target (a record that nearly copies a target is near its near-duplicates too: HumanEval-like
+sets hold pairs at NCD 0.12); OUTLIERS background texts at NCD_CEILING raise the background
+mean. A record whose optimistic score is still below the
+threshold stops there and is not selected; a record that might enter the top K is compared
+with every target, and its score is computed exactly as exhaustive scoring computes it.
+
+With fewer than MIN_TARGETS targets no checkpoint is safe: the scorer runs exhaustively
+(`exhaustive_reason`), and the run says so. `Audit` measures, on every run, how many stopped
+records would have entered the top K, and puts them there.
 
 The threshold depends on input positions only, never on timing: records are taken in
 blocks of `block`; block j uses the K-th best exact score among the records of blocks
@@ -17,6 +26,7 @@ sends a batch of block j only once blocks 0..j−2 have come back (`Thresholds`)
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import random
@@ -26,11 +36,18 @@ from typing import Any
 
 from . import checks
 from .contrast import ContrastScorer
-from .scoring import TargetSet
+from .scoring import TargetSet, ncd
 
 DEFAULT_Z = 4.0
 DEFAULT_BLOCK = 1024  # records
+DEFAULT_AUDIT = 256  # stopped records compared with every target after the run
 PRUNED = "pruned"  # result reason of a record stopped at a checkpoint; detail "SHARE COMPARISONS"
+MIN_TARGETS = 16  # fewer: no checkpoint leaves enough unseen targets to stop anything safely
+MIN_SEEN = 3  # no check on fewer texts of a part: 2 values say little, the spread floor does the rest
+OUTLIERS = 1  # unseen background texts allowed at the far end of the NCD range
+NEAR = 0.5  # targets this close to one target: a record that nearly copies it is near them all
+NCD_FLOOR = 0.0  # the lowest NCD an unseen target can have (an exact copy comes close)
+NCD_CEILING = 1.25  # the highest NCD an unseen background text is allowed (lz4 reached 1.18)
 
 Getter = Callable[[bytes], tuple[int, Callable[[int], int]]]
 
@@ -45,6 +62,28 @@ class Part:
     copies: dict[bytes, frozenset[int]]  # texts left out of their own copies' means
 
 
+def optimistic(
+    offset: float, terms: Sequence[tuple[float, Sequence[float], int, int]], z: float, floor: float
+) -> float:
+    """The highest score a record can plausibly reach: offset + Σ coefficient × mean, each
+    mean (of the `seen` NCDs among n) moved in the record's favour by z standard errors
+    and by an allowance for r unseen texts at the far end of the range. A negative
+    coefficient (targets) gains from low NCDs, a positive one (background) from high ones."""
+    estimate, variance, allowance = offset, 0.0, 0.0
+    for coefficient, seen, n, r in terms:
+        m = len(seen)
+        mean = sum(seen) / m
+        spread = max(sum((d - mean) ** 2 for d in seen) / (m - 1), floor * floor)
+        estimate += coefficient * mean
+        variance += coefficient**2 * spread / m * (1 - m / n)
+        unseen = min(r, n - m)
+        if coefficient < 0:
+            allowance -= coefficient * unseen * max(mean - NCD_FLOOR, 0.0) / n
+        else:
+            allowance += coefficient * unseen * max(NCD_CEILING - mean, 0.0) / n
+    return estimate + z * math.sqrt(variance) + allowance
+
+
 class AdaptiveScorer:
     """Wraps a pairwise (TargetSet) or contrastive scorer; `score(text, threshold)` returns the
     exact score, or (PRUNED, "checkpoint cost") when the record cannot reach the threshold.
@@ -56,20 +95,31 @@ class AdaptiveScorer:
         z: float = DEFAULT_Z,
         checkpoints: Sequence[float] | None = None,
         seed: int = 0,
+        audit: int = DEFAULT_AUDIT,
     ) -> None:
         if not isinstance(scorer, TargetSet | ContrastScorer):
             raise TypeError(f"scorer must be a TargetSet or a ContrastScorer, not {type(scorer).__name__}")
         if checks.number("z", z, setting="adaptive_z") <= 0:
             raise checks.ArgumentError(f"the adaptive bound needs z > 0, not {z}", setting="adaptive_z")
+        inner = scorer.targets if isinstance(scorer, ContrastScorer) else scorer
         if checkpoints is None:  # shares of the comparisons, measured per compressor
-            inner = scorer.targets if isinstance(scorer, ContrastScorer) else scorer
             checkpoints = inner.compressor.adaptive_checkpoints
         shares = list(checkpoints)
         if not shares or any(not 0 < f < 1 for f in shares) or shares != sorted(shares):
             raise checks.ArgumentError(
                 "adaptive checkpoints are increasing shares of the targets, each in (0, 1)"
             )
+        checks.count("audit", audit, minimum=0)
         self.scorer, self.z, self.checkpoints, self.seed = scorer, z, tuple(checkpoints), seed
+        self.audit = audit
+        self.sd_floor = inner.compressor.adaptive_sd_floor
+        self.exhaustive_reason: str | None = None
+        if len(inner) < MIN_TARGETS:
+            self.exhaustive_reason = (
+                f"--adaptive scored every record in full: {len(inner)} targets are too few to stop "
+                f"any safely (it needs {MIN_TARGETS})"
+            )
+        self.outliers = near_targets(inner) if self.exhaustive_reason is None else 1
         rng = random.Random(seed)
         if isinstance(scorer, ContrastScorer):  # a record's own copies leave its background mean
             copies = {text: frozenset(js) for text, js in scorer.copies.items()}
@@ -94,7 +144,16 @@ class AdaptiveScorer:
         return sum(len(part.texts) for part in self.parts)
 
     def describe(self) -> dict[str, Any]:
-        return {"z": self.z, "checkpoints": list(self.checkpoints), "seed": self.seed}
+        return {
+            "z": self.z,
+            "checkpoints": list(self.checkpoints),
+            "seed": self.seed,
+            "min_seen": MIN_SEEN,
+            "sd_floor": self.sd_floor,
+            "outliers": self.outliers,
+            "exhaustive": self.exhaustive_reason is not None,
+            "audit": self.audit,
+        }
 
     def score(self, text: bytes, threshold: float) -> float | tuple[str, str]:
         if self._getters is None:  # native compressor state: built in the process that scores
@@ -105,19 +164,48 @@ class AdaptiveScorer:
             skip = part.copies.get(text, frozenset())
             order = [j for j in part.order if j not in skip] or list(part.order)
             states.append(_Term(part, c_x, pair, order))
-        for share in self.checkpoints:
-            wanted = [max(2, math.ceil(share * len(state.order))) for state in states]
-            if any(m >= len(state.order) for m, state in zip(wanted, states, strict=True)):
-                break  # as costly as finishing: score the rest exactly
-            for m, state in zip(wanted, states, strict=True):
-                state.extend(m)
-            estimate = self.offset + sum(state.coefficient * state.mean() for state in states)
-            spread = math.sqrt(sum(state.coefficient**2 * state.variance_of_mean() for state in states))
-            if estimate + self.z * spread < threshold:
-                return PRUNED, f"{share:g} {sum(wanted)}"
+        if self.exhaustive_reason is None and threshold > -math.inf:
+            stopped = self._check(states, threshold)
+            if stopped is not None:
+                return stopped
         for state in states:
             state.extend(len(state.order))
         return self.offset + sum(state.coefficient * state.exact_mean() for state in states)
+
+    def _check(self, states: list[_Term], threshold: float) -> tuple[str, str] | None:
+        """Compare the record as far as each checkpoint asks; (PRUNED, ...) where it cannot
+        reach the threshold, None when it has to be scored in full."""
+        for share in self.checkpoints:
+            wanted = [max(MIN_SEEN, math.ceil(share * len(state.order))) for state in states]
+            if any(m >= len(state.order) for m, state in zip(wanted, states, strict=True)):
+                break  # as costly as finishing: score the rest exactly
+            if all(m <= len(state.ncds) for m, state in zip(wanted, states, strict=True)):
+                continue  # the minimum made this checkpoint the same as the last one
+            for m, state in zip(wanted, states, strict=True):
+                state.extend(m)
+            terms = [
+                (state.coefficient, list(state.ncds.values()), len(state.order), self._outliers(state))
+                for state in states
+            ]
+            if optimistic(self.offset, terms, self.z, self.sd_floor) < threshold:
+                done = sum(wanted)
+                return PRUNED, f"{done / sum(len(state.order) for state in states):.3g} {done}"
+        return None
+
+    def _outliers(self, state: _Term) -> int:
+        return self.outliers if state.coefficient < 0 else OUTLIERS
+
+
+def near_targets(targets: TargetSet) -> int:
+    """The most targets within NCD NEAR of any one target, itself included (n² comparisons,
+    once a run: a fraction of a second for 100 targets with gzip-9)."""
+    getter = targets.compressor.pair_getter(targets.texts)
+    most = 1
+    for text in targets.texts:
+        c_x, pair = getter(text)
+        near = sum(1 for j, c_t in enumerate(targets.sizes) if ncd(c_x, c_t, pair(j)) <= NEAR)
+        most = max(most, near)
+    return most
 
 
 class _Term:
@@ -135,15 +223,6 @@ class _Term:
             c_t = self.sizes[j]
             lo, hi = (c_x, c_t) if c_x < c_t else (c_t, c_x)
             self.ncds[j] = (self.pair(j) - lo) / hi
-
-    def mean(self) -> float:
-        return sum(self.ncds.values()) / len(self.ncds)
-
-    def variance_of_mean(self) -> float:
-        m, n = len(self.ncds), len(self.order)
-        mean = self.mean()
-        sample = sum((d - mean) ** 2 for d in self.ncds.values()) / (m - 1)
-        return sample / m * (1 - m / n)
 
     def exact_mean(self) -> float:
         # Summed in target order, as TargetSet.mean_ncd sums: the same float, bit for bit.
@@ -164,22 +243,27 @@ class Thresholds:
     def __init__(self, k: int, block: int = DEFAULT_BLOCK) -> None:
         self.k, self.block = k, block
         self.done = 0  # records added
-        self._best: list[float] = []  # min-heap of the k best exact scores so far
+        self._best: list[tuple[float, int]] = []  # min-heap of the k best (score, -index) so far
         self._cuts: dict[int, float] = {}
 
-    def add(self, score: float | None) -> None:
+    def add(self, score: float | None, index: int = 0) -> None:
         if self.done % self.block == 0:  # blocks before this one are complete
             self._cuts[self.done // self.block + 1] = self._kth()
         self.done += 1
         if score is None:
             return
+        entry = (score, -index)  # ranking.TopK's order: equal scores keep the earlier record
         if len(self._best) < self.k:
-            heapq.heappush(self._best, score)
-        elif score > self._best[0]:
-            heapq.heapreplace(self._best, score)
+            heapq.heappush(self._best, entry)
+        elif entry > self._best[0]:
+            heapq.heapreplace(self._best, entry)
+
+    def best(self) -> list[tuple[float, int]]:
+        """The k best (score, -index) added so far."""
+        return list(self._best)
 
     def _kth(self) -> float:
-        return self._best[0] if len(self._best) >= self.k else -math.inf
+        return self._best[0][0] if len(self._best) >= self.k else -math.inf
 
     def ready(self, position: int) -> bool:
         """Whether the threshold of the block holding `position` is known yet."""
@@ -194,3 +278,51 @@ class Thresholds:
             assert self.done == (block - 1) * self.block, "threshold asked before its blocks were done"
             return self._kth()
         return cut
+
+
+class Audit:
+    """A seeded sample of up to `size` stopped records, drawn as they stream by: the records
+    with the smallest hashes of (seed, input index), so the sample depends on the input and
+    the options only, and memory holds `size` lines at most.
+
+    `finish` scores each with every target (the exhaustive score, bit for bit) and returns
+    those that belong among the k best, counting them as misses of the bound.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed = size, seed
+        # A max-heap on the hash: (-hash, index, line, checkpoint the record stopped at).
+        self._heap: list[tuple[int, int, bytes, str]] = []
+        self.sampled = 0
+        self.misses = 0
+
+    def _hash(self, index: int) -> int:
+        digest = hashlib.blake2b(f"{self.seed}:{index}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
+
+    def offer(self, index: int, line: bytes, checkpoint: str) -> None:
+        if self.size == 0:
+            return
+        entry = (-self._hash(index), index, line, checkpoint)
+        if len(self._heap) < self.size:
+            heapq.heappush(self._heap, entry)
+        elif entry > self._heap[0]:
+            heapq.heapreplace(self._heap, entry)
+
+    def finish(
+        self, score: Callable[[bytes], float | None], best: Sequence[tuple[float, int]], k: int
+    ) -> list[tuple[float, int, bytes, str]]:
+        """(score, index, line, checkpoint) of the sampled records that enter the k best of
+        `best` (the run's (score, -index) entries); `score` gives a line's exact score."""
+        scored = []
+        for _, index, line, checkpoint in sorted(self._heap, key=lambda e: e[1]):
+            value = score(line)
+            if value is not None:
+                scored.append((value, index, line, checkpoint))
+        self._heap.clear()
+        self.sampled = len(scored)
+        entries = [*best, *((value, -index) for value, index, _, _ in scored)]
+        top = set(heapq.nlargest(k, entries))
+        entered = [record for record in scored if (record[0], -record[1]) in top]
+        self.misses = len(entered)
+        return entered

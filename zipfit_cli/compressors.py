@@ -36,8 +36,12 @@ class Compressor:
     default_level: ClassVar[int] = 0
     levels: ClassVar[range] = range(0)
     # --adaptive checks a record after these shares of its comparisons (adaptive.py): early
-    # checks save the most, and are safe where NCDs vary little from target to target.
-    adaptive_checkpoints: ClassVar[tuple[float, ...]] = (0.1, 0.2, 0.4, 0.8)
+    # checks save the most. With the outlier allowance and the spread floor, simulation on the
+    # exact NCD matrices (BENCHMARKS.md §9) found no miss with these for gzip-9 and lz4 alike.
+    adaptive_checkpoints: ClassVar[tuple[float, ...]] = (0.075, 0.1, 0.2, 0.4, 0.8)
+    # The least spread of NCDs the bound assumes: a record's NCDs to 40 targets spread by 0.004 at
+    # the 1st percentile, 0.01-0.03 at the median (sample data, gzip-9 and lz4).
+    adaptive_sd_floor: ClassVar[float] = 0.01
 
     def __init__(self, level: int | None = None) -> None:
         self.level = self.default_level if level is None else level
@@ -239,9 +243,6 @@ class Lz4Compressor(Compressor):
     name = "lz4"
     default_level = 0
     levels = range(0, 13)
-    # Its NCDs are noisier than deflate's: a check after 10% of the targets lost 0.4% of the
-    # top 1% on 100,000 records (BENCHMARKS.md); from 20% on, none.
-    adaptive_checkpoints = (0.2, 0.4, 0.8)
 
     def check_level(self) -> None:
         if self.level in (1, 2):

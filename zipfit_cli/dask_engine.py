@@ -22,10 +22,10 @@ from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from .adaptive import PRUNED, Thresholds
+from .adaptive import PRUNED, Audit, Thresholds
 from .batches import BATCH_BYTES
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
-from .engine import RunContext, RunSettings, Scored
+from .engine import RunContext, RunSettings, Scored, audit_stopped
 from .errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
 from .ranking import TopK
 from .reading import (
@@ -149,6 +149,9 @@ class _PartRows:
         self.aside: list[Row] = []  # near-copies of targets, in checked mode
         # --adaptive: this partition prunes against its own top K, block by block (adaptive.py).
         self.thresholds = Thresholds(keep) if keep is not None and job.adaptive is not None else None
+        self.audit = (
+            Audit(job.adaptive.audit, job.adaptive.seed) if self.thresholds and job.adaptive else None
+        )
 
     def _scores(self) -> list[Result]:
         lines = [line for *_, line in self.batch]
@@ -163,8 +166,8 @@ class _PartRows:
             while end < len(lines) and self.batch[end][0] // thresholds.block == first // thresholds.block:
                 end += 1
             block_scores = self.job.score(Gated(lines[start:end], thresholds.threshold(first)))
-            for score in block_scores:
-                thresholds.add(score if isinstance(score, float) else None)
+            for (index, *_), score in zip(self.batch[start:end], block_scores, strict=True):
+                thresholds.add(score if isinstance(score, float) else None, index)
             scores += block_scores
             start = end
         return scores
@@ -178,6 +181,8 @@ class _PartRows:
                 share, cost = score[1].split()
                 stats.pruned[share] += 1
                 stats.pruned_pairs += int(cost)
+                if self.audit is not None:
+                    self.audit.offer(index, line, share)
             elif best is None:
                 result.rows.append((index, line_no, end, score, line))
             elif isinstance(score, tuple):
@@ -195,6 +200,13 @@ class _PartRows:
         return True
 
     def finish(self) -> None:
+        best, job = self.best, self.job
+        if best is not None and self.audit is not None and self.thresholds is not None and job.spec:
+            found = self.thresholds.best()
+            for score, index, line in audit_stopped(
+                job.scorer, job.spec, self.result.stats, self.audit, found, best.k
+            ):
+                best.push(score, index, (0, 0, line))  # line number and offset serve set-aside rows only
         if self.best is not None:
             kept = [(i, line_no, end, score, line) for score, i, (line_no, end, line) in self.best.ranked()]
             self.result.rows = sorted([*kept, *self.aside], key=lambda row: row[0])

@@ -9,6 +9,7 @@ The local engine is here; `dask_engine.py` is the other.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING, Protocol
 import orjson
 
 from . import checks
-from .adaptive import DEFAULT_BLOCK, PRUNED, AdaptiveScorer, Thresholds
+from .adaptive import DEFAULT_BLOCK, PRUNED, AdaptiveScorer, Audit, Thresholds
 from .batches import Batch, Slicing, read_batches
 from .errors import InvalidRecordError
+from .records import RecordError
 from .runner import CONTAMINATED, Gated, Result, ScoreJob, map_batches
 from .stats import RunStats
 from .writing import Sink, add_field
@@ -122,12 +124,53 @@ def local_engine(settings: RunSettings, context: RunContext, top_k: int | None =
     """This machine, a process pool when workers > 1; top_k serves --adaptive only."""
     read = read_batches(settings.sources, settings.slicing(), context.stats)
     batches = ((batch, batch.lines) for batch in read)
-    gate = None
+    gate = audit = None
     if settings.adaptive is not None and top_k is not None:
         gate = BlockGate(Thresholds(top_k, DEFAULT_BLOCK))
+        audit = Audit(settings.adaptive.audit, settings.adaptive.seed)
     # closing(): an exception in the consumer must stop the pool at once, not at GC time.
     with closing(map_batches(settings.job(), batches, settings.workers, gate)) as scored:
-        yield from _check_results(settings, context, scored, gate.thresholds if gate else None)
+        yield from _check_results(settings, context, scored, gate.thresholds if gate else None, audit)
+    if gate is not None and audit is not None and top_k is not None:
+        best = gate.thresholds.best()
+        yield from audit_stopped(settings.scorer, settings.spec, context.stats, audit, best, top_k)
+
+
+def audit_stopped(
+    scorer: Scorer,
+    spec: TextSpec,
+    stats: RunStats,
+    audit: Audit,
+    best: Sequence[tuple[float, int]],
+    k: int,
+) -> list[tuple[float, int, bytes]]:
+    """Score the audit's sample of stopped records in full and count them; the records that
+    belong among the k best (`best`: the run's (score, -index)) are returned, to be ranked."""
+
+    def exact(line: bytes) -> float | None:
+        try:
+            return scorer.score(spec.parse(line)[1])
+        except RecordError:  # parsed once already: cannot happen, but never a reason to fail
+            return None
+
+    entered = audit.finish(exact, best, k)
+    comparisons = scorer.comparisons
+    stats.audited += audit.sampled
+    stats.audit_misses += audit.misses
+    # The audit's comparisons count as the stopped records' cost; a record that belonged in
+    # the top K counts as scored, not stopped.
+    stats.pruned_pairs += (audit.sampled - audit.misses) * comparisons
+    for score, _, _, checkpoint in entered:
+        stats.pruned[checkpoint] -= 1
+        stats.add_score(score)
+    stats.pruned += Counter()  # drops checkpoints left at zero
+    stats.pairs = stats.scored * comparisons + stats.pruned_pairs
+    if audit.misses:
+        stats.warnings.append(
+            f"--adaptive audit: {audit.misses} of {audit.sampled} sampled stopped records belonged in "
+            "the top K and were put there; others may be missing (raise --adaptive-z, or drop --adaptive)"
+        )
+    return [(score, index, line) for score, index, line, _ in entered]
 
 
 class BlockGate:
@@ -148,6 +191,7 @@ def _check_results(
     context: RunContext,
     scored: Iterator[tuple[Batch, list[Result]]],
     thresholds: Thresholds | None = None,
+    audit: Audit | None = None,
 ) -> Iterator[tuple[float, int, bytes]]:
     stats = context.stats
     comparisons = settings.scorer.comparisons
@@ -157,8 +201,10 @@ def _check_results(
             batch.line_nos, batch.indexes, batch.lines, results, strict=True
         ):
             if thresholds is not None:
-                thresholds.add(result if isinstance(result, float) else None)
+                thresholds.add(result if isinstance(result, float) else None, index)
             if isinstance(result, tuple):
+                if audit is not None and result[0] == PRUNED:
+                    audit.offer(index, line, result[1].split()[0])
                 context.set_aside(settings.skip_invalid, batch.path, line_no, result, line)
                 continue
             stats.add_score(result)

@@ -95,6 +95,8 @@ SETTING_HINTS = {
     "top_k": "see -k/--top-k and --fraction",
     "fraction": "see --fraction",
     "connect_timeout": "see --connect-timeout",
+    "adaptive_z": "see --adaptive-z",
+    "adaptive_audit": "see --adaptive-audit",
 }
 
 

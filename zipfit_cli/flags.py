@@ -398,6 +398,16 @@ AdaptiveZ = Annotated[
         help="Standard errors of the bound of --adaptive: larger stops fewer records, more safely.",
     ),
 ]
+AdaptiveAudit = Annotated[
+    int,
+    typer.Option(
+        "--adaptive-audit",
+        metavar="N",
+        min=0,
+        help="With --adaptive: after the run, compare a seeded sample of N stopped records with every "
+        "target, report how many belonged in the top K and put them there (0: no audit).",
+    ),
+]
 OutputFormat = Annotated[
     str,
     typer.Option(

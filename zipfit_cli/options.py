@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .adaptive import DEFAULT_Z, AdaptiveScorer
+from .adaptive import DEFAULT_AUDIT, DEFAULT_Z, AdaptiveScorer
 from .compressors import get_compressor
 from .contrast import DEFAULT_BACKGROUND_SIZE, DEFAULT_WEIGHT
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT
@@ -73,6 +73,7 @@ class ScoringOptions:
     id_key: str = "id"
     adaptive: bool = False
     adaptive_z: float = DEFAULT_Z
+    adaptive_audit: int = DEFAULT_AUDIT
     command_line: list[str] = field(default_factory=list)  # as given, for the report
 
     def check(self) -> None:
@@ -116,6 +117,8 @@ class ScoringOptions:
             )
         if self.adaptive_z != DEFAULT_Z and not self.adaptive:
             raise UsageError("--adaptive-z goes with --adaptive")
+        if self.adaptive_audit != DEFAULT_AUDIT and not self.adaptive:
+            raise UsageError("--adaptive-audit goes with --adaptive")
         if self.id_key != "id" and self.output_format == "records":
             raise UsageError("--id-key goes with --output-format ids or attributes")
         if self.output_format == "attributes" and (self.skip_invalid or self.decontaminating):
@@ -222,6 +225,8 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
     )
     if opts.adaptive:
         settings.adaptive = _adaptive(opts, settings.scorer)
+        if settings.adaptive.exhaustive_reason is not None:
+            settings.warnings.append(settings.adaptive.exhaustive_reason)
     described = settings.scorer.describe()
     used, total = described.get("targets_used"), described["n_targets"]
     if used is not None and used < total:
@@ -253,7 +258,7 @@ def _adaptive(opts: ScoringOptions, scorer: Scorer) -> AdaptiveScorer:
             f"--adaptive stops a record partway through its targets; --method {opts.method} makes "
             "one comparison a record, so there is nothing to stop"
         )
-    return AdaptiveScorer(scorer, z=opts.adaptive_z, seed=opts.background_seed)
+    return AdaptiveScorer(scorer, z=opts.adaptive_z, seed=opts.background_seed, audit=opts.adaptive_audit)
 
 
 def _background(opts: ScoringOptions, spec: TextSpec) -> list[bytes]:

@@ -44,13 +44,19 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
         lines.extend(histogram_lines(stats, stats.threshold if what == "selected" else None))
     if stats.pruned:
         stops = ", ".join(
-            f"after {float(c):.0%}: {n:,}" for c, n in sorted(stats.pruned.items(), key=lambda x: float(x[0]))
+            f"after {float(c) * 100:.3g}%: {n:,}"
+            for c, n in sorted(stats.pruned.items(), key=lambda x: float(x[0]))
         )
         saving = stats.pairs_exhaustive / stats.pairs if stats.pairs else 0.0
         lines.append(
             f"adaptive: {sum(stats.pruned.values()):,} records stopped early ({stops}); "
             f"{stats.pairs:,} comparisons of {stats.pairs_exhaustive:,} exhaustive ({saving:.1f}x fewer)"
         )
+        if stats.audited:
+            lines.append(
+                f"adaptive audit: {stats.audited:,} stopped records compared with every target, "
+                f"{stats.audit_misses:,} belonged in the top K"
+            )
     work = stats.work_time
     rate = stats.records_read / work if work else 0.0
     pair_rate = stats.pairs / work if work else 0.0

@@ -49,6 +49,8 @@ class RunStats:
     pruned: Counter[str] = field(default_factory=Counter)  # --adaptive: records stopped, by checkpoint
     pruned_pairs: int = 0  # --adaptive: comparisons made for the records stopped early
     pairs_exhaustive: int = 0  # comparisons that scoring every record fully would have made
+    audited: int = 0  # --adaptive: stopped records sampled and compared with every target after the run
+    audit_misses: int = 0  # --adaptive: of those, the ones that belonged in the top K (put there)
 
     @property
     def work_time(self) -> float:
@@ -97,6 +99,8 @@ class RunStats:
         self.pruned.update(other.pruned)
         self.pruned_pairs += other.pruned_pairs
         self.pairs_exhaustive += other.pairs_exhaustive
+        self.audited += other.audited
+        self.audit_misses += other.audit_misses
         return self
 
     def to_part(self) -> dict[str, Any]:
@@ -112,6 +116,8 @@ class RunStats:
             "pruned": dict(self.pruned),
             "pruned_pairs": self.pruned_pairs,
             "pairs_exhaustive": self.pairs_exhaustive,
+            "audited": self.audited,
+            "audit_misses": self.audit_misses,
         }
 
     @classmethod
@@ -124,6 +130,8 @@ class RunStats:
         stats.pruned.update(part.get("pruned", {}))
         stats.pruned_pairs = part.get("pruned_pairs", 0)
         stats.pairs_exhaustive = part.get("pairs_exhaustive", stats.pairs)
+        stats.audited = part.get("audited", 0)
+        stats.audit_misses = part.get("audit_misses", 0)
         return stats
 
     def quantile(self, q: float) -> float | None:
@@ -166,6 +174,8 @@ class RunStats:
             "pruned": dict(sorted(self.pruned.items())),
             "pruned_total": sum(self.pruned.values()),
             "pairs_exhaustive": self.pairs_exhaustive,
+            "audited": self.audited,
+            "audit_misses": self.audit_misses,
             "bytes_read": self.bytes_read,
             "score_min": self.score_min if self.scored else None,
             "score_median": self.quantile(0.5),
