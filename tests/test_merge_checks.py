@@ -162,6 +162,8 @@ def test_merge_opens_no_path_or_url_a_part_names(slice_path: Path, tmp_path: Pat
         ("top_k", "3"),
         ("top_k", 0),
         ("fraction", 7.0),
+        ("fraction", "1.5"),
+        ("fraction", "a half"),
         ("written", -1),
         ("scored", True),
         ("skipped", {"malformed_json": "many"}),

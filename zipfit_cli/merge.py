@@ -18,7 +18,7 @@ from .ranking import Share, check_limits, count_for_fraction, rank
 from .reading import STDIN, compression_of, read_lines
 from .records import TextSpec
 from .rules import Filters, apply_filters
-from .shards import PART_KEY, PART_VERSION, trailer_problem, untag_index
+from .shards import PART_KEY, PART_VERSION, part_share, trailer_problem, untag_index
 from .stats import RunStats
 from .writing import RecordWriter, Sink, output_shape
 
@@ -189,7 +189,7 @@ def run_merge(
     scored_total = sum(p.info["scored"] for p in parts)
     score_key = info["score_key"]
     if top_k is None and fraction is None and info["command"] == "select":
-        top_k, fraction = info.get("top_k"), info.get("fraction")
+        top_k, fraction = info.get("top_k"), part_share(info.get("fraction"))
     keep = count_for_fraction(fraction, scored_total) if fraction is not None else top_k
     selecting = info["command"] == "select" or keep is not None
     by_rank = info["command"] == "select"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from decimal import Decimal, InvalidOperation
 from collections.abc import Callable
 from typing import Any
 
@@ -95,6 +96,20 @@ def _counts(value: Any, key: Callable[[Any], bool] = lambda k: isinstance(k, str
     return isinstance(value, dict) and all(key(k) and _is_count(v) for k, v in value.items())
 
 
+def part_share(value: Any) -> Decimal | None:
+    """A part's --fraction as a decimal in (0, 1], or None when it is not one. Parts store the
+    decimal as typed, a string; older parts stored a float, read as its shortest decimal."""
+    if isinstance(value, float) and math.isfinite(value):
+        value = repr(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        share = Decimal(value)
+    except InvalidOperation:
+        return None
+    return share if share.is_finite() and 0 < share <= 1 else None
+
+
 def _is_input(value: Any) -> bool:
     return value is None or (
         isinstance(value, dict)
@@ -120,7 +135,7 @@ _TRAILER_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "inputs": ("a list of files", lambda v: isinstance(v, list) and all(_is_input(i) for i in v)),
     "warnings": ("a list of texts", lambda v: isinstance(v, list) and all(isinstance(w, str) for w in v)),
     "top_k": ("a count of at least 1", lambda v: v is None or (_is_count(v) and v >= 1)),
-    "fraction": ("a fraction in (0, 1]", lambda v: v is None or (_is_score(v) and 0 < v <= 1)),
+    "fraction": ("a fraction in (0, 1]", lambda v: v is None or part_share(v) is not None),
     "skip_invalid": ("true or false", lambda v: isinstance(v, bool)),
     "parquet_schema": ("a schema", lambda v: v is None or isinstance(v, str)),
 }
