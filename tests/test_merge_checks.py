@@ -187,6 +187,28 @@ def test_merge_refuses_a_part_whose_trailer_holds_what_no_shard_writes(
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("skipped", lambda t: t.update(skipped={"evil\nzipfit: error: FAKE\x1b[2J": 1})),
+        ("stats.pruned", lambda t: t["stats"].update(pruned={"abc\n": 1})),
+        ("stats.pruned", lambda t: t["stats"].update(pruned={"nan": 1})),
+    ],
+)
+def test_merge_refuses_forged_reasons_and_checkpoints_before_writing(
+    slice_path: Path, tmp_path: Path, where: str, change: Any
+) -> None:
+    made = parts(tmp_path, slice_path, 2, "score")
+    _rewrite_trailer(made[1], change)
+    for output in ("-", tmp_path / "merged.jsonl"):
+        result = run("merge", *made, "-o", output)
+        assert result.exit_code == 3, result.output
+        assert result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
+        assert f"its trailer's {where} is not" in result.stderr
+        assert result.stdout == ""
+    assert not (tmp_path / "merged.jsonl").exists()
+
+
 def test_merge_refuses_a_part_whose_score_histogram_was_tampered_with(
     slice_path: Path, tmp_path: Path
 ) -> None:

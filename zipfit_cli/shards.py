@@ -18,6 +18,7 @@ import orjson
 
 from .errors import UsageError
 from .reading import input_stats
+from .records import REASONS
 from .stats import RunStats
 
 INDEX_KEY = "_zipfit_index"
@@ -92,6 +93,14 @@ def _is_bin(key: Any) -> bool:
     return isinstance(key, str) and len(key) <= 24 and key.removeprefix("-").isdecimal() and key.isascii()
 
 
+def _is_checkpoint(key: Any) -> bool:
+    """An --adaptive checkpoint as a part names it: a share of the targets, like "0.2"."""
+    try:
+        return isinstance(key, str) and len(key) <= 24 and 0 < float(key) < 1
+    except ValueError:
+        return False
+
+
 def _counts(value: Any, key: Callable[[Any], bool] = lambda k: isinstance(k, str)) -> bool:
     return isinstance(value, dict) and all(key(k) and _is_count(v) for k, v in value.items())
 
@@ -131,7 +140,7 @@ _TRAILER_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "scored": ("a count", _is_count),
     "written": ("a count", _is_count),
     "contaminated": ("a count", _is_count),
-    "skipped": ("counts by reason", _counts),
+    "skipped": ("counts by reason", lambda v: _counts(v, lambda k: k in REASONS)),
     "inputs": ("a list of files", lambda v: isinstance(v, list) and all(_is_input(i) for i in v)),
     "warnings": ("a list of texts", lambda v: isinstance(v, list) and all(isinstance(w, str) for w in v)),
     "top_k": ("a count of at least 1", lambda v: v is None or (_is_count(v) and v >= 1)),
@@ -147,7 +156,7 @@ _STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "score_min": ("a score", lambda v: v is None or _is_score(v)),
     "score_max": ("a score", lambda v: v is None or _is_score(v)),
     "histogram": ("counts by bin", lambda v: _counts(v, _is_bin)),
-    "pruned": ("counts by checkpoint", _counts),
+    "pruned": ("counts by checkpoint", lambda v: _counts(v, _is_checkpoint)),
     "pruned_pairs": ("a count", _is_count),
     "pairs_exhaustive": ("a count", _is_count),
 }
