@@ -264,3 +264,17 @@ def test_merge_to_attributes_of_parts_that_skipped_nothing(source_lines: list[by
     source.write_bytes(b"".join(source_lines[:10]))
     made = parts(tmp_path, source, 2, "score", "--skip-invalid")
     assert len(ok("merge", *made, "--output-format", "attributes").stdout.splitlines()) == 10
+
+
+@pytest.mark.parametrize("output_format", ["attributes", "ids"])
+def test_merge_refuses_parts_whose_score_key_is_the_id_key(
+    source_lines: list[bytes], tmp_path: Path, output_format: str
+) -> None:
+    """The parts' records hold the score where the id was: a merge cannot write the ids a
+    single `score --output-format attributes --score-key id` writes, so it refuses."""
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"".join(source_lines[:10]))
+    made = parts(tmp_path, source, 2, "score", "--score-key", "id")
+    result = run("merge", *made, "--output-format", output_format)
+    assert result.exit_code == 2, result.output
+    assert "id key" in result.stderr and result.stdout == ""

@@ -183,6 +183,13 @@ def run_merge(
     check_parts(parts)
     if output_format == "attributes":
         _check_every_document(parts)
+        if parts[0].info["score_key"] == id_key:
+            # A part's records carry their score under the score key: there, it replaced the id.
+            raise UsageError(
+                f"the parts hold their scores under the id key '{shown(id_key)}', in place of each "
+                "record's id, which an attribute line needs: write the parts with another --score-key",
+                setting=("score_key", "id_key"),
+            )
     info = parts[0].info
     stats = _merged_stats(parts)
     stats.check_any_scored()  # the shards leave this check to the merge
