@@ -24,6 +24,7 @@ from .stats import RunStats
 INDEX_KEY = "_zipfit_index"
 PART_KEY = "_zipfit_part"
 PART_VERSION = 2  # 2: the trailer records the inputs' size and mtime
+MOST_SHARDS = 1_000_000  # far above any cluster's job array; more would only fill a disk with parts
 _INDEX_TAG = b',"' + INDEX_KEY.encode() + b'":'
 
 
@@ -47,6 +48,8 @@ def parse_shard(spec: str) -> tuple[int, int]:
             raise UsageError(f"--shard takes I/N (like 0/4) or 'slurm', not {spec!r}") from None
     if not 0 <= i < n:
         raise UsageError(f"--shard {i}/{n}: I must be from 0 to N-1")
+    if n > MOST_SHARDS:
+        raise UsageError(f"--shard {i}/{n}: N must be at most {MOST_SHARDS:,}")
     return i, n
 
 
