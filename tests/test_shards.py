@@ -240,3 +240,13 @@ def test_parts_that_stored_the_fraction_as_a_float_still_merge(slice_path: Path,
         trailer["_zipfit_part"]["fraction"] = 0.145
         part.write_bytes(b"".join(lines[:-1]) + json.dumps(trailer).encode() + b"\n")
     assert len(ok("merge", *parts).stdout_bytes.splitlines()) == 15
+
+
+def test_merge_summary_says_written_for_score_parts_and_selected_for_a_selection(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    parts = shards(tmp_path, ["score", slice_path, *BASE], 2)
+    merged = run("merge", *parts)
+    assert merged.exit_code == 0, merged.output
+    assert ", written 200" in merged.stderr and "selected" not in merged.stderr
+    assert ", selected 3" in ok("merge", *parts, "-k", "3").stderr
