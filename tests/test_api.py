@@ -165,11 +165,21 @@ TEXT, TARGET_TEXT = "def f(x): return x", "def g(y): return y"
         (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, text_key=""), ValueError, "text_key"),
         (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, text_key=5), TypeError, "text_key"),
         (lambda: select_top_k([TEXT], [TARGET_TEXT], k=1), TypeError, r"records\[0\] must be a mapping"),
-        (lambda: dataset_alignment([TEXT.encode()], TargetSet.from_texts([TARGET_TEXT]), pairs=0), ValueError,
-         "pairs must be at least 1"),
-        (lambda: dataset_alignment([TEXT.encode()], TargetSet.from_texts([TARGET_TEXT]), pairs=1.5), TypeError,
-         "pairs must be an int"),
-        (lambda: TargetSet.from_texts([TARGET_TEXT]).alignment(None), TypeError, "source must be str or bytes"),
+        (
+            lambda: dataset_alignment([TEXT.encode()], TargetSet.from_texts([TARGET_TEXT]), pairs=0),
+            ValueError,
+            "pairs must be at least 1",
+        ),
+        (
+            lambda: dataset_alignment([TEXT.encode()], TargetSet.from_texts([TARGET_TEXT]), pairs=1.5),
+            TypeError,
+            "pairs must be an int",
+        ),
+        (
+            lambda: TargetSet.from_texts([TARGET_TEXT]).alignment(None),
+            TypeError,
+            "source must be str or bytes",
+        ),
         (lambda: Decontaminator([TARGET_TEXT]).check(None), TypeError, "text must be str or bytes"),
     ],
 )

@@ -25,9 +25,9 @@ from .exits import (
     reserve_closed_std_streams,
 )
 from .flags import (
-    MOST,
     DEFAULT_ENGINE,
     DEFAULT_SHARD_BY,
+    MOST,
     Adaptive,
     AdaptiveZ,
     Background,
@@ -281,7 +281,9 @@ def align(
             help="Score this many sampled (record, target) pairs; all when fewer.",
         ),
     ] = 20000,
-    seed: Annotated[int, typer.Option("--seed", metavar="S", min=-MOST, max=MOST, help="Seed of the pair sample.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="S", min=-MOST, max=MOST, help="Seed of the pair sample.")
+    ] = 0,
     text_key: TextKey = SCORING.text_key,
     target_key: TargetKey = SCORING.target_key,
     target_template: TargetTemplate = SCORING.target_template,

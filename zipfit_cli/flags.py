@@ -147,7 +147,8 @@ BatchSize = Annotated[
     int,
     typer.Option(
         "--batch-size",
-        min=1, max=MOST,
+        min=1,
+        max=MOST,
         metavar="N",
         help="Records per task sent to a worker; a task also holds at most 8 MiB of lines.",
     ),
@@ -155,14 +156,19 @@ BatchSize = Annotated[
 Limit = Annotated[
     int | None,
     typer.Option(
-        "--limit", min=1, max=MOST, metavar="N", help="Stop after this many source records (for trying things out)."
+        "--limit",
+        min=1,
+        max=MOST,
+        metavar="N",
+        help="Stop after this many source records (for trying things out).",
     ),
 ]
 MaxTextBytes = Annotated[
     int,
     typer.Option(
         "--max-text-bytes",
-        min=0, max=MOST,
+        min=0,
+        max=MOST,
         metavar="N",
         help="Texts longer than this are invalid records (0: no limit).",
     ),
@@ -171,7 +177,8 @@ MaxLineBytes = Annotated[
     int,
     typer.Option(
         "--max-line-bytes",
-        min=1, max=MOST,
+        min=1,
+        max=MOST,
         metavar="N",
         help="Lines longer than this are invalid records (too_long), never read into memory whole "
         "(default 256 MiB).",
@@ -294,7 +301,8 @@ DecontaminateNgram = Annotated[
     int | None,
     typer.Option(
         "--decontaminate-ngram",
-        min=0, max=MOST,
+        min=0,
+        max=MOST,
         metavar="N",
         help="Word n-gram length of --decontaminate, default 13 (0: off); implies --decontaminate.",
         show_default=False,
@@ -330,7 +338,8 @@ BudgetTokens = Annotated[
     int | None,
     typer.Option(
         "--budget-tokens",
-        min=0, max=MOST,
+        min=0,
+        max=MOST,
         metavar="N",
         help="Take records in rank order up to this many tokens.",
         show_default=False,
@@ -340,7 +349,8 @@ BudgetChars = Annotated[
     int | None,
     typer.Option(
         "--budget-chars",
-        min=0, max=MOST,
+        min=0,
+        max=MOST,
         metavar="N",
         help="Take records in rank order up to this many characters.",
         show_default=False,
@@ -378,7 +388,8 @@ BackgroundSize = Annotated[
     typer.Option(
         "--background-size",
         metavar="N",
-        min=1, max=MOST,
+        min=1,
+        max=MOST,
         help="With --contrast and no --background: sample this many source records as background.",
     ),
 ]

@@ -6,7 +6,6 @@ Order everywhere: higher score first; equal scores keep input order (earlier win
 from __future__ import annotations
 
 import heapq
-import math
 import os
 import tempfile
 from array import array

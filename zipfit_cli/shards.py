@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-from decimal import Decimal, InvalidOperation
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
