@@ -23,6 +23,7 @@ from zipfit_cli import (
     score_texts,
     select_top_k,
 )
+from zipfit_cli.align import dataset_alignment
 from zipfit_cli.api import RecordError
 
 
@@ -157,6 +158,29 @@ TEXT, TARGET_TEXT = "def f(x): return x", "def g(y): return y"
         (lambda: select_top_k({"text": TEXT}, [TARGET_TEXT], k=1), TypeError, "not a single record"),
         (lambda: select_top_k([{"text": TEXT}], TARGET_TEXT, k=1), TypeError, "targets must be"),
         (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, workers=0), ValueError, "workers"),
+        (lambda: score_texts([TEXT], [""]), ValueError, r"targets\[0\] is empty or whitespace only"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT, " \n"]), ValueError, r"targets\[1\] is empty"),
+        (lambda: score_texts([TEXT], [TARGET_TEXT], compressor=None), TypeError, "compressor must be"),
+        (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, text_key=None), TypeError, "text_key"),
+        (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, text_key=""), ValueError, "text_key"),
+        (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, text_key=5), TypeError, "text_key"),
+        (lambda: select_top_k([TEXT], [TARGET_TEXT], k=1), TypeError, r"records\[0\] must be a mapping"),
+        (
+            lambda: dataset_alignment([TEXT.encode()], TargetSet.from_texts([TARGET_TEXT]), pairs=0),
+            ValueError,
+            "pairs must be at least 1",
+        ),
+        (
+            lambda: dataset_alignment([TEXT.encode()], TargetSet.from_texts([TARGET_TEXT]), pairs=1.5),
+            TypeError,
+            "pairs must be an int",
+        ),
+        (
+            lambda: TargetSet.from_texts([TARGET_TEXT]).alignment(None),
+            TypeError,
+            "source must be str or bytes",
+        ),
+        (lambda: Decontaminator([TARGET_TEXT]).check(None), TypeError, "text must be str or bytes"),
     ],
 )
 def test_api_arguments_are_checked_when_called(call: Any, error: type[Exception], message: str) -> None:

@@ -129,7 +129,7 @@ def test_fraction_rounds_half_up_the_decimal_as_typed(slice_path: Path, tmp_path
         assert len(records(out)) == count, fraction
     report = tmp_path / "run.json"
     single = ok("select", hundred, *FAST, "--fraction", "0.145", "--report", report, "-q").stdout_bytes
-    assert json.loads(report.read_text())["settings"]["fraction"] == 0.145
+    assert json.loads(report.read_text())["settings"]["fraction"] == "0.145"
     parts = [tmp_path / f"part-{i}.jsonl" for i in range(3)]
     for i, part in enumerate(parts):
         ok("select", hundred, *FAST, "--fraction", "0.145", "--shard", f"{i}/3", "-o", part, "-q")

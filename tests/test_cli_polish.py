@@ -139,3 +139,28 @@ def test_limit_runs_show_no_eta_and_progress_says_scoring() -> None:
     assert done.returncode == 0, done.stderr.decode()
     progress = [line for line in done.stderr.decode().splitlines() if " records, " in line and "/s" in line]
     assert progress and all(" scoring " in line and "ETA" not in line for line in progress), progress
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "--max-line-bytes", "9223372036854775808"],
+        ["score", "--max-text-bytes", str(10**30)],
+        ["select", "-k", "99999999999999999999999"],
+        ["select", "--budget-chars", str(2**64)],
+        ["select", "--limit", str(2**63)],
+        ["select", "--batch-size", str(2**63)],
+        ["select", "-j", "99999999999999999999999"],
+        ["select", "--contrast", "--seed", str(2**64)],
+        ["select", "--shard", "0/99999999999999999999999"],
+        ["score", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1e10"],
+    ],
+)
+def test_numbers_past_an_options_bound_are_usage_errors(source_path: Path, args: list[str]) -> None:
+    """Values that would overflow deep inside (C integers, timestamps, 64-bit JSON) are
+    refused up front, in one line."""
+    command, *options = args
+    result = run(command, source_path, *FAST, *options, "-q")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("zipfit: error: ") and result.stderr.count("\n") == 1
+    assert result.stdout == ""

@@ -162,6 +162,8 @@ def test_merge_opens_no_path_or_url_a_part_names(slice_path: Path, tmp_path: Pat
         ("top_k", "3"),
         ("top_k", 0),
         ("fraction", 7.0),
+        ("fraction", "1.5"),
+        ("fraction", "a half"),
         ("written", -1),
         ("scored", True),
         ("skipped", {"malformed_json": "many"}),
@@ -183,6 +185,28 @@ def test_merge_refuses_a_part_whose_trailer_holds_what_no_shard_writes(
         "its trailer" in result.stderr and key in result.stderr and "the part was modified" in result.stderr
     )
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("skipped", lambda t: t.update(skipped={"evil\nzipfit: error: FAKE\x1b[2J": 1})),
+        ("stats.pruned", lambda t: t["stats"].update(pruned={"abc\n": 1})),
+        ("stats.pruned", lambda t: t["stats"].update(pruned={"nan": 1})),
+    ],
+)
+def test_merge_refuses_forged_reasons_and_checkpoints_before_writing(
+    slice_path: Path, tmp_path: Path, where: str, change: Any
+) -> None:
+    made = parts(tmp_path, slice_path, 2, "score")
+    _rewrite_trailer(made[1], change)
+    for output in ("-", tmp_path / "merged.jsonl"):
+        result = run("merge", *made, "-o", output)
+        assert result.exit_code == 3, result.output
+        assert result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
+        assert f"its trailer's {where} is not" in result.stderr
+        assert result.stdout == ""
+    assert not (tmp_path / "merged.jsonl").exists()
 
 
 def test_merge_refuses_a_part_whose_score_histogram_was_tampered_with(
@@ -240,3 +264,17 @@ def test_merge_to_attributes_of_parts_that_skipped_nothing(source_lines: list[by
     source.write_bytes(b"".join(source_lines[:10]))
     made = parts(tmp_path, source, 2, "score", "--skip-invalid")
     assert len(ok("merge", *made, "--output-format", "attributes").stdout.splitlines()) == 10
+
+
+@pytest.mark.parametrize("output_format", ["attributes", "ids"])
+def test_merge_refuses_parts_whose_score_key_is_the_id_key(
+    source_lines: list[bytes], tmp_path: Path, output_format: str
+) -> None:
+    """The parts' records hold the score where the id was: a merge cannot write the ids a
+    single `score --output-format attributes --score-key id` writes, so it refuses."""
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"".join(source_lines[:10]))
+    made = parts(tmp_path, source, 2, "score", "--score-key", "id")
+    result = run("merge", *made, "--output-format", output_format)
+    assert result.exit_code == 2, result.output
+    assert "id key" in result.stderr and result.stdout == ""

@@ -138,6 +138,18 @@ def test_spool_empty(tmp_path: Path) -> None:
         (Decimal("1"), 7, 7),
         (1, 7, 7),
         (Decimal("0.5"), 10**30 + 1, 5 * 10**29 + 1),  # exact at any size
+        # Any exponent, any number of digits: answered from the decimal's digits and exponent,
+        # never by expanding 10**999999999 (which would take hours).
+        (Decimal("1e-999999999"), 20, 1),
+        (Decimal("1e-999999999999999999"), 10**30, 1),
+        (Decimal("9.99e-21"), 10**20, 1),  # 0.999 rounds to 1
+        (Decimal("1.5e-20"), 10**20, 2),
+        (Decimal("1.49e-20"), 10**20, 1),
+        (Decimal("0.1449999999999999999999"), 100, 14),
+        (Decimal("0." + "4" * 5000 + "5"), 10, 4),  # more digits than an int may print
+        (Decimal("0.15" + "0" * 5000), 10, 2),
+        (Decimal("5" + "0" * 100 + "e-102"), 1, 1),  # 0.5 written with 101 digits: at least 1
+        (Decimal("25" + "0" * 100 + "e-102"), 10, 3),  # 2.5 rounds half up
     ],
 )
 def test_count_for_fraction(fraction: float | Decimal, total: int, expected: int) -> None:

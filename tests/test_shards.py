@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,39 @@ def test_damaged_parts_are_refused_without_a_traceback(corpus: list[Path], tmp_p
         result = run("merge", path)
         assert result.exit_code == 3, (name, result.output)
         assert "Traceback" not in result.output and result.stderr.startswith("zipfit: error:"), name
+
+
+@pytest.mark.parametrize(("fraction", "count"), [("0.1449999999999999999999", 14), ("1e-999999999", 1)])
+def test_fraction_parts_merge_to_the_single_run_for_any_number_of_digits(
+    slice_path: Path, tmp_path: Path, fraction: str, count: int
+) -> None:
+    hundred = tmp_path / "hundred.jsonl"
+    hundred.write_bytes(b"".join(slice_path.read_bytes().splitlines(keepends=True)[:100]))
+    single = ok("select", hundred, *BASE, "-j", 1, "--fraction", fraction).stdout_bytes
+    assert len(single.splitlines()) == count
+    parts = shards(tmp_path, ["select", hundred, *BASE, "--fraction", fraction], 2)
+    trailer = json.loads(parts[0].read_bytes().splitlines()[-1])["_zipfit_part"]
+    assert trailer["fraction"] == str(Decimal(fraction))  # the decimal as given, every digit
+    assert ok("merge", *parts).stdout_bytes == single
+
+
+def test_parts_that_stored_the_fraction_as_a_float_still_merge(slice_path: Path, tmp_path: Path) -> None:
+    hundred = tmp_path / "hundred.jsonl"
+    hundred.write_bytes(b"".join(slice_path.read_bytes().splitlines(keepends=True)[:100]))
+    parts = shards(tmp_path, ["select", hundred, *BASE, "--fraction", "0.145"], 2)
+    for part in parts:  # as zipfit 0.x wrote them: a JSON number
+        lines = part.read_bytes().splitlines(keepends=True)
+        trailer = json.loads(lines[-1])
+        trailer["_zipfit_part"]["fraction"] = 0.145
+        part.write_bytes(b"".join(lines[:-1]) + json.dumps(trailer).encode() + b"\n")
+    assert len(ok("merge", *parts).stdout_bytes.splitlines()) == 15
+
+
+def test_merge_summary_says_written_for_score_parts_and_selected_for_a_selection(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    parts = shards(tmp_path, ["score", slice_path, *BASE], 2)
+    merged = run("merge", *parts)
+    assert merged.exit_code == 0, merged.output
+    assert ", written 200" in merged.stderr and "selected" not in merged.stderr
+    assert ", selected 3" in ok("merge", *parts, "-k", "3").stderr

@@ -45,3 +45,16 @@ def test_ordinary_scores_keep_their_histogram() -> None:
     assert [count for _, _, count in bins] == [10] * 10
     assert bins[0][0] == 0.0 and bins[-1][1] == 0.99
     assert stats.quantile(0.5) == pytest.approx(0.49, abs=0.0005)  # to half a bin
+
+
+def test_summary_shows_reasons_kinds_and_units_escaped() -> None:
+    """A merge's counters come from its parts: every name in them is data, one line each."""
+    stats = RunStats(records_read=3, scored=1)
+    stats.add_score(0.5)
+    stats.skipped["evil\nzipfit: error: FAKE\x1b[2J"] = 1
+    stats.duplicates["near\x1b]0;pwned\x07"] = 1
+    stats.budget_used, stats.budget_unit = 10, "tokens\r\nzipfit: error: FAKE"
+    text = "\n".join(summary_lines(stats, "written"))
+    assert "FAKE\\x1b[2J 1" in text and "near\\x1b]0;pwned\\x07 duplicate" in text
+    assert "tokens\\x0d\\x0azipfit" in text
+    assert not any(ch in text for ch in "\x1b\x07\r") and "\nzipfit: error" not in text

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from . import checks
 from .errors import InputError, UsageError
 from .scoring import TargetSet, ncd
 
@@ -193,6 +194,8 @@ def dataset_alignment(
     uniform seeded sample, drawn without replacement in one pass. The result depends
     only on the texts, their order, the targets, `pairs` and `seed`.
     """
+    if pairs is not None:
+        checks.count("pairs", pairs)
     n = len(targets)
     all_targets = list(range(n))
     if pairs is None:

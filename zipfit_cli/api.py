@@ -31,6 +31,7 @@ def _scorer(
 ) -> Scorer:
     """A scorer as given (TargetSet, CorpusScorer, ContrastScorer), or one built from texts:
     the paper's score, or contrast when a background is given."""
+    checks.text("compressor", compressor, "a compressor's name")
     if background is None and contrast_weight != DEFAULT_WEIGHT:
         raise checks.ArgumentError("contrast_weight goes with a background given as texts")
     if isinstance(targets, str | bytes):
@@ -142,13 +143,15 @@ def select_top_k(
     """
     checks.many("records", records, "records (mappings)")
     checks.count("k", k)
-    spec = TextSpec.build(text_key)
+    spec = TextSpec.build(checks.text("text_key", text_key, "a key"))
     best: TopK[Mapping[str, Any]] = TopK(k)
     # Records wait here between handing their text to the scorer and getting a score back.
     waiting: deque[Mapping[str, Any]] = deque()
 
     def texts() -> Iterator[str]:
-        for record in records:
+        for i, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                raise TypeError(f"records[{i}] must be a mapping (a record), not {type(record).__name__}")
             waiting.append(record)
             yield spec.text_of(dict(record)).decode("utf-8", "surrogatepass")
 

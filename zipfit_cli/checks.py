@@ -45,6 +45,15 @@ def number(name: str, value: object, minimum: float = -math.inf, *, setting: str
     return float(value)
 
 
+def text(name: str, value: object, what: str = "a str") -> str:
+    """A non-empty str: a key, a compressor's name."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be {what}, not {type(value).__name__}")
+    if not value:
+        raise ArgumentError(f"{name} is empty: give {what}")
+    return value
+
+
 def many(name: str, value: T, what: str = "texts") -> T:
     """A collection of items, not one item: a bare str or bytes (or one record) is refused."""
     if isinstance(value, str | bytes | bytearray | Mapping):
@@ -55,14 +64,17 @@ def many(name: str, value: T, what: str = "texts") -> T:
     return value
 
 
-def texts(name: str, value: Iterable[object], *, empty_ok: bool = False) -> None:
-    """A list of str or bytes texts, and (unless `empty_ok`) at least one of them. The value
-    is read through: give a list, not an iterator."""
+def texts(name: str, value: Iterable[object], *, empty_ok: bool = False, blank_ok: bool = False) -> None:
+    """A list of str or bytes texts, and (unless `empty_ok`) at least one of them, none of
+    them blank (as the CLI refuses an empty target). The value is read through: give a list,
+    not an iterator."""
     many(name, value)
     size = 0
     for i, text in enumerate(value):
         if not isinstance(text, str | bytes):
             raise TypeError(f"{name}[{i}] must be str or bytes, not {type(text).__name__}")
+        if not blank_ok and not text.strip():
+            raise ArgumentError(f"{name}[{i}] is empty or whitespace only: it has no meaningful score")
         size += 1
     if not size and not empty_ok:
         raise ArgumentError(f"{name} is empty: give at least one text")

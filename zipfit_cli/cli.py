@@ -27,6 +27,7 @@ from .exits import (
 from .flags import (
     DEFAULT_ENGINE,
     DEFAULT_SHARD_BY,
+    MOST,
     Adaptive,
     AdaptiveAudit,
     AdaptiveZ,
@@ -278,10 +279,13 @@ def align(
             "--pairs",
             metavar="N",
             min=1,
+            max=MOST,
             help="Score this many sampled (record, target) pairs; all when fewer.",
         ),
     ] = 20000,
-    seed: Annotated[int, typer.Option("--seed", metavar="S", help="Seed of the pair sample.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="S", min=-MOST, max=MOST, help="Seed of the pair sample.")
+    ] = 0,
     text_key: TextKey = SCORING.text_key,
     target_key: TargetKey = SCORING.target_key,
     target_template: TargetTemplate = SCORING.target_template,
@@ -320,7 +324,7 @@ def align(
 def background(
     sources: Sources,
     size: Annotated[
-        int, typer.Option("--size", "-n", metavar="N", min=1, help="Records to sample.")
+        int, typer.Option("--size", "-n", metavar="N", min=1, max=MOST, help="Records to sample.")
     ] = SCORING.background_size,
     seed: Seed = SCORING.background_seed,
     output: Output_ = SCORING.output,

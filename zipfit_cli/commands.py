@@ -93,7 +93,7 @@ def run_job(
     quiet: bool,
     force: bool,
     label: str,
-    what: str,
+    what: str | Callable[[], str],
     settings: Callable[[], dict[str, Any]],
     total_bytes: int | None,
     side_outputs: dict[str, str] | None = None,
@@ -132,7 +132,8 @@ def run_job(
             for sink in opened:
                 sink.abort()
             raise
-    display.summary(stats, what)  # after the bar has stopped, so it does not redraw below
+    # After the bar has stopped, so it does not redraw below.
+    display.summary(stats, what if isinstance(what, str) else what())
     return stats
 
 
@@ -277,6 +278,16 @@ def _merged_schema(parts: list[str], output_format: str) -> Any:
     return schema_from_text(text, parts[0])
 
 
+def _merged_what(parts: list[str], selection: SelectionOptions) -> str:
+    """What the summary calls the merged records: "written" for score parts merged back into
+    input order, as `score` says, "selected" when the merge ranks and keeps some."""
+    from .merge import read_part
+
+    if selection.top_k is not None or selection.fraction is not None or selection.filters():
+        return "selected"
+    return "selected" if read_part(parts[0]).info["command"] == "select" else "written"
+
+
 def merge(
     parts: list[str],
     selection: SelectionOptions,
@@ -310,7 +321,7 @@ def merge(
         quiet=quiet,
         force=force,
         label="merging",
-        what="selected",
+        what=lambda: _merged_what(parts, selection),
         settings=lambda: {"command": "merge", "parts": parts, **selection.describe()},
         total_bytes=None,
         command_line=command_line,

@@ -58,7 +58,7 @@ class ContrastScorer:
         weight: float = DEFAULT_WEIGHT,
     ) -> ContrastScorer:
         checks.texts("targets", targets)
-        checks.texts("background", background, empty_ok=True)
+        checks.texts("background", background, empty_ok=True, blank_ok=True)
         comp = get_compressor(compressor, level) if isinstance(compressor, str) else compressor
         if not background:
             raise checks.ArgumentError(

@@ -162,6 +162,8 @@ class Decontaminator:
 
     def check(self, text: str | bytes) -> str | None:
         """None for a clean record, else a short reason like "13-gram overlap with target 7"."""
+        if not isinstance(text, str | bytes):
+            raise TypeError(f"text must be str or bytes, not {type(text).__name__}")
         hit = self.find(text)
         return None if hit is None else hit.reason
 

@@ -19,10 +19,18 @@ from .compressors import COMPRESSORS
 from .errors import shown
 from .options import SCORING
 
+# The largest count or size an option takes (2**53, some 9e15): far above any real run, and
+# an integer every JSON reader keeps exact in a report or a shard part. Larger values would
+# overflow C integers deep inside (an OverflowError, not a message).
+MOST = 2**53
+MOST_WORKERS = 4096  # processes on one machine
+MOST_SECONDS = 86400.0  # a day: --connect-timeout
 
-def finite(minimum: float | None = None) -> Callable[[str | float], float]:
-    """The parser of a float option: a finite number, at least `minimum`. Click's float type
-    takes inf and nan, and 1e400 overflows to inf; none is a weight, a bound or a threshold."""
+
+def finite(minimum: float | None = None, maximum: float | None = None) -> Callable[[str | float], float]:
+    """The parser of a float option: a finite number, at least `minimum` (and at most
+    `maximum`). Click's float type takes inf and nan, and 1e400 overflows to inf; none is a
+    weight, a bound or a threshold."""
 
     def parse(value: str | float) -> float:
         try:
@@ -33,6 +41,8 @@ def finite(minimum: float | None = None) -> Callable[[str | float], float]:
             raise typer.BadParameter(f"'{shown(value)}' is not a finite number")
         if minimum is not None and number < minimum:
             raise typer.BadParameter(f"must be at least {minimum:g}, not {shown(value)}")
+        if maximum is not None and number > maximum:
+            raise typer.BadParameter(f"must be at most {maximum:g}, not {shown(value)}")
         return number
 
     return parse
@@ -111,6 +121,7 @@ Workers = Annotated[
         "--workers",
         "-j",
         min=1,
+        max=MOST_WORKERS,
         metavar="N",
         help="Worker processes (default: all cores).",
         show_default=False,
@@ -137,6 +148,7 @@ BatchSize = Annotated[
     typer.Option(
         "--batch-size",
         min=1,
+        max=MOST,
         metavar="N",
         help="Records per task sent to a worker; a task also holds at most 8 MiB of lines.",
     ),
@@ -144,7 +156,11 @@ BatchSize = Annotated[
 Limit = Annotated[
     int | None,
     typer.Option(
-        "--limit", min=1, metavar="N", help="Stop after this many source records (for trying things out)."
+        "--limit",
+        min=1,
+        max=MOST,
+        metavar="N",
+        help="Stop after this many source records (for trying things out).",
     ),
 ]
 MaxTextBytes = Annotated[
@@ -152,6 +168,7 @@ MaxTextBytes = Annotated[
     typer.Option(
         "--max-text-bytes",
         min=0,
+        max=MOST,
         metavar="N",
         help="Texts longer than this are invalid records (0: no limit).",
     ),
@@ -161,6 +178,7 @@ MaxLineBytes = Annotated[
     typer.Option(
         "--max-line-bytes",
         min=1,
+        max=MOST,
         metavar="N",
         help="Lines longer than this are invalid records (too_long), never read into memory whole "
         "(default 256 MiB).",
@@ -198,7 +216,7 @@ ShardBy_ = Annotated[
 ]
 DEFAULT_SHARD_BY = ShardBy(SCORING.shard_by)
 TopK_ = Annotated[
-    int | None, typer.Option("--top-k", "-k", min=1, metavar="K", help="Keep the K best records.")
+    int | None, typer.Option("--top-k", "-k", min=1, max=MOST, metavar="K", help="Keep the K best records.")
 ]
 
 
@@ -235,7 +253,7 @@ ConnectTimeout = Annotated[
     typer.Option(
         "--connect-timeout",
         metavar="SECONDS",
-        parser=finite(),
+        parser=finite(minimum=0.0, maximum=MOST_SECONDS),
         help="With --engine dask and --scheduler: give up on a scheduler that has not answered "
         "within this many seconds.",
     ),
@@ -284,6 +302,7 @@ DecontaminateNgram = Annotated[
     typer.Option(
         "--decontaminate-ngram",
         min=0,
+        max=MOST,
         metavar="N",
         help="Word n-gram length of --decontaminate, default 13 (0: off); implies --decontaminate.",
         show_default=False,
@@ -320,6 +339,7 @@ BudgetTokens = Annotated[
     typer.Option(
         "--budget-tokens",
         min=0,
+        max=MOST,
         metavar="N",
         help="Take records in rank order up to this many tokens.",
         show_default=False,
@@ -330,6 +350,7 @@ BudgetChars = Annotated[
     typer.Option(
         "--budget-chars",
         min=0,
+        max=MOST,
         metavar="N",
         help="Take records in rank order up to this many characters.",
         show_default=False,
@@ -368,10 +389,13 @@ BackgroundSize = Annotated[
         "--background-size",
         metavar="N",
         min=1,
+        max=MOST,
         help="With --contrast and no --background: sample this many source records as background.",
     ),
 ]
-Seed = Annotated[int, typer.Option("--seed", metavar="S", help="Seed of the background sample.")]
+Seed = Annotated[
+    int, typer.Option("--seed", metavar="S", min=-MOST, max=MOST, help="Seed of the background sample.")
+]
 ContrastWeight = Annotated[
     float,
     typer.Option(

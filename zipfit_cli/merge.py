@@ -18,7 +18,7 @@ from .ranking import Share, check_limits, count_for_fraction, rank
 from .reading import STDIN, compression_of, read_lines
 from .records import TextSpec
 from .rules import Filters, apply_filters
-from .shards import PART_KEY, PART_VERSION, trailer_problem, untag_index
+from .shards import PART_KEY, PART_VERSION, part_share, trailer_problem, untag_index
 from .stats import RunStats
 from .writing import RecordWriter, Sink, output_shape
 
@@ -183,13 +183,20 @@ def run_merge(
     check_parts(parts)
     if output_format == "attributes":
         _check_every_document(parts)
+        if parts[0].info["score_key"] == id_key:
+            # A part's records carry their score under the score key: there, it replaced the id.
+            raise UsageError(
+                f"the parts hold their scores under the id key '{shown(id_key)}', in place of each "
+                "record's id, which an attribute line needs: write the parts with another --score-key",
+                setting=("score_key", "id_key"),
+            )
     info = parts[0].info
     stats = _merged_stats(parts)
     stats.check_any_scored()  # the shards leave this check to the merge
     scored_total = sum(p.info["scored"] for p in parts)
     score_key = info["score_key"]
     if top_k is None and fraction is None and info["command"] == "select":
-        top_k, fraction = info.get("top_k"), info.get("fraction")
+        top_k, fraction = info.get("top_k"), part_share(info.get("fraction"))
     keep = count_for_fraction(fraction, scored_total) if fraction is not None else top_k
     selecting = info["command"] == "select" or keep is not None
     by_rank = info["command"] == "select"

@@ -184,9 +184,10 @@ class SelectionOptions:
             raise UsageError("--token-counter goes with --budget-tokens")
 
     def describe(self) -> dict[str, Any]:
-        """The selection as a report or a shard part records it, in JSON numbers: a float's
-        shortest form is the decimal given, which is what a merge reads back."""
-        return {**asdict(self), "fraction": None if self.fraction is None else float(self.fraction)}
+        """The selection as a report or a shard part records it. The fraction is the decimal
+        as given, as a string: a float would round 0.1449999999999999999999 to 0.145 (and
+        1e-999999999 to 0), and a merge must count from what the user wrote."""
+        return {**asdict(self), "fraction": None if self.fraction is None else str(self.fraction)}
 
     def filters(self) -> Filters:
         from .budget import make_counter

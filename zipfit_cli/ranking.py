@@ -6,13 +6,11 @@ Order everywhere: higher score first; equal scores keep input order (earlier win
 from __future__ import annotations
 
 import heapq
-import math
 import os
 import tempfile
 from array import array
 from collections.abc import Generator, Iterable, Iterator
-from decimal import Decimal
-from fractions import Fraction
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Decimal, Inexact, localcontext
 from typing import Generic, TypeVar
 
 from .checks import ArgumentError
@@ -53,11 +51,24 @@ def count_for_fraction(fraction: Share, total: int) -> int:
     """How many records --fraction keeps out of `total`: rounded half up, at least 1.
 
     Computed exactly on the decimal given: 0.145 of 100 keeps 15, where floating point
-    makes 0.145 * 100 = 14.499999999999998 and keeps 14.
+    makes 0.145 * 100 = 14.499999999999998 and keeps 14. A share below 1/total keeps 1
+    whatever its exponent: 1e-999999999 is never expanded into a billion-digit number.
     """
     if total == 0:
         return 0
-    return max(1, math.floor(Fraction(exact_share(fraction)) * total + Fraction(1, 2)))
+    share = exact_share(fraction)
+    total_digits = len(str(total))
+    if share.adjusted() + 1 + total_digits <= 0:  # share < 10**-total_digits: share * total < 1
+        return 1
+    with localcontext() as exact:
+        # Enough digits for the product to be exact; the exponent range of the share's own.
+        exact.prec = len(share.as_tuple().digits) + total_digits + 2
+        exact.Emin, exact.Emax = MIN_EMIN, MAX_EMAX
+        exact.traps[Inexact] = True
+        product = share * total
+        exact.traps[Inexact] = False  # rounding the product to a count is the point
+        kept = product.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return max(1, int(kept))
 
 
 class TopK(Generic[T]):

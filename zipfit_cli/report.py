@@ -7,7 +7,7 @@ import platform
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import redacted
+from .errors import redacted, shown
 from .reading import input_stats
 from .stats import RunStats
 
@@ -25,16 +25,17 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
         f"skipped {d['skipped_total']:,}, {what} {stats.selected:,}",
     ]
     if stats.skipped:
-        lines.append("skipped: " + ", ".join(f"{r} {n:,}" for r, n in sorted(stats.skipped.items())))
+        # Reasons, kinds and units may come from a shard part's trailer: data, shown escaped.
+        lines.append("skipped: " + ", ".join(f"{shown(r)} {n:,}" for r, n in sorted(stats.skipped.items())))
     dropped = []
     if stats.contaminated:
         dropped.append(_count(stats.contaminated, "near-copy", "near-copies") + " of targets")
     for kind, n in sorted(stats.duplicates.items()):
-        dropped.append(_count(n, f"{kind} duplicate"))
+        dropped.append(_count(n, f"{shown(kind)} duplicate"))
     if dropped:
         lines.append("dropped " + ", ".join(dropped))
     if stats.budget_used is not None:
-        lines.append(f"budget used: {stats.budget_used:,} {stats.budget_unit or ''}".rstrip())
+        lines.append(f"budget used: {stats.budget_used:,} {shown(stats.budget_unit or '')}".rstrip())
     if stats.scored:
         low, median, high = (_score(x) for x in (stats.score_min, d["score_median"], stats.score_max))
         scores = f"score min {low}, median {median}, max {high}"

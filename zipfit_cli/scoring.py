@@ -114,6 +114,8 @@ class TargetSet:
 
     def alignment(self, source: str | bytes) -> float:
         """1 - mean NCD of `source` against every target; usually within [0, 1]."""
+        if not isinstance(source, str | bytes):
+            raise TypeError(f"source must be str or bytes, not {type(source).__name__}")
         return 1.0 - self.mean_ncd(encode_text(source))
 
     def score(self, text: bytes) -> float:

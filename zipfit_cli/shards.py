@@ -11,17 +11,20 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
 from .errors import UsageError, stored
 from .reading import input_stats
+from .records import REASONS
 from .stats import RunStats
 
 INDEX_KEY = "_zipfit_index"
 PART_KEY = "_zipfit_part"
 PART_VERSION = 2  # 2: the trailer records the inputs' size and mtime
+MOST_SHARDS = 1_000_000  # far above any cluster's job array; more would only fill a disk with parts
 _INDEX_TAG = b',"' + INDEX_KEY.encode() + b'":'
 
 
@@ -45,6 +48,8 @@ def parse_shard(spec: str) -> tuple[int, int]:
             raise UsageError(f"--shard takes I/N (like 0/4) or 'slurm', not {spec!r}") from None
     if not 0 <= i < n:
         raise UsageError(f"--shard {i}/{n}: I must be from 0 to N-1")
+    if n > MOST_SHARDS:
+        raise UsageError(f"--shard {i}/{n}: N must be at most {MOST_SHARDS:,}")
     return i, n
 
 
@@ -91,8 +96,30 @@ def _is_bin(key: Any) -> bool:
     return isinstance(key, str) and len(key) <= 24 and key.removeprefix("-").isdecimal() and key.isascii()
 
 
+def _is_checkpoint(key: Any) -> bool:
+    """An --adaptive checkpoint as a part names it: a share of the targets, like "0.2"."""
+    try:
+        return isinstance(key, str) and len(key) <= 24 and 0 < float(key) < 1
+    except ValueError:
+        return False
+
+
 def _counts(value: Any, key: Callable[[Any], bool] = lambda k: isinstance(k, str)) -> bool:
     return isinstance(value, dict) and all(key(k) and _is_count(v) for k, v in value.items())
+
+
+def part_share(value: Any) -> Decimal | None:
+    """A part's --fraction as a decimal in (0, 1], or None when it is not one. Parts store the
+    decimal as typed, a string; older parts stored a float, read as its shortest decimal."""
+    if isinstance(value, float) and math.isfinite(value):
+        value = repr(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        share = Decimal(value)
+    except InvalidOperation:
+        return None
+    return share if share.is_finite() and 0 < share <= 1 else None
 
 
 def _is_input(value: Any) -> bool:
@@ -116,11 +143,11 @@ _TRAILER_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "scored": ("a count", _is_count),
     "written": ("a count", _is_count),
     "contaminated": ("a count", _is_count),
-    "skipped": ("counts by reason", _counts),
+    "skipped": ("counts by reason", lambda v: _counts(v, lambda k: k in REASONS)),
     "inputs": ("a list of files", lambda v: isinstance(v, list) and all(_is_input(i) for i in v)),
     "warnings": ("a list of texts", lambda v: isinstance(v, list) and all(isinstance(w, str) for w in v)),
     "top_k": ("a count of at least 1", lambda v: v is None or (_is_count(v) and v >= 1)),
-    "fraction": ("a fraction in (0, 1]", lambda v: v is None or (_is_score(v) and 0 < v <= 1)),
+    "fraction": ("a fraction in (0, 1]", lambda v: v is None or part_share(v) is not None),
     "skip_invalid": ("true or false", lambda v: isinstance(v, bool)),
     "parquet_schema": ("a schema", lambda v: v is None or isinstance(v, str)),
 }
@@ -132,7 +159,7 @@ _STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "score_min": ("a score", lambda v: v is None or _is_score(v)),
     "score_max": ("a score", lambda v: v is None or _is_score(v)),
     "histogram": ("counts by bin", lambda v: _counts(v, _is_bin)),
-    "pruned": ("counts by checkpoint", _counts),
+    "pruned": ("counts by checkpoint", lambda v: _counts(v, _is_checkpoint)),
     "pruned_pairs": ("a count", _is_count),
     "pairs_exhaustive": ("a count", _is_count),
 }
