@@ -259,6 +259,28 @@ def test_merge_to_attributes_refuses_parts_that_left_records_out(
     assert len(ok("merge", *made, "--output-format", "ids").stdout.splitlines()) == 10
 
 
+@pytest.mark.parametrize(
+    ("key", "change"),
+    [
+        ("records_read", lambda t: t.update(skipped={})),  # hides the record it skipped
+        ("written", lambda t: t.update(written=t["scored"] + 1)),
+        ("score_min", lambda t: t["stats"].update(score_max=None)),
+        ("score_min", lambda t: t["stats"].update(score_min=t["stats"]["score_max"] + 1)),
+    ],
+)
+def test_merge_refuses_a_part_whose_counts_do_not_add_up(
+    source_lines: list[bytes], tmp_path: Path, key: str, change: Any
+) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"".join(source_lines[:10]) + b"{broken\n")
+    made = parts(tmp_path, source, 2, "score", "--skip-invalid")
+    for part in made:
+        _rewrite_trailer(part, change)
+    result = run("merge", *made, "--output-format", "attributes")
+    assert result.exit_code == 3, result.output
+    assert "its trailer" in result.stderr and key in result.stderr and result.stdout == ""
+
+
 def test_merge_to_attributes_of_parts_that_skipped_nothing(source_lines: list[bytes], tmp_path: Path) -> None:
     source = tmp_path / "source.jsonl"
     source.write_bytes(b"".join(source_lines[:10]))
@@ -278,3 +300,15 @@ def test_merge_refuses_parts_whose_score_key_is_the_id_key(
     result = run("merge", *made, "--output-format", output_format)
     assert result.exit_code == 2, result.output
     assert "id key" in result.stderr and result.stdout == ""
+
+
+def test_merge_stops_at_a_part_line_over_the_limit(slice_path: Path, tmp_path: Path) -> None:
+    # A part line with no end (/dev/zero) is refused once it passes --max-line-bytes, in
+    # bounded memory; real parts merge under the limit their shards had.
+    result = run("merge", "/dev/zero", "--max-line-bytes", "1000", "-o", tmp_path / "m.jsonl")
+    assert result.exit_code == 3, result.output
+    assert "over the line-length limit of 1,000 bytes" in result.stderr
+    assert "--max-line-bytes" in result.stderr
+    made = parts(tmp_path, slice_path, 2, "select", "-k", "5")
+    assert run("merge", *made, "--max-line-bytes", "100").exit_code == 3
+    assert len(ok("merge", *made, "-q").stdout.splitlines()) == 5

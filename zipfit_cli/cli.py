@@ -238,6 +238,7 @@ def merge(
     token_counter: TokenCounter = SELECTION.token_counter,
     output_format: OutputFormat = SCORING.output_format,
     id_key: IdKey = SCORING.id_key,
+    max_line_bytes: MaxLineBytes = SCORING.max_line_bytes,
     output: Output_ = SCORING.output,
     quiet: Quiet = SCORING.quiet,
     report: Report = SCORING.report,
@@ -263,6 +264,7 @@ def merge(
             command_line=ctx.obj,
             output_format=output_format,
             id_key=id_key,
+            max_line_bytes=max_line_bytes,
         )
 
 

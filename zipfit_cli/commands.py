@@ -22,7 +22,7 @@ from .options import ScoringOptions, SelectionOptions, build_settings
 from .output import Output, is_parquet_output, publish_all
 from .output_checks import check_outputs
 from .pipeline import read_texts, run_score, run_select
-from .reading import expand_paths, input_size
+from .reading import DEFAULT_MAX_LINE_BYTES, expand_paths, input_size
 from .records import TextSpec
 from .report import report_dict
 from .stats import RunStats
@@ -298,6 +298,7 @@ def merge(
     command_line: list[str] | None = None,
     output_format: str = "records",
     id_key: str = "id",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> None:
     selection.check()
     filters = selection.filters()
@@ -311,6 +312,7 @@ def merge(
             filters=filters,
             output_format=output_format,
             id_key=id_key,
+            max_line_bytes=max_line_bytes,
         )
 
     run_job(

@@ -15,7 +15,7 @@ import orjson
 
 from .errors import InputError, UsageError, shown
 from .ranking import Share, check_limits, count_for_fraction, rank
-from .reading import STDIN, compression_of, read_lines
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, LongLine, compression_of, read_lines
 from .records import TextSpec
 from .rules import Filters, apply_filters
 from .shards import PART_KEY, PART_VERSION, part_share, trailer_problem, untag_index
@@ -47,7 +47,20 @@ class Part:
         return bool(self.info["written"] == self.info["scored"])
 
 
-def read_part(path: str) -> Part:
+def _part_lines(path: str, max_line_bytes: int) -> Iterator[tuple[int, bytes]]:
+    """A part's lines. Parts hold records their shard accepted under its --max-line-bytes;
+    a longer line (or one with no end: /dev/zero) stops the merge as soon as it is seen."""
+    for line_no, line in read_lines(path, max_line_bytes, measure_long=False):
+        if isinstance(line, LongLine):
+            raise InputError(
+                f"{shown(path)}:{line_no}: line is over the line-length limit of {max_line_bytes:,} bytes; "
+                "give merge the --max-line-bytes the shards had",
+                setting="max_line_bytes",
+            )
+        yield line_no, line
+
+
+def read_part(path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Part:
     """The part's trailer (its last line); refuses files that are not complete zipfit parts."""
     if path == STDIN:
         raise UsageError("merge reads part files, not stdin")
@@ -59,7 +72,7 @@ def read_part(path: str) -> Part:
         if b"\n" in tail:
             last = tail.rsplit(b"\n", 1)[1]
     if not last:
-        for _, line in read_lines(path, _PART_LINE_LIMIT):
+        for _, line in _part_lines(path, max_line_bytes):
             if line.strip():
                 last = line
     return Part(path, _trailer(path, last))
@@ -68,8 +81,6 @@ def read_part(path: str) -> Part:
 _REQUIRED = {"command": str, "score_key": str, "text_key": str, "shard_index": int, "shard_count": int,
              "records_read": int, "blank_lines": int, "scored": int, "written": int, "contaminated": int,
              "skipped": dict, "stats": dict, "inputs": list}  # fmt: skip
-# Parts hold records their shard accepted, under whatever --max-line-bytes it was given.
-_PART_LINE_LIMIT = 1 << 40
 
 
 def _trailer(path: str, line: bytes) -> dict[str, Any]:
@@ -127,7 +138,9 @@ def check_parts(parts: list[Part]) -> None:
                 )
 
 
-def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float, int, bytes]]:
+def _records(
+    part: Part, score_key: str, by_rank: bool, max_line_bytes: int
+) -> Iterator[tuple[float, int, bytes]]:
     """(score, index, line) of a part's records, checking their count and the order the
     merge relies on. Records come first, as many as the trailer says, then the trailer:
     a record may itself start like a trailer.
@@ -135,7 +148,7 @@ def _records(part: Part, score_key: str, by_rank: bool) -> Iterator[tuple[float,
     expected = part.info["written"]
     seen = 0
     prev: tuple[float, int] | None = None
-    for line_no, line in read_lines(part.path, _PART_LINE_LIMIT):
+    for line_no, line in _part_lines(part.path, max_line_bytes):
         if not line.strip():
             continue
         if seen == expected:
@@ -171,6 +184,7 @@ def run_merge(
     filters: Filters | None = None,
     output_format: str = "records",
     id_key: str = "id",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> RunStats:
     """Merge parts; -k/--fraction override the selection the parts were written with.
 
@@ -179,7 +193,7 @@ def run_merge(
     """
     check_limits(top_k, fraction)
     start = time.perf_counter()
-    parts = [read_part(p) for p in paths]
+    parts = [read_part(p, max_line_bytes) for p in paths]
     check_parts(parts)
     if output_format == "attributes":
         _check_every_document(parts)
@@ -213,9 +227,9 @@ def run_merge(
     # Every part read to its end before anything is written: a selection stops reading early,
     # and a part with a line deleted or moved must not merge into a wrong result.
     for part in parts:
-        for _ in _records(part, score_key, by_rank):
+        for _ in _records(part, score_key, by_rank, max_line_bytes):
             pass
-    streams = [_records(p, score_key, by_rank) for p in parts]
+    streams = [_records(p, score_key, by_rank, max_line_bytes) for p in parts]
     order = (lambda r: (-r[0], r[1])) if by_rank else (lambda r: r[1])
     merged: Generator[Record, None, None] = heapq.merge(*streams, key=order)
     shape = output_shape(output_format, score_key, id_key, TextSpec.build(info["text_key"]))

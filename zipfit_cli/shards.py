@@ -162,9 +162,11 @@ _STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "pruned": ("counts by checkpoint", lambda v: _counts(v, _is_checkpoint)),
     "pruned_pairs": ("a count", _is_count),
     "pairs_exhaustive": ("a count", _is_count),
+    "audited": ("a count", _is_count),
+    "audit_misses": ("a count", _is_count),
 }
 _OPTIONAL = {"warnings", "top_k", "fraction", "skip_invalid", "parquet_schema", "pruned", "pruned_pairs",
-             "pairs_exhaustive"}  # fmt: skip
+             "pairs_exhaustive", "audited", "audit_misses"}  # fmt: skip
 
 
 def trailer_problem(info: dict[str, Any]) -> str | None:
@@ -181,4 +183,19 @@ def trailer_problem(info: dict[str, Any]) -> str | None:
     index, count = info["shard_index"], info["shard_count"]
     if not _is_count(index) or index >= count:
         return "its trailer's shard_index is not from 0 to shard_count - 1"
+    return _inconsistency(info)
+
+
+def _inconsistency(info: dict[str, Any]) -> str | None:
+    """Counts and bounds that a shard writes consistently: every record read was scored,
+    skipped or set aside, so a part cannot hide a left-out record from the merge (an
+    attribute file needs a line for every document)."""
+    accounted = info["scored"] + sum(info["skipped"].values()) + info["contaminated"]
+    if info["records_read"] != accounted:
+        return "its trailer's records_read is not scored + skipped + contaminated"
+    if info["written"] > info["scored"]:
+        return "its trailer's written is more than scored"
+    low, high = info["stats"]["score_min"], info["stats"]["score_max"]
+    if (low is None) != (high is None) or (low is not None and low > high):
+        return "its trailer's stats.score_min and stats.score_max are not a range"
     return None
