@@ -410,6 +410,39 @@ def test_merge_takes_the_parquet_schema_from_its_parts_not_the_sources(
     assert "parquet_schema is not a schema zipfit wrote" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("forge", "says", "code"),
+    [
+        # The id as a struct of timestamps: conversion raised AttributeError (a traceback).
+        (lambda s: s.set(s.get_field_index("id"), pa.field("id", pa.struct([("a", pa.timestamp("s"))]))),
+         "field 'id' of record 1 does not fit", 1),
+        # A column no record has, never null, with a name that would forge a message line.
+        (lambda s: s.append(pa.field("evil\nzipfit: error: FAKE\x1b[2J", pa.string(), nullable=False)),
+         "records do not fit", 1),
+        # The text column twice: a Parquet file no reader can address by name.
+        (lambda s: s.append(pa.field("text", pa.string())), "parquet_schema is not a schema zipfit wrote", 3),
+    ],
+)  # fmt: skip
+def test_merge_refuses_a_forged_parquet_schema_in_one_line(
+    slice_path: Path, tmp_path: Path, forge: Any, says: str, code: int
+) -> None:
+    source = _write_parquet(tmp_path / "s.parquet", pa.Table.from_pylist(_rows(slice_path)))
+    parts = [tmp_path / f"part{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        ok("select", source, *FAST, "-k", 5, "--shard", f"{i}/2", "-o", part)
+    for part in parts:
+        *records, trailer = part.read_bytes().splitlines(keepends=True)
+        info = orjson.loads(trailer)
+        schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(info["_zipfit_part"]["parquet_schema"])))
+        info["_zipfit_part"]["parquet_schema"] = base64.b64encode(forge(schema).serialize()).decode()
+        part.write_bytes(b"".join(records) + orjson.dumps(info) + b"\n")
+    out = tmp_path / "merged.parquet"
+    result = run("merge", *parts, "-o", out)
+    assert result.exit_code == code, result.output
+    assert says in result.stderr and result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
+    assert not out.exists()
+
+
 def test_dask_engine_refuses_formats_it_cannot_split(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text("text\nhello\n")

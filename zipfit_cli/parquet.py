@@ -231,9 +231,12 @@ def schema_from_text(text: str, where: str) -> Any:
     if _EXTENSION_MARK in data:
         raise bad
     try:
-        return pyarrow.ipc.read_schema(pa.py_buffer(data))
+        schema = pyarrow.ipc.read_schema(pa.py_buffer(data))
     except (pa.ArrowException, ValueError, TypeError, OSError):
         raise bad from None
+    if len(set(schema.names)) != len(schema.names):  # a Parquet file no reader can address
+        raise bad
+    return schema
 
 
 def _from_json(kind: Any) -> Callable[[Any], Any] | None:
@@ -324,9 +327,14 @@ class ParquetSink:
         if not self._rows:
             return
         table = self._table(self._rows)
-        if self._writer is None:
-            self._writer = self._pq.ParquetWriter(self._raw, table.schema)
-        self._writer.write_table(table, row_group_size=len(self._rows))
+        try:
+            if self._writer is None:
+                self._writer = self._pq.ParquetWriter(self._raw, table.schema)
+            self._writer.write_table(table, row_group_size=len(self._rows))
+        except self._pa.ArrowInvalid as exc:  # a null in a column the schema says is never null
+            raise OutputError(
+                f"cannot write {shown(self.path)}: records do not fit {self._whose()} ({shown(exc)})"
+            ) from None
         self._written += len(self._rows)
         self._rows, self._size = [], 0
 
@@ -359,7 +367,7 @@ class ParquetSink:
                 if convert is not None:
                     values = [v if v is None else convert(v) for v in values]
                 columns.append(pa.array(values, type=field.type))
-            except (pa.ArrowException, OverflowError, ValueError, TypeError, decimal.InvalidOperation) as exc:
+            except (pa.ArrowException, *_MISFITS) as exc:
                 at = next((i for i, v in enumerate(values) if not _fits(pa, v, field.type, convert)), 0)
                 problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise OutputError(
@@ -368,9 +376,11 @@ class ParquetSink:
                 ) from None
         return pa.Table.from_arrays(columns, schema=self._schema)
 
+    def _whose(self) -> str:
+        return "the input Parquet schema" if self._given else "the schema of the first row group"
+
     def _misfit(self, index: int, name: str) -> str:
-        whose = "the input Parquet schema" if self._given else "the schema of the first row group"
-        return f"field {name!r} of record {self._written + index + 1:,} does not fit {whose}"
+        return f"field {name!r} of record {self._written + index + 1:,} does not fit {self._whose()}"
 
     def flush(self) -> None:
         """Rows are written a row group at a time; nothing to do until one is full."""
@@ -393,6 +403,18 @@ class ParquetSink:
             self._writer.is_open = False
             self._writer = None
         self._discarded = True
+
+
+# What turning JSON values into a column can raise when they do not fit its type (a schema
+# from a part is data too: a struct where a string was comes back as AttributeError).
+_MISFITS: tuple[type[Exception], ...] = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    TypeError,
+    ValueError,
+    decimal.InvalidOperation,
+)
 
 
 def _fits(pa: Any, value: Any, kind: Any, convert: Callable[[Any], Any] | None) -> bool:
