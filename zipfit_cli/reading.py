@@ -467,9 +467,11 @@ class LineReader:
             self._raw.close()
 
 
-def read_lines(path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
+def read_lines(
+    path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, measure_long: bool = True
+) -> Iterator[tuple[int, bytes]]:
     """(line number, line) for every line of a file; see LineReader."""
-    reader = LineReader(path, max_line_bytes=max_line_bytes)
+    reader = LineReader(path, max_line_bytes=max_line_bytes, measure_long=measure_long)
     try:
         yield from reader
     finally:

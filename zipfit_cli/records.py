@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -271,7 +271,7 @@ def load_texts(
             try:
                 record: Any = None
                 if plain and isinstance(line, LongLine):
-                    raise RecordError("too_long", f"line is {line.size:,} bytes, over {line.limit:,}")
+                    spec.parse(line)  # raises too_long
                 if plain:
                     text = line.rstrip(b"\r\n")
                     text.decode("utf-8")
@@ -305,15 +305,20 @@ def _example_lines(path: str, spec: TextSpec, role: str) -> list[tuple[int, byte
 
     plain = is_plain_text(path)
     try:
-        if plain:
-            return [
-                (n, line, True) for n, line in read_lines(path, spec.max_line_bytes) if line.strip(WHITESPACE)
-            ]
-        source = open_source(path, spec.max_line_bytes)
+        lines: Iterable[tuple[int, bytes]]
+        source = None if plain else open_source(path, spec.max_line_bytes, measure_long=False)
+        lines = read_lines(path, spec.max_line_bytes, measure_long=False) if source is None else source
+        found: list[tuple[int, bytes, bool]] = []
         try:
-            return [(n, record, False) for n, record in source]
+            for n, line in lines:
+                if not plain or line.strip(WHITESPACE):
+                    found.append((n, line, plain))
+                if isinstance(line, LongLine):
+                    break  # an error: reading on could take for ever (/dev/zero has no newline)
         finally:
-            source.close()
+            if source is not None:
+                source.close()
+        return found
     except InputError as exc:
         raise InputError(f"{role} file {exc}") from None
 
