@@ -72,6 +72,14 @@ def key_path(key: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def field_name(key: str) -> str:
+    """The name a key is written under as an output field: a key naming one field by
+    itself is that field's name, escapes removed (`doc\\.id` is `doc.id`); a dotted path
+    keeps the key as given."""
+    path = key_path(key)
+    return path[0] if len(path) == 1 else key
+
+
 def lookup(record: dict[str, Any], key: str) -> Any:
     """The value under `key`: a field named exactly `key` if there is one (names may hold
     dots: `meta.content` from a flattened export), else the dotted path; raises KeyError."""
