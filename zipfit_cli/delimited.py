@@ -99,8 +99,9 @@ class _RowLines:
         self.line_open = not piece.endswith(("\n", "\r"))
 
     def skip_row(self) -> None:
-        """Read the rest of a row that is too long, a chunk at a time, without holding it. Quotes are counted, not parsed: a stray quote inside an
-        unquoted field can make this skip further than csv would have read."""
+        """Read the rest of a row that is too long, a chunk at a time, without holding it.
+        Quotes are counted, not parsed: a stray quote inside an unquoted field can make this
+        skip further than csv would have read."""
         while self.line_open or self.quotes % 2:
             piece = self._readline(1 << 20)
             if not piece:
