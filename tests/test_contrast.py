@@ -212,3 +212,20 @@ def test_background_refusals(slice_path: Path, tmp_path: Path, write_jsonl: Writ
     assert run("score", slice_path, *FAST, "--seed", "3").exit_code == 2  # goes with --contrast
     both = run("score", slice_path, *FAST, "--contrast", "--method", "corpus")
     assert both.exit_code == 2 and "--method corpus" in both.stderr
+
+
+def test_a_background_line_over_the_cap_ends_the_run(slice_path: Path, write_jsonl: WriteJsonl) -> None:
+    # /dev/zero has no newline: reading its one line to the end would never stop.
+    for args in (
+        ["background", "/dev/zero", "-n", "3", "--max-line-bytes", "1000"],
+        ["background", slice_path, "/dev/zero", "-n", "3", "--max-line-bytes", "1000"],
+        ["score", slice_path, *FAST, "--contrast", "--background", "/dev/zero", "--max-line-bytes", "1000"],
+        ["score", slice_path, *FAST, "--contrast", "--background-size", "4", "--max-line-bytes", "100"],
+    ):
+        result = run(*args)
+        assert result.exit_code == 3, result.output
+        assert "background: line is over the line-length limit" in result.stderr and not result.stdout
+    long_line = write_jsonl([{"text": "x" * 2000}], "long.jsonl")
+    result = run("background", long_line, "-n", "1", "--max-line-bytes", "1000")
+    assert result.exit_code == 3 and "limit of 1,000" in result.stderr
+    assert records(ok("background", long_line, "-n", "1").stdout) == [{"text": "x" * 2000}]

@@ -476,11 +476,14 @@ def test_csv_row_over_the_line_limit_is_too_long_and_reading_goes_on(tmp_path: P
     result = ok("score", path, *FAST, "--skip-invalid", "--max-line-bytes", 1000, "-o", "-")
     assert [r["id"] for r in records(result.stdout_bytes)] == ["1", "3"]
     assert "too_long 1" in result.stderr
-    # A stray quote over the limit is still found: the skipped row runs to the end of the file.
+    # A stray quote whose row passes the limit is too_long with --skip-invalid as without it
+    # (which stops at the limit): the skipped row runs to the end of the file.
     stray = _stray_quote_csv(tmp_path / "stray.csv")
+    stopped = run("score", stray, *FAST, "--max-line-bytes", 1000, "-o", "-")
+    assert stopped.exit_code == 3 and f"{stray}:3: line is over the line-length limit" in stopped.stderr
     result = ok("score", stray, *FAST, "--skip-invalid", "--max-line-bytes", 1000, "-o", "-")
     assert [r["id"] for r in records(result.stdout_bytes)] == ["1"]
-    assert "malformed_row 1" in result.stderr
+    assert "too_long 1" in result.stderr and "malformed_row" not in result.stderr
 
 
 def test_csv_byte_order_mark_before_a_quoted_header(tmp_path: Path) -> None:

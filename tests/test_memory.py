@@ -170,3 +170,23 @@ def test_select_memory_is_bounded_by_batch_bytes_not_record_count(tmp_path: Path
     # about 150 MB over the small run; over 400 MB when batches were cut by count alone.
     bound_kb = (2 * 8 * BATCH_BYTES + 3 * 2_000_000) // 1024 + 96 * 1024
     assert large_kb - small_kb < bound_kb, (small_kb, large_kb, bound_kb)
+
+
+@pytest.mark.slow
+def test_a_line_over_the_cap_is_held_once_at_most() -> None:
+    """A line with no end (/dev/zero) is known to be too long after holding about
+    --max-line-bytes of it, not twice that."""
+    import tracemalloc
+
+    from zipfit_cli.reading import LongLine, capped_lines
+
+    limit = 32 << 20
+    with open("/dev/zero", "rb", buffering=1 << 20) as zero:
+        tracemalloc.start()
+        try:
+            line = next(capped_lines(zero, limit, measure=False))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert isinstance(line, LongLine) and line.size == limit + 1
+    assert peak < 1.3 * limit, f"peak {peak:,} bytes for a {limit:,}-byte cap"

@@ -402,3 +402,26 @@ def test_background_with_force_leaves_only_its_output(slice_path: Path, tmp_path
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 5
     assert list(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.slow
+def test_stdin_opened_on_a_file_is_an_input_like_any_other(slice_path: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(slice_path.read_bytes())
+    targets = tmp_path / "targets.jsonl"
+    targets.write_bytes(TARGET.read_bytes())
+    before = [source.read_bytes(), targets.read_bytes()]
+    zipfit = [sys.executable, "-m", "zipfit_cli", "select"]
+    fast = ["--target-template", TEMPLATE, "--compressor", "lz4", "-j", "1", "-k", "3"]
+    cases = [  # (stdin, arguments, stdout): `< source.jsonl -o source.jsonl`, `-t - < targets`, `>> source`
+        (source, ["-", "-t", str(targets), "-o", str(source), "--force"], None),
+        (targets, [str(source), "-t", "-", "-o", str(targets), "--force"], None),
+        (source, ["-", "-t", str(targets), "--report", str(source), "--force"], None),
+        (source, ["-", "-t", str(targets), "-q"], source),
+    ]
+    for stdin_file, args, stdout_file in cases:
+        with open(stdin_file, "rb") as stdin, open(stdout_file or os.devnull, "ab") as stdout:
+            done = subprocess.run([*zipfit, *args, *fast], stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+        assert done.returncode == 2, done.stderr
+        assert b"is also an input" in done.stderr
+        assert [source.read_bytes(), targets.read_bytes()] == before

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from conftest import FAST, records, run
+from conftest import FAST, ok, records, run
 
 from zipfit_cli.errors import InputError, UsageError
 from zipfit_cli.reading import compression_of, read_lines
@@ -172,6 +172,16 @@ def test_keys_with_a_dot_on_the_command_line(tmp_path: Path) -> None:
         ("a", ["doc.id", "zipfit.score"]),
         ("b", ["doc.id", "zipfit.score"]),
     ]
+    # An escaped key names the field it resolves to, in the output and in the clash check.
+    escaped = [*args, "--output-format", "ids", "--id-key", "doc\\.id"]
+    assert [sorted(r) for r in records(ok(*escaped).stdout)] == [["doc.id", "zipfit_score"]] * 2
+    pq = pytest.importorskip("pyarrow.parquet")
+    parquet = tmp_path / "ids.parquet"
+    ok(*escaped, "-o", parquet)
+    assert pq.read_table(parquet).column_names == ["doc.id", "zipfit_score"]
+    clash = run(*escaped, "--score-key", "doc.id")
+    assert clash.exit_code == 2 and "the score key and the id key are both 'doc.id'" in clash.stderr
+    assert not clash.stdout
 
 
 # --- invalid records -------------------------------------------------------------------------

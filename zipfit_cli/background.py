@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import checks
-from .errors import InputError, UsageError
-from .reading import STDIN
+from .errors import InputError, UsageError, shown
+from .reading import STDIN, LongLine
 from .records import RecordError, TextSpec
 from .sources import open_source
 
@@ -57,12 +57,15 @@ def sample_background(
     seen = 0  # valid records so far
     position = 0
     for path in sources:
-        source = open_source(path, spec.max_line_bytes)
+        # Unmeasured: an over-long line ends the sampling, so input with no end (/dev/zero) does too.
+        source = open_source(path, spec.max_line_bytes, measure_long=False)
         try:
-            for _, line in source:
+            for line_no, line in source:
                 if limit is not None and position >= limit:
                     break
                 position += 1
+                if isinstance(line, LongLine):
+                    _too_long(path, line_no, line)
                 try:
                     text = spec.parse(line)[1]
                 except RecordError:
@@ -84,3 +87,12 @@ def sample_background(
             setting="background_size",
         )
     return Sample(sorted(reservoir, key=lambda s: s.index), seen, position)
+
+
+def _too_long(path: str, line_no: int, line: LongLine) -> None:
+    """A line over --max-line-bytes is not skipped like other invalid records: reading it to
+    its end could take for ever."""
+    try:
+        TextSpec.build("text").parse(line)
+    except RecordError as exc:
+        raise InputError(f"{shown(path)}:{line_no}: background: {exc.detail}", setting=exc.settings) from None

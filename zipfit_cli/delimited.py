@@ -9,8 +9,9 @@ are decompressed by name. A row with more or fewer fields than the header is a
 row holding a NUL byte (Python 3.10's csv cannot read one; 3.11's can: one rule for both),
 and a quoted field still open at the end of the file (a stray quote must not turn the rest
 of the file into one field). A row longer than --max-line-bytes is a `too_long` record,
-found while holding at most that many bytes of it. Empty lines are blank lines; a
-byte-order mark before the header is dropped before the parser sees it.
+found as soon as it passes the limit (a stray quote too: too_long, with or without
+--skip-invalid). Empty lines are blank lines; a byte-order mark before the header is
+dropped before the parser sees it.
 """
 
 from __future__ import annotations
@@ -105,19 +106,18 @@ class _RowLines:
         self.quotes += piece.count('"')
         self.line_open = not piece.endswith(("\n", "\r"))
 
-    def skip_row(self) -> bool:
-        """Read the rest of a row that is too long, without holding it; False when the file
-        ended inside a quoted field. Quotes are counted, not parsed: a stray quote inside an
-        unquoted field can make this skip further than csv would have read."""
+    def skip_row(self) -> None:
+        """Read the rest of a row that is too long, a chunk at a time, without holding it.
+        Quotes are counted, not parsed: a stray quote inside an unquoted field can make this
+        skip further than csv would have read."""
         while self.line_open or self.quotes % 2:
             piece = self._readline(1 << 20)
             if not piece:
                 self.ended = True
-                return not self.quotes % 2
+                return
             if not self.line_open:
                 self.lines += 1
             self._count(piece)
-        return True
 
 
 class CsvSource:
@@ -193,8 +193,9 @@ class CsvSource:
         limit = self.max_line_bytes
         if not self.measure_long:
             return LongLine(lines.row_bytes, limit, measured=False)
-        if not lines.skip_row():
-            return BadRecord("malformed_row", _unclosed(lines.row_start))
+        # too_long even when the row then turns out to run to the end of the file inside a
+        # quote: a run without --skip-invalid stops at the limit and can only say too_long.
+        lines.skip_row()
         return LongLine(lines.row_bytes, limit)
 
     def _record(self, header: list[str], row: list[str], lines: _RowLines) -> bytes:

@@ -4,7 +4,8 @@
 Inputs are only ever read: every file a command reads (sources, targets, backgrounds,
 parts) is compared with every file it writes (-o, --report, --contaminated-output), by
 resolved path and, where both exist, by device and inode (symbolic and hard links alike).
-`file://` URLs, the local end of a chained URL and globs are resolved to the files they name.
+`file://` URLs, the local end of a chained URL and globs are resolved to the files they name;
+stdin (`-`) counts as the file it is open on when that is a regular file.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def local_file(name: str) -> str | None:
 def _input_files(inputs: Sequence[str]) -> list[_Input]:
     found: list[_Input] = []
     for name in inputs:
+        if name == STDIN and _is_regular(0):
+            # `< file.jsonl` reads a file like any other: its path and inode are fd 0's.
+            info = os.fstat(0)
+            found.append((name, os.path.realpath("/proc/self/fd/0"), (info.st_dev, info.st_ino)))
+            continue
         path = local_file(name)
         if path is None:
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,14 @@ def key_path(key: str) -> tuple[str, ...]:
             name.append(ch)
     parts.append("".join(name) + ("\\" if escaped else ""))
     return tuple(parts)
+
+
+def field_name(key: str) -> str:
+    """The name a key is written under as an output field: a key naming one field by
+    itself is that field's name, escapes removed (`doc\\.id` is `doc.id`); a dotted path
+    keeps the key as given."""
+    path = key_path(key)
+    return path[0] if len(path) == 1 else key
 
 
 def lookup(record: dict[str, Any], key: str) -> Any:
@@ -271,7 +279,7 @@ def load_texts(
             try:
                 record: Any = None
                 if plain and isinstance(line, LongLine):
-                    raise RecordError("too_long", f"line is {line.size:,} bytes, over {line.limit:,}")
+                    spec.parse(line)  # raises too_long
                 if plain:
                     text = line.rstrip(b"\r\n")
                     text.decode("utf-8")
@@ -305,15 +313,20 @@ def _example_lines(path: str, spec: TextSpec, role: str) -> list[tuple[int, byte
 
     plain = is_plain_text(path)
     try:
-        if plain:
-            return [
-                (n, line, True) for n, line in read_lines(path, spec.max_line_bytes) if line.strip(WHITESPACE)
-            ]
-        source = open_source(path, spec.max_line_bytes)
+        lines: Iterable[tuple[int, bytes]]
+        source = None if plain else open_source(path, spec.max_line_bytes, measure_long=False)
+        lines = read_lines(path, spec.max_line_bytes, measure_long=False) if source is None else source
+        found: list[tuple[int, bytes, bool]] = []
         try:
-            return [(n, record, False) for n, record in source]
+            for n, line in lines:
+                if not plain or line.strip(WHITESPACE):
+                    found.append((n, line, plain))
+                if isinstance(line, LongLine):
+                    break  # an error: reading on could take for ever (/dev/zero has no newline)
         finally:
-            source.close()
+            if source is not None:
+                source.close()
+        return found
     except InputError as exc:
         raise InputError(f"{role} file {exc}") from None
 

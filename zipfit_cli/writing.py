@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import orjson
 
 from .errors import InputError, UsageError, shown
-from .records import TextSpec, missing_key
+from .records import TextSpec, field_name, missing_key
 from .shards import part_trailer, tag_index
 from .stats import RunStats
 
@@ -121,9 +121,9 @@ def check_output_format(kind: str, score_key: str, id_key: str) -> None:
     and the score side by side, so one key for both would keep the score alone."""
     if kind not in OUTPUT_FORMATS:
         raise UsageError(f"unknown output format '{shown(kind)}'; choose one of: {', '.join(OUTPUT_FORMATS)}")
-    if kind == "ids" and score_key == id_key:
+    if kind == "ids" and score_key == field_name(id_key):
         raise UsageError(
-            f"the score key and the id key are both '{shown(id_key)}': the score would replace "
+            f"the score key and the id key are both '{shown(score_key)}': the score would replace "
             "the id in every ids line; choose another",
             setting=("score_key", "id_key"),
         )
@@ -145,8 +145,10 @@ def output_shape(kind: str, score_key: str, id_key: str, spec: TextSpec) -> Shap
             why = missing_key(record, id_key) if isinstance(record, dict) else f"no '{shown(id_key)}' field"
             raise InputError(f"a record to write has {why}", setting="id_key") from None
 
+    id_name = field_name(id_key)
+
     def ids(line: bytes, score: float) -> bytes:
-        return orjson.dumps({id_key: record_id(orjson.loads(line)), score_key: score}) + b"\n"
+        return orjson.dumps({id_name: record_id(orjson.loads(line)), score_key: score}) + b"\n"
 
     def attributes(line: bytes, score: float) -> bytes:
         record = orjson.loads(line)
