@@ -119,24 +119,27 @@ def test_rich_display_prints_names_as_text_not_markup() -> None:
     assert "[bold]x[/bold].jsonl\\x1b[2J holds no records" in buffer.getvalue()
 
 
-def test_url_passwords_stay_out_of_messages_reports_and_parts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("secret", [PASSWORD, "my se#cr\tet"])  # any character may stand in one
+def test_url_passwords_stay_out_of_messages_reports_and_parts(tmp_path: Path, secret: str) -> None:
     fsspec = pytest.importorskip("fsspec")
     memory = fsspec.filesystem("memory")
     lines = SOURCE.read_bytes().splitlines(keepends=True)[:40]
-    memory.pipe(f"/alice:{PASSWORD}@zipfit-secret/a.jsonl", b"".join(lines))
+    memory.pipe(f"/alice:{secret}@zipfit-secret/a.jsonl", b"".join(lines))
     try:
-        url = f"memory://alice:{PASSWORD}@zipfit-secret/a.jsonl"
+        url = f"memory://alice:{secret}@zipfit-secret/a.jsonl"
         report, part = tmp_path / "run.json", tmp_path / "part.jsonl"
         ok("select", url, *FAST, "-k", "3", "--report", report, "-o", tmp_path / "top.jsonl", "-q")
         ok("select", url, *FAST, "-k", "3", "--shard", "0/2", "-o", part, "-q")
         missing = run("score", url.replace("a.jsonl", "gone.jsonl"), *FAST)
     finally:
-        memory.rm("/alice:S3cr3tPW@zipfit-secret", recursive=True)
+        memory.rm(f"/alice:{secret}@zipfit-secret", recursive=True)
+    pieces = {secret, *secret.split("#")} - {""}  # what a URL parser may take as the password
+    for text in (report.read_text(), part.read_text(), missing.stderr):
+        assert not any(piece in text for piece in pieces), text
     info = json.loads(report.read_text())
-    assert PASSWORD not in report.read_text() and PASSWORD not in part.read_text()
     assert "memory://alice:***@zipfit-secret/a.jsonl" in info["command_line"]
     assert info["settings"]["sources"] == ["memory://alice:***@zipfit-secret/a.jsonl"]
-    assert missing.exit_code == 3 and "alice:***@" in missing.stderr and PASSWORD not in missing.stderr
+    assert missing.exit_code == 3 and "alice:***@" in missing.stderr
 
 
 @pytest.mark.slow
@@ -168,29 +171,6 @@ def test_passwords_of_given_urls_are_hidden_whatever_they_hold(password: str) ->
     ):
         assert password not in redacted(message) and parsed not in redacted(message), redacted(message)
     assert redacted(url) == "ftp://alice:***@127.0.0.1:1/x.jsonl"
-
-
-def test_url_passwords_with_any_character_stay_out_of_reports_and_parts(tmp_path: Path) -> None:
-    fsspec = pytest.importorskip("fsspec")
-    memory = fsspec.filesystem("memory")
-    secret = "my se#cr\tet"
-    memory.pipe(
-        f"/alice:{secret}@zipfit-secret2/a.jsonl", b"".join(SOURCE.read_bytes().splitlines(True)[:40])
-    )
-    try:
-        url = f"memory://alice:{secret}@zipfit-secret2/a.jsonl"
-        report, part = tmp_path / "run.json", tmp_path / "part.jsonl"
-        ok("select", url, *FAST, "-k", "3", "--report", report, "-o", tmp_path / "top.jsonl", "-q")
-        ok("select", url, *FAST, "-k", "3", "--shard", "0/2", "-o", part, "-q")
-        missing = run("score", url.replace("a.jsonl", "gone.jsonl"), *FAST)
-    finally:
-        memory.rm(f"/alice:{secret}@zipfit-secret2", recursive=True)
-    for text in (report.read_text(), part.read_text(), missing.stderr):
-        assert "se#cr" not in text and "my se" not in text, text
-    assert json.loads(report.read_text())["settings"]["sources"] == [
-        "memory://alice:***@zipfit-secret2/a.jsonl"
-    ]
-    assert missing.exit_code == 3 and "alice:***@" in missing.stderr
 
 
 def test_a_dask_scheduler_password_stays_out_of_messages() -> None:
