@@ -173,6 +173,16 @@ def test_passwords_of_given_urls_are_hidden_whatever_they_hold(password: str) ->
     assert redacted(url) == "ftp://alice:***@127.0.0.1:1/x.jsonl"
 
 
+def test_a_password_is_forgotten_by_the_next_command(tmp_path: Path) -> None:
+    # One process runs many commands (the test runner, a notebook): the passwords of one
+    # command's URLs must not blank the same letters in the next command's messages.
+    run("score", "ftp://alice:pw@127.0.0.1:1/x.jsonl", *FAST)
+    keys = tmp_path / "k.jsonl"
+    keys.write_bytes(b'{"pwned": 1}\n')
+    result = run("score", keys, *FAST)
+    assert result.exit_code == 3 and "fields: pwned" in result.stderr, result.stderr
+
+
 def test_a_dask_scheduler_password_stays_out_of_messages() -> None:
     pytest.importorskip("distributed")
     result = run("score", SOURCE, *FAST, "--engine", "dask", "--scheduler", "tcp://bob:Secr3tPW@127.0.0.1:1")

@@ -25,7 +25,10 @@ _SECRETS: set[str] = set()
 
 
 def remember_urls(values: Iterable[str]) -> None:
-    """Note the passwords of the URLs in `values` (the command line), for `redacted`."""
+    """Note the passwords of the URLs in `values` (one command's line), for `redacted`. They
+    replace those of an earlier command in the same process (the test runner, a notebook):
+    a password remembered for ever would blank its letters in every later message."""
+    _SECRETS.clear()
     for value in values:
         for match in _GIVEN_PASSWORD.finditer(value):
             password = match.group(2)
