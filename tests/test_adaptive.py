@@ -38,12 +38,12 @@ def test_a_hopeless_record_stops_at_the_first_checkpoint(
 ) -> None:
     adaptive = AdaptiveScorer(TargetSet.from_texts(target_texts, "gzip", 6))
     result = adaptive.score(source_texts[0], math.inf)
-    assert result == (PRUNED, "0.075 3")  # 7.5% of 40 targets compared
+    assert result == (PRUNED, "0.05 2")  # 5% of 40 targets compared
     contrast = AdaptiveScorer(ContrastScorer.from_texts(target_texts, source_texts[100:180], "gzip", 6))
-    assert contrast.score(source_texts[0], math.inf) == (PRUNED, "0.075 9")  # 3 targets + 6 background
-    # Never before MIN_SEEN (3) texts of a part, whatever the share says.
+    assert contrast.score(source_texts[0], math.inf) == (PRUNED, "0.05 6")  # 2 targets + 4 background
+    # Never before MIN_SEEN (2) texts of a part, whatever the share says.
     few = AdaptiveScorer(TargetSet.from_texts(target_texts[:16], "lz4"))
-    assert few.score(source_texts[0], math.inf) == (PRUNED, "0.188 3")
+    assert few.score(source_texts[0], math.inf) == (PRUNED, "0.125 2")
 
 
 def test_few_targets_leave_nothing_to_stop(source_texts: list[bytes], target_texts: list[bytes]) -> None:
@@ -95,7 +95,7 @@ def test_adaptive_with_gzip_and_two_workers_is_exhaustive_bytes(tmp_path: Path) 
     assert adaptive == _select(*args, "-j", "1")
     stats = json.loads(report.read_text())["stats"]
     assert stats["pruned_total"] > 100 and stats["pairs"] < stats["pairs_exhaustive"] == 4000 * 40
-    assert all(float(share) in (0.075, 0.1, 0.2, 0.4, 0.8) for share in stats["pruned"])
+    assert all(float(share) in (0.05, 0.075, 0.1, 0.2, 0.4, 0.8) for share in stats["pruned"])
 
 
 def test_adaptive_shards_merge_to_the_exhaustive_selection(tmp_path: Path) -> None:

@@ -88,9 +88,9 @@ def test_adaptive_runs_are_reported_and_do_not_merge_with_exhaustive_parts(tmp_p
     ok("select", SOURCE, *args, "--report", report, "-o", os.devnull, "-q")
     assert json.loads(report.read_text())["settings"]["adaptive"] == {
         "z": 4.0,
-        "checkpoints": [0.075, 0.1, 0.2, 0.4, 0.8],
+        "checkpoints": [0.05, 0.075, 0.1, 0.2, 0.4, 0.8],
         "seed": 3,
-        "min_seen": 3,
+        "min_seen": 2,
         "sd_floor": 0.01,
         "outliers": 3,
         "exhaustive": False,

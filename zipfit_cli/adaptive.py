@@ -21,7 +21,9 @@ records would have entered the top K, and puts them there.
 The threshold depends on input positions only, never on timing: records are taken in
 blocks of `block`; block j uses the K-th best exact score among the records of blocks
 0..j−2 (−inf while fewer than K are known). The engine cuts batches at block edges and
-sends a batch of block j only once blocks 0..j−2 have come back (`Thresholds`).
+sends a batch of block j only once blocks 0..j−2 have come back (`Thresholds`). Over
+regular files a threshold from a scored sample can raise it from the first record on
+(presample.py), without changing what is selected.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ DEFAULT_BLOCK = 1024  # records
 DEFAULT_AUDIT = 256  # stopped records compared with every target after the run
 PRUNED = "pruned"  # result reason of a record stopped at a checkpoint; detail "SHARE COMPARISONS"
 MIN_TARGETS = 16  # fewer: no checkpoint leaves enough unseen targets to stop anything safely
-MIN_SEEN = 3  # no check on fewer texts of a part: 2 values say little, the spread floor does the rest
+MIN_SEEN = 2  # no check on fewer texts of a part; the spread floor stands in for what 2 cannot show
 OUTLIERS = 1  # unseen background texts allowed at the far end of the NCD range
 NEAR = 0.5  # targets this close to one target: a record that nearly copies it is near them all
 NCD_FLOOR = 0.0  # the lowest NCD an unseen target can have (an exact copy comes close)
@@ -161,8 +163,8 @@ class AdaptiveScorer:
         states = []
         for part, getter in zip(self.parts, self._getters, strict=True):
             c_x, pair = getter(text)
-            skip = part.copies.get(text, frozenset())
-            order = [j for j in part.order if j not in skip] or list(part.order)
+            skip = part.copies.get(text) if part.copies else None
+            order = part.order if not skip else [j for j in part.order if j not in skip] or part.order
             states.append(_Term(part, c_x, pair, order))
         if self.exhaustive_reason is None and threshold > -math.inf:
             stopped = self._check(states, threshold)
@@ -211,7 +213,7 @@ def near_targets(targets: TargetSet) -> int:
 class _Term:
     """One part's NCDs for one record, computed in the part's order as far as asked."""
 
-    def __init__(self, part: Part, c_x: int, pair: Callable[[int], int], order: list[int]) -> None:
+    def __init__(self, part: Part, c_x: int, pair: Callable[[int], int], order: Sequence[int]) -> None:
         self.coefficient = part.coefficient
         self.sizes = part.texts.sizes
         self.c_x, self.pair, self.order = c_x, pair, order
@@ -248,10 +250,13 @@ class Thresholds:
 
     def add(self, score: float | None, index: int = 0) -> None:
         if self.done % self.block == 0:  # blocks before this one are complete
-            self._cuts[self.done // self.block + 1] = self._kth()
+            self._cuts[self.done // self.block + 1] = self.kth()
         self.done += 1
-        if score is None:
-            return
+        if score is not None:
+            self.offer(score, index)
+
+    def offer(self, score: float, index: int) -> None:
+        """An exact score that counts for the k best, whatever its position."""
         entry = (score, -index)  # ranking.TopK's order: equal scores keep the earlier record
         if len(self._best) < self.k:
             heapq.heappush(self._best, entry)
@@ -262,7 +267,8 @@ class Thresholds:
         """The k best (score, -index) added so far."""
         return list(self._best)
 
-    def _kth(self) -> float:
+    def kth(self) -> float:
+        """The k-th best exact score added so far (−inf while fewer than k)."""
         return self._best[0][0] if len(self._best) >= self.k else -math.inf
 
     def ready(self, position: int) -> bool:
@@ -276,7 +282,7 @@ class Thresholds:
         cut = self._cuts.get(block)
         if cut is None:  # exactly at the edge: nothing of block j-1 has been added yet
             assert self.done == (block - 1) * self.block, "threshold asked before its blocks were done"
-            return self._kth()
+            return self.kth()
         return cut
 
 
@@ -308,6 +314,14 @@ class Audit:
             heapq.heappush(self._heap, entry)
         elif entry > self._heap[0]:
             heapq.heapreplace(self._heap, entry)
+
+    def discard(self, indexes: set[int]) -> None:
+        """Leave these records out of the sample: they were scored after all."""
+        self._heap = [entry for entry in self._heap if entry[1] not in indexes]
+        heapq.heapify(self._heap)
+
+    def indexes(self) -> set[int]:
+        return {entry[1] for entry in self._heap}
 
     def finish(
         self, score: Callable[[bytes], float | None], best: Sequence[tuple[float, int]], k: int

@@ -38,7 +38,7 @@ class Compressor:
     # --adaptive checks a record after these shares of its comparisons (adaptive.py): early
     # checks save the most. With the outlier allowance and the spread floor, simulation on the
     # exact NCD matrices (BENCHMARKS.md §9) found no miss with these for gzip-9 and lz4 alike.
-    adaptive_checkpoints: ClassVar[tuple[float, ...]] = (0.075, 0.1, 0.2, 0.4, 0.8)
+    adaptive_checkpoints: ClassVar[tuple[float, ...]] = (0.05, 0.075, 0.1, 0.2, 0.4, 0.8)
     # The least spread of NCDs the bound assumes: a record's NCDs to 40 targets spread by 0.004 at
     # the 1st percentile, 0.01-0.03 at the median (sample data, gzip-9 and lz4).
     adaptive_sd_floor: ClassVar[float] = 0.01

@@ -21,6 +21,7 @@ from . import checks
 from .adaptive import DEFAULT_BLOCK, PRUNED, AdaptiveScorer, Audit, Thresholds
 from .batches import Batch, Slicing, read_batches
 from .errors import InvalidRecordError
+from .presample import WarmStart, rereadable, rescore, warm_start
 from .records import RecordError
 from .runner import CONTAMINATED, Gated, Result, ScoreJob, map_batches
 from .stats import RunStats
@@ -124,16 +125,34 @@ def local_engine(settings: RunSettings, context: RunContext, top_k: int | None =
     """This machine, a process pool when workers > 1; top_k serves --adaptive only."""
     read = read_batches(settings.sources, settings.slicing(), context.stats)
     batches = ((batch, batch.lines) for batch in read)
-    gate = audit = None
-    if settings.adaptive is not None and top_k is not None:
-        gate = BlockGate(Thresholds(top_k, DEFAULT_BLOCK))
-        audit = Audit(settings.adaptive.audit, settings.adaptive.seed)
+    adaptive, gate, audit, warm = settings.adaptive, None, None, None
+    if adaptive is not None and top_k is not None:
+        if adaptive.exhaustive_reason is None and rereadable(settings.sources):
+            warm = warm_start(
+                settings.sources, settings.slicing(), settings.job(), settings.workers, top_k, adaptive.seed
+            )
+        gate = BlockGate(Thresholds(top_k, DEFAULT_BLOCK), warm)
+        audit = Audit(adaptive.audit, adaptive.seed)
     # closing(): an exception in the consumer must stop the pool at once, not at GC time.
     with closing(map_batches(settings.job(), batches, settings.workers, gate)) as scored:
-        yield from _check_results(settings, context, scored, gate.thresholds if gate else None, audit)
-    if gate is not None and audit is not None and top_k is not None:
-        best = gate.thresholds.best()
-        yield from audit_stopped(settings.scorer, settings.spec, context.stats, audit, best, top_k)
+        yield from _check_results(settings, context, scored, gate, audit)
+    if gate is None or audit is None or adaptive is None or top_k is None:
+        return
+    stats = context.stats
+    if warm is not None:
+        stats.presampled, stats.start_threshold = warm.sampled, warm.threshold
+        kth = gate.thresholds.kth()
+        if kth < warm.threshold and warm.used:  # the sample misled: score what it stopped
+            found = rescore(warm, settings.sources, settings.slicing(), settings.spec, adaptive, kth, stats)
+            entered = set()
+            for score, index, line in found:
+                gate.thresholds.offer(score, index)
+                entered.add(index)
+                yield score, index, line
+            audit.discard(entered & audit.indexes())
+            stats.pruned += Counter()  # drops checkpoints left at zero
+            stats.pairs = stats.scored * settings.scorer.comparisons + stats.pruned_pairs
+    yield from audit_stopped(settings.scorer, settings.spec, stats, audit, gate.thresholds.best(), top_k)
 
 
 def audit_stopped(
@@ -174,37 +193,45 @@ def audit_stopped(
 
 
 class BlockGate:
-    """Sends a batch of block j only once blocks 0..j-2 have come back, with j's threshold."""
+    """Sends a batch of block j only once blocks 0..j-2 have come back, with j's threshold
+    (raised to the sampled one, presample.py, where that is higher)."""
 
-    def __init__(self, thresholds: Thresholds) -> None:
-        self.thresholds = thresholds
+    def __init__(self, thresholds: Thresholds, warm: WarmStart | None = None) -> None:
+        self.thresholds, self.warm = thresholds, warm
 
     def ready(self, batch: Batch) -> bool:
         return self.thresholds.ready(batch.first)
 
     def payload(self, batch: Batch, items: Sequence[bytes]) -> Gated:
-        return Gated(items, self.thresholds.threshold(batch.first))
+        threshold = self.thresholds.threshold(batch.first)
+        if self.warm is None:
+            return Gated(items, threshold)
+        return Gated(items, *self.warm.payload(batch, threshold))
 
 
 def _check_results(
     settings: RunSettings,
     context: RunContext,
     scored: Iterator[tuple[Batch, list[Result]]],
-    thresholds: Thresholds | None = None,
+    gate: BlockGate | None = None,
     audit: Audit | None = None,
 ) -> Iterator[tuple[float, int, bytes]]:
     stats = context.stats
+    thresholds = gate.thresholds if gate is not None else None
+    warm = gate.warm if gate is not None else None
     comparisons = settings.scorer.comparisons
     records = 0
     for batch, results in scored:
-        for line_no, index, line, result in zip(
-            batch.line_nos, batch.indexes, batch.lines, results, strict=True
+        for offset, (line_no, index, line, result) in enumerate(
+            zip(batch.line_nos, batch.indexes, batch.lines, results, strict=True)
         ):
             if thresholds is not None:
                 thresholds.add(result if isinstance(result, float) else None, index)
             if isinstance(result, tuple):
                 if audit is not None and result[0] == PRUNED:
                     audit.offer(index, line, result[1].split()[0])
+                    if warm is not None:
+                        warm.note(batch.first + offset)
                 context.set_aside(settings.skip_invalid, batch.path, line_no, result, line)
                 continue
             stats.add_score(result)

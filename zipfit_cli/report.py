@@ -43,6 +43,21 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
             scores += f"; selection threshold {_score(stats.threshold)}"
         lines.append(scores)
         lines.extend(histogram_lines(stats, stats.threshold if what == "selected" else None))
+    lines.extend(_adaptive_lines(stats))
+    work = stats.work_time
+    rate = stats.records_read / work if work else 0.0
+    pair_rate = stats.pairs / work if work else 0.0
+    speed = f"{rate:,.0f} records/s, {pair_rate:,.0f} pairs/s"
+    if stats.shards_elapsed is None:
+        lines.append(f"elapsed {stats.elapsed:.2f} s, {speed}")
+    else:  # a merge: its own wall time; the rates are the shards' (per shard-second)
+        lines.append(f"elapsed {stats.elapsed:.2f} s; shards {stats.shards_elapsed:.2f} s in total, {speed}")
+    return lines
+
+
+def _adaptive_lines(stats: RunStats) -> list[str]:
+    """What --adaptive did: records stopped, comparisons saved, its starting threshold, the audit."""
+    lines = []
     if stats.pruned:
         stops = ", ".join(
             f"after {float(c) * 100:.3g}%: {n:,}"
@@ -53,19 +68,17 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
             f"adaptive: {sum(stats.pruned.values()):,} records stopped early ({stops}); "
             f"{stats.pairs:,} comparisons of {stats.pairs_exhaustive:,} exhaustive ({saving:.1f}x fewer)"
         )
-        if stats.audited:
-            lines.append(
-                f"adaptive audit: {stats.audited:,} stopped records compared with every target, "
-                f"{stats.audit_misses:,} belonged in the top K"
-            )
-    work = stats.work_time
-    rate = stats.records_read / work if work else 0.0
-    pair_rate = stats.pairs / work if work else 0.0
-    speed = f"{rate:,.0f} records/s, {pair_rate:,.0f} pairs/s"
-    if stats.shards_elapsed is None:
-        lines.append(f"elapsed {stats.elapsed:.2f} s, {speed}")
-    else:  # a merge: its own wall time; the rates are the shards' (per shard-second)
-        lines.append(f"elapsed {stats.elapsed:.2f} s; shards {stats.shards_elapsed:.2f} s in total, {speed}")
+    if stats.presampled:
+        start = "" if stats.start_threshold is None else f" {_score(stats.start_threshold)}"
+        line = f"adaptive: starting threshold{start}, from {stats.presampled:,} records scored first"
+        if stats.rescored:
+            line += f"; it proved too high: {stats.rescored:,} stopped records were read again and scored"
+        lines.append(line)
+    if stats.audited:
+        lines.append(
+            f"adaptive audit: {stats.audited:,} stopped records compared with every target, "
+            f"{stats.audit_misses:,} belonged in the top K"
+        )
     return lines
 
 

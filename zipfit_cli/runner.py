@@ -16,10 +16,10 @@ import signal
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import orjson
@@ -58,15 +58,23 @@ class ScoreJob:
         if isinstance(items, Gated):
             assert self.adaptive is not None, "a gated batch needs an adaptive scorer"
             score, threshold = self.adaptive.score, items.threshold
-            return self._score(items.lines, lambda text: score(text, threshold))
+            return self._score(items.lines, lambda text: score(text, threshold), items.known)
         return self._score(items, self.scorer.score)
 
-    def _score(self, items: Sequence[bytes], align: Callable[[bytes], Result]) -> list[Result]:
+    def _score(
+        self,
+        items: Sequence[bytes],
+        align: Callable[[bytes], Result],
+        known: Mapping[int, float] | None = None,
+    ) -> list[Result]:
         spec, check = self.spec, self.decontaminate
-        if spec is None and check is None:
+        if spec is None and check is None and not known:
             return [align(text) for text in items]
         results: list[Result] = []
-        for item in items:
+        for position, item in enumerate(items):
+            if known and position in known:  # scored in full before the run (presample.py)
+                results.append(known[position])
+                continue
             try:
                 text = item if spec is None else spec.parse(item)[1]
             except RecordError as exc:
@@ -83,10 +91,12 @@ class ScoreJob:
 
 @dataclass(frozen=True)
 class Gated:
-    """A batch for adaptive scoring: its records, all of one block, and that block's threshold."""
+    """A batch for adaptive scoring: its records, all of one block, that block's threshold,
+    and the exact scores of the records scored before the run (by position in the batch)."""
 
     lines: Sequence[bytes]
     threshold: float
+    known: Mapping[int, float] = field(default_factory=dict)
 
 
 class Gate(Protocol[T_contra]):

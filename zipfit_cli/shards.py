@@ -164,9 +164,11 @@ _STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "pairs_exhaustive": ("a count", _is_count),
     "audited": ("a count", _is_count),
     "audit_misses": ("a count", _is_count),
+    "presampled": ("a count", _is_count),
+    "rescored": ("a count", _is_count),
 }
 _OPTIONAL = {"warnings", "top_k", "fraction", "skip_invalid", "parquet_schema", "pruned", "pruned_pairs",
-             "pairs_exhaustive", "audited", "audit_misses"}  # fmt: skip
+             "pairs_exhaustive", "audited", "audit_misses", "presampled", "rescored"}  # fmt: skip
 
 
 def trailer_problem(info: dict[str, Any]) -> str | None:

@@ -51,6 +51,9 @@ class RunStats:
     pairs_exhaustive: int = 0  # comparisons that scoring every record fully would have made
     audited: int = 0  # --adaptive: stopped records sampled and compared with every target after the run
     audit_misses: int = 0  # --adaptive: of those, the ones that belonged in the top K (put there)
+    presampled: int = 0  # --adaptive: records scored in full before the run, for its starting threshold
+    start_threshold: float | None = None  # --adaptive: that threshold (one run's, never added up)
+    rescored: int = 0  # --adaptive: records stopped by it that were read and scored again
 
     @property
     def work_time(self) -> float:
@@ -101,6 +104,8 @@ class RunStats:
         self.pairs_exhaustive += other.pairs_exhaustive
         self.audited += other.audited
         self.audit_misses += other.audit_misses
+        self.presampled += other.presampled
+        self.rescored += other.rescored
         return self
 
     def to_part(self) -> dict[str, Any]:
@@ -118,6 +123,8 @@ class RunStats:
             "pairs_exhaustive": self.pairs_exhaustive,
             "audited": self.audited,
             "audit_misses": self.audit_misses,
+            "presampled": self.presampled,
+            "rescored": self.rescored,
         }
 
     @classmethod
@@ -132,6 +139,8 @@ class RunStats:
         stats.pairs_exhaustive = part.get("pairs_exhaustive", stats.pairs)
         stats.audited = part.get("audited", 0)
         stats.audit_misses = part.get("audit_misses", 0)
+        stats.presampled = part.get("presampled", 0)
+        stats.rescored = part.get("rescored", 0)
         return stats
 
     def quantile(self, q: float) -> float | None:
@@ -176,6 +185,9 @@ class RunStats:
             "pairs_exhaustive": self.pairs_exhaustive,
             "audited": self.audited,
             "audit_misses": self.audit_misses,
+            "presampled": self.presampled,
+            "start_threshold": self.start_threshold,
+            "rescored": self.rescored,
             "bytes_read": self.bytes_read,
             "score_min": self.score_min if self.scored else None,
             "score_median": self.quantile(0.5),
