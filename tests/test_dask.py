@@ -99,22 +99,28 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return [a, b]
 
 
-def same(*args: Any, scheduler: str, dask_args: tuple[Any, ...] = ()) -> tuple[Result, Result]:
-    """Run locally (2 processes) and on the cluster; stdout and the report's counters must match."""
+def same(
+    *args: Any, scheduler: str, dask_args: tuple[Any, ...] = (), local_only: tuple[str, ...] = ()
+) -> tuple[Result, Result]:
+    """Run locally (2 processes) and on the cluster; stdout and the report's counters must match
+    (but for `local_only` counters, which the cluster reports as unset)."""
     out: list[Result] = []
     counters: list[dict[str, Any]] = []
+    unset: list[bool] = []
     for engine in (["-j", 2], ["--engine", "dask", "--scheduler", scheduler, *dask_args]):
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "report.json"
             result = run(*args, *engine, "--report", report)
             assert result.exit_code == 0, result.output
             stats = json.loads(report.read_text())["stats"]
-        counters.append({k: v for k, v in stats.items() if k not in TIMING})
+        counters.append({k: v for k, v in stats.items() if k not in TIMING + local_only})
+        unset.append(all(not stats[k] for k in local_only))
         out.append(result)
     local, dask = out
     assert local.stdout_bytes, "nothing written"
     assert dask.stdout_bytes == local.stdout_bytes
     assert counters[1] == counters[0]
+    assert unset == [not local_only, True]
     return local, dask
 
 
@@ -332,7 +338,17 @@ def test_a_scheduler_port_out_of_range_is_a_usage_error(corpus: list[Path]) -> N
 def test_adaptive_with_its_audit_as_local(scheduler: str) -> None:
     # One partition (a whole file): the same thresholds, stops and audit sample as the local pool.
     source = Path(__file__).resolve().parent.parent / "sample_data" / "source.jsonl"
+    # The starting threshold from a sample is the local engine's alone (it reads the input
+    # twice); on the cluster the same selection comes from the per-partition thresholds.
     local, _ = same(
-        "select", "-k", 40, "--adaptive", source, *FAST, scheduler=scheduler, dask_args=("--blocksize", "0")
+        "select",
+        "-k",
+        40,
+        "--adaptive",
+        source,
+        *FAST,
+        scheduler=scheduler,
+        dask_args=("--blocksize", "0"),
+        local_only=("presampled", "start_threshold"),
     )
     assert local.stdout_bytes.count(b"\n") == 40
