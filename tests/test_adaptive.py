@@ -105,6 +105,8 @@ def test_adaptive_shards_merge_to_the_exhaustive_selection(tmp_path: Path) -> No
         part = tmp_path / f"part-{i}.jsonl"
         ok("select", SOURCE, *FAST, "-k", "60", "--adaptive", "--shard", f"{i}/2", "-o", part, "-q")
         parts.append(part)
+    trailers = [json.loads(part.read_bytes().splitlines()[-1])["_zipfit_part"] for part in parts]
+    assert any(trailer["stats"]["pruned"] for trailer in trailers)  # a part that stopped records merges
     merged = ok("merge", *parts, "-q").stdout_bytes
     assert merged == single
     assert all(isinstance(r["zipfit_score"], float) for r in records(merged))
@@ -389,3 +391,44 @@ def test_the_allowance_counts_near_duplicate_targets(
     assert AdaptiveScorer(TargetSet.from_texts(target_texts, "gzip", 9)).outliers == 3
     distinct = [target_texts[0], *source_texts[1000:4000:1000]]  # Python, then other kinds
     assert near_targets(TargetSet.from_texts(distinct, "gzip", 9)) == 1
+
+
+@pytest.mark.parametrize("name", ["gzip", "lz4"])
+def test_a_pair_never_compresses_below_its_larger_part_by_more_than_the_slack(
+    name: str, source_texts: list[bytes], target_texts: list[bytes]
+) -> None:
+    # The size floor of unseen targets rests on C(x + t) >= max(C(x), C(t)) - slack: checked
+    # on sample pairs of every kind and on the cases that come closest (copies, a prefix,
+    # a text inside the other, one byte, the same text twice).
+    targets = TargetSet.from_texts(target_texts, name)
+    slack = targets.compressor.adaptive_size_slack
+    assert slack is not None
+    t = target_texts[3]
+    edge = [t, t[: len(t) // 2], t[len(t) // 3 :], t + t, b"x", _near_copy(t), b"prefix " + t + b" suffix"]
+    pool = [*source_texts[::40], *edge]
+    getter = targets.compressor.pair_getter(targets.texts)
+    closest = math.inf
+    for text in pool:
+        c_x, pair = getter(text)
+        for j, c_t in enumerate(targets.sizes):
+            closest = min(closest, pair(j) - max(c_x, c_t))
+    assert closest >= -slack
+    assert closest < slack  # the edge cases do come near it: the check is not vacuous
+
+
+def test_the_size_floor_stops_records_far_in_size_sooner(
+    monkeypatch: pytest.MonkeyPatch, source_texts: list[bytes], target_texts: list[bytes]
+) -> None:
+    # Records much longer than every target cannot be near an unseen one: the floor from
+    # compressed sizes stops them with fewer comparisons than NCD 0 for the unseen does.
+    targets = TargetSet.from_texts(target_texts, "gzip", 1)
+    long_ones = [text + b"\n" + text for text in sorted(source_texts, key=len)[-40:]]
+
+    def cost() -> int:
+        scorer = AdaptiveScorer(targets)  # each record just out of reach: where bounds differ
+        results = [scorer.score(text, targets.score(text) + 0.08) for text in long_ones]
+        return sum(int(r[1].split()[1]) if isinstance(r, tuple) else len(targets) for r in results)
+
+    with_floor = cost()
+    monkeypatch.setattr(targets.compressor, "adaptive_size_slack", None)
+    assert with_floor < cost()

@@ -28,7 +28,7 @@ regular files a threshold from a scored sample can raise it from the first recor
 
 from __future__ import annotations
 
-import hashlib
+import bisect
 import heapq
 import math
 import random
@@ -62,28 +62,31 @@ class Part:
     coefficient: float
     order: tuple[int, ...]
     copies: dict[bytes, frozenset[int]]  # texts left out of their own copies' means
+    ranked_sizes: tuple[int, ...]  # the texts' compressed sizes, smallest first (size floors)
 
 
-def optimistic(
-    offset: float, terms: Sequence[tuple[float, Sequence[float], int, int]], z: float, floor: float
-) -> float:
+def optimistic(offset: float, terms: Sequence[Term], z: float, floor: float) -> float:
     """The highest score a record can plausibly reach: offset + Σ coefficient × mean, each
-    mean (of the `seen` NCDs among n) moved in the record's favour by z standard errors
-    and by an allowance for r unseen texts at the far end of the range. A negative
+    mean (of the m NCDs seen among n, given by their sum and sum of squares) moved in the
+    record's favour by z standard errors and by an allowance for unseen texts at the far end
+    of the range (`extremes`, most favourable first: one per text allowed there). A negative
     coefficient (targets) gains from low NCDs, a positive one (background) from high ones."""
-    estimate, variance, allowance = offset, 0.0, 0.0
-    for coefficient, seen, n, r in terms:
-        m = len(seen)
-        mean = sum(seen) / m
-        spread = max(sum((d - mean) ** 2 for d in seen) / (m - 1), floor * floor)
+    estimate, variance, allowance, least = offset, 0.0, 0.0, floor * floor
+    for coefficient, total, squares, m, n, extremes in terms:
+        mean = total / m
+        spread = (squares - total * mean) / (m - 1)
         estimate += coefficient * mean
-        variance += coefficient**2 * spread / m * (1 - m / n)
-        unseen = min(r, n - m)
-        if coefficient < 0:
-            allowance -= coefficient * unseen * max(mean - NCD_FLOOR, 0.0) / n
-        else:
-            allowance += coefficient * unseen * max(NCD_CEILING - mean, 0.0) / n
+        variance += coefficient * coefficient * (spread if spread > least else least) / m * (1 - m / n)
+        for extreme in extremes[: n - m]:
+            gain = coefficient * (extreme - mean)
+            if gain > 0:
+                allowance += gain / n
     return estimate + z * math.sqrt(variance) + allowance
+
+
+# One part's figures at a checkpoint: coefficient, sum and sum of squares of the m NCDs
+# seen, m, n, and the most favourable NCDs unseen texts may have.
+Term = tuple[float, float, float, int, int, Sequence[float]]
 
 
 class AdaptiveScorer:
@@ -136,10 +139,14 @@ class AdaptiveScorer:
                 coefficient,
                 tuple(rng.sample(range(len(texts)), len(texts))),
                 own,
+                tuple(sorted(texts.sizes)),
             )
             for texts, coefficient, own in sets
         ]
         self._getters: list[Getter] | None = None
+        self._plans: dict[tuple[int, ...], list[tuple[tuple[int, ...], str]]] = {}
+        self._floors = [NCD_FLOOR] * self.outliers  # unseen targets at the lowest NCD
+        self._ceilings = [NCD_CEILING] * OUTLIERS  # unseen background texts at the highest
 
     @property
     def comparisons(self) -> int:
@@ -177,25 +184,61 @@ class AdaptiveScorer:
     def _check(self, states: list[_Term], threshold: float) -> tuple[str, str] | None:
         """Compare the record as far as each checkpoint asks; (PRUNED, ...) where it cannot
         reach the threshold, None when it has to be scored in full."""
-        for share in self.checkpoints:
-            wanted = [max(MIN_SEEN, math.ceil(share * len(state.order))) for state in states]
-            if any(m >= len(state.order) for m, state in zip(wanted, states, strict=True)):
-                break  # as costly as finishing: score the rest exactly
-            if all(m <= len(state.ncds) for m, state in zip(wanted, states, strict=True)):
-                continue  # the minimum made this checkpoint the same as the last one
-            for m, state in zip(wanted, states, strict=True):
+        offset, z, floor = self.offset, self.z, self.sd_floor
+        if len(states) == 1:  # pairwise scoring, the common case: no lists to build
+            state = states[0]
+            far, n, coefficient = self._extremes(state), len(state.order), state.coefficient
+            for (m,), detail in self._plan((n,)):
                 state.extend(m)
-            terms = [
-                (state.coefficient, list(state.ncds.values()), len(state.order), self._outliers(state))
-                for state in states
-            ]
-            if optimistic(self.offset, terms, self.z, self.sd_floor) < threshold:
-                done = sum(wanted)
-                return PRUNED, f"{done / sum(len(state.order) for state in states):.3g} {done}"
+                if (
+                    optimistic(offset, ((coefficient, state.total, state.squares, m, n, far),), z, floor)
+                    < threshold
+                ):
+                    return PRUNED, detail
+            return None
+        extremes = [self._extremes(state) for state in states]
+        for wanted, detail in self._plan(tuple(len(state.order) for state in states)):
+            terms = []
+            for m, state, far in zip(wanted, states, extremes, strict=True):
+                state.extend(m)
+                terms.append((state.coefficient, state.total, state.squares, m, len(state.order), far))
+            if optimistic(offset, terms, z, floor) < threshold:
+                return PRUNED, detail
         return None
 
-    def _outliers(self, state: _Term) -> int:
-        return self.outliers if state.coefficient < 0 else OUTLIERS
+    def _plan(self, lengths: tuple[int, ...]) -> list[tuple[tuple[int, ...], str]]:
+        """The checkpoints a record with parts of these lengths goes through: the texts to
+        compare in each part by then, and the pruned detail "SHARE COMPARISONS"."""
+        plan = self._plans.get(lengths)
+        if plan is None:
+            plan = []
+            for share in self.checkpoints:
+                wanted = tuple(max(MIN_SEEN, math.ceil(share * n)) for n in lengths)
+                if any(m >= n for m, n in zip(wanted, lengths, strict=True)):
+                    break  # as costly as finishing: score the rest exactly
+                if plan and plan[-1][0] == wanted:
+                    continue  # the minimum made this checkpoint the same as the last one
+                done = sum(wanted)
+                plan.append((wanted, f"{done / sum(lengths):.3g} {done}"))
+            self._plans[lengths] = plan
+        return plan
+
+    def _extremes(self, state: _Term) -> Sequence[float]:
+        """The most favourable NCDs unseen texts of this part may have, one per text allowed
+        there: for targets, the size floors (`Compressor.adaptive_size_slack`) of the texts
+        nearest the record in compressed size; for background texts, NCD_CEILING."""
+        if state.coefficient > 0:
+            return self._ceilings
+        slack = state.slack
+        if slack is None:
+            return self._floors
+        r, c_x, ranked = len(self._floors), state.c_x, state.ranked_sizes
+        i = bisect.bisect_left(ranked, c_x)
+        floors = [
+            1 - (c + slack) / c_x if c < c_x else 1 - (c_x + slack) / c for c in ranked[max(0, i - r) : i + r]
+        ]
+        floors.sort()
+        return [f if f > 0.0 else 0.0 for f in floors[:r]]
 
 
 def near_targets(targets: TargetSet) -> int:
@@ -211,20 +254,43 @@ def near_targets(targets: TargetSet) -> int:
 
 
 class _Term:
-    """One part's NCDs for one record, computed in the part's order as far as asked."""
+    """One part's NCDs for one record, computed in the part's order as far as asked, with
+    their running sum and sum of squares."""
+
+    __slots__ = (
+        "c_x",
+        "coefficient",
+        "ncds",
+        "order",
+        "pair",
+        "ranked_sizes",
+        "sizes",
+        "slack",
+        "squares",
+        "total",
+    )
 
     def __init__(self, part: Part, c_x: int, pair: Callable[[int], int], order: Sequence[int]) -> None:
-        self.coefficient = part.coefficient
-        self.sizes = part.texts.sizes
+        self.coefficient, self.sizes, self.ranked_sizes = (
+            part.coefficient,
+            part.texts.sizes,
+            part.ranked_sizes,
+        )
+        self.slack = part.texts.compressor.adaptive_size_slack
         self.c_x, self.pair, self.order = c_x, pair, order
         self.ncds: dict[int, float] = {}  # target position -> NCD
+        self.total = self.squares = 0.0
 
     def extend(self, m: int) -> None:
-        c_x = self.c_x
-        for j in self.order[len(self.ncds) : m]:
-            c_t = self.sizes[j]
-            lo, hi = (c_x, c_t) if c_x < c_t else (c_t, c_x)
-            self.ncds[j] = (self.pair(j) - lo) / hi
+        c_x, sizes, pair, ncds = self.c_x, self.sizes, self.pair, self.ncds
+        total, squares = self.total, self.squares
+        for j in self.order[len(ncds) : m]:
+            c_t = sizes[j]
+            d = (pair(j) - c_x) / c_t if c_x < c_t else (pair(j) - c_t) / c_x
+            ncds[j] = d
+            total += d
+            squares += d * d
+        self.total, self.squares = total, squares
 
     def exact_mean(self) -> float:
         # Summed in target order, as TargetSet.mean_ncd sums: the same float, bit for bit.
@@ -286,6 +352,18 @@ class Thresholds:
         return cut
 
 
+_MASK = (1 << 64) - 1
+
+
+def scatter(seed: int, index: int) -> int:
+    """A seeded 64-bit hash of a record's position (SplitMix64's finalizer): positions with
+    the smallest values form a seeded sample that needs no random state, nor any order."""
+    z = (index * 0x9E3779B97F4A7C15 + seed * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
 class Audit:
     """A seeded sample of up to `size` stopped records, drawn as they stream by: the records
     with the smallest hashes of (seed, input index), so the sample depends on the input and
@@ -302,14 +380,10 @@ class Audit:
         self.sampled = 0
         self.misses = 0
 
-    def _hash(self, index: int) -> int:
-        digest = hashlib.blake2b(f"{self.seed}:{index}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big")
-
     def offer(self, index: int, line: bytes, checkpoint: str) -> None:
         if self.size == 0:
             return
-        entry = (-self._hash(index), index, line, checkpoint)
+        entry = (-scatter(self.seed, index), index, line, checkpoint)
         if len(self._heap) < self.size:
             heapq.heappush(self._heap, entry)
         elif entry > self._heap[0]:

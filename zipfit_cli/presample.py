@@ -17,7 +17,6 @@ always; the summary says how many were read again.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import math
 import os
@@ -26,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .adaptive import DEFAULT_BLOCK, PRUNED
+from .adaptive import DEFAULT_BLOCK, PRUNED, scatter
 from .batches import Batch, Slicing, read_batches
 from .errors import InputError, shown
 from .reading import STDIN, is_url
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
     from .adaptive import AdaptiveScorer
     from .records import TextSpec
 
-SAMPLE = 1000  # records scored in full before the run, at most
+SAMPLE = 500  # records scored in full before the run, at most
 SHARE = 20  # ... and at most one record in SHARE
 Q = 3.0  # the threshold is a score about Q × K records reach: well below the K-th best
 MIN_RANK = 8  # never the sample's very best: one lucky record says little
@@ -64,11 +63,6 @@ def _fingerprint(sources: Sequence[str]) -> list[tuple[int, int]]:
         info = os.stat(path)
         found.append((info.st_size, info.st_mtime_ns))
     return found
-
-
-def _hash(seed: int, index: int) -> int:
-    digest = hashlib.blake2b(f"{seed}:sample:{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
 
 
 @dataclass
@@ -116,10 +110,11 @@ def warm_start(
     """Draw and score the sample; None when the input is too small or K too large for it."""
     fingerprint = _fingerprint(sources)
     heap: list[tuple[int, int, bytes]] = []  # (-hash, position, line): the smallest hashes
+    salted = seed ^ 0x5A3D  # not the audit's sample (adaptive.Audit): a different draw
     count = 0
     for batch in read_batches(sources, slicing, RunStats()):
         for offset, (index, line) in enumerate(zip(batch.indexes, batch.lines, strict=True)):
-            entry = (-_hash(seed, index), batch.first + offset, line)
+            entry = (-scatter(salted, index), batch.first + offset, line)
             if len(heap) < SAMPLE:
                 heapq.heappush(heap, entry)
             elif entry > heap[0]:

@@ -190,11 +190,12 @@ def trailer_problem(info: dict[str, Any]) -> str | None:
 
 def _inconsistency(info: dict[str, Any]) -> str | None:
     """Counts and bounds that a shard writes consistently: every record read was scored,
-    skipped or set aside, so a part cannot hide a left-out record from the merge (an
-    attribute file needs a line for every document)."""
-    accounted = info["scored"] + sum(info["skipped"].values()) + info["contaminated"]
+    skipped, set aside or stopped by --adaptive, so a part cannot hide a left-out record
+    from the merge (an attribute file needs a line for every document)."""
+    stopped = sum(info["stats"].get("pruned", {}).values())
+    accounted = info["scored"] + sum(info["skipped"].values()) + info["contaminated"] + stopped
     if info["records_read"] != accounted:
-        return "its trailer's records_read is not scored + skipped + contaminated"
+        return "its trailer's records_read is not scored + skipped + contaminated + stopped"
     if info["written"] > info["scored"]:
         return "its trailer's written is more than scored"
     low, high = info["stats"]["score_min"], info["stats"]["score_max"]
