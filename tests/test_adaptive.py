@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import FAST, SOURCE, TARGET, TARGETS, ok, records, run
 
-from zipfit_cli.adaptive import PRUNED, AdaptiveScorer, Audit, Thresholds, near_targets
+from zipfit_cli.adaptive import AdaptiveScorer, Audit, Thresholds, near_targets
 from zipfit_cli.contrast import ContrastScorer
 from zipfit_cli.errors import UsageError
+from zipfit_cli.results import Pruned
 from zipfit_cli.scoring import TargetSet
 
 
@@ -38,12 +39,12 @@ def test_a_hopeless_record_stops_at_the_first_checkpoint(
 ) -> None:
     adaptive = AdaptiveScorer(TargetSet.from_texts(target_texts, "gzip", 6))
     result = adaptive.score(source_texts[0], math.inf)
-    assert result == (PRUNED, "0.05 2")  # 5% of 40 targets compared
+    assert result == Pruned("0.05", 2)  # 5% of 40 targets compared
     contrast = AdaptiveScorer(ContrastScorer.from_texts(target_texts, source_texts[100:180], "gzip", 6))
-    assert contrast.score(source_texts[0], math.inf) == (PRUNED, "0.05 6")  # 2 targets + 4 background
+    assert contrast.score(source_texts[0], math.inf) == Pruned("0.05", 6)  # 2 targets + 4 background
     # Never before MIN_SEEN (2) texts of a part, whatever the share says.
     few = AdaptiveScorer(TargetSet.from_texts(target_texts[:16], "lz4"))
-    assert few.score(source_texts[0], math.inf) == (PRUNED, "0.125 2")
+    assert few.score(source_texts[0], math.inf) == Pruned("0.125", 2)
 
 
 def test_few_targets_leave_nothing_to_stop(source_texts: list[bytes], target_texts: list[bytes]) -> None:
@@ -427,7 +428,7 @@ def test_the_size_floor_stops_records_far_in_size_sooner(
     def cost() -> int:
         scorer = AdaptiveScorer(targets)  # each record just out of reach: where bounds differ
         results = [scorer.score(text, targets.score(text) + 0.08) for text in long_ones]
-        return sum(int(r[1].split()[1]) if isinstance(r, tuple) else len(targets) for r in results)
+        return sum(r.cost if isinstance(r, Pruned) else len(targets) for r in results)
 
     with_floor = cost()
     monkeypatch.setattr(targets.compressor, "adaptive_size_slack", None)

@@ -38,12 +38,12 @@ from typing import Any
 
 from . import checks
 from .contrast import ContrastScorer
+from .results import Pruned
 from .scoring import TargetSet, ncd
 
 DEFAULT_Z = 4.0
 DEFAULT_BLOCK = 1024  # records
 DEFAULT_AUDIT = 256  # stopped records compared with every target after the run
-PRUNED = "pruned"  # result reason of a record stopped at a checkpoint; detail "SHARE COMPARISONS"
 MIN_TARGETS = 16  # fewer: no checkpoint leaves enough unseen targets to stop anything safely
 MIN_SEEN = 2  # no check on fewer texts of a part; the spread floor stands in for what 2 cannot show
 OUTLIERS = 1  # unseen background texts allowed at the far end of the NCD range
@@ -91,7 +91,7 @@ Term = tuple[float, float, float, int, int, Sequence[float]]
 
 class AdaptiveScorer:
     """Wraps a pairwise (TargetSet) or contrastive scorer; `score(text, threshold)` returns the
-    exact score, or (PRUNED, "checkpoint cost") when the record cannot reach the threshold.
+    exact score, or `Pruned` (checkpoint, cost) when the record cannot reach the threshold.
     """
 
     def __init__(
@@ -144,7 +144,7 @@ class AdaptiveScorer:
             for texts, coefficient, own in sets
         ]
         self._getters: list[Getter] | None = None
-        self._plans: dict[tuple[int, ...], list[tuple[tuple[int, ...], str]]] = {}
+        self._plans: dict[tuple[int, ...], list[tuple[tuple[int, ...], Pruned]]] = {}
         self._floors = [NCD_FLOOR] * self.outliers  # unseen targets at the lowest NCD
         self._ceilings = [NCD_CEILING] * OUTLIERS  # unseen background texts at the highest
 
@@ -164,7 +164,7 @@ class AdaptiveScorer:
             "audit": self.audit,
         }
 
-    def score(self, text: bytes, threshold: float) -> float | tuple[str, str]:
+    def score(self, text: bytes, threshold: float) -> float | Pruned:
         if self._getters is None:  # native compressor state: built in the process that scores
             self._getters = [part.texts.compressor.pair_getter(part.texts.texts) for part in self.parts]
         states = []
@@ -181,34 +181,32 @@ class AdaptiveScorer:
             state.extend(len(state.order))
         return self.offset + sum(state.coefficient * state.exact_mean() for state in states)
 
-    def _check(self, states: list[_Term], threshold: float) -> tuple[str, str] | None:
-        """Compare the record as far as each checkpoint asks; (PRUNED, ...) where it cannot
+    def _check(self, states: list[_Term], threshold: float) -> Pruned | None:
+        """Compare the record as far as each checkpoint asks; `Pruned` where it cannot
         reach the threshold, None when it has to be scored in full."""
         offset, z, floor = self.offset, self.z, self.sd_floor
         if len(states) == 1:  # pairwise scoring, the common case: no lists to build
             state = states[0]
             far, n, coefficient = self._extremes(state), len(state.order), state.coefficient
-            for (m,), detail in self._plan((n,)):
+            for (m,), stop in self._plan((n,)):
                 state.extend(m)
-                if (
-                    optimistic(offset, ((coefficient, state.total, state.squares, m, n, far),), z, floor)
-                    < threshold
-                ):
-                    return PRUNED, detail
+                term = (coefficient, state.total, state.squares, m, n, far)
+                if optimistic(offset, (term,), z, floor) < threshold:
+                    return stop
             return None
         extremes = [self._extremes(state) for state in states]
-        for wanted, detail in self._plan(tuple(len(state.order) for state in states)):
+        for wanted, stop in self._plan(tuple(len(state.order) for state in states)):
             terms = []
             for m, state, far in zip(wanted, states, extremes, strict=True):
                 state.extend(m)
                 terms.append((state.coefficient, state.total, state.squares, m, len(state.order), far))
             if optimistic(offset, terms, z, floor) < threshold:
-                return PRUNED, detail
+                return stop
         return None
 
-    def _plan(self, lengths: tuple[int, ...]) -> list[tuple[tuple[int, ...], str]]:
+    def _plan(self, lengths: tuple[int, ...]) -> list[tuple[tuple[int, ...], Pruned]]:
         """The checkpoints a record with parts of these lengths goes through: the texts to
-        compare in each part by then, and the pruned detail "SHARE COMPARISONS"."""
+        compare in each part by then, and the result of a record stopped there."""
         plan = self._plans.get(lengths)
         if plan is None:
             plan = []
@@ -219,7 +217,7 @@ class AdaptiveScorer:
                 if plan and plan[-1][0] == wanted:
                     continue  # the minimum made this checkpoint the same as the last one
                 done = sum(wanted)
-                plan.append((wanted, f"{done / sum(lengths):.3g} {done}"))
+                plan.append((wanted, Pruned(f"{done / sum(lengths):.3g}", done)))
             self._plans[lengths] = plan
         return plan
 

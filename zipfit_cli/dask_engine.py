@@ -22,7 +22,7 @@ from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from .adaptive import PRUNED, Audit, Thresholds
+from .adaptive import Audit, Thresholds
 from .batches import BATCH_BYTES
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
 from .engine import RunContext, RunSettings, Scored, audit_stopped
@@ -39,7 +39,8 @@ from .reading import (
     url_glob,
     url_to_fs,
 )
-from .runner import CONTAMINATED, Gated, Result, ScoreJob
+from .results import Contaminated, Pruned, Result, Skipped
+from .runner import Gated, ScoreJob
 from .sources import READERS, JsonlSource
 from .stats import RunStats
 
@@ -177,22 +178,19 @@ class _PartRows:
         result, best, stats = self.result, self.best, self.result.stats
         scores = self._scores()
         for (index, line_no, end, line), score in zip(self.batch, scores, strict=True):
-            if isinstance(score, tuple) and score[0] == PRUNED:
-                share, cost = score[1].split()
-                stats.pruned[share] += 1
-                stats.pruned_pairs += int(cost)
+            if isinstance(score, Pruned):
+                stats.add_pruned(score)
                 if self.audit is not None:
-                    self.audit.offer(index, line, share)
+                    self.audit.offer(index, line, score.checkpoint)
             elif best is None:
                 result.rows.append((index, line_no, end, score, line))
-            elif isinstance(score, tuple):
-                if score[0] == CONTAMINATED:  # counted (and maybe kept aside) by the client
-                    self.aside.append((index, line_no, end, score, line))
-                    continue
+            elif isinstance(score, Contaminated):  # counted (and maybe kept aside) by the client
+                self.aside.append((index, line_no, end, score, line))
+            elif isinstance(score, Skipped):
                 if not self.skip_invalid:
                     result.invalid = (line_no, *score)
                     return False
-                stats.skipped[score[0]] += 1
+                stats.skipped[score.reason] += 1
             else:
                 stats.add_score(score)
                 best.push(score, index, (line_no, end, line))
@@ -384,7 +382,7 @@ class DaskEngine:
                     raise InvalidRecordError(part.path, line_base + line_no, reason, detail)
                 stats += part_stats
                 for index, line_no, _, score, line in rows:
-                    if isinstance(score, tuple):
+                    if not isinstance(score, float):
                         context.set_aside(settings.skip_invalid, part.path, line_base + line_no, score, line)
                         continue
                     if not result.checked:
@@ -392,8 +390,7 @@ class DaskEngine:
                     yield score, offset + index, line
                 offset += part_stats.records_read
                 line_base += result.lines
-                stats.pairs = stats.scored * comparisons + stats.pruned_pairs
-                stats.pairs_exhaustive = (stats.scored + sum(stats.pruned.values())) * comparisons
+                stats.count_pairs(comparisons)
                 context.progress.update(stats.records_read, part.done)
                 if last:
                     return

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Protocol
 import orjson
 
 from . import checks
-from .adaptive import DEFAULT_BLOCK, PRUNED, AdaptiveScorer, Audit, Thresholds
+from .adaptive import DEFAULT_BLOCK, AdaptiveScorer, Audit, Thresholds
 from .batches import Batch, Slicing, read_batches
 from .errors import InvalidRecordError
 from .presample import WarmStart, rereadable, rescore, warm_start
 from .records import RecordError
-from .runner import CONTAMINATED, Gated, Result, ScoreJob, map_batches
+from .results import Contaminated, Pruned, Result, Skipped
+from .runner import Gated, ScoreJob, map_batches
 from .stats import RunStats
 from .writing import Sink, add_field
 
@@ -96,25 +97,26 @@ class RunContext:
     aside: Sink | None = None
 
     def set_aside(
-        self, skip_invalid: bool, path: str, line_no: int, result: tuple[str, str], line: bytes
+        self,
+        skip_invalid: bool,
+        path: str,
+        line_no: int,
+        result: Skipped | Pruned | Contaminated,
+        line: bytes,
     ) -> None:
         """A record that was not scored: count a near-copy of a target (and keep it aside if
         asked), count a bad record when skipping them, or stop the run naming file and line.
         """
-        reason, detail = result
-        if reason == PRUNED:  # not a bad record: one that could not reach the top K
-            checkpoint, cost = detail.split()
-            self.stats.pruned[checkpoint] += 1
-            self.stats.pruned_pairs += int(cost)
-            return
-        if reason == CONTAMINATED:
+        if isinstance(result, Pruned):  # not a bad record: one that could not reach the top K
+            self.stats.add_pruned(result)
+        elif isinstance(result, Contaminated):
             self.stats.contaminated += 1
             if self.aside is not None:  # with why: which target, and the matching words or NCD
-                self.aside.write(add_field(line, CONTAMINATION_KEY, orjson.loads(detail)))
-            return
-        if not skip_invalid:
-            raise InvalidRecordError(path, line_no, reason, detail)
-        self.stats.skipped[reason] += 1
+                self.aside.write(add_field(line, CONTAMINATION_KEY, orjson.loads(result.why)))
+        elif not skip_invalid:
+            raise InvalidRecordError(path, line_no, result.reason, result.detail)
+        else:
+            self.stats.skipped[result.reason] += 1
 
 
 Scored = Generator[tuple[float, int, bytes], None, None]
@@ -151,7 +153,7 @@ def local_engine(settings: RunSettings, context: RunContext, top_k: int | None =
                 yield score, index, line
             audit.discard(entered & audit.indexes())
             stats.pruned += Counter()  # drops checkpoints left at zero
-            stats.pairs = stats.scored * settings.scorer.comparisons + stats.pruned_pairs
+            stats.count_pairs(settings.scorer.comparisons)
     yield from audit_stopped(settings.scorer, settings.spec, stats, audit, gate.thresholds.best(), top_k)
 
 
@@ -183,7 +185,7 @@ def audit_stopped(
         stats.pruned[checkpoint] -= 1
         stats.add_score(score)
     stats.pruned += Counter()  # drops checkpoints left at zero
-    stats.pairs = stats.scored * comparisons + stats.pruned_pairs
+    stats.count_pairs(comparisons)
     if audit.misses:
         stats.warnings.append(
             f"--adaptive audit: {audit.misses} of {audit.sampled} sampled stopped records belonged in "
@@ -227,9 +229,9 @@ def _check_results(
         ):
             if thresholds is not None:
                 thresholds.add(result if isinstance(result, float) else None, index)
-            if isinstance(result, tuple):
-                if audit is not None and result[0] == PRUNED:
-                    audit.offer(index, line, result[1].split()[0])
+            if not isinstance(result, float):
+                if audit is not None and isinstance(result, Pruned):
+                    audit.offer(index, line, result.checkpoint)
                     if warm is not None:
                         warm.note(batch.first + offset)
                 context.set_aside(settings.skip_invalid, batch.path, line_no, result, line)
@@ -237,6 +239,5 @@ def _check_results(
             stats.add_score(result)
             yield result, index, line
         records += len(results)
-        stats.pairs = stats.scored * comparisons + stats.pruned_pairs
-        stats.pairs_exhaustive = (stats.scored + sum(stats.pruned.values())) * comparisons
+        stats.count_pairs(comparisons)
         context.progress.update(records, batch.bytes_done)

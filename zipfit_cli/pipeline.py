@@ -15,6 +15,7 @@ from typing import Any
 from .engine import Engine, ProgressSink, RunContext, RunSettings, local_engine
 from .ranking import Share, check_limits, count_for_fraction, rank
 from .records import RecordError
+from .results import Skipped
 from .rules import Filters, apply_filters
 from .sources import open_source
 from .stats import RunStats
@@ -121,7 +122,7 @@ def read_texts(path: str, settings: RunSettings, stats: RunStats) -> Iterator[by
             try:
                 yield settings.spec.parse(line)[1]
             except RecordError as exc:
-                context.set_aside(settings.skip_invalid, path, line_no, (exc.reason, exc.detail), line)
+                context.set_aside(settings.skip_invalid, path, line_no, Skipped(exc.reason, exc.detail), line)
     finally:
         stats.blank_lines += source.blank_lines
         source.close()

@@ -25,11 +25,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .adaptive import DEFAULT_BLOCK, PRUNED, scatter
+from .adaptive import DEFAULT_BLOCK, scatter
 from .batches import Batch, Slicing, read_batches
 from .errors import InputError, shown
 from .reading import STDIN, is_url
 from .records import RecordError
+from .results import Pruned
 from .runner import ScoreJob, map_batches
 from .stats import RunStats
 
@@ -173,16 +174,12 @@ def rescore(
             except RecordError:  # it was scored once: cannot happen, never a reason to fail
                 continue
             before = adaptive.score(text, warm.used[position // DEFAULT_BLOCK])
-            assert isinstance(before, tuple) and before[0] == PRUNED, "a record stopped once stops again"
-            checkpoint, cost = before[1].split()
-            stats.pruned[checkpoint] -= 1
-            stats.pruned_pairs -= int(cost)
+            assert isinstance(before, Pruned), "a record stopped once stops again"
+            stats.add_pruned(before, -1)
             stats.rescored += 1
             now = adaptive.score(text, kth)
-            if isinstance(now, tuple):
-                checkpoint, cost = now[1].split()
-                stats.pruned[checkpoint] += 1
-                stats.pruned_pairs += int(cost)
+            if isinstance(now, Pruned):
+                stats.add_pruned(now)
                 continue
             stats.add_score(now)
             yield now, index, line

@@ -26,27 +26,22 @@ import orjson
 
 from .errors import UsageError, WorkerDiedError, ZipfitError
 from .records import RecordError, TextSpec
+from .results import Contaminated, Result, Skipped
 
 if TYPE_CHECKING:
     from .adaptive import AdaptiveScorer
     from .decontam import Decontaminator
     from .scorers import Scorer
 
-# A record's result: its alignment, or (reason, detail) when it cannot be scored.
-Result = float | tuple[str, str]
 T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
-
-
-CONTAMINATED = "contaminated"  # the reason given to records that near-copy a target
 
 
 @dataclass(frozen=True)
 class ScoreJob:
     """Everything a worker needs, sent once per worker. spec=None: items are raw texts.
 
-    decontaminate: flags near-copies of targets, which get (CONTAMINATED, why) as result,
-    why being a JSON object (decontam.Decontaminator.explain).
+    decontaminate: flags near-copies of targets, which get `Contaminated` as result.
     """
 
     scorer: Scorer
@@ -78,14 +73,14 @@ class ScoreJob:
             try:
                 text = item if spec is None else spec.parse(item)[1]
             except RecordError as exc:
-                results.append((exc.reason, exc.detail))
+                results.append(Skipped(exc.reason, exc.detail))
                 continue
             hit = check.find(text) if check is not None else None
             if hit is None:
                 results.append(align(text))
             else:  # `why` travels as JSON: it becomes a field of the record kept aside
                 assert check is not None
-                results.append((CONTAMINATED, orjson.dumps(check.explain(hit)).decode()))
+                results.append(Contaminated(orjson.dumps(check.explain(hit)).decode()))
         return results
 
 

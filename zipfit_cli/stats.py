@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .results import Pruned
 
 # A histogram of fine bins gives the median and the distribution without keeping every
 # score. Bins are kept sparsely by number (floor(score / width)), so any score range
@@ -70,6 +71,17 @@ class RunStats:
                 "check the text key and the input files",
                 setting="text_key",
             )
+
+    def add_pruned(self, pruned: Pruned, sign: int = 1) -> None:
+        """Count a record --adaptive stopped (sign −1: take one back, scored after all)."""
+        self.pruned[pruned.checkpoint] += sign
+        self.pruned_pairs += sign * pruned.cost
+
+    def count_pairs(self, comparisons: int) -> None:
+        """The comparisons made and those exhaustive scoring would have made, from the
+        counts: each record scored made `comparisons`, each stopped one what it says."""
+        self.pairs = self.scored * comparisons + self.pruned_pairs
+        self.pairs_exhaustive = (self.scored + sum(self.pruned.values())) * comparisons
 
     def add_score(self, score: float) -> None:
         self.scored += 1
