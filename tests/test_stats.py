@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
 from zipfit_cli.report import histogram_lines, summary_lines
-from zipfit_cli.stats import LAST_BIN, RunStats, bin_of
+from zipfit_cli.stats import LAST_BIN, OWN, PART_COUNTS, SUMMED, TALLIED, RunStats, bin_of
 
 HUGE = [1e308, -1e308, math.nextafter(math.inf, 0.0), -math.nextafter(math.inf, 0.0), 0.25, 1e300]
 
@@ -58,3 +59,27 @@ def test_summary_shows_reasons_kinds_and_units_escaped() -> None:
     assert "FAKE\\x1b[2J 1" in text and "near\\x1b]0;pwned\\x07 duplicate" in text
     assert "tokens\\x0d\\x0azipfit" in text
     assert not any(ch in text for ch in "\x1b\x07\r") and "\nzipfit: error" not in text
+
+
+def test_every_counter_says_how_it_adds_up() -> None:
+    # A new field of RunStats must be summed, tallied or kept by its own rule in `+=`:
+    # otherwise partitions and shards would silently drop it.
+    names = [f.name for f in dataclasses.fields(RunStats)]
+    assert sorted(names) == sorted((*SUMMED, *TALLIED, *OWN))
+    assert set(PART_COUNTS) <= set(SUMMED)
+
+
+def test_counters_add_up_and_travel_through_a_part() -> None:
+    one, two = RunStats(), RunStats()
+    for stats, base in ((one, 1), (two, 10)):
+        for name in SUMMED:
+            setattr(stats, name, base)
+        for name in TALLIED:
+            getattr(stats, name)[7 if name == "histogram" else "7"] += base
+        stats.add_score(base / 100)
+    one += two
+    assert all(getattr(one, name) == 11 + (name == "scored") * 2 for name in SUMMED)
+    assert all(getattr(one, name)[7 if name == "histogram" else "7"] == 11 for name in TALLIED)
+    back = RunStats.from_part(one.to_part())
+    assert all(getattr(back, name) == getattr(one, name) for name in (*PART_COUNTS, "scored", "pairs"))
+    assert (back.score_min, back.score_max) == (0.01, 0.1)

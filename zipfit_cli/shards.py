@@ -19,7 +19,7 @@ import orjson
 from .errors import UsageError, stored
 from .reading import input_stats
 from .records import REASONS
-from .stats import RunStats
+from .stats import PART_COUNTS, RunStats
 
 INDEX_KEY = "_zipfit_index"
 PART_KEY = "_zipfit_part"
@@ -160,15 +160,9 @@ _STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "score_max": ("a score", lambda v: v is None or _is_score(v)),
     "histogram": ("counts by bin", lambda v: _counts(v, _is_bin)),
     "pruned": ("counts by checkpoint", lambda v: _counts(v, _is_checkpoint)),
-    "pruned_pairs": ("a count", _is_count),
-    "pairs_exhaustive": ("a count", _is_count),
-    "audited": ("a count", _is_count),
-    "audit_misses": ("a count", _is_count),
-    "presampled": ("a count", _is_count),
-    "rescored": ("a count", _is_count),
+    **{name: ("a count", _is_count) for name in PART_COUNTS},
 }
-_OPTIONAL = {"warnings", "top_k", "fraction", "skip_invalid", "parquet_schema", "pruned", "pruned_pairs",
-             "pairs_exhaustive", "audited", "audit_misses", "presampled", "rescored"}  # fmt: skip
+_OPTIONAL = {"warnings", "top_k", "fraction", "skip_invalid", "parquet_schema", "pruned", *PART_COUNTS}
 
 
 def trailer_problem(info: dict[str, Any]) -> str | None:

@@ -27,6 +27,20 @@ def bin_of(score: float) -> int:
     return max(-LAST_BIN, min(LAST_BIN, math.floor(scaled)))
 
 
+# How each counter of RunStats adds up over shards and partitions (`+=`); a new counter
+# goes in one of these (tests/test_stats.py fails on a field in none), and in PART_COUNTS
+# when shard parts carry it, so that `merge` adds it up too.
+SUMMED = ("records_read", "blank_lines", "scored", "selected", "pairs", "bytes_read", "elapsed",
+          "contaminated", "pruned_pairs", "pairs_exhaustive", "audited", "audit_misses", "presampled",
+          "rescored")  # fmt: skip
+TALLIED = ("skipped", "histogram", "duplicates", "pruned")  # Counters, added key by key
+OWN = ("score_min", "score_max", "threshold", "warnings", "budget_used", "budget_unit", "shards_elapsed",
+       "start_threshold")  # fmt: skip
+# Counts a part carries besides scored, pairs, bytes_read, elapsed, the score range and the
+# histogram: 0 when a part written before them lacks one.
+PART_COUNTS = ("pruned_pairs", "pairs_exhaustive", "audited", "audit_misses", "presampled", "rescored")
+
+
 @dataclass
 class RunStats:
     records_read: int = 0  # non-blank lines seen (in this shard, with --shard)
@@ -93,31 +107,17 @@ class RunStats:
 
     def __iadd__(self, other: RunStats) -> RunStats:
         """Add another run's counters, e.g. one partition's (datatrove's stats do the same)."""
-        self.records_read += other.records_read
-        self.blank_lines += other.blank_lines
-        self.scored += other.scored
-        self.skipped.update(other.skipped)
-        self.selected += other.selected
-        self.pairs += other.pairs
-        self.bytes_read += other.bytes_read
+        for name in SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in TALLIED:
+            getattr(self, name).update(getattr(other, name))
         self.score_min = min(self.score_min, other.score_min)
         self.score_max = max(self.score_max, other.score_max)
-        self.histogram.update(other.histogram)
         if other.threshold is not None:
             self.threshold = (
                 other.threshold if self.threshold is None else min(self.threshold, other.threshold)
             )
-        self.elapsed += other.elapsed
-        self.contaminated += other.contaminated
-        self.duplicates.update(other.duplicates)
         self.warnings += [w for w in other.warnings if w not in self.warnings]
-        self.pruned.update(other.pruned)
-        self.pruned_pairs += other.pruned_pairs
-        self.pairs_exhaustive += other.pairs_exhaustive
-        self.audited += other.audited
-        self.audit_misses += other.audit_misses
-        self.presampled += other.presampled
-        self.rescored += other.rescored
         return self
 
     def to_part(self) -> dict[str, Any]:
@@ -131,12 +131,7 @@ class RunStats:
             "score_max": self.score_max if self.scored else None,
             "histogram": {str(b): c for b, c in sorted(self.histogram.items())},
             "pruned": dict(self.pruned),
-            "pruned_pairs": self.pruned_pairs,
-            "pairs_exhaustive": self.pairs_exhaustive,
-            "audited": self.audited,
-            "audit_misses": self.audit_misses,
-            "presampled": self.presampled,
-            "rescored": self.rescored,
+            **{name: getattr(self, name) for name in PART_COUNTS},
         }
 
     @classmethod
@@ -147,12 +142,10 @@ class RunStats:
             stats.score_min, stats.score_max = part["score_min"], part["score_max"]
         stats.histogram.update({int(b): c for b, c in part["histogram"].items()})
         stats.pruned.update(part.get("pruned", {}))
-        stats.pruned_pairs = part.get("pruned_pairs", 0)
-        stats.pairs_exhaustive = part.get("pairs_exhaustive", stats.pairs)
-        stats.audited = part.get("audited", 0)
-        stats.audit_misses = part.get("audit_misses", 0)
-        stats.presampled = part.get("presampled", 0)
-        stats.rescored = part.get("rescored", 0)
+        for name in PART_COUNTS:
+            setattr(stats, name, part.get(name, 0))
+        if "pairs_exhaustive" not in part:  # a part from before --adaptive: every pair was made
+            stats.pairs_exhaustive = stats.pairs
         return stats
 
     def quantile(self, q: float) -> float | None:
