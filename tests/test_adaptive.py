@@ -79,6 +79,7 @@ def _select(*args: object) -> bytes:
     return ok("select", SOURCE, *args, "-q").stdout_bytes
 
 
+@pytest.mark.slow  # 27 s: the adversarial corpus and the shard merge stand in for it in make test-fast
 @pytest.mark.parametrize("k", ["40", "300"])
 def test_adaptive_selects_what_exhaustive_scoring_selects(k: str) -> None:
     exhaustive = _select(*FAST, "-k", k)
@@ -88,6 +89,7 @@ def test_adaptive_selects_what_exhaustive_scoring_selects(k: str) -> None:
     assert _select(*contrast, "--adaptive") == _select(*contrast)
 
 
+@pytest.mark.slow
 def test_adaptive_with_gzip_and_two_workers_is_exhaustive_bytes(tmp_path: Path) -> None:
     args = [*TARGETS, "--compressor", "gzip", "--level", "6", "-k", "50"]
     report = tmp_path / "run.json"
