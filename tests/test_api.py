@@ -164,7 +164,13 @@ TEXT, TARGET_TEXT = "def f(x): return x", "def g(y): return y"
         (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, text_key=None), TypeError, "text_key"),
         (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, text_key=""), ValueError, "text_key"),
         (lambda: select_top_k([{"text": TEXT}], [TARGET_TEXT], k=1, text_key=5), TypeError, "text_key"),
-        (lambda: select_top_k([TEXT], [TARGET_TEXT], k=1), TypeError, r"records\[0\] must be a mapping"),
+        (
+            lambda: select_top_k([TEXT], [TARGET_TEXT], k=1),
+            TypeError,
+            r"records\[0\] is str: a record is a mapping",
+        ),
+        (lambda: select_top_k([b'{"text": "x"}'], [TARGET_TEXT], k=1), TypeError, r"pass json.loads\(line\)"),
+        (lambda: select_top_k([3], [TARGET_TEXT], k=1), TypeError, r"records\[0\] must be a mapping"),
         (
             lambda: dataset_alignment([TEXT.encode()], TargetSet.from_texts([TARGET_TEXT]), pairs=0),
             ValueError,

@@ -92,9 +92,10 @@ def score_texts(
 ) -> Iterator[float]:
     """Score of each text against the targets, in order (lazy; higher is closer).
 
-    The paper's alignment (1.0 means identical), or with `background` (texts like the
-    corpus) the contrastive score. `targets` may also be a scorer built once and reused.
-    Texts are str or UTF-8 bytes. With workers > 1, call it under
+    Each text is a str or UTF-8 bytes: the text itself, not a record or a JSON line (for
+    records, see `select_top_k`). The paper's alignment (1.0 means identical), or with
+    `background` (texts like the corpus) the contrastive score. `targets` may also be a
+    scorer built once and reused. With workers > 1, call it under
     `if __name__ == "__main__":` in a script: worker processes import the script again.
 
     >>> scores = list(score_texts(["def f(x): return x"], ["def g(y): return y"]))
@@ -139,7 +140,9 @@ def select_top_k(
 ) -> list[tuple[float, Mapping[str, Any]]]:
     """The k records best aligned with the targets as (score, record), best first.
 
-    Ties keep input order. Raises RecordError for a record without usable text.
+    A record is a mapping (a dict, as `json.loads` gives for one JSON line) holding its
+    text under `text_key`; a JSON line itself (str or bytes) is a TypeError. Ties keep
+    input order. Raises RecordError for a record without usable text.
     """
     checks.many("records", records, "records (mappings)")
     checks.count("k", k)
@@ -150,6 +153,11 @@ def select_top_k(
 
     def texts() -> Iterator[str]:
         for i, record in enumerate(records):
+            if isinstance(record, str | bytes):
+                raise TypeError(
+                    f"records[{i}] is {type(record).__name__}: a record is a mapping such as a dict "
+                    "(for JSON lines, pass json.loads(line) for each line)"
+                )
             if not isinstance(record, Mapping):
                 raise TypeError(f"records[{i}] must be a mapping (a record), not {type(record).__name__}")
             waiting.append(record)
