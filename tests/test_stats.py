@@ -83,3 +83,12 @@ def test_counters_add_up_and_travel_through_a_part() -> None:
     back = RunStats.from_part(one.to_part())
     assert all(getattr(back, name) == getattr(one, name) for name in (*PART_COUNTS, "scored", "pairs"))
     assert (back.score_min, back.score_max) == (0.01, 0.1)
+
+
+def test_the_binned_median_is_within_half_a_bin_and_says_it_is_approximate() -> None:
+    stats = RunStats()
+    for score in (0.2286, 0.2416, 0.2416):
+        stats.add_score(score)
+    median = stats.quantile(0.5)
+    assert median is not None and abs(median - 0.2416) <= 0.00025
+    assert any("median ~0.24" in line for line in summary_lines(stats, "selected"))

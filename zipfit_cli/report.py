@@ -38,7 +38,8 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
         lines.append(f"budget used: {stats.budget_used:,} {shown(stats.budget_unit or '')}".rstrip())
     if stats.scored:
         low, median, high = (_score(x) for x in (stats.score_min, d["score_median"], stats.score_max))
-        scores = f"score min {low}, median {median}, max {high}"
+        # The median comes from the fine histogram, to half a bin (stats.BIN_WIDTH): it says so.
+        scores = f"score min {low}, median ~{median}, max {high}"
         if stats.threshold is not None and what == "selected":
             scores += f"; selection threshold {_score(stats.threshold)}"
         lines.append(scores)
