@@ -47,7 +47,21 @@ def test_exit_codes_table_matches_the_enum() -> None:
         assert str(int(code)) in help_text
 
 
-# --- drift: --help and the error hints come from flags.py --------------------------------
+# --- drift: --help, the error hints and the README's options reference come from flags.py ----
+
+
+def test_readme_options_reference_is_what_the_declarations_give() -> None:
+    from zipfit_cli.readme_options import rewritten
+
+    assert rewritten(README) == README, "README's options reference is stale: run `make docs`"
+
+
+def test_a_stale_readme_reference_is_caught_and_rewritten() -> None:
+    from zipfit_cli.readme_options import START, rewritten
+
+    stale = README.replace("| `--force` |", "| `--forced` |")
+    assert stale != README and START in stale
+    assert rewritten(stale) == README  # what the README test compares: the edit shows as drift
 
 
 @pytest.mark.parametrize("command", COMMANDS)

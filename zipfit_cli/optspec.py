@@ -1,11 +1,14 @@
 """What an option declaration is, and what is built from the declarations in `flags.py`:
-each command's Typer signature, the typed options objects its body receives, and the
-error hints.
+each command's Typer signature, the typed options objects its body receives, the error
+hints, and the README's options reference.
 
 An option is declared once, as an `Option` in `flags.OPTIONS`. Its `name` is the Click
 parameter's name and the field of the options object it fills (`ScoringOptions.text_key`
 for `--text-key`): a command's body takes its options objects as typed parameters, and
 `command` fills each object field by field from the parameters of the same name.
+
+`python -m zipfit_cli.optspec --readme` rewrites README.md's options reference; a test
+fails when the README differs from what the declarations give.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -207,3 +212,20 @@ def setting_hints(options: Sequence[Option], command: str | None = None) -> dict
         if option.flags:
             hints.setdefault(option.setting or option.name, option.hint or f"see {option.long_flag}")
     return hints
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m zipfit_cli.optspec --readme [README.md]`: rewrite the options reference."""
+    from .readme_options import rewrite
+
+    if not argv or argv[0] != "--readme":
+        print("usage: python -m zipfit_cli.optspec --readme [README.md]", file=sys.stderr)
+        return 2
+    path = Path(argv[1] if len(argv) > 1 else "README.md")
+    changed = rewrite(path)
+    print(f"{path}: options reference {'rewritten' if changed else 'already up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
