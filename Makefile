@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: default demo test test-fast lint format bench clean
+.PHONY: default demo test test-fast lint format docs bench clean
 
 default: test lint
 
@@ -40,6 +40,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix zipfit_cli tests benchmarks
 	$(BIN)/ruff format zipfit_cli tests benchmarks
+
+# README.md's options reference, rewritten from the option declarations (zipfit_cli/flags.py).
+docs: $(STAMP)
+	$(BIN)/python -m zipfit_cli.optspec --readme README.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

@@ -45,3 +45,54 @@ def test_exit_codes_table_matches_the_enum() -> None:
     help_text = runner.invoke(app, ["--help"]).stdout
     for code in ExitCode:
         assert str(int(code)) in help_text
+
+
+# --- drift: --help, the error hints and the README's options reference come from flags.py ----
+
+
+def test_readme_options_reference_is_what_the_declarations_give() -> None:
+    from zipfit_cli.readme_options import rewritten
+
+    assert rewritten(README) == README, "README's options reference is stale: run `make docs`"
+
+
+def test_a_stale_readme_reference_is_caught_and_rewritten() -> None:
+    from zipfit_cli.readme_options import START, rewritten
+
+    stale = README.replace("| `--force` |", "| `--forced` |")
+    assert stale != README and START in stale
+    assert rewritten(stale) == README  # what the README test compares: the edit shows as drift
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_lists_exactly_the_declared_options(command: str) -> None:
+    from zipfit_cli.flags import OPTIONS
+    from zipfit_cli.optspec import declared
+
+    text = runner.invoke(app, [command, "--help"]).stdout
+    text = text[text.index("\nArguments:\n") :]  # the parameters, after the command's own help
+    shown = set()
+    for entry in re.findall(r"^  (-[\w-]+(?:, -[\w-]+)*)", text, re.MULTILINE):
+        shown.update(entry.split(", "))
+    own = declared(OPTIONS, command)
+    assert shown == {flag for option in own for flag in option.flags} | {"-h", "--help"}
+    for option in own:  # each with its own help text and value name, in its group
+        assert "".join(option.help.split()) in "".join(text.split()), option.name  # however wrapped
+        assert f"\n{option.group}:\n" in text or not option.flags, option.group
+        if option.metavar and option.flags:
+            assert f"{option.long_flag} {option.metavar}" in text, option.name
+
+
+def test_error_hints_cover_every_setting_the_library_names() -> None:
+    from zipfit_cli.errors import REASON_SETTINGS
+    from zipfit_cli.exits import SETTING_HINTS
+
+    package = Path(__file__).resolve().parent.parent / "zipfit_cli"
+    named = set(REASON_SETTINGS.values())
+    for path in package.glob("*.py"):
+        source = path.read_text()
+        named.update(re.findall(r"setting=\"(\w+)\"", source))
+        for group in re.findall(r"setting=\(([^)]*)\)", source):
+            named.update(re.findall(r"\"(\w+)\"", group))
+    assert {"contrast_weight", "background", "background_size", "adaptive_z"} <= named
+    assert named <= set(SETTING_HINTS), named - set(SETTING_HINTS)

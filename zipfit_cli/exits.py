@@ -1,8 +1,9 @@
 """How a zipfit process ends: library errors, usage errors and signals become one line on
 stderr (`zipfit: error: ...`) and a documented exit code.
 
-The library names the setting an error is about; `SETTING_HINTS` turns it into the flag
-to look at. With `cli.py` and `flags.py`, the only module that knows about typer.
+The library names the setting an error is about; `SETTING_HINTS` (built from the option
+declarations in `flags.py`) turns it into the flag to look at. With `cli.py` and
+`optspec.py`, the only module that knows about typer.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from .errors import ExitCode, InputError, Terminated, ZipfitError, remember_urls, shown
+from .flags import OPTIONS
+from .optspec import setting_hints
 
 
 class Commands(TyperGroup):
@@ -72,6 +75,20 @@ _TYPE_LABEL = re.compile(r" <(?:list\[str\]|str|int|float)>")
 
 
 class Command(TyperCommand):
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """The arguments, then the options in their declared groups (the last: --help)."""
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                group = getattr(param, "rich_help_panel", None) or "Options"
+                sections.setdefault("Arguments" if param.param_type_name == "argument" else group, []).append(
+                    record
+                )
+        for title, records in sections.items():
+            with formatter.section(title):
+                formatter.write_dl(records)
+
     def format_help(self, ctx: Any, formatter: Any) -> None:
         super().format_help(ctx, formatter)
         # Blanked, not cut, so the help column stays aligned.
@@ -79,29 +96,17 @@ class Command(TyperCommand):
         formatter.buffer[:] = [_TYPE_LABEL.sub(blank, piece) for piece in formatter.buffer]
 
 
-# The library names the setting an error is about; here it becomes the flag to look at.
-SETTING_HINTS = {
-    "skip_invalid": "use --skip-invalid to skip such records",
-    "text_key": "see --text-key",
-    "target_key": "see --target-key",
-    "target_template": "see --target-template",
-    "max_text_bytes": "see --max-text-bytes",
-    "max_line_bytes": "see --max-line-bytes",
-    "id_key": "see --id-key",
-    "score_key": "see --score-key",
-    "compressor": "see --compressor",
-    "level": "see --level",
-    "method": "see --method",
-    "top_k": "see -k/--top-k and --fraction",
-    "fraction": "see --fraction",
-    "connect_timeout": "see --connect-timeout",
-    "adaptive_z": "see --adaptive-z",
-    "adaptive_audit": "see --adaptive-audit",
+# The library names the setting an error is about; here it becomes the flag to look at:
+# the command's own flag for it (`zipfit background -n` is the background size), or none.
+SETTING_HINTS = setting_hints(OPTIONS)
+COMMAND_HINTS = {
+    name: setting_hints(OPTIONS, name) for name in sorted({c for o in OPTIONS for c in o.commands})
 }
 
 
-def _message(exc: ZipfitError) -> str:
-    hints = [SETTING_HINTS[s] for s in exc.settings if s in SETTING_HINTS]
+def _message(exc: ZipfitError, command: str | None) -> str:
+    table = COMMAND_HINTS.get(command or "", SETTING_HINTS)
+    hints = [table[s] for s in exc.settings if s in table]
     return f"{exc} ({'; '.join(hints)})" if hints else str(exc)
 
 
@@ -119,14 +124,15 @@ def _fail(message: str, code: ExitCode) -> NoReturn:
 
 
 @contextmanager
-def errors(traceback: bool) -> Iterator[None]:
-    """Turn library exceptions and signals into one-line messages and exit codes."""
+def errors(traceback: bool, command: str | None = None) -> Iterator[None]:
+    """Turn library exceptions and signals into one-line messages and exit codes (hints
+    name `command`'s flags)."""
     try:
         yield
     except ZipfitError as exc:
         if traceback:
             raise
-        _fail(_message(exc), exc.exit_code)
+        _fail(_message(exc, command), exc.exit_code)
     except BrokenPipeError:
         # The reader went away (`| head`): silence the final flush and exit like SIGPIPE would.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -1,26 +1,26 @@
-"""The options of the scoring commands: each declared once with its default, checked in
-one place, and turned into run settings.
+"""The options objects the commands receive, checked in one place and turned into run
+settings.
 
-`cli.py` reads the defaults from here (`SCORING`, `SELECTION`) for its signatures, so a
-default is written once for every command that takes the option.
+Each field is filled from the option of the same name declared in `flags.OPTIONS`, and
+its default is that declaration's (see `optspec`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .adaptive import DEFAULT_AUDIT, DEFAULT_Z, AdaptiveScorer
+from .adaptive import AdaptiveScorer
 from .compressors import get_compressor
-from .contrast import DEFAULT_BACKGROUND_SIZE, DEFAULT_WEIGHT
-from .dask_connect import DEFAULT_CONNECT_TIMEOUT
 from .engine import RunSettings
 from .errors import UsageError
+from .flags import OPTIONS
+from .optspec import default_of, flag_of
 from .ranking import check_limits
-from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, expand_paths
+from .reading import STDIN, expand_paths
 from .records import TextSpec, key_path, load_texts
 from .rules import Filters
 from .runner import default_workers
@@ -31,50 +31,64 @@ from .writing import check_output_format
 DECONTAMINATE_NGRAM = 13  # word n-gram length of --decontaminate
 
 
+def _declared(name: str) -> Any:
+    """The default of option `name`, from its declaration in `flags.OPTIONS` (the one place
+    a default is written), as a dataclass field: ruff's RUF009 cannot tell that this call
+    is a `field()`, hence its `noqa` on fields of types it does not know to be immutable."""
+    value = default_of(OPTIONS, name)
+    if isinstance(value, list):
+        return field(default_factory=lambda: list(value))
+    return field(default=value)
+
+
 @dataclass
 class ScoringOptions:
-    """Options shared by `score` and `select`, as the user gave them."""
+    """Options shared by `score` and `select` (and those `align`, `background` and `merge`
+    take), as the user gave them. Each field is filled from the option of the same name."""
 
-    sources: list[str]
-    target: list[str]
-    output: str = STDIN
-    text_key: str = "text"
-    target_key: str = "text"
-    target_template: str | None = None
-    compressor: str = "gzip"
-    level: int | None = None
-    method: str = "pairwise"
-    workers: int | None = None
-    score_key: str = "zipfit_score"
-    skip_invalid: bool = False
-    quiet: bool = False
-    report: Path | None = None
-    force: bool = False
-    batch_size: int = 256
-    limit: int | None = None
-    max_text_bytes: int = 0
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-    shard: str | None = None
-    shard_by: str = "record"
-    engine: str = "local"
-    scheduler: str | None = None
-    blocksize: str | None = None
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    decontaminate: bool = False
-    decontaminate_ngram: int | None = None  # None: DECONTAMINATE_NGRAM when decontaminating
-    decontaminate_ncd: float | None = None
-    contaminated_output: str | None = None
-    contrast: bool = False
-    background: list[str] = field(default_factory=list)
-    background_size: int = DEFAULT_BACKGROUND_SIZE
-    background_seed: int = 0
-    contrast_weight: float = DEFAULT_WEIGHT
-    output_format: str = "records"
-    id_key: str = "id"
-    adaptive: bool = False
-    adaptive_z: float = DEFAULT_Z
-    adaptive_audit: int = DEFAULT_AUDIT
+    sources: list[str] = _declared("sources")  # noqa: RUF009
+    target: list[str] = _declared("target")  # noqa: RUF009
+    output: str = _declared("output")
+    text_key: str = _declared("text_key")
+    target_key: str = _declared("target_key")
+    target_template: str | None = _declared("target_template")
+    compressor: str = _declared("compressor")
+    level: int | None = _declared("level")
+    method: str = _declared("method")
+    workers: int | None = _declared("workers")
+    score_key: str = _declared("score_key")
+    skip_invalid: bool = _declared("skip_invalid")
+    quiet: bool = _declared("quiet")
+    report: Path | None = _declared("report")  # noqa: RUF009
+    force: bool = _declared("force")
+    batch_size: int = _declared("batch_size")
+    limit: int | None = _declared("limit")
+    max_text_bytes: int = _declared("max_text_bytes")
+    max_line_bytes: int = _declared("max_line_bytes")
+    shard: str | None = _declared("shard")
+    shard_by: str = _declared("shard_by")
+    engine: str = _declared("engine")
+    scheduler: str | None = _declared("scheduler")
+    blocksize: str | None = _declared("blocksize")
+    connect_timeout: float = _declared("connect_timeout")
+    decontaminate: bool = _declared("decontaminate")
+    decontaminate_ngram: int | None = _declared("decontaminate_ngram")  # None: DECONTAMINATE_NGRAM
+    decontaminate_ncd: float | None = _declared("decontaminate_ncd")
+    contaminated_output: str | None = _declared("contaminated_output")
+    contrast: bool = _declared("contrast")
+    background: list[str] = _declared("background")  # noqa: RUF009
+    background_size: int = _declared("background_size")
+    background_seed: int = _declared("background_seed")
+    contrast_weight: float = _declared("contrast_weight")
+    output_format: str = _declared("output_format")
+    id_key: str = _declared("id_key")
+    adaptive: bool = _declared("adaptive")
+    adaptive_z: float = _declared("adaptive_z")
+    adaptive_audit: int = _declared("adaptive_audit")
     command_line: list[str] = field(default_factory=list)  # as given, for the report
+    # The options the user gave (Click's parameter source), whatever their values: an
+    # option that goes with another is refused without it even at its default value.
+    given: frozenset[str] = frozenset()
 
     def check(self) -> None:
         """Every check of options against each other, before any file is read."""
@@ -89,14 +103,11 @@ class ScoringOptions:
             raise UsageError(
                 f"--score-key {self.score_key!r} would overwrite a field zipfit needs; choose another"
             )
-        if self.shard_by != "record" and self.shard is None:
+        if "shard_by" in self.given and self.shard is None:
             raise UsageError("--shard-by goes with --shard")
         if self.shard_by == "file" and self.limit is not None:
             raise UsageError("--limit counts records across all files; it cannot go with --shard-by file")
-        timeout_given = self.connect_timeout != DEFAULT_CONNECT_TIMEOUT
-        if self.engine == "local" and (
-            self.scheduler is not None or self.blocksize is not None or timeout_given
-        ):
+        if self.engine == "local" and self.given & {"scheduler", "blocksize", "connect_timeout"}:
             raise UsageError("--scheduler, --blocksize and --connect-timeout need --engine dask")
         if not 0 < self.connect_timeout < math.inf:  # NaN too
             raise UsageError(f"--connect-timeout takes seconds > 0, not {self.connect_timeout}")
@@ -115,11 +126,11 @@ class ScoringOptions:
                 f"--contrast is a pairwise score (mean NCDs to targets and background); "
                 f"it does not combine with --method {self.method}"
             )
-        if self.adaptive_z != DEFAULT_Z and not self.adaptive:
+        if "adaptive_z" in self.given and not self.adaptive:
             raise UsageError("--adaptive-z goes with --adaptive")
-        if self.adaptive_audit != DEFAULT_AUDIT and not self.adaptive:
+        if "adaptive_audit" in self.given and not self.adaptive:
             raise UsageError("--adaptive-audit goes with --adaptive")
-        if self.id_key != "id" and self.output_format == "records":
+        if "id_key" in self.given and self.output_format == "records":
             raise UsageError("--id-key goes with --output-format ids or attributes")
         if self.output_format == "attributes" and (self.skip_invalid or self.decontaminating):
             raise UsageError(
@@ -127,20 +138,13 @@ class ScoringOptions:
                 "cannot go with --skip-invalid or decontamination, which leave records out"
             )
         if not self.contrast and self.method != "contrast":
-            given = [
-                flag
-                for flag, value, default in (
-                    ("--background", self.background, []),
-                    ("--background-size", self.background_size, DEFAULT_BACKGROUND_SIZE),
-                    ("--seed", self.background_seed if not self.adaptive else 0, 0),
-                    ("--contrast-weight", self.contrast_weight, DEFAULT_WEIGHT),
-                )
-                if value != default
-            ]
+            seed = () if self.adaptive else ("background_seed",)  # --seed also seeds --adaptive
+            contrast_only = ("background", "background_size", *seed, "contrast_weight")
+            given = [flag_of(OPTIONS, name) for name in contrast_only if name in self.given]
             if given:
                 verb = "goes" if len(given) == 1 else "go"
                 raise UsageError(f"{', '.join(given)} {verb} with --contrast (--seed also with --adaptive)")
-        if self.background and self.background_size != DEFAULT_BACKGROUND_SIZE:
+        if self.background and "background_size" in self.given:
             raise UsageError("give either --background FILE or --background-size N, not both")
         if STDIN in self.background:
             raise UsageError("the background is read from files, not stdin")
@@ -168,26 +172,28 @@ class ScoringOptions:
 class SelectionOptions:
     """What `select` keeps, and the rules it keeps it by."""
 
-    top_k: int | None = None
-    fraction: Decimal | None = None  # as typed: rounding half up rounds what the user wrote
-    dedupe: bool = False
-    dedupe_near: bool = False
-    budget_tokens: int | None = None
-    budget_chars: int | None = None
-    token_counter: str = "approx"
+    top_k: int | None = _declared("top_k")
+    fraction: Decimal | None = _declared("fraction")  # noqa: RUF009 (as typed: see describe)
+    dedupe: bool = _declared("dedupe")
+    dedupe_near: bool = _declared("dedupe_near")
+    budget_tokens: int | None = _declared("budget_tokens")
+    budget_chars: int | None = _declared("budget_chars")
+    token_counter: str = _declared("token_counter")
+    given: frozenset[str] = frozenset()  # the options the user gave (see ScoringOptions)
 
     def check(self) -> None:
         check_limits(self.top_k, self.fraction)
         if self.budget_tokens is not None and self.budget_chars is not None:
             raise UsageError("give either --budget-tokens or --budget-chars, not both")
-        if self.token_counter != "approx" and self.budget_tokens is None:
+        if "token_counter" in self.given and self.budget_tokens is None:
             raise UsageError("--token-counter goes with --budget-tokens")
 
     def describe(self) -> dict[str, Any]:
         """The selection as a report or a shard part records it. The fraction is the decimal
         as given, as a string: a float would round 0.1449999999999999999999 to 0.145 (and
         1e-999999999 to 0), and a merge must count from what the user wrote."""
-        return {**asdict(self), "fraction": None if self.fraction is None else str(self.fraction)}
+        described = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "given"}
+        return {**described, "fraction": None if self.fraction is None else str(self.fraction)}
 
     def filters(self) -> Filters:
         from .budget import make_counter
@@ -273,6 +279,16 @@ def _background(opts: ScoringOptions, spec: TextSpec) -> list[bytes]:
     return [s.text for s in sample.records]
 
 
-# The defaults, for the command-line signatures.
-SCORING = ScoringOptions(sources=[], target=[])
-SELECTION = SelectionOptions()
+@dataclass
+class AlignOptions:
+    """What `align` samples, besides the scoring options it shares."""
+
+    pairs: int | None = _declared("pairs")
+    seed: int = _declared("seed")
+
+
+@dataclass
+class CommandFlags:
+    """What every command takes about itself rather than the data."""
+
+    traceback: bool = _declared("traceback")

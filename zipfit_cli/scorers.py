@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .compressors import Compressor
+from .contrast import DEFAULT_WEIGHT
 from .errors import UsageError
 
 
@@ -36,7 +37,7 @@ class ScoringInputs:
     targets: Sequence[bytes]
     compressor: Compressor
     background: Sequence[bytes] | None = None  # records like the corpus, for contrast
-    contrast_weight: float = 0.75  # contrast.DEFAULT_WEIGHT
+    contrast_weight: float = DEFAULT_WEIGHT
 
 
 # method name -> "module:class"; imported only when chosen, so `--help` stays fast.

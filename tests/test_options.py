@@ -1,0 +1,187 @@
+"""The checks between options, one by one: each refuses with its message and exit code 2,
+and accepts what it should. "Given" is what the user typed (Click's parameter source),
+whatever the value: an option at its default value is refused without the option it
+goes with, as any other value is."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SOURCE, TARGETS, ok, run
+from zipfit_cli.errors import ExitCode, UsageError
+from zipfit_cli.flags import OPTIONS
+from zipfit_cli.options import AlignOptions, CommandFlags, ScoringOptions, SelectionOptions
+from zipfit_cli.optspec import declared, default_of
+
+GOES_WITH_CONTRAST = "goes with --contrast (--seed also with --adaptive)"
+
+
+def refused(*args: Any) -> str:
+    """The one error line of `zipfit ARGS...`, which must exit with 2 and write nothing."""
+    result = run(*args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stdout == ""
+    line = result.stderr.strip()
+    assert line.startswith("zipfit: error: ") and "\n" not in line, line
+    return line.removeprefix("zipfit: error: ")
+
+
+def select(*args: Any) -> tuple[Any, ...]:
+    return ("select", SOURCE, *TARGETS, "--compressor", "lz4", "-j", "1", "-q", *args)
+
+
+# --- the "given" rule: the default value typed out is still given --------------------------
+
+
+@pytest.mark.parametrize("weight", ["0.5", "0.75"])  # 0.75 is the default
+def test_contrast_weight_without_contrast_is_refused_at_any_value(weight: str) -> None:
+    assert refused(*select("-k", 1, "--contrast-weight", weight)) == f"--contrast-weight {GOES_WITH_CONTRAST}"
+
+
+@pytest.mark.parametrize(
+    ("args", "flags"),
+    [
+        (("--background-size", "128"), "--background-size goes"),
+        (("--seed", "0"), "--seed goes"),
+        (("--background", str(SOURCE)), "--background goes"),
+        (("--seed", "0", "--contrast-weight", "0.75"), "--seed, --contrast-weight go"),
+    ],
+)
+def test_contrast_options_without_contrast_are_refused(args: tuple[str, ...], flags: str) -> None:
+    assert refused(*select("-k", 1, *args)) == f"{flags} with --contrast (--seed also with --adaptive)"
+
+
+def test_contrast_options_go_with_contrast_or_method_contrast() -> None:
+    for way in (("--contrast",), ("--method", "contrast")):
+        ok(*select("-k", 1, "--limit", 20, "--background-size", 5, "--contrast-weight", "0.75", *way))
+
+
+def test_seed_goes_with_adaptive_too() -> None:
+    ok(*select("-k", 2, "--limit", 20, "--adaptive", "--seed", 0))
+
+
+def test_background_file_and_size_are_refused_together() -> None:
+    args = ("--contrast", "--background", SOURCE, "--background-size", 128)
+    assert (
+        refused(*select("-k", 1, *args)) == "give either --background FILE or --background-size N, not both"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--adaptive-z", "4"), "--adaptive-z goes with --adaptive"),
+        (("--adaptive-audit", "256"), "--adaptive-audit goes with --adaptive"),
+        (("--id-key", "id"), "--id-key goes with --output-format ids or attributes"),
+        (("--shard-by", "record"), "--shard-by goes with --shard"),
+        (("--connect-timeout", "10"), "--scheduler, --blocksize and --connect-timeout need --engine dask"),
+        (
+            ("--scheduler", "tcp://127.0.0.1:1"),
+            "--scheduler, --blocksize and --connect-timeout need --engine dask",
+        ),
+        (("--token-counter", "approx"), "--token-counter goes with --budget-tokens"),
+    ],
+)
+def test_an_option_at_its_default_value_still_needs_its_partner(args: tuple[str, ...], message: str) -> None:
+    assert refused(*select("-k", 1, *args)) == message
+
+
+def test_token_counter_goes_with_budget_tokens_in_merge_too(tmp_path: Path) -> None:
+    part = tmp_path / "part.jsonl"
+    part.write_text("")
+    assert refused("merge", part, "--token-counter", "chars") == "--token-counter goes with --budget-tokens"
+
+
+def test_partners_accept() -> None:
+    ok(*select("-k", 2, "--limit", 20, "--adaptive", "--adaptive-z", "4", "--adaptive-audit", 0))
+    ok(*select("-k", 2, "--limit", 20, "--output-format", "ids", "--id-key", "id"))
+    ok(*select("-k", 2, "--limit", 20, "--budget-tokens", 1000, "--token-counter", "chars"))
+
+
+# --- each check on its own, without the command line -------------------------------------
+
+
+def scoring(**values: Any) -> ScoringOptions:
+    """Options as the command line fills them: every value named here was given."""
+    return ScoringOptions(
+        **{"sources": ["s.jsonl"], "target": ["t.jsonl"], **values}, given=frozenset(values)
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"target": []}, "give the target examples with -t/--target PATH"),
+        ({"sources": ["-"], "target": ["-"]}, "stdin (-) can be read only once"),
+        ({"score_key": ""}, "--score-key needs a field name"),
+        ({"score_key": "text"}, "--score-key 'text' would overwrite a field zipfit needs; choose another"),
+        ({"shard_by": "file", "shard": "0/2", "limit": 5}, "--limit counts records across all files"),
+        ({"engine": "dask", "shard": "0/2"}, "--shard is for runs without an engine"),
+        ({"shard": "0/2", "output_format": "ids"}, "shards write whole records for `zipfit merge`"),
+        ({"contrast": True, "method": "corpus"}, "--contrast is a pairwise score"),
+        ({"output_format": "attributes", "skip_invalid": True}, "an attribute file needs a line for every"),
+        ({"contrast": True, "background": ["-"]}, "the background is read from files, not stdin"),
+        ({"adaptive_z": 4.0}, "--adaptive-z goes with --adaptive"),
+        ({"contrast_weight": 0.75}, f"--contrast-weight {GOES_WITH_CONTRAST}"),
+        ({"background_seed": 1, "adaptive": True, "contrast_weight": 1.0}, "--contrast-weight goes"),
+    ],
+)
+def test_each_scoring_check_refuses(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        scoring(**values).check()
+    assert str(raised.value).startswith(message)
+    assert raised.value.exit_code == ExitCode.USAGE
+
+
+def test_values_not_given_are_not_checked_against_partners() -> None:
+    # The library's defaults (or a script's values) are not the user's: nothing was given.
+    ScoringOptions(sources=["s"], target=["t"], adaptive_z=9.0, id_key="x", contrast_weight=0.5).check()
+    scoring(contrast=True, contrast_weight=0.5, background_seed=3).check()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"budget_tokens": 5, "budget_chars": 5}, "give either --budget-tokens or --budget-chars, not both"),
+        ({"token_counter": "approx"}, "--token-counter goes with --budget-tokens"),
+        ({"top_k": 5, "fraction": 0.5}, "give either a top-K count or a fraction, not both"),
+    ],
+)
+def test_each_selection_check_refuses(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        SelectionOptions(**values, given=frozenset(values)).check()
+    assert str(raised.value).startswith(message)
+
+
+# --- the declarations and the objects they fill ------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [ScoringOptions, SelectionOptions, AlignOptions, CommandFlags])
+def test_every_field_is_declared_and_defaults_to_its_declaration(kind: type[Any]) -> None:
+    for field in dataclasses.fields(kind):
+        if field.name in ("given", "command_line"):
+            continue
+        default = field.default_factory() if field.default is dataclasses.MISSING else field.default  # type: ignore[misc]
+        assert default == default_of(OPTIONS, field.name), field.name
+
+
+def test_names_and_flags_are_unique_within_each_command() -> None:
+    for command in ("select", "score", "merge", "align", "background"):
+        options = declared(OPTIONS, command)
+        names = [o.name for o in options]
+        flags = [flag for o in options for flag in o.flags]
+        assert len(names) == len(set(names)), command
+        assert len(flags) == len(set(flags)), command
+        assert sum(not o.flags for o in options) == 1, command  # one positional argument
+
+
+def test_defaults_are_written_once() -> None:
+    # ScoringInputs and the options objects read the defaults; no second literal 0.75.
+    package = Path(__file__).resolve().parent.parent / "zipfit_cli"
+    for name in ("scorers.py", "options.py", "cli.py"):
+        assert not re.search(r"\b0\.75\b", (package / name).read_text()), name
