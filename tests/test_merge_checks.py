@@ -312,3 +312,21 @@ def test_merge_stops_at_a_part_line_over_the_limit(slice_path: Path, tmp_path: P
     made = parts(tmp_path, slice_path, 2, "select", "-k", "5")
     assert run("merge", *made, "--max-line-bytes", "100").exit_code == 3
     assert len(ok("merge", *made, "-q").stdout.splitlines()) == 5
+
+
+def test_attributes_are_never_written_in_rank_order(source_lines: list[bytes], tmp_path: Path) -> None:
+    # A Dolma attribute file is one line per document in input order: a selection is not.
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"".join(source_lines[:10]))
+    refused = run("select", source, *BASE, "-k", "3", "--output-format", "attributes")
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert "write attributes with `zipfit score --output-format attributes`" in refused.stderr
+    selected = parts(tmp_path, source, 2, "select", "-k", "3")
+    scored = [tmp_path / "score-0.jsonl", tmp_path / "score-1.jsonl"]
+    for i, part in enumerate(scored):
+        ok("score", source, *BASE, "--shard", f"{i}/2", "-o", part)
+    for made, extra in ((selected, []), (scored, ["-k", "3"]), (scored, ["--dedupe"])):
+        result = run("merge", *made, *extra, "--output-format", "attributes")
+        assert result.exit_code == 2 and "needs one line per document in input order" in result.stderr
+        assert result.stdout == ""
+    assert len(ok("merge", *scored, "--output-format", "attributes").stdout.splitlines()) == 10

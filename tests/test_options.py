@@ -185,3 +185,15 @@ def test_defaults_are_written_once() -> None:
     package = Path(__file__).resolve().parent.parent / "zipfit_cli"
     for name in ("scorers.py", "options.py", "cli.py"):
         assert not re.search(r"\b0\.75\b", (package / name).read_text()), name
+
+
+def test_target_key_and_template_are_refused_for_plain_text_targets(tmp_path: Path) -> None:
+    # A .txt target holds one example a line: a key or a template would be silently ignored.
+    plain = tmp_path / "t.txt"
+    plain.write_text("def f(): pass\nx = 1\n")
+    base = ["select", SOURCE, "-t", plain, "-k", "2", "--compressor", "lz4", "-j", "1"]
+    assert "--target-key reads JSONL targets" in refused(*base, "--target-key", "text")
+    assert "--target-template reads JSONL targets" in refused(*base, "--target-template", "{prompt}")
+    assert ok(*base, "-q").stdout.count("\n") == 2
+    mixed = [*base, *TARGETS]  # with a JSONL target too, the key and template serve that one
+    assert ok(*mixed, "-q").stdout.count("\n") == 2

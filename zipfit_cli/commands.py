@@ -26,7 +26,7 @@ from .reading import DEFAULT_MAX_LINE_BYTES, expand_paths, input_size
 from .records import TextSpec
 from .report import report_dict
 from .stats import RunStats
-from .writing import Shape, output_shape
+from .writing import Shape, output_shape, refuse_ranked_attributes
 
 # A job writes to the main output, shows progress on the display and may write side outputs.
 Job = Callable[[Output, Display, dict[str, Output]], RunStats]
@@ -139,6 +139,7 @@ def run_job(
 
 def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     opts = opts.expanded()
+    refuse_ranked_attributes(opts.output_format, ranked=True)
     selection.check()
     if opts.adaptive:
         _check_adaptive(selection)

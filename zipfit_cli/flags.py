@@ -195,12 +195,14 @@ OPTIONS: tuple[Option, ...] = (
            "Parquet (see Formats); stdout is JSONL"),
     Option("output_format", ("--output-format",), str, "records",
            "records: every field with the score added; ids: {ID_KEY, SCORE_KEY} a line; attributes: a Dolma "
-           "attribute line (id, and the score as a span over the whole text).", OUTPUT, (*SCORING, "merge"),
+           "attribute line (id, and the score as a span over the whole text; one a document, in input "
+           "order: score and merge only).", OUTPUT, (*SCORING, "merge"),
            metavar="records|ids|attributes",
            doc="what each output line holds: the whole record with its score; `{\"<id key>\": ..., "
            "\"<score key>\": ...}`; or a Dolma attribute line, `{\"id\": ..., \"attributes\": {\"<score "
            "key>\": [[0, <characters>, score]]}}` (the score as a span over the whole text), which a Dolma "
-           "mixer filters on. Shards write records: give the format to `zipfit merge`"),
+           "mixer filters on; one line a document in input order, so `select` (rank order) refuses it: use "
+           "`score`. Shards write records: give the format to `zipfit merge`"),
     Option("id_key", ("--id-key",), str, "id",
            "With --output-format ids or attributes: the record's id field.", OUTPUT, (*SCORING, "merge"),
            metavar="KEY",

@@ -20,7 +20,7 @@ from .records import TextSpec
 from .rules import Filters, apply_filters
 from .shards import PART_KEY, PART_VERSION, part_share, trailer_problem, untag_index
 from .stats import RunStats
-from .writing import RecordWriter, Sink, output_shape
+from .writing import RecordWriter, Sink, output_shape, refuse_ranked_attributes
 
 Record = tuple[float, int, bytes]
 _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
@@ -196,6 +196,8 @@ def run_merge(
     parts = [read_part(p, max_line_bytes) for p in paths]
     check_parts(parts)
     if output_format == "attributes":
+        selects = parts[0].info["command"] == "select" or top_k is not None or fraction is not None
+        refuse_ranked_attributes(output_format, ranked=selects or bool(filters))
         _check_every_document(parts)
         if parts[0].info["score_key"] == id_key:
             # A part's records carry their score under the score key: there, it replaced the id.

@@ -16,11 +16,11 @@ from typing import Any
 from .adaptive import AdaptiveScorer
 from .compressors import get_compressor
 from .engine import RunSettings
-from .errors import UsageError
+from .errors import UsageError, shown
 from .flags import OPTIONS
 from .optspec import default_of, flag_of
 from .ranking import check_limits
-from .reading import STDIN, expand_paths
+from .reading import STDIN, expand_paths, is_plain_text
 from .records import TextSpec, key_path, load_texts
 from .rules import Filters
 from .runner import default_workers
@@ -113,6 +113,12 @@ class ScoringOptions:
             raise UsageError(f"--connect-timeout takes seconds > 0, not {self.connect_timeout}")
         if self.engine != "local" and self.shard is not None:
             raise UsageError("--shard is for runs without an engine; --engine dask splits the work itself")
+        if self.given & {"target_key", "target_template"} and all(map(is_plain_text, self.target)):
+            flag = "--target-key" if "target_key" in self.given else "--target-template"
+            raise UsageError(
+                f"{flag} reads JSONL targets, and {', '.join(shown(p) for p in self.target)} "
+                "holds plain text, one example a line: drop the option or give JSONL targets"
+            )
         check_output_format(self.output_format, self.score_key, self.id_key)
         if self.output_format != "records" and self.shard is not None:
             raise UsageError(

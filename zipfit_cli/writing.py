@@ -116,6 +116,18 @@ Shape = Callable[[bytes, float], bytes]
 OUTPUT_FORMATS = ("records", "ids", "attributes")
 
 
+def refuse_ranked_attributes(kind: str, ranked: bool) -> None:
+    """Dolma attribute files hold one line per document, in input order: a selection (a top
+    K, a fraction, filters), written in rank order, cannot be one."""
+    if kind == "attributes" and ranked:
+        raise UsageError(
+            "an attribute file needs one line per document in input order, and a selection is "
+            "written in rank order: write attributes with `zipfit score --output-format attributes` "
+            "(or `zipfit merge` of score parts without -k, --fraction, --dedupe or budgets)",
+            setting="output_format",
+        )
+
+
 def check_output_format(kind: str, score_key: str, id_key: str) -> None:
     """The output format is known, and its fields do not collide: an ids line holds the id
     and the score side by side, so one key for both would keep the score alone."""
