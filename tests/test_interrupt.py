@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TARGET, TEMPLATE, alive, busy_corpus, descendants
+from conftest import FAST, SOURCE, TARGET, TEMPLATE, alive, busy_corpus, descendants, run
+
+from zipfit_cli.errors import Terminated
 
 pytestmark = pytest.mark.slow  # real subprocesses and signals
 
@@ -136,3 +138,19 @@ def test_stopped_fraction_run_removes_its_spool(tmp_path: Path) -> None:
     assert proc.returncode == 143, err.decode()
     assert list(spool_dir.iterdir()) == []  # the spool, and multiprocessing's own directory
     _assert_clean(tmp_path, out, tree, also={"tmpdir"})
+
+
+@pytest.mark.parametrize(("sig", "code", "message"), [(signal.SIGTERM, 143, "stopped by SIGTERM"),
+                                                      (signal.SIGHUP, 129, "stopped by SIGHUP")])  # fmt: skip
+def test_a_signal_while_the_options_are_read_is_one_line_and_its_code(
+    monkeypatch: pytest.MonkeyPatch, sig: int, code: int, message: str
+) -> None:
+    # Seen in CI: SIGTERM landed while the command's options were being filled in, before
+    # the command's own error handling, and Python printed a traceback with exit 1.
+    def stopped(*args: object) -> None:
+        raise Terminated(sig)
+
+    monkeypatch.setattr("zipfit_cli.optspec.fill", stopped)
+    result = run("select", SOURCE, *FAST, "-k", "1")
+    assert result.exit_code == code
+    assert result.stderr.startswith(f"zipfit: error: {message}") and result.stderr.count("\n") == 1

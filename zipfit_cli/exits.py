@@ -65,6 +65,10 @@ class Commands(TyperGroup):
         except typer.Abort:  # Ctrl-C or the end of input before a command ran
             print("zipfit: error: interrupted", file=sys.stderr, flush=True)
             sys.exit(int(ExitCode.INTERRUPTED))
+        except Terminated as exc:  # a signal while the options were still being read
+            message, code = _stopped(exc)
+            print(f"zipfit: error: {message}", file=sys.stderr, flush=True)
+            sys.exit(int(code))
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
@@ -123,6 +127,14 @@ def _fail(message: str, code: ExitCode) -> NoReturn:
     raise typer.Exit(int(code))
 
 
+def _stopped(exc: Terminated) -> tuple[str, ExitCode]:
+    """The message and exit code of a run a signal stopped."""
+    if exc.signum == signal.SIGINT:
+        return f"interrupted; {_what_was_written(exc.stdout_written)}", ExitCode.INTERRUPTED
+    name = signal.Signals(exc.signum).name
+    return f"stopped by {name}; {_what_was_written(exc.stdout_written)}", ExitCode(128 + exc.signum)
+
+
 @contextmanager
 def errors(traceback: bool, command: str | None = None) -> Iterator[None]:
     """Turn library exceptions and signals into one-line messages and exit codes (hints
@@ -141,10 +153,7 @@ def errors(traceback: bool, command: str | None = None) -> Iterator[None]:
     except KeyboardInterrupt:
         _fail(f"interrupted; {_what_was_written(False)}", ExitCode.INTERRUPTED)
     except Terminated as exc:
-        if exc.signum == signal.SIGINT:
-            _fail(f"interrupted; {_what_was_written(exc.stdout_written)}", ExitCode.INTERRUPTED)
-        name = signal.Signals(exc.signum).name
-        _fail(f"stopped by {name}; {_what_was_written(exc.stdout_written)}", ExitCode(128 + exc.signum))
+        _fail(*_stopped(exc))
     except OSError as exc:
         if exc.errno == errno.EPIPE:
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
