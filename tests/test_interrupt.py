@@ -47,13 +47,22 @@ def _like_a_terminal() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
+def _catches_sigterm(pid: int) -> bool:
+    """Whether zipfit's signal handlers are in place (a slow start under load could
+    otherwise let the default action kill it before they are)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    return False
+
+
 def _wait_for_workers(proc: subprocess.Popen[bytes], workers: int) -> set[int]:
     """The run's process tree once its workers are up (parent, forkserver, workers...)."""
     deadline = time.monotonic() + TOO_LONG
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         tree = descendants(proc.pid)
-        if workers == 1 or len(tree) >= workers + 1:
+        if (workers == 1 or len(tree) >= workers + 1) and _catches_sigterm(proc.pid):
             time.sleep(1.0)  # let scoring get under way
             return descendants(proc.pid)
         time.sleep(0.1)
