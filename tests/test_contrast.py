@@ -229,3 +229,17 @@ def test_a_background_line_over_the_cap_ends_the_run(slice_path: Path, write_jso
     result = run("background", long_line, "-n", "1", "--max-line-bytes", "1000")
     assert result.exit_code == 3 and "limit of 1,000" in result.stderr
     assert records(ok("background", long_line, "-n", "1").stdout) == [{"text": "x" * 2000}]
+
+
+def test_sampling_a_background_shows_progress_as_scoring_does(tmp_path: Path) -> None:
+    env = {"ZIPFIT_PROGRESS_INTERVAL": "0"}  # a plain line at every update (stderr is no terminal)
+    made = ok("background", SOURCE, "-n", "16", "-o", tmp_path / "bg.jsonl", env=env)
+    lines = [line for line in made.stderr.splitlines() if "zipfit: sampling " in line]
+    assert len(lines) >= 3 and "4,000 records" in lines[-1] and "(100%)" in lines[-1], lines
+    args = ["select", SOURCE, *FAST, "-k", "2", "--contrast", "--background-size", "16"]
+    assert "zipfit: sampling the background " in ok(*args, env=env).stderr
+    assert ok(*args, "-q", env=env).stderr == ""
+    heard: list[tuple[int, int]] = []
+    spec = TextSpec.build("text")
+    sample_background([str(SOURCE)], spec, 16, progress=lambda n, done: heard.append((n, done)))
+    assert heard[-1] == (4000, SOURCE.stat().st_size) and heard == sorted(heard)

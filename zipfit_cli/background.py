@@ -10,12 +10,12 @@ sample, so every shard of a run, a merge and a Dask run agree on it without bein
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import checks
 from .errors import InputError, UsageError, shown
-from .reading import STDIN, LongLine
+from .reading import STDIN, LongLine, file_size
 from .records import RecordError, TextSpec
 from .sources import open_source
 
@@ -34,11 +34,20 @@ class Sample:
     read: int  # records read
 
 
+PROGRESS_EVERY = 1024  # records between calls of `progress`
+
+
 def sample_background(
-    sources: Sequence[str], spec: TextSpec, size: int, seed: int = 0, limit: int | None = None
+    sources: Sequence[str],
+    spec: TextSpec,
+    size: int,
+    seed: int = 0,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Sample:
     """`size` records drawn uniformly without replacement from the valid records of `sources`
-    (the first `limit` records only, when given)."""
+    (the first `limit` records only, when given). `progress(records, bytes)` hears how far
+    the pass has gone, as a run's display does (display.Display.update)."""
     checks.many("sources", sources, "paths")
     if checks.count("size", size, minimum=0) < 1:
         raise checks.ArgumentError(
@@ -56,6 +65,7 @@ def sample_background(
     reservoir: list[Sampled] = []
     seen = 0  # valid records so far
     position = 0
+    done_before = 0  # bytes of the sources before this one
     for path in sources:
         # Unmeasured: an over-long line ends the sampling, so input with no end (/dev/zero) does too.
         source = open_source(path, spec.max_line_bytes, measure_long=False)
@@ -64,6 +74,9 @@ def sample_background(
                 if limit is not None and position >= limit:
                     break
                 position += 1
+                if progress is not None and position % PROGRESS_EVERY == 0:
+                    on_disk = source.position()
+                    progress(position, done_before + (source.consumed if on_disk is None else on_disk))
                 if isinstance(line, LongLine):
                     _too_long(path, line_no, line)
                 try:
@@ -79,8 +92,11 @@ def sample_background(
                 seen += 1
         finally:
             source.close()
+        done_before += file_size(path) or source.consumed
         if limit is not None and position >= limit:
             break
+    if progress is not None:
+        progress(position, done_before)
     if seen < size:
         raise InputError(
             f"the background wants {size:,} records but the sources hold only {seen:,} that can be scored",

@@ -137,13 +137,22 @@ def run_job(
     return stats
 
 
+def _settings(opts: ScoringOptions) -> RunSettings:
+    """`build_settings`, with progress on stderr while --contrast samples its background
+    from the sources (a pass over the whole input before scoring starts)."""
+    if opts.scoring_method != "contrast" or opts.background:
+        return build_settings(opts)
+    with make_display(opts.quiet, input_size(opts.sources), "sampling the background") as display:
+        return build_settings(opts, sampling=display.update)
+
+
 def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     opts = opts.expanded()
     refuse_ranked_attributes(opts.output_format, ranked=True)
     selection.check()
     if opts.adaptive:
         _check_adaptive(selection)
-    settings = build_settings(opts)
+    settings = _settings(opts)
     filters = selection.filters()
     if filters and settings.shard is not None:
         raise UsageError("--dedupe and budgets apply to the whole ranking: give them to `zipfit merge`")
@@ -189,7 +198,7 @@ def _check_adaptive(selection: SelectionOptions) -> None:
 
 def score(opts: ScoringOptions) -> None:
     opts = opts.expanded()
-    settings = build_settings(opts)
+    settings = _settings(opts)
 
     def run(
         out: Output, display: Display, part: dict[str, Any] | None, engine: Engine, aside: Output | None
@@ -373,7 +382,8 @@ def background(
     sources = expand_paths(sources)
     check_outputs([output], sources, force)
     spec = TextSpec.build(text_key, max_bytes=max_text_bytes, max_line_bytes=max_line_bytes)
-    sample = sample_background(sources, spec, size, seed, limit)
+    with make_display(quiet, input_size(sources), "sampling") as display:
+        sample = sample_background(sources, spec, size, seed, limit, progress=display.update)
     with Output(output, replace=force) as out:
         for record in sample.records:
             out.write(record.line if record.line.endswith(b"\n") else record.line + b"\n")

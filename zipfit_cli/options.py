@@ -8,6 +8,7 @@ its default is that declaration's (see `optspec`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from pathlib import Path
@@ -213,8 +214,9 @@ class SelectionOptions:
         return Filters(dedupe=dedupe, budget=budget, counter=counter)
 
 
-def build_settings(opts: ScoringOptions) -> RunSettings:
-    """Targets loaded and compressed once, scorer and decontaminator ready to ship to workers."""
+def build_settings(opts: ScoringOptions, sampling: Callable[[int, int], None] | None = None) -> RunSettings:
+    """Targets loaded and compressed once, scorer and decontaminator ready to ship to workers.
+    `sampling(records, bytes)` hears the progress of a background sampled from the sources."""
     opts.check()
     target_spec = TextSpec.build(opts.target_key, opts.target_template, setting="target_key")
     target_ids: list[str | None] = []
@@ -223,7 +225,8 @@ def build_settings(opts: ScoringOptions) -> RunSettings:
     spec = TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes, max_line_bytes=opts.max_line_bytes)
     inputs = ScoringInputs(targets, compressor)
     if opts.scoring_method == "contrast":
-        inputs = replace(inputs, background=_background(opts, spec), contrast_weight=opts.contrast_weight)
+        background = _background(opts, spec, sampling)
+        inputs = replace(inputs, background=background, contrast_weight=opts.contrast_weight)
     settings = RunSettings(
         sources=opts.sources,
         scorer=build_scorer(opts.scoring_method, inputs),
@@ -274,14 +277,18 @@ def _adaptive(opts: ScoringOptions, scorer: Scorer) -> AdaptiveScorer:
     return AdaptiveScorer(scorer, z=opts.adaptive_z, seed=opts.background_seed, audit=opts.adaptive_audit)
 
 
-def _background(opts: ScoringOptions, spec: TextSpec) -> list[bytes]:
+def _background(
+    opts: ScoringOptions, spec: TextSpec, sampling: Callable[[int, int], None] | None = None
+) -> list[bytes]:
     """The background records' texts: from --background files (their text by --text-key, as
     for sources), or a seeded sample of the sources themselves."""
     if opts.background:
         return load_texts(opts.background, replace(spec, max_bytes=0), role="background")
     from .background import sample_background
 
-    sample = sample_background(opts.sources, spec, opts.background_size, opts.background_seed, opts.limit)
+    sample = sample_background(
+        opts.sources, spec, opts.background_size, opts.background_seed, opts.limit, progress=sampling
+    )
     return [s.text for s in sample.records]
 
 
