@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/corpus_mode.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/adaptive.py
+	$(BIN)/python benchmarks/adaptive_overhead.py
 	$(BIN)/python benchmarks/read_speed.py
 
 clean:

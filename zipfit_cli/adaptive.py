@@ -185,15 +185,6 @@ class AdaptiveScorer:
         """Compare the record as far as each checkpoint asks; `Pruned` where it cannot
         reach the threshold, None when it has to be scored in full."""
         offset, z, floor = self.offset, self.z, self.sd_floor
-        if len(states) == 1:  # pairwise scoring, the common case: no lists to build
-            state = states[0]
-            far, n, coefficient = self._extremes(state), len(state.order), state.coefficient
-            for (m,), stop in self._plan((n,)):
-                state.extend(m)
-                term = (coefficient, state.total, state.squares, m, n, far)
-                if optimistic(offset, (term,), z, floor) < threshold:
-                    return stop
-            return None
         extremes = [self._extremes(state) for state in states]
         for wanted, stop in self._plan(tuple(len(state.order) for state in states)):
             terms = []
@@ -227,10 +218,10 @@ class AdaptiveScorer:
         nearest the record in compressed size; for background texts, NCD_CEILING."""
         if state.coefficient > 0:
             return self._ceilings
-        slack = state.slack
+        slack = state.part.texts.compressor.adaptive_size_slack
         if slack is None:
             return self._floors
-        r, c_x, ranked = len(self._floors), state.c_x, state.ranked_sizes
+        r, c_x, ranked = len(self._floors), state.c_x, state.part.ranked_sizes
         i = bisect.bisect_left(ranked, c_x)
         floors = [
             1 - (c + slack) / c_x if c < c_x else 1 - (c_x + slack) / c for c in ranked[max(0, i - r) : i + r]
@@ -255,26 +246,10 @@ class _Term:
     """One part's NCDs for one record, computed in the part's order as far as asked, with
     their running sum and sum of squares."""
 
-    __slots__ = (
-        "c_x",
-        "coefficient",
-        "ncds",
-        "order",
-        "pair",
-        "ranked_sizes",
-        "sizes",
-        "slack",
-        "squares",
-        "total",
-    )
+    __slots__ = ("c_x", "coefficient", "ncds", "order", "pair", "part", "sizes", "squares", "total")
 
     def __init__(self, part: Part, c_x: int, pair: Callable[[int], int], order: Sequence[int]) -> None:
-        self.coefficient, self.sizes, self.ranked_sizes = (
-            part.coefficient,
-            part.texts.sizes,
-            part.ranked_sizes,
-        )
-        self.slack = part.texts.compressor.adaptive_size_slack
+        self.part, self.coefficient, self.sizes = part, part.coefficient, part.texts.sizes
         self.c_x, self.pair, self.order = c_x, pair, order
         self.ncds: dict[int, float] = {}  # target position -> NCD
         self.total = self.squares = 0.0
