@@ -36,14 +36,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check zipfit_cli tests benchmarks
 	$(BIN)/ruff format --check zipfit_cli tests benchmarks
 	$(BIN)/mypy zipfit_cli
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix zipfit_cli tests benchmarks
 	$(BIN)/ruff format zipfit_cli tests benchmarks
 
-# README.md's options reference, rewritten from the option declarations (zipfit_cli/flags.py).
+# README.md's options reference, rewritten from the option declarations (zipfit_cli/cli/flags.py).
 docs: $(STAMP)
-	$(BIN)/python -m zipfit_cli.optspec --readme README.md
+	$(BIN)/python -m zipfit_cli.cli.optspec --readme README.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

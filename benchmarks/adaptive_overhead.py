@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import iter_sources, make_targets
 
-from zipfit_cli.adaptive import AdaptiveScorer
-from zipfit_cli.scoring import TargetSet
+from zipfit_cli.scoring.adaptive import AdaptiveScorer
+from zipfit_cli.scoring.pairwise import TargetSet
 
 
 def main() -> int:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import orjson
 
-from zipfit_cli.compressors import get_compressor
-from zipfit_cli.scoring import TargetSet
+from zipfit_cli.scoring.compressors import get_compressor
+from zipfit_cli.scoring.pairwise import TargetSet
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"

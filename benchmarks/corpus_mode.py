@@ -13,8 +13,8 @@ from pathlib import Path
 
 import orjson
 
-from zipfit_cli.corpus import CorpusScorer
-from zipfit_cli.scoring import TargetSet
+from zipfit_cli.scoring.corpus import CorpusScorer
+from zipfit_cli.scoring.pairwise import TargetSet
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 

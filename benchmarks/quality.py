@@ -31,10 +31,10 @@ from pathlib import Path
 import orjson
 
 import zipfit_cli
-from zipfit_cli.compressors import Compressor, get_compressor
-from zipfit_cli.contrast import ContrastScorer
-from zipfit_cli.records import encode_text
-from zipfit_cli.scoring import TargetSet
+from zipfit_cli.files.records import encode_text
+from zipfit_cli.scoring.compressors import Compressor, get_compressor
+from zipfit_cli.scoring.contrast import ContrastScorer
+from zipfit_cli.scoring.pairwise import TargetSet
 
 DEFAULT_DATA = Path(zipfit_cli.__file__).resolve().parents[1] / "sample_data" / "source.jsonl"
 ORDER = 4  # n-gram model order: contexts of up to 4 characters

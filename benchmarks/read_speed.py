@@ -1,6 +1,6 @@
 """Read throughput of each input format: the benchmark sources as JSONL, JSONL.zst and Parquet.
 
-Every record is read through `zipfit_cli.sources.open_source` and its text parsed with
+Every record is read through `zipfit_cli.files.sources.open_source` and its text parsed with
 `TextSpec.parse`, as the workers do; nothing is scored. Prints a markdown table of MB/s
 (of the file on disk, and of the JSON records handed on) and records/s. Nothing asserts.
 
@@ -22,8 +22,8 @@ import zstandard
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import iter_sources
 
-from zipfit_cli.records import TextSpec
-from zipfit_cli.sources import open_source
+from zipfit_cli.files.records import TextSpec
+from zipfit_cli.files.sources import open_source
 
 
 def write_inputs(directory: Path, n: int) -> dict[str, Path]:

@@ -29,7 +29,7 @@ FAST = [*TARGETS, "--compressor", "lz4", "-j", "1"]
 
 def run(*args: Any, env: dict[str, str] | None = None, input: bytes | None = None) -> Result:
     """`zipfit ARGS...` in-process through Typer's runner; stdout and stderr captured apart."""
-    from zipfit_cli.cli import app
+    from zipfit_cli.cli.app import app
 
     return CliRunner().invoke(app, [str(a) for a in args], env=env, input=input)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import FAST, SOURCE, TARGET, TARGETS, ok, records, run
 
-from zipfit_cli.adaptive import AdaptiveScorer, Audit, Thresholds, near_targets
-from zipfit_cli.contrast import ContrastScorer
-from zipfit_cli.errors import UsageError
-from zipfit_cli.results import Pruned
-from zipfit_cli.scoring import TargetSet
+from zipfit_cli.base.errors import UsageError
+from zipfit_cli.base.results import Pruned
+from zipfit_cli.scoring.adaptive import AdaptiveScorer, Audit, Thresholds, near_targets
+from zipfit_cli.scoring.contrast import ContrastScorer
+from zipfit_cli.scoring.pairwise import TargetSet
 
 
 @pytest.mark.parametrize(("name", "level"), [("gzip", 9), ("gzip", 1), ("lz4", 0), ("zstd", 3)])
@@ -236,8 +236,8 @@ def test_the_allowance_keeps_a_near_copy_the_plain_normal_bound_stops(
     corpus = [*source_texts[:400:2], _near_copy(targets[10])]
     scorer = TargetSet.from_texts(targets, "gzip", 9)
     assert _dropped(scorer, corpus, (1,)) == {1: []}
-    monkeypatch.setattr("zipfit_cli.adaptive.near_targets", lambda targets: 0)
-    monkeypatch.setattr("zipfit_cli.adaptive.MIN_SEEN", 2)
+    monkeypatch.setattr("zipfit_cli.scoring.adaptive.near_targets", lambda targets: 0)
+    monkeypatch.setattr("zipfit_cli.scoring.adaptive.MIN_SEEN", 2)
     assert _dropped(scorer, corpus, (1,)) == {1: [len(corpus) - 1]}
 
 
@@ -357,9 +357,9 @@ def test_the_audit_puts_wrongly_stopped_records_back_and_warns(
 ) -> None:
     # A bound without the outlier allowance or a spread floor stops the near-copy of one of
     # 20 targets; an audit of every stopped record finds it and selects it all the same.
-    monkeypatch.setattr("zipfit_cli.adaptive.near_targets", lambda targets: 0)
-    monkeypatch.setattr("zipfit_cli.adaptive.MIN_SEEN", 2)
-    monkeypatch.setattr("zipfit_cli.compressors.Compressor.adaptive_sd_floor", 0.0)
+    monkeypatch.setattr("zipfit_cli.scoring.adaptive.near_targets", lambda targets: 0)
+    monkeypatch.setattr("zipfit_cli.scoring.adaptive.MIN_SEEN", 2)
+    monkeypatch.setattr("zipfit_cli.scoring.compressors.Compressor.adaptive_sd_floor", 0.0)
     twenty = tmp_path / "twenty.jsonl"
     twenty.write_bytes(b"".join(TARGET.read_bytes().splitlines(keepends=True)[:20]))
     corpus = tmp_path / "corpus.jsonl"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from zipfit_cli.align import PairReservoir, dataset_alignment, pair_alignments
-from zipfit_cli.errors import InputError, UsageError
-from zipfit_cli.scoring import TargetSet
+from zipfit_cli.base.errors import InputError, UsageError
+from zipfit_cli.scoring.align import PairReservoir, dataset_alignment, pair_alignments
+from zipfit_cli.scoring.pairwise import TargetSet
 
 
 def brute_force(xs: list[bytes], ts: list[bytes], level: int = 9) -> list[float]:

@@ -23,8 +23,8 @@ from zipfit_cli import (
     score_texts,
     select_top_k,
 )
-from zipfit_cli.align import dataset_alignment
-from zipfit_cli.api import RecordError
+from zipfit_cli.runs.api import RecordError
+from zipfit_cli.scoring.align import dataset_alignment
 
 
 @pytest.fixture(scope="module")

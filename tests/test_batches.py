@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from zipfit_cli.batches import Slicing, read_batches
-from zipfit_cli.stats import RunStats
+from zipfit_cli.base.stats import RunStats
+from zipfit_cli.files.batches import Slicing, read_batches
 
 
 def _cut(path: Path, slicing: Slicing) -> list[list[bytes]]:
@@ -29,7 +29,7 @@ def test_batches_are_cut_by_bytes_and_a_larger_record_is_a_batch_of_its_own(tmp_
 
 
 def test_api_batches_are_cut_by_bytes_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    from zipfit_cli import api
+    from zipfit_cli.runs import api
 
     monkeypatch.setattr(api, "BATCH_BYTES", 25)
     texts = [b"a" * 10, b"b" * 10, b"c" * 10, b"d" * 50, b"e" * 10]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from zipfit_cli.budget import BudgetTally, make_counter, take_within_budget
-from zipfit_cli.errors import UsageError
+from zipfit_cli.base.errors import UsageError
+from zipfit_cli.selection.budget import BudgetTally, make_counter, take_within_budget
 
 
 def test_chars_counts_code_points_for_str_and_bytes() -> None:
@@ -34,7 +34,7 @@ def test_chars_counts_code_points_for_str_and_bytes() -> None:
 def test_approx_splits_like_gpt2(text: str, pieces: list[str]) -> None:
     import re
 
-    from zipfit_cli.budget import APPROX_PATTERN
+    from zipfit_cli.selection.budget import APPROX_PATTERN
 
     assert re.findall(APPROX_PATTERN, text) == pieces
     assert make_counter("approx")(text) == len(pieces)
@@ -44,7 +44,7 @@ def test_approx_splits_like_gpt2(text: str, pieces: list[str]) -> None:
 def test_approx_covers_every_character(source_texts: list[bytes]) -> None:
     import re
 
-    from zipfit_cli.budget import APPROX_PATTERN
+    from zipfit_cli.selection.budget import APPROX_PATTERN
 
     for data in source_texts[:300]:
         text = data.decode()

@@ -12,10 +12,10 @@ import pytest
 from conftest import FAST, SOURCE, TARGETS, WriteJsonl, ok, records, run
 
 from zipfit_cli import score_texts
-from zipfit_cli.background import sample_background
-from zipfit_cli.contrast import ContrastScorer
-from zipfit_cli.errors import UsageError
-from zipfit_cli.records import TextSpec
+from zipfit_cli.base.errors import UsageError
+from zipfit_cli.files.records import TextSpec
+from zipfit_cli.scoring.background import sample_background
+from zipfit_cli.scoring.contrast import ContrastScorer
 
 
 def ref_mean_ncd(x: bytes, others: list[bytes], level: int) -> float:

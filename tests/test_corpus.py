@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from zipfit_cli.compressors import get_compressor
-from zipfit_cli.corpus import (
+from zipfit_cli.base.errors import UsageError
+from zipfit_cli.scoring.compressors import get_compressor
+from zipfit_cli.scoring.corpus import (
     CorpusScorer,
     build_dictionary,
 )
-from zipfit_cli.errors import UsageError
 
 GZIP_DICT_BYTES, LZ4_DICT_BYTES = 32 << 10, 64 << 10
 

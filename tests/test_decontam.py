@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 from conftest import ROOT
 
-from zipfit_cli.decontam import Contamination, Decontaminator, words
-from zipfit_cli.errors import UsageError
-from zipfit_cli.scoring import TargetSet
+from zipfit_cli.base.errors import UsageError
+from zipfit_cli.scoring.pairwise import TargetSet
+from zipfit_cli.selection.decontam import Contamination, Decontaminator, words
 
 
 def reindent(t: bytes) -> bytes:

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from zipfit_cli.decontam import words
-from zipfit_cli.dedupe import Deduper, minhash_signature, normalise_whitespace
+from zipfit_cli.selection.decontam import words
+from zipfit_cli.selection.dedupe import Deduper, minhash_signature, normalise_whitespace
 
 
 def shingles(text: bytes, n: int = 5) -> set[str]:

@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from zipfit_cli.cli import app
-from zipfit_cli.errors import ExitCode
+from zipfit_cli.base.errors import ExitCode
+from zipfit_cli.cli.app import app
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 runner = CliRunner()
@@ -51,13 +51,13 @@ def test_exit_codes_table_matches_the_enum() -> None:
 
 
 def test_readme_options_reference_is_what_the_declarations_give() -> None:
-    from zipfit_cli.readme_options import rewritten
+    from zipfit_cli.cli.readme_options import rewritten
 
     assert rewritten(README) == README, "README's options reference is stale: run `make docs`"
 
 
 def test_a_stale_readme_reference_is_caught_and_rewritten() -> None:
-    from zipfit_cli.readme_options import START, rewritten
+    from zipfit_cli.cli.readme_options import START, rewritten
 
     stale = README.replace("| `--force` |", "| `--forced` |")
     assert stale != README and START in stale
@@ -66,8 +66,8 @@ def test_a_stale_readme_reference_is_caught_and_rewritten() -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_lists_exactly_the_declared_options(command: str) -> None:
-    from zipfit_cli.flags import OPTIONS
-    from zipfit_cli.optspec import declared
+    from zipfit_cli.cli.flags import OPTIONS
+    from zipfit_cli.cli.optspec import declared
 
     text = runner.invoke(app, [command, "--help"]).stdout
     text = text[text.index("\nArguments:\n") :]  # the parameters, after the command's own help
@@ -84,12 +84,12 @@ def test_help_lists_exactly_the_declared_options(command: str) -> None:
 
 
 def test_error_hints_cover_every_setting_the_library_names() -> None:
-    from zipfit_cli.errors import REASON_SETTINGS
-    from zipfit_cli.exits import SETTING_HINTS
+    from zipfit_cli.base.errors import REASON_SETTINGS
+    from zipfit_cli.cli.exits import SETTING_HINTS
 
     package = Path(__file__).resolve().parent.parent / "zipfit_cli"
     named = set(REASON_SETTINGS.values())
-    for path in package.glob("*.py"):
+    for path in package.rglob("*.py"):
         source = path.read_text()
         named.update(re.findall(r"setting=\"(\w+)\"", source))
         for group in re.findall(r"setting=\(([^)]*)\)", source):

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from conftest import TARGET, TEMPLATE, ok, records, run
 
-from zipfit_cli.budget import make_counter
-from zipfit_cli.dedupe import normalise_whitespace
+from zipfit_cli.selection.budget import make_counter
+from zipfit_cli.selection.dedupe import normalise_whitespace
 
 TARGET_ARGS = ["-t", str(TARGET), "--target-template", TEMPLATE]
 

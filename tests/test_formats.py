@@ -20,10 +20,10 @@ from conftest import FAST, ok, records, run
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
-from zipfit_cli import parquet as parquet_module  # noqa: E402
-from zipfit_cli.errors import InputError  # noqa: E402
-from zipfit_cli.output import Output  # noqa: E402
-from zipfit_cli.sources import JsonlSource, open_source  # noqa: E402
+from zipfit_cli.base.errors import InputError  # noqa: E402
+from zipfit_cli.files import parquet as parquet_module  # noqa: E402
+from zipfit_cli.files.output import Output  # noqa: E402
+from zipfit_cli.files.sources import JsonlSource, open_source  # noqa: E402
 
 
 def _rows(slice_path: Path) -> list[dict[str, Any]]:

@@ -22,10 +22,10 @@ import pytest
 from conftest import FAST, TARGET, TEMPLATE, alive, busy_corpus, descendants, run
 
 from zipfit_cli import TargetSet, score_texts
-from zipfit_cli.errors import OutputExistsError, ZipfitError
-from zipfit_cli.output import Output
-from zipfit_cli.ranking import Spool
-from zipfit_cli.reading import LongLine, capped_lines
+from zipfit_cli.base.errors import OutputExistsError, ZipfitError
+from zipfit_cli.files.output import Output
+from zipfit_cli.files.reading import LongLine, capped_lines
+from zipfit_cli.selection.ranking import Spool
 
 ZIPFIT = [sys.executable, "-m", "zipfit_cli"]
 
@@ -446,10 +446,10 @@ def test_too_long_line_in_a_gzip_bomb(tmp_path: Path, source_lines: list[bytes])
 
 def test_dask_partition_reader_applies_the_cap(tmp_path: Path, source_lines: list[bytes]) -> None:
     pytest.importorskip("fsspec")
-    from zipfit_cli.dask_engine import Partition, score_partition
-    from zipfit_cli.records import TextSpec
-    from zipfit_cli.runner import ScoreJob
-    from zipfit_cli.scoring import TargetSet
+    from zipfit_cli.engines.dask_engine import Partition, score_partition
+    from zipfit_cli.engines.runner import ScoreJob
+    from zipfit_cli.files.records import TextSpec
+    from zipfit_cli.scoring.pairwise import TargetSet
 
     source = tmp_path / "long.jsonl"
     source.write_bytes(source_lines[0] + b'{"text": "' + b"y" * 5000 + b'"}\n' + source_lines[1])

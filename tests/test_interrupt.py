@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import FAST, SOURCE, TARGET, TEMPLATE, alive, busy_corpus, descendants, run
 
-from zipfit_cli.errors import Terminated
+from zipfit_cli.base.errors import Terminated
 
 pytestmark = pytest.mark.slow  # real subprocesses and signals
 
@@ -159,7 +159,7 @@ def test_a_signal_while_the_options_are_read_is_one_line_and_its_code(
     def stopped(*args: object) -> None:
         raise Terminated(sig)
 
-    monkeypatch.setattr("zipfit_cli.optspec.fill", stopped)
+    monkeypatch.setattr("zipfit_cli.cli.optspec.fill", stopped)
     result = run("select", SOURCE, *FAST, "-k", "1")
     assert result.exit_code == code
     assert result.stderr.startswith(f"zipfit: error: {message}") and result.stderr.count("\n") == 1

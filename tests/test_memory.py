@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import descendants
 
-from zipfit_cli.batches import BATCH_BYTES
+from zipfit_cli.files.batches import BATCH_BYTES
 
 WORDS = [
     "def",
@@ -48,7 +48,7 @@ WORDS = [
 # Runs zipfit in-process and reports the peak resident set size (kB) of that process.
 WRAPPER = """
 import resource, sys
-from zipfit_cli.cli import main
+from zipfit_cli.cli.app import main
 sys.argv = ["zipfit", *sys.argv[1:]]
 try:
     main()
@@ -178,7 +178,7 @@ def test_a_line_over_the_cap_is_held_once_at_most() -> None:
     --max-line-bytes of it, not twice that."""
     import tracemalloc
 
-    from zipfit_cli.reading import LongLine, capped_lines
+    from zipfit_cli.files.reading import LongLine, capped_lines
 
     limit = 32 << 20
     with open("/dev/zero", "rb", buffering=1 << 20) as zero:

@@ -14,8 +14,8 @@ import orjson
 import pytest
 from conftest import FAST, SOURCE, ok, records, run
 
-from zipfit_cli.errors import faithful, redacted, remember_urls, shown, stored
-from zipfit_cli.stats import RunStats
+from zipfit_cli.base.errors import faithful, redacted, remember_urls, shown, stored
+from zipfit_cli.base.stats import RunStats
 
 EVIL_KEYS = ["evil\nzipfit: error: FAKE", "\x1b]0;pwned\x07\x1b[2J"]
 PASSWORD = "S3cr3tPW"
@@ -109,7 +109,7 @@ def test_file_names_with_control_characters_stay_on_one_line(tmp_path: Path, nam
 def test_rich_display_prints_names_as_text_not_markup() -> None:
     from rich.console import Console
 
-    from zipfit_cli.display import RichDisplay
+    from zipfit_cli.cli.display import RichDisplay
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=200, color_system=None)

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import SOURCE, TARGETS, ok, run
-from zipfit_cli.errors import ExitCode, UsageError
-from zipfit_cli.flags import OPTIONS
-from zipfit_cli.options import AlignOptions, CommandFlags, ScoringOptions, SelectionOptions
-from zipfit_cli.optspec import declared, default_of
+from zipfit_cli.base.errors import ExitCode, UsageError
+from zipfit_cli.cli.flags import OPTIONS
+from zipfit_cli.cli.options import AlignOptions, CommandFlags, ScoringOptions, SelectionOptions
+from zipfit_cli.cli.optspec import declared, default_of
 
 GOES_WITH_CONTRAST = "goes with --contrast (--seed also with --adaptive)"
 
@@ -183,7 +183,7 @@ def test_names_and_flags_are_unique_within_each_command() -> None:
 def test_defaults_are_written_once() -> None:
     # ScoringInputs and the options objects read the defaults; no second literal 0.75.
     package = Path(__file__).resolve().parent.parent / "zipfit_cli"
-    for name in ("scorers.py", "options.py", "cli.py"):
+    for name in ("scoring/scorers.py", "cli/options.py", "cli/app.py"):
         assert not re.search(r"\b0\.75\b", (package / name).read_text()), name
 
 

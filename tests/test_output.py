@@ -19,9 +19,9 @@ import pytest
 from conftest import FAST, TARGET, TEMPLATE, alive, busy_corpus, descendants, records
 from typer.testing import CliRunner
 
-from zipfit_cli import output as output_module
-from zipfit_cli.cli import app
-from zipfit_cli.output import Output, OutputError
+from zipfit_cli.cli.app import app
+from zipfit_cli.files import output as output_module
+from zipfit_cli.files.output import Output, OutputError
 
 runner = CliRunner()
 

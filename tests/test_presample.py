@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import FAST, SOURCE, TARGETS, ok
 
-from zipfit_cli import presample
-from zipfit_cli.batches import Batch, Slicing
-from zipfit_cli.errors import InputError
-from zipfit_cli.presample import WarmStart, rereadable
+from zipfit_cli.base.errors import InputError
+from zipfit_cli.engines import presample
+from zipfit_cli.engines.presample import WarmStart, rereadable
+from zipfit_cli.files.batches import Batch, Slicing
 
 
 def _stats(report: Path) -> dict[str, object]:

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zipfit_cli import RunSettings, TargetSet, run_score
-from zipfit_cli.errors import InvalidRecordError
-from zipfit_cli.records import TextSpec
+from zipfit_cli.base.errors import InvalidRecordError
+from zipfit_cli.files.records import TextSpec
 
 TARGETS = TargetSet.from_texts(["def add(a, b):\n    return a + b\n", "the quick brown fox"], "lz4")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from zipfit_cli.errors import UsageError
-from zipfit_cli.ranking import Spool, TopK, check_limits, count_for_fraction
+from zipfit_cli.base.errors import UsageError
+from zipfit_cli.selection.ranking import Spool, TopK, check_limits, count_for_fraction
 
 # --- TopK ------------------------------------------------------------------------------------
 

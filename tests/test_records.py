@@ -15,9 +15,9 @@ import pytest
 import zstandard
 from conftest import FAST, ok, records, run
 
-from zipfit_cli.errors import InputError, UsageError
-from zipfit_cli.reading import compression_of, read_lines
-from zipfit_cli.records import REASONS, RecordError, TextSpec, key_path, load_texts
+from zipfit_cli.base.errors import InputError, UsageError
+from zipfit_cli.files.reading import compression_of, read_lines
+from zipfit_cli.files.records import REASONS, RecordError, TextSpec, key_path, load_texts
 
 COMPRESS = {
     "gz": gzip.compress,
@@ -346,7 +346,7 @@ def test_load_targets_empty(tmp_path: Path) -> None:
 def test_zstd_reader_in_tiny_chunks_keeps_every_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import zstandard
 
-    from zipfit_cli import reading
+    from zipfit_cli.files import reading
 
     lines = [json.dumps({"text": f"line {i} " + "x" * (i % 50)}).encode() + b"\n" for i in range(3000)]
     data = b"".join(lines)

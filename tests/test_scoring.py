@@ -8,9 +8,9 @@ import pickle
 
 import pytest
 
-from zipfit_cli.compressors import COMPRESSORS, GzipCompressor, get_compressor
-from zipfit_cli.errors import UsageError
-from zipfit_cli.scoring import TargetSet, ncd
+from zipfit_cli.base.errors import UsageError
+from zipfit_cli.scoring.compressors import COMPRESSORS, GzipCompressor, get_compressor
+from zipfit_cli.scoring.pairwise import TargetSet, ncd
 
 COPY_THRESHOLD = 1024  # GzipCompressor switches strategy at this source length
 
@@ -209,7 +209,7 @@ def test_window_choice_stays_exact_at_every_boundary(level: int, source_texts: l
     """Window sizes are picked per pair to fit source + target; sizes around each window's edge
     (2**w - 262 bytes), with long-distance repeats, must still match gzip exactly.
     """
-    from zipfit_cli.compressors import window_bits
+    from zipfit_cli.scoring.compressors import window_bits
 
     pool = b"\n".join(source_texts[:400])
     targets = [pool[:300], pool[5000:5800], pool[100:700] * 3, pool[:40]]

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from conftest import TARGET, TEMPLATE, ok, run
 
-from zipfit_cli.shards import parse_shard
+from zipfit_cli.files.shards import parse_shard
 
 BASE = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q"]
 

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from zipfit_cli.report import histogram_lines, summary_lines
-from zipfit_cli.stats import LAST_BIN, OWN, PART_COUNTS, SUMMED, TALLIED, RunStats, bin_of
+from zipfit_cli.base.stats import LAST_BIN, OWN, PART_COUNTS, SUMMED, TALLIED, RunStats, bin_of
+from zipfit_cli.runs.report import histogram_lines, summary_lines
 
 HUGE = [1e308, -1e308, math.nextafter(math.inf, 0.0), -math.nextafter(math.inf, 0.0), 0.25, 1e300]
 

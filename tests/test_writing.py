@@ -7,7 +7,7 @@ import json
 import orjson
 import pytest
 
-from zipfit_cli.writing import add_score
+from zipfit_cli.files.writing import add_score
 
 # --- add_score -------------------------------------------------------------------------------
 

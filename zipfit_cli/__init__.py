@@ -1,26 +1,25 @@
 """zipfit: select training data aligned with a target task by compression (ZIP-FIT)."""
 
-__version__ = "0.2.0"
-
-from .adaptive import AdaptiveScorer
-from .align import AlignmentResult, dataset_alignment
-from .api import score_texts, select_top_k
-from .background import sample_background
-from .budget import make_counter
-from .compressors import COMPRESSORS, Compressor, get_compressor
-from .contrast import ContrastScorer
-from .corpus import CorpusScorer
-from .decontam import Decontaminator
-from .dedupe import Deduper
-from .engine import RunSettings
-from .errors import ExitCode, InputError, UsageError, ZipfitError
-from .merge import run_merge
-from .pipeline import run_score, run_select
-from .records import RecordError, TextSpec
-from .rules import Filters
-from .scorers import SCORERS, Scorer, ScoringInputs, build_scorer
-from .scoring import TargetSet, ncd
-from .sources import READERS, JsonlSource, RecordSource, open_source
+from .base.errors import ExitCode, InputError, UsageError, ZipfitError
+from .base.version import __version__
+from .engines.engine import RunSettings
+from .files.records import RecordError, TextSpec
+from .files.sources import READERS, JsonlSource, RecordSource, open_source
+from .runs.api import score_texts, select_top_k
+from .runs.merge import run_merge
+from .runs.pipeline import run_score, run_select
+from .scoring.adaptive import AdaptiveScorer
+from .scoring.align import AlignmentResult, dataset_alignment
+from .scoring.background import sample_background
+from .scoring.compressors import COMPRESSORS, Compressor, get_compressor
+from .scoring.contrast import ContrastScorer
+from .scoring.corpus import CorpusScorer
+from .scoring.pairwise import TargetSet, ncd
+from .scoring.scorers import SCORERS, Scorer, ScoringInputs, build_scorer
+from .selection.budget import make_counter
+from .selection.decontam import Decontaminator
+from .selection.dedupe import Deduper
+from .selection.rules import Filters
 
 __all__ = [
     "COMPRESSORS",

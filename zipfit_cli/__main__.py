@@ -1,6 +1,6 @@
 """`python -m zipfit_cli`: the same as the `zipfit` command."""
 
-from .cli import main
+from .cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import orjson
 
-from zipfit_cli.compressors import get_compressor
+from zipfit_cli.scoring.compressors import get_compressor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.environ.get("ZIPFIT_SWEEP_CACHE", os.path.join(HERE, "cache"))

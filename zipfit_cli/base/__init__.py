@@ -1,0 +1,5 @@
+"""Foundations every layer may use: errors and exit codes, argument checks, typed results,
+run counters, the version.
+
+Layering (checked by `make lint`, import-linter): Imports nothing else from zipfit_cli.
+"""

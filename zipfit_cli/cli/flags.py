@@ -1,0 +1,263 @@
+"""Every option of every command, declared once: flags, type, value name, default, help,
+group, the commands that take it, and the setting the library names in its errors.
+
+`optspec` builds from this table the commands' signatures and `--help`, the options
+objects their bodies receive (`options.ScoringOptions` and the rest: a declaration's
+`name` is the field it fills), the error hints (`exits.SETTING_HINTS`) and README.md's
+options reference. Defaults that the library also uses are the library's constants.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+
+from ..engines.dask_connect import DEFAULT_CONNECT_TIMEOUT
+from ..files.reading import DEFAULT_MAX_LINE_BYTES, STDIN
+from ..scoring.adaptive import DEFAULT_AUDIT, DEFAULT_Z
+from ..scoring.compressors import COMPRESSORS
+from ..scoring.contrast import DEFAULT_BACKGROUND_SIZE, DEFAULT_WEIGHT
+from ..scoring.scorers import SCORERS
+from .optspec import MOST, MOST_SECONDS, MOST_WORKERS, Option, decimal, finite
+
+
+class ShardBy(str, Enum):
+    """--shard-by values."""
+
+    record = "record"
+    file = "file"
+
+
+class EngineName(str, Enum):
+    """--engine values."""
+
+    local = "local"
+    dask = "dask"
+
+
+SCORING = ("select", "score")  # the commands that score sources against targets
+ALL = ("select", "score", "merge", "align", "background")
+READ = ("select", "score", "align", "background")  # the commands that read sources
+WRITE = ("select", "score", "merge", "background")  # the commands that write an output
+RANK = ("select", "merge")
+INPUT, TARGETS, SCORE, SELECT, DECONTAM, OUTPUT, RUN = (
+    "Input",
+    "Targets",
+    "Scoring",
+    "Selection",
+    "Decontamination",
+    "Output",
+    "Running",
+)
+READS = (
+    "JSONL, or Parquet and CSV/TSV by name (.gz, .bz2, .xz, .zst read as such); quoted globs and "
+    "fsspec URLs like s3://... work; - for stdin."
+)
+
+# fmt: off
+OPTIONS: tuple[Option, ...] = (
+    # The positional arguments: each command's own.
+    Option("sources", (), list[str], [], f"Source files: {READS}", INPUT, ("select", "score", "background"),
+           metavar="SOURCE",
+           doc="source files: JSONL; `.parquet`, `.csv`, `.tsv` by name (see Formats); `.gz`, `.bz2`, `.xz`, "
+           "`.zst` are decompressed by name; `-` reads stdin (compressed stdin is recognised by its magic "
+           "bytes); quoted globs (`'data/*.jsonl.zst'`) and fsspec URLs (`s3://`, `gs://`, `hf://`, "
+           "`https://`, `file://`, `memory://`, globs too) when fsspec and the backend are installed "
+           "(`pip install 'zipfit-cli[remote]'`, plus `s3fs`, `gcsfs`, ...: a missing one is named)"),
+    Option("sources", (), list[str], [], "Part files written with --shard.", INPUT, ("merge",),
+           metavar="PART"),
+    Option("sources", (), list[str], [], "Candidate datasets (JSONL) to compare.", INPUT, ("align",),
+           metavar="DATASET"),
+    # Input: what is read of each record
+    Option("text_key", ("--text-key",), str, "text",
+           "Source field with the text; dotted paths like meta.content work.", INPUT, READ, metavar="KEY",
+           doc="source field with the text; dotted paths like `meta.content` reach into objects, but a field "
+           "(or Parquet column) named exactly `meta.content` is taken first; `\\.` is a dot inside a name "
+           "along a path (`doc.meta\\.content`); the same for `--target-key`, `--id-key` and template "
+           "fields (`--score-key` is a field name as it is)"),
+    Option("skip_invalid", ("--skip-invalid",), bool, False,
+           "Skip records that cannot be scored and count them, instead of stopping with exit code 3.", INPUT,
+           (*SCORING, "align"), hint="use --skip-invalid to skip such records"),
+    Option("limit", ("--limit",), int | None, None,
+           "Stop after this many source records (for trying things out).", INPUT, (*SCORING, "background"),
+           metavar="N", min=1, max=MOST),
+    Option("max_text_bytes", ("--max-text-bytes",), int, 0,
+           "Texts longer than this are invalid records (0: no limit).", INPUT, READ, metavar="N", min=0,
+           max=MOST),
+    Option("max_line_bytes", ("--max-line-bytes",), int, DEFAULT_MAX_LINE_BYTES,
+           "Lines longer than this are invalid records (too_long), never read into memory whole (default 256 "
+           "MiB).", INPUT, ALL, metavar="N", show_default=False, doc_default="256 MiB", min=1, max=MOST),
+    # Targets
+    Option("target", ("--target", "-t"), list[str], [],
+           "Target examples: JSONL (or .txt, one per line). Repeatable.", TARGETS, (*SCORING, "align"),
+           metavar="PATH", show_default=False,
+           doc="target examples, JSONL (or `.txt`: one example a line); repeatable"),
+    Option("target_key", ("--target-key",), str, "text", "Target field with the text.", TARGETS,
+           (*SCORING, "align"), metavar="KEY"),
+    Option("target_template", ("--target-template",), str | None, None,
+           "Build target text from fields, e.g. '{prompt}{canonical_solution}'.", TARGETS,
+           (*SCORING, "align"),
+           metavar="TEMPLATE",
+           doc="target text built from fields, e.g. `'{prompt}{canonical_solution}'`; fields are names or "
+           "dotted paths as for keys, nothing else: indexing (`{x[0]}`), conversions (`{x!r}`), format "
+           "specs (`{x:>4}`) and attribute access (`{x.__class__}`) are usage errors (exit 2)"),
+    # Scoring
+    Option("compressor", ("--compressor",), str, "gzip",
+           f"Compressor: {', '.join(COMPRESSORS)}. gzip is the paper's method.", SCORE, (*SCORING, "align"),
+           metavar="NAME"),
+    Option("level", ("--level",), int | None, None,
+           "Compression level (gzip 1-9, default 9; lz4 0 or 3-12, default 0; zstd 1-22, default 3; "
+           "isal 0-3, default 1).", SCORE, (*SCORING, "align"), metavar="N", show_default=False,
+           doc_default="per compressor"),
+    Option("method", ("--method",), str, "pairwise",
+           "pairwise: the paper's mean NCD over every target; corpus: one compression per record against "
+           "the whole target set as a dictionary (for thousands of targets); contrast: as --contrast.",
+           SCORE, SCORING, metavar="NAME",
+           doc=f"one of {', '.join(f'`{m}`' for m in SCORERS)}: `pairwise` is the paper's mean NCD over "
+           "every target; `corpus` one compression per record against the target set as a dictionary "
+           "(below); `contrast` the same as `--contrast`"),
+    Option("contrast", ("--contrast",), bool, False,
+           "Score by contrast: mean NCD to a background sample of the corpus minus mean NCD to the targets "
+           "(like the targets, unlike the rest). Default: the paper's score.", SCORE, SCORING),
+    Option("background", ("--background",), list[str], [],
+           "With --contrast: background records (JSONL, text by --text-key; or .txt, one a line), e.g. from "
+           "`zipfit background`. Repeatable. Default: a sample of the sources.", SCORE, SCORING,
+           metavar="PATH", show_default=False, doc_default="a sample of the sources"),
+    Option("background_size", ("--background-size",), int, DEFAULT_BACKGROUND_SIZE,
+           "With --contrast and no --background: sample this many source records as background.", SCORE,
+           SCORING, metavar="N", min=1, max=MOST),
+    Option("background_size", ("--size", "-n"), int, DEFAULT_BACKGROUND_SIZE, "Records to sample.", SCORE,
+           ("background",), metavar="N", min=1, max=MOST),
+    Option("background_seed", ("--seed",), int, 0,
+           "Seed of the background sample, and of --adaptive's order of targets and samples.", SCORE,
+           SCORING, metavar="S", min=-MOST, max=MOST),
+    Option("background_seed", ("--seed",), int, 0, "Seed of the background sample.", SCORE, ("background",),
+           metavar="S", min=-MOST, max=MOST),
+    Option("contrast_weight", ("--contrast-weight",), float, DEFAULT_WEIGHT,
+           "With --contrast: weight of the background term (0: the paper's ranking).", SCORE, SCORING,
+           metavar="W", parser=finite(minimum=0.0)),
+    Option("adaptive", ("--adaptive",), bool, False,
+           "With -k: compare each record with the targets in a seeded order and stop, at checkpoints, "
+           "records that a confidence bound says cannot reach the K best. Every score written is exact.",
+           SCORE, ("select",)),
+    Option("adaptive_z", ("--adaptive-z",), float, DEFAULT_Z,
+           "Standard errors of the bound of --adaptive: larger stops fewer records, more safely.", SCORE,
+           ("select",), metavar="Z", parser=finite(minimum=0.5)),
+    Option("adaptive_audit", ("--adaptive-audit",), int, DEFAULT_AUDIT,
+           "With --adaptive: after the run, compare a seeded sample of N stopped records with every target, "
+           "report how many belonged in the top K and put them there (0: no audit).", SCORE, ("select",),
+           metavar="N", min=0),
+    Option("pairs", ("--pairs",), int | None, 20000,
+           "Score this many sampled (record, target) pairs; all when fewer.", SCORE, ("align",), metavar="N",
+           min=1, max=MOST),
+    Option("seed", ("--seed",), int, 0, "Seed of the pair sample.", SCORE, ("align",), metavar="S",
+           min=-MOST, max=MOST),
+    # Selection
+    Option("top_k", ("--top-k", "-k"), int | None, None, "Keep the K best records.", SELECT, RANK,
+           metavar="K", hint="see -k/--top-k and --fraction", min=1, max=MOST),
+    Option("fraction", ("--fraction",), Decimal | None, None,
+           "Keep this share of scored records, 0 < F <= 1 (rounded half up).", SELECT, RANK, metavar="F",
+           parser=decimal),
+    Option("dedupe", ("--dedupe",), bool, False,
+           "Drop exact duplicates (whitespace-normalised); the best-ranked stays.", SELECT, RANK),
+    Option("dedupe_near", ("--dedupe-near",), bool, False,
+           "Also drop near-duplicates (MinHash over word 5-grams).", SELECT, RANK),
+    Option("budget_tokens", ("--budget-tokens",), int | None, None,
+           "Take records in rank order up to this many tokens.", SELECT, RANK, metavar="N", min=0, max=MOST,
+           show_default=False),
+    Option("budget_chars", ("--budget-chars",), int | None, None,
+           "Take records in rank order up to this many characters.", SELECT, RANK, metavar="N", min=0,
+           max=MOST, show_default=False),
+    Option("token_counter", ("--token-counter",), str, "approx",
+           "How --budget-tokens counts: approx (a GPT-2-style pre-tokenizer, built in), chars (characters, "
+           "as --budget-chars) or tiktoken:ENCODING (needs tiktoken and its encoding file).", SELECT, RANK,
+           metavar="NAME"),
+    # Decontamination
+    Option("decontaminate", ("--decontaminate",), bool, False,
+           "Drop records that near-copy a target (a shared word 13-gram, see --decontaminate-ngram); they "
+           "are counted, and kept aside with --contaminated-output.", DECONTAM, SCORING,
+           doc="drop near-copies of targets before scoring (above)"),
+    Option("decontaminate_ngram", ("--decontaminate-ngram",), int | None, None,
+           "Word n-gram length of --decontaminate, default 13 (0: off); implies --decontaminate.", DECONTAM,
+           SCORING, metavar="N", min=0, max=MOST, show_default=False, doc_default="13"),
+    Option("decontaminate_ncd", ("--decontaminate-ncd",), float | None, None,
+           "Also drop records within this NCD of any target, e.g. 0.3 (implies --decontaminate).", DECONTAM,
+           SCORING, metavar="T", parser=finite(), show_default=False, doc_default="off"),
+    Option("contaminated_output", ("--contaminated-output",), str | None, None,
+           "Write dropped near-copies here (implies --decontaminate).", DECONTAM, SCORING, metavar="PATH",
+           show_default=False),
+    # Output
+    Option("output", ("--output", "-o"), str, STDIN,
+           "Output file: JSONL, compressed by name (.gz, .bz2, .xz, .zst), or Parquet (.parquet); - for "
+           "stdout.", OUTPUT, WRITE, metavar="PATH", doc_default="`-` (stdout)",
+           doc="output file, written atomically; `.gz`, `.bz2`, `.xz`, `.zst` are compressed, `.parquet` is "
+           "Parquet (see Formats); stdout is JSONL"),
+    Option("output_format", ("--output-format",), str, "records",
+           "records: every field with the score added; ids: {ID_KEY, SCORE_KEY} a line; attributes: a Dolma "
+           "attribute line (id, and the score as a span over the whole text; one a document, in input "
+           "order: score and merge only).", OUTPUT, (*SCORING, "merge"),
+           metavar="records|ids|attributes",
+           doc="what each output line holds: the whole record with its score; `{\"<id key>\": ..., "
+           "\"<score key>\": ...}`; or a Dolma attribute line, `{\"id\": ..., \"attributes\": {\"<score "
+           "key>\": [[0, <characters>, score]]}}` (the score as a span over the whole text), which a Dolma "
+           "mixer filters on; one line a document in input order, so `select` (rank order) refuses it: use "
+           "`score`. Shards write records: give the format to `zipfit merge`"),
+    Option("id_key", ("--id-key",), str, "id",
+           "With --output-format ids or attributes: the record's id field.", OUTPUT, (*SCORING, "merge"),
+           metavar="KEY",
+           doc="with `--output-format ids` or `attributes`: the record's id field, written under the key's "
+           "field name (`--id-key 'doc\\.id'` writes `doc.id`). A record without the id is an error (exit "
+           "3); with `ids`, a score key equal to that name is refused (exit 2), in `merge` too, and `merge` "
+           "with `attributes` refuses parts written with it (their ids were replaced)"),
+    Option("score_key", ("--score-key",), str, "zipfit_score", "Field the score is written to.", OUTPUT,
+           SCORING, metavar="KEY", doc="field the score is written to (replaced if the record has it)"),
+    Option("report", ("--report",), Path | None, None,
+           "Write the run summary, settings and target hash as JSON here.", OUTPUT, (*SCORING, "merge"),
+           metavar="PATH",
+           doc="write the summary as JSON: command line, versions, settings, a SHA-256 of the target texts, "
+           "the inputs' sizes and times, counts, warnings; an output like the others: an existing one needs "
+           "`--force` (exit 4), and it is put in place atomically, with the output"),
+    Option("force", ("--force",), bool, False, "Replace an existing output file.", OUTPUT, WRITE),
+    Option("quiet", ("--quiet", "-q"), bool, False, "Print nothing but errors.", OUTPUT, ALL,
+           doc="print nothing on stderr but errors"),
+    # Running
+    Option("workers", ("--workers", "-j"), int | None, None, "Worker processes (default: all cores).", RUN,
+           SCORING, metavar="N", min=1, max=MOST_WORKERS, show_default=False, doc_default="all cores",
+           doc="worker processes; `-j 1` scores in the main process"),
+    Option("batch_size", ("--batch-size",), int, 256,
+           "Records per task sent to a worker; a task also holds at most 8 MiB of lines.", RUN, SCORING,
+           metavar="N",
+           doc="records per task sent to a worker (does not change the output); a task also holds at most "
+           "8 MiB of lines (a larger record goes alone), so memory stays about workers × 3 tasks × 8 MiB "
+           "plus the K records kept, whatever the record size; a record over 8 MiB costs about 5 times its "
+           "size in the worker scoring it and up to 6 in the main process (five 20 MB records, `select -k 1 "
+           "-j 2`: 377 MB in all, 98 MB for a tiny input)", min=1, max=MOST),
+    Option("shard", ("--shard",), str | None, None,
+           "Process one N-th of the input (see --shard-by), writing a part for `zipfit merge`. I/N with "
+           "0 <= I < N, or 'slurm' for SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.", RUN, SCORING,
+           metavar="I/N", show_default=False, doc="process one shard and write a part for `zipfit merge` "
+           "(below)"),
+    Option("shard_by", ("--shard-by",), ShardBy, ShardBy.record.value,
+           "record: every N-th record (each shard reads all input); file: every N-th source file (each "
+           "shard reads only its files; for corpora of many files).", RUN, SCORING, metavar="record|file"),
+    Option("engine", ("--engine",), EngineName, EngineName.local.value,
+           "Where scoring runs: local (this machine's cores) or dask (a Dask cluster; sources may then be "
+           "globs or fsspec URLs like s3://...). Output is the same byte for byte.", RUN, SCORING,
+           metavar="local|dask"),
+    Option("scheduler", ("--scheduler",), str | None, None,
+           "With --engine dask: the scheduler, like tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS, "
+           "else a local cluster of --workers processes). Workers must have zipfit-cli installed and see the "
+           "source paths.", RUN, SCORING, metavar="ADDRESS", show_default=False),
+    Option("blocksize", ("--blocksize",), str | None, None,
+           "With --engine dask: split uncompressed sources into partitions of this size, like 16MiB "
+           "(default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one partition per "
+           "file). Compressed files are one partition each.", RUN, SCORING, metavar="SIZE",
+           show_default=False),
+    Option("connect_timeout", ("--connect-timeout",), float, DEFAULT_CONNECT_TIMEOUT,
+           "With --engine dask and --scheduler: give up on a scheduler that has not answered within this "
+           "many seconds.", RUN, SCORING, metavar="SECONDS", parser=finite(minimum=0.0, maximum=MOST_SECONDS),
+           doc="give up on a `--scheduler` that has not answered by then: one line, exit 1"),
+    Option("traceback", ("--traceback",), bool, False, "Show the Python traceback of an error.", RUN, ALL),
+)
+# fmt: on

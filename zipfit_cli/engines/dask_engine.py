@@ -1,0 +1,457 @@
+"""`--engine dask`: the same scoring spread over a Dask cluster, from a laptop to many machines.
+
+The input is cut into partitions: one per source file, or byte ranges of an uncompressed
+file (--blocksize). A worker reads its partition through fsspec (so s3://, gs://, ... work
+when their backend is installed), scores it with the ScoreJob the local engine uses, and
+returns counters plus rows (local index, line number, result, line); with -k only its own
+top K, since the global top K is a subset of the union. The client takes partitions in
+input order, turns local indexes and line numbers into global ones and yields the same
+(score, index, line) stream the local engine yields, so `rank` and `RecordWriter` write the
+same bytes. Dask itself is imported only here, inside functions: it is an optional extra.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import logging
+import signal
+from collections import deque
+from collections.abc import Generator, Iterator
+from contextlib import ExitStack, closing
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..base.errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
+from ..base.results import Contaminated, Pruned, Result, Skipped
+from ..base.stats import RunStats
+from ..files.batches import BATCH_BYTES
+from ..files.reading import (
+    DEFAULT_MAX_LINE_BYTES,
+    STDIN,
+    ReadError,
+    compression_of,
+    file_name,
+    is_url,
+    url_failure,
+    url_glob,
+    url_to_fs,
+)
+from ..files.sources import READERS, JsonlSource
+from ..scoring.adaptive import Audit, Thresholds
+from ..selection.ranking import TopK
+from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
+from .engine import RunContext, RunSettings, Scored, audit_stopped
+from .runner import Gated, ScoreJob
+
+MIN_BLOCKSIZE, MAX_BLOCKSIZE = 256 << 10, 64 << 20
+INSTALL_HINT = "--engine dask needs Dask: pip install 'zipfit-cli[dask]'"
+
+# (index within the partition, line number within it, offset after the line, result, line)
+Row = tuple[int, int, int, Result, bytes]
+
+
+def _import(name: str) -> Any:
+    # Typed as Any: the dask extra's functions carry no annotations that mypy --strict accepts.
+    return importlib.import_module(name)
+
+
+def require() -> None:
+    """Fail with install advice, not a traceback, when the dask extra is missing."""
+    for name in ("dask", "distributed", "fsspec"):
+        try:
+            _import(name)
+        except ImportError:
+            raise UsageError(f"{INSTALL_HINT} (cannot import {name})") from None
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A piece of one source: the whole file, or the lines that start in [start, end)."""
+
+    path: str  # as the user named it (or a glob expanded it); shown in errors
+    url: str  # what a worker opens: an absolute local path or an fsspec URL
+    start: int = 0
+    end: int | None = None  # None: to the end of the file
+    done: int = 0  # bytes on disk of the whole input up to the end of this partition
+
+
+@dataclass
+class PartResult:
+    stats: RunStats  # reading counters; with checked rows also scores and skipped reasons
+    lines: int = 0  # physical lines: later blocks of the same file number theirs after these
+    rows: list[Row] = field(default_factory=list)  # input order
+    checked: bool = False  # rows were checked on the worker: valid top-K rows only
+    invalid: tuple[int, str, str] | None = None  # checked: first bad record (line, reason, detail)
+    failure: tuple[int, str] | None = None  # the file could not be read: (line, error)
+
+
+def score_partition(
+    job: ScoreJob,
+    part: Partition,
+    *,
+    batch_size: int,
+    keep: int | None,
+    cap: int | None,
+    skip_invalid: bool,
+) -> PartResult:
+    """Runs on a worker: read one partition, score it, return counters and rows.
+
+    keep: return only the `keep` best valid rows, checking bad records here. cap: read at
+    most this many records (--limit); the next non-blank line is still read and counted,
+    as the local reader does.
+    """
+    stats = RunStats()
+    result = PartResult(stats, checked=keep is not None)
+    rows = _PartRows(job, result, keep, skip_invalid)
+    try:
+        limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES
+        source = JsonlSource.open_range(part.path, part.url, part.start, part.end, limit)
+    except OSError as exc:
+        result.failure = (1, str(exc))
+        return result
+    held = 0  # line bytes in rows.batch: cut at BATCH_BYTES too, as the local engine does
+    try:
+        for line_no, line in source:
+            if cap is not None and stats.records_read >= cap:
+                break
+            rows.batch.append((stats.records_read, line_no, source.consumed, line))
+            stats.records_read += 1
+            held += len(line)
+            if len(rows.batch) >= batch_size or held >= BATCH_BYTES:
+                held = 0
+                if not rows.flush():
+                    return result
+    except ReadError as exc:
+        result.failure = (exc.line_no, exc.problem)
+        return result
+    finally:
+        stats.blank_lines = source.blank_lines
+        source.close()
+    if rows.batch and not rows.flush():
+        return result
+    stats.bytes_read = source.consumed
+    result.lines = source.lines
+    rows.finish()
+    return result
+
+
+class _PartRows:
+    """Scores a partition's records batch by batch into its PartResult: every row, or with
+    `keep` only the best valid ones, checked here, plus near-copies for the client to count.
+    """
+
+    def __init__(self, job: ScoreJob, result: PartResult, keep: int | None, skip_invalid: bool) -> None:
+        self.job = job
+        self.result = result
+        self.skip_invalid = skip_invalid
+        self.best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
+        self.batch: list[tuple[int, int, int, bytes]] = []  # (index, line number, end offset, line)
+        self.aside: list[Row] = []  # near-copies of targets, in checked mode
+        # --adaptive: this partition prunes against its own top K, block by block (adaptive.py).
+        self.thresholds = Thresholds(keep) if keep is not None and job.adaptive is not None else None
+        self.audit = (
+            Audit(job.adaptive.audit, job.adaptive.seed) if self.thresholds and job.adaptive else None
+        )
+
+    def _scores(self) -> list[Result]:
+        lines = [line for *_, line in self.batch]
+        thresholds = self.thresholds
+        if thresholds is None:
+            return self.job.score(lines)
+        scores: list[Result] = []
+        start = 0
+        while start < len(lines):  # one block at a time, each with its threshold
+            first = self.batch[start][0]
+            end = start + 1
+            while end < len(lines) and self.batch[end][0] // thresholds.block == first // thresholds.block:
+                end += 1
+            block_scores = self.job.score(Gated(lines[start:end], thresholds.threshold(first)))
+            for (index, *_), score in zip(self.batch[start:end], block_scores, strict=True):
+                thresholds.add(score if isinstance(score, float) else None, index)
+            scores += block_scores
+            start = end
+        return scores
+
+    def flush(self) -> bool:
+        """Score the batch; False when a bad record stops the partition."""
+        result, best, stats = self.result, self.best, self.result.stats
+        scores = self._scores()
+        for (index, line_no, end, line), score in zip(self.batch, scores, strict=True):
+            if isinstance(score, Pruned):
+                stats.add_pruned(score)
+                if self.audit is not None:
+                    self.audit.offer(index, line, score.checkpoint)
+            elif best is None:
+                result.rows.append((index, line_no, end, score, line))
+            elif isinstance(score, Contaminated):  # counted (and maybe kept aside) by the client
+                self.aside.append((index, line_no, end, score, line))
+            elif isinstance(score, Skipped):
+                if not self.skip_invalid:
+                    result.invalid = (line_no, *score)
+                    return False
+                stats.skipped[score.reason] += 1
+            else:
+                stats.add_score(score)
+                best.push(score, index, (line_no, end, line))
+        self.batch.clear()
+        return True
+
+    def finish(self) -> None:
+        best, job = self.best, self.job
+        if best is not None and self.audit is not None and self.thresholds is not None and job.spec:
+            found = self.thresholds.best()
+            for score, index, line in audit_stopped(
+                job.scorer, job.spec, self.result.stats, self.audit, found, best.k
+            ):
+                best.push(score, index, (0, 0, line))  # line number and offset serve set-aside rows only
+        if self.best is not None:
+            kept = [(i, line_no, end, score, line) for score, i, (line_no, end, line) in self.best.ranked()]
+            self.result.rows = sorted([*kept, *self.aside], key=lambda row: row[0])
+
+
+class DaskEngine:
+    """An engine for `run_select`/`run_score` (see engine.py) backed by a Dask cluster."""
+
+    def __init__(
+        self,
+        files: list[tuple[str, str, int]],
+        scheduler: str | None,
+        workers: int,
+        blocksize: int | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
+        self.files = files  # (path to show, URL to open, size on disk)
+        self.scheduler = scheduler
+        self.connect_timeout = connect_timeout
+        self.workers = workers
+        self.blocksize = blocksize  # None: from the input size and the cluster's threads
+
+    @classmethod
+    def plan(
+        cls,
+        sources: list[str],
+        *,
+        scheduler: str | None,
+        workers: int,
+        blocksize: str | None = None,
+        split: bool = True,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> DaskEngine:
+        """Resolve sources (globs too) to files; split=False: whole files only (for --limit)."""
+        # Partitions are byte ranges of JSONL; other formats would be read as broken JSON.
+        endings = tuple(end for ends in READERS for end in ends)
+        other = next((s for s in sources if file_name(s).lower().endswith(endings)), None)
+        if other is not None:
+            raise UsageError(f"--engine dask reads JSONL only; {other} needs --engine local")
+        require()
+        size: int | None = None
+        if blocksize is not None:
+            try:
+                size = int(_import("dask.utils").parse_bytes(blocksize))
+                if size < 0:
+                    raise ValueError(size)
+            except (ValueError, TypeError):
+                raise UsageError(f"--blocksize takes a size like 64MiB or 0, not {blocksize!r}") from None
+        if scheduler is not None:
+            _check_address(scheduler)
+        files = list(_resolve(sources))
+        return cls(files, scheduler, workers, size if split else 0, connect_timeout)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(length for _, _, length in self.files)
+
+    def partitions(self, threads: int) -> list[Partition]:
+        """Whole compressed files; uncompressed ones in blocks of --blocksize, by default about
+        a quarter of the input per thread (in 256 KiB .. 64 MiB), so that every thread is busy.
+        """
+        size = self.blocksize
+        if size is None:
+            size = min(max(self.total_bytes // (4 * max(threads, 1)), MIN_BLOCKSIZE), MAX_BLOCKSIZE)
+        partitions: list[Partition] = []
+        done = 0
+        for path, url, length in self.files:
+            if size and length > size and compression_of(url) is None:
+                for start in range(0, length, size):
+                    end = start + size if start + size < length else None
+                    partitions.append(Partition(path, url, start, end, done + (end or length)))
+            else:
+                partitions.append(Partition(path, url, done=done + length))
+            done += length
+        return partitions
+
+    def _client(self, stack: ExitStack) -> Any:
+        distributed = _import("distributed")
+        if self.scheduler is None:
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,  # the GIL: one scoring thread per process
+                    processes=True,
+                    dashboard_address=None,
+                    # Its HTTP endpoints on any free port: no warning when 8787 is taken.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.CRITICAL,  # its failures reach us as exceptions
+                    preload=[__name__],  # runs dask_setup in each worker process
+                )
+            )
+            return stack.enter_context(distributed.Client(cluster, set_as_default=False))
+        return stack.enter_context(connect(self.scheduler, self.connect_timeout))
+
+    def _results(
+        self, client: Any, settings: RunSettings, keep: int | None
+    ) -> Generator[tuple[Partition, PartResult], None, None]:
+        """(partition, PartResult) in input order, with a bounded number of partitions in flight."""
+        killed = _import("distributed").KilledWorker
+
+        # The targets reach each worker once: scattered with broadcast=True, every worker
+        # holds a copy, and tasks get the future, which resolves to that local copy.
+        job = client.scatter(settings.job(), broadcast=True, hash=False)
+        threads = sum(client.nthreads().values()) or self.workers
+        window = max(8, 4 * threads)
+        todo = iter(self.partitions(threads))
+        pending: deque[Any] = deque()
+
+        def submit() -> None:
+            part = next(todo, None)
+            if part is not None:
+                future = client.submit(
+                    score_partition,
+                    job,
+                    part,
+                    batch_size=settings.batch_size,
+                    keep=keep,
+                    cap=settings.limit,
+                    skip_invalid=settings.skip_invalid,
+                    pure=False,
+                )
+                pending.append((part, future))
+
+        try:
+            for _ in range(window):
+                submit()
+            while pending:
+                part, future = pending.popleft()
+                try:
+                    result = future.result()
+                except killed:
+                    raise WorkerDiedError(
+                        f"Dask workers died while scoring {shown(part.path)}; they may have run out "
+                        "of memory (try a smaller --blocksize). Nothing was written"
+                    ) from None
+                future.release()
+                submit()
+                yield part, result
+        finally:
+            # Also the targets: a cluster closed while holding scattered data logs an error.
+            client.cancel([job, *(future for _, future in pending)])
+
+    def __call__(self, settings: RunSettings, context: RunContext, top_k: int | None) -> Scored:
+        # With --limit, a partition cannot know which of its records fall under the limit,
+        # so it returns all of them (at most `limit`) and this side cuts.
+        keep = top_k if settings.limit is None else None
+        stats = context.stats
+        comparisons = settings.scorer.comparisons
+        limit = settings.limit
+        offset = 0  # global index of the partition's first record
+        line_base = 0  # lines of the file in earlier blocks
+        with ExitStack() as stack:
+            client = self._client(stack)
+            # Closed before the client (LIFO), so its cleanup can still cancel tasks.
+            results = stack.enter_context(closing(self._results(client, settings, keep)))
+            for part, result in results:
+                line_base = 0 if part.start == 0 else line_base
+                if result.failure is not None:
+                    line_no, error = result.failure
+                    raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
+                part_stats, rows, last = result.stats, result.rows, False
+                if limit is not None:
+                    room = limit - offset
+                    if room < part_stats.records_read:
+                        # The local reader stops at row `room`, having read it and the blank
+                        # lines before it (limit runs use whole-file partitions).
+                        _, line_no, end, _, _ = rows[room]
+                        part_stats = RunStats(
+                            records_read=room, blank_lines=line_no - 1 - room, bytes_read=end
+                        )
+                        rows = rows[:room]
+                    last = part_stats.records_read >= room
+                if result.invalid is not None:
+                    line_no, reason, detail = result.invalid
+                    raise InvalidRecordError(part.path, line_base + line_no, reason, detail)
+                stats += part_stats
+                for index, line_no, _, score, line in rows:
+                    if not isinstance(score, float):
+                        context.set_aside(settings.skip_invalid, part.path, line_base + line_no, score, line)
+                        continue
+                    if not result.checked:
+                        stats.add_score(score)
+                    yield score, offset + index, line
+                offset += part_stats.records_read
+                line_base += result.lines
+                stats.count_pairs(comparisons)
+                context.progress.update(stats.records_read, part.done)
+                if last:
+                    return
+
+
+def dask_setup(worker: object) -> None:
+    """Preload hook of local-cluster workers: Ctrl-C reaches the whole process group, and only
+    zipfit decides what happens next (it closes the cluster), as with the local pool.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _check_address(address: str) -> None:
+    # Before any Client: one that fails on a malformed address hangs a minute in __del__.
+    comm = _import("distributed.comm")
+    try:
+        comm.resolve_address(address)
+        scheme, location = comm.parse_address(address)
+        # An out-of-range port would read "connection refused" (the OS's word for it).
+        port = comm.parse_host_port(location)[1] if scheme in ("tcp", "tls") else 1
+        if not 0 < port < 1 << 16:
+            raise ValueError(f"port {port} is out of range (1-65535)")
+    except ValueError as exc:
+        raise UsageError(f"--scheduler {address!r} is not an address like tcp://HOST:8786: {exc}") from None
+    except OSError as exc:
+        raise ZipfitError(f"cannot resolve the Dask scheduler address {address}: {exc}") from None
+
+
+def _exists(fs: Any, fs_path: str, source: str) -> bool:
+    try:
+        return bool(fs.exists(fs_path))
+    except Exception as exc:  # as in _resolve: one line naming the URL
+        raise url_failure(source, exc) from None
+
+
+def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
+    """(path to show, URL to open, size in bytes) of every source file, globs expanded in order."""
+    local_fs = _import("fsspec.implementations.local").LocalFileSystem
+
+    for source in sources:
+        if source == STDIN:
+            raise UsageError("--engine dask reads files every worker can open, not stdin (-)")
+        fs, fs_path = url_to_fs(source)
+        local = isinstance(fs, local_fs)
+        # A name that exists as it is was already chosen over globbing (options.expanded).
+        if any(c in source for c in "*?[") and not _exists(fs, fs_path, source):
+            if local and not is_url(source):
+                names = [(p, fs._strip_protocol(p)) for p in sorted(glob.glob(source))]
+            else:
+                names = url_glob(source)
+            if not names:
+                raise InputError(f"{shown(source)}: no file matches")
+        else:
+            names = [(source, fs_path)]
+        for label, inner in names:
+            # Workers may run elsewhere: local paths go to them absolute (on a shared filesystem).
+            url = inner if local else label
+            try:
+                info = fs.info(inner)
+            except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
+                raise url_failure(label, exc) from None
+            if info.get("type") == "directory":
+                raise InputError(f"{shown(label)}: is a directory, not a JSONL file")
+            yield label, url, int(info.get("size") or 0)

@@ -1,0 +1,243 @@
+"""Engines: from run settings to the stream of scored records, on this machine or elsewhere.
+
+An engine is called as engine(settings, context, top_k) and yields (score, index, line)
+for every valid record in input order, keeping the context's counters up to date; bad
+records raise or are counted through `context.set_aside`, the one skip-or-stop rule every
+engine shares. Given top_k it may leave out records that cannot be among the top_k best.
+The local engine is here; `dask_engine.py` is the other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import orjson
+
+from ..base import checks
+from ..base.errors import InvalidRecordError
+from ..base.results import Contaminated, Pruned, Result, Skipped
+from ..base.stats import RunStats
+from ..files.batches import Batch, Slicing, read_batches
+from ..files.records import RecordError
+from ..files.writing import Sink, add_field
+from ..scoring.adaptive import DEFAULT_BLOCK, AdaptiveScorer, Audit, Thresholds
+from .presample import WarmStart, rereadable, rescore, warm_start
+from .runner import Gated, ScoreJob, map_batches
+
+CONTAMINATION_KEY = "_zipfit_contamination"  # why a record kept aside was dropped
+
+if TYPE_CHECKING:
+    from ..files.records import TextSpec
+    from ..scoring.scorers import Scorer
+    from ..selection.decontam import Decontaminator
+
+
+class ProgressSink(Protocol):
+    def update(self, records: int, bytes_done: int) -> None: ...
+
+
+class NoProgress:
+    def update(self, records: int, bytes_done: int) -> None:
+        pass
+
+
+@dataclass
+class RunSettings:
+    """What to score and how; shared by `score` and `select`."""
+
+    sources: list[str]
+    scorer: Scorer
+    spec: TextSpec
+    workers: int = 1
+    batch_size: int = 256
+    skip_invalid: bool = False
+    score_key: str = "zipfit_score"
+    shard: tuple[int, int] | None = None  # (i, n): this run's share of the input
+    shard_by: str = "record"  # "record": every n-th record; "file": every n-th file
+    limit: int | None = None  # stop after this many records (debugging)
+    decontaminate: Decontaminator | None = None
+    adaptive: AdaptiveScorer | None = None  # --adaptive: select -k stops hopeless records early
+    warnings: list[str] = field(default_factory=list)  # known before the run: shown and reported with it
+
+    def __post_init__(self) -> None:
+        checks.many("sources", self.sources, "paths")
+        checks.count("workers", self.workers)
+        checks.count("batch_size", self.batch_size)
+        if self.limit is not None:
+            checks.count("limit", self.limit)
+
+    def job(self) -> ScoreJob:
+        """What each worker receives once."""
+        return ScoreJob(self.scorer, self.spec, self.decontaminate, self.adaptive)
+
+    def slicing(self) -> Slicing:
+        by_file = self.shard_by == "file"
+        block = DEFAULT_BLOCK if self.adaptive is not None else None
+        return Slicing(
+            self.batch_size,
+            self.shard,
+            by_file,
+            self.limit,
+            self.spec.max_line_bytes,
+            block,
+            measure_long=self.skip_invalid,
+        )
+
+
+@dataclass
+class RunContext:
+    """One run's changing state: counters, progress, and where near-copies of targets go."""
+
+    stats: RunStats = field(default_factory=RunStats)
+    progress: ProgressSink = field(default_factory=NoProgress)
+    aside: Sink | None = None
+
+    def set_aside(
+        self,
+        skip_invalid: bool,
+        path: str,
+        line_no: int,
+        result: Skipped | Pruned | Contaminated,
+        line: bytes,
+    ) -> None:
+        """A record that was not scored: count a near-copy of a target (and keep it aside if
+        asked), count a bad record when skipping them, or stop the run naming file and line.
+        """
+        if isinstance(result, Pruned):  # not a bad record: one that could not reach the top K
+            self.stats.add_pruned(result)
+        elif isinstance(result, Contaminated):
+            self.stats.contaminated += 1
+            if self.aside is not None:  # with why: which target, and the matching words or NCD
+                self.aside.write(add_field(line, CONTAMINATION_KEY, orjson.loads(result.why)))
+        elif not skip_invalid:
+            raise InvalidRecordError(path, line_no, result.reason, result.detail)
+        else:
+            self.stats.skipped[result.reason] += 1
+
+
+Scored = Generator[tuple[float, int, bytes], None, None]
+Engine = Callable[[RunSettings, RunContext, "int | None"], Scored]
+
+
+def local_engine(settings: RunSettings, context: RunContext, top_k: int | None = None) -> Scored:
+    """This machine, a process pool when workers > 1; top_k serves --adaptive only."""
+    read = read_batches(settings.sources, settings.slicing(), context.stats)
+    batches = ((batch, batch.lines) for batch in read)
+    adaptive, gate, audit, warm = settings.adaptive, None, None, None
+    if adaptive is not None and top_k is not None:
+        if adaptive.exhaustive_reason is None and rereadable(settings.sources):
+            warm = warm_start(
+                settings.sources, settings.slicing(), settings.job(), settings.workers, top_k, adaptive.seed
+            )
+        gate = BlockGate(Thresholds(top_k, DEFAULT_BLOCK), warm)
+        audit = Audit(adaptive.audit, adaptive.seed)
+    # closing(): an exception in the consumer must stop the pool at once, not at GC time.
+    with closing(map_batches(settings.job(), batches, settings.workers, gate)) as scored:
+        yield from _check_results(settings, context, scored, gate, audit)
+    if gate is None or audit is None or adaptive is None or top_k is None:
+        return
+    stats = context.stats
+    if warm is not None:
+        stats.presampled, stats.start_threshold = warm.sampled, warm.threshold
+        kth = gate.thresholds.kth()
+        if kth < warm.threshold and warm.used:  # the sample misled: score what it stopped
+            found = rescore(warm, settings.sources, settings.slicing(), settings.spec, adaptive, kth, stats)
+            entered = set()
+            for score, index, line in found:
+                gate.thresholds.offer(score, index)
+                entered.add(index)
+                yield score, index, line
+            audit.discard(entered & audit.indexes())
+            stats.pruned += Counter()  # drops checkpoints left at zero
+            stats.count_pairs(settings.scorer.comparisons)
+    yield from audit_stopped(settings.scorer, settings.spec, stats, audit, gate.thresholds.best(), top_k)
+
+
+def audit_stopped(
+    scorer: Scorer,
+    spec: TextSpec,
+    stats: RunStats,
+    audit: Audit,
+    best: Sequence[tuple[float, int]],
+    k: int,
+) -> list[tuple[float, int, bytes]]:
+    """Score the audit's sample of stopped records in full and count them; the records that
+    belong among the k best (`best`: the run's (score, -index)) are returned, to be ranked."""
+
+    def exact(line: bytes) -> float | None:
+        try:
+            return scorer.score(spec.parse(line)[1])
+        except RecordError:  # parsed once already: cannot happen, but never a reason to fail
+            return None
+
+    entered = audit.finish(exact, best, k)
+    comparisons = scorer.comparisons
+    stats.audited += audit.sampled
+    stats.audit_misses += audit.misses
+    # The audit's comparisons count as the stopped records' cost; a record that belonged in
+    # the top K counts as scored, not stopped.
+    stats.pruned_pairs += (audit.sampled - audit.misses) * comparisons
+    for score, _, _, checkpoint in entered:
+        stats.pruned[checkpoint] -= 1
+        stats.add_score(score)
+    stats.pruned += Counter()  # drops checkpoints left at zero
+    stats.count_pairs(comparisons)
+    if audit.misses:
+        stats.warnings.append(
+            f"--adaptive audit: {audit.misses} of {audit.sampled} sampled stopped records belonged in "
+            "the top K and were put there; others may be missing (raise --adaptive-z, or drop --adaptive)"
+        )
+    return [(score, index, line) for score, index, line, _ in entered]
+
+
+class BlockGate:
+    """Sends a batch of block j only once blocks 0..j-2 have come back, with j's threshold
+    (raised to the sampled one, presample.py, where that is higher)."""
+
+    def __init__(self, thresholds: Thresholds, warm: WarmStart | None = None) -> None:
+        self.thresholds, self.warm = thresholds, warm
+
+    def ready(self, batch: Batch) -> bool:
+        return self.thresholds.ready(batch.first)
+
+    def payload(self, batch: Batch, items: Sequence[bytes]) -> Gated:
+        threshold = self.thresholds.threshold(batch.first)
+        if self.warm is None:
+            return Gated(items, threshold)
+        return Gated(items, *self.warm.payload(batch, threshold))
+
+
+def _check_results(
+    settings: RunSettings,
+    context: RunContext,
+    scored: Iterator[tuple[Batch, list[Result]]],
+    gate: BlockGate | None = None,
+    audit: Audit | None = None,
+) -> Iterator[tuple[float, int, bytes]]:
+    stats = context.stats
+    thresholds = gate.thresholds if gate is not None else None
+    warm = gate.warm if gate is not None else None
+    comparisons = settings.scorer.comparisons
+    records = 0
+    for batch, results in scored:
+        for offset, (line_no, index, line, result) in enumerate(
+            zip(batch.line_nos, batch.indexes, batch.lines, results, strict=True)
+        ):
+            if thresholds is not None:
+                thresholds.add(result if isinstance(result, float) else None, index)
+            if not isinstance(result, float):
+                if audit is not None and isinstance(result, Pruned):
+                    audit.offer(index, line, result.checkpoint)
+                    if warm is not None:
+                        warm.note(batch.first + offset)
+                context.set_aside(settings.skip_invalid, batch.path, line_no, result, line)
+                continue
+            stats.add_score(result)
+            yield result, index, line
+        records += len(results)
+        stats.count_pairs(comparisons)
+        context.progress.update(records, batch.bytes_done)

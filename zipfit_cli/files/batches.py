@@ -1,0 +1,114 @@
+"""Records of every source in input order, cut into batches for the workers, with their keys.
+
+A record's key: (file number << FILE_SHIFT) | its position among the file's records. Keys
+sort in input order, break score ties, and need no count of earlier files, so a shard
+given whole files can compute them. `--shard I/N` takes the records whose position among
+the records of all sources leaves remainder I; with shard_by="file" it takes whole files
+(file number % N == I) and reads no other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from ..base.errors import shown
+from ..base.stats import RunStats
+from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, LongLine, file_size
+from .sources import RecordSource, open_source
+
+FILE_SHIFT = 40
+# Raw line bytes a batch holds at most (a record larger than this is a batch of its own):
+# with large records, a count of records alone would let a batch hold gigabytes. Memory is
+# then about workers x batches in flight (runner.map_batches) x this, plus the top K records.
+BATCH_BYTES = 8 << 20
+
+
+@dataclass
+class Batch:
+    path: str
+    first: int = 0  # position of the first record among this run's records
+    line_nos: list[int] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    bytes_done: int = 0  # bytes on disk of the whole input read when the batch was cut
+
+
+@dataclass(frozen=True)
+class Slicing:
+    """Which records a run takes: its shard, and at most `limit` of them."""
+
+    size: int = 256  # records per batch
+    shard: tuple[int, int] | None = None  # (i, n)
+    by_file: bool = False
+    limit: int | None = None
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    block: int | None = None  # cut batches where the run's record count reaches a multiple of this
+    # False (runs that stop at a bad record): a line over max_line_bytes ends the reading at
+    # once, at the end of its batch, instead of being read to its end (/dev/zero has none).
+    measure_long: bool = True
+    max_bytes: int = BATCH_BYTES  # raw line bytes per batch, whatever the count
+
+
+def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> Iterator[Batch]:
+    """Batches of this run's records in input order; a batch never spans two files."""
+    position = 0  # among the records of all sources read
+    done_before = 0
+    shard_i, shard_n = slicing.shard or (0, 1)
+    by_file, limit, max_line_bytes = slicing.by_file, slicing.limit, slicing.max_line_bytes
+    # Counts of the input itself (blank lines, bytes): with record shards every shard reads
+    # everything, so shard 0 alone counts them and a merge adds up to the single run's.
+    counts_input = by_file or shard_i == 0
+    for file_no, path in enumerate(sources):
+        if by_file and file_no % shard_n != shard_i:
+            done_before += file_size(path) or 0
+            continue
+        source = open_source(path, max_line_bytes, slicing.measure_long)
+        base = file_no << FILE_SHIFT
+        in_file = 0
+        batch, held = Batch(path, stats.records_read), 0  # held: the batch's line bytes
+        try:
+            for line_no, line in source:
+                if limit is not None and position >= limit:
+                    break
+                stop = False
+                if by_file or position % shard_n == shard_i:
+                    if batch.lines and held + len(line) > slicing.max_bytes:
+                        batch.bytes_done = done_before + _done(source)
+                        yield batch
+                        batch, held = Batch(path, stats.records_read), 0
+                    held += len(line)  # a LongLine holds only its marker
+                    batch.line_nos.append(line_no)
+                    batch.indexes.append(base | in_file)
+                    batch.lines.append(line)
+                    stats.records_read += 1
+                    stop = isinstance(line, LongLine) and not line.measured
+                position += 1
+                in_file += 1
+                at_edge = slicing.block is not None and stats.records_read % slicing.block == 0
+                if len(batch.lines) >= slicing.size or (at_edge and batch.lines) or stop:
+                    batch.bytes_done = done_before + _done(source)
+                    yield batch
+                    if stop:  # the run stops at this record: results before it come first
+                        return
+                    batch, held = Batch(path, stats.records_read), 0
+        finally:
+            source.close()
+        if in_file == 0:  # a truncated upstream file, say: exit 0 would hide it from a cron job
+            stats.warnings.append(f"{'stdin' if path == STDIN else shown(path)} holds no records")
+        size = file_size(path)
+        done_before += source.consumed if size is None else size
+        if counts_input:
+            stats.blank_lines += source.blank_lines
+            stats.bytes_read += source.consumed
+        if batch.lines:
+            batch.bytes_done = done_before
+            yield batch
+        if limit is not None and position >= limit:
+            return
+
+
+def _done(source: RecordSource) -> int:
+    """Bytes of the file read so far: on disk when known, else decompressed."""
+    on_disk = source.position()
+    return source.consumed if on_disk is None else on_disk

@@ -1,0 +1,425 @@
+"""Parquet in and out, through pyarrow (the optional `[parquet]` extra).
+
+In: `ParquetSource` yields every row as one JSON object, read a batch at a time (memory
+bounded by a row group, never the whole file). Values become what `pyarrow`'s `to_pylist`
+gives, then JSON by these rules (see `_json_default`), which `ParquetSink` reverses:
+
+- struct: a nested object (so `--text-key meta.content` reaches into it); list: an array;
+  map: an array of `[key, value]` pairs
+- date, time, timestamp: ISO 8601 text (`2024-05-01T12:00:00+00:00`); nanoseconds are cut
+  to microseconds, which is what Python's datetime holds
+- decimal: its digits as text (`"12.50"`); duration: seconds as a number
+- binary: its UTF-8 text when it is valid UTF-8 and does not start with `base64:`; otherwise
+  `"base64:"` and the standard base64 of the bytes, so the two cannot be confused
+- NaN and infinite floats: null (JSON has no such numbers)
+
+Out: `ParquetSink` parses the JSON lines an `Output` is given and writes row groups. The
+schema is the one given (the input's, when every source is Parquet of one schema, plus
+the score column as float64), else inferred from the first row group; a later record
+that does not fit it is an OutputError naming the field.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any
+
+import orjson
+
+from ..base.errors import InputError, UsageError, ZipfitError, shown
+from .output import OutputError
+from .reading import (
+    DEFAULT_MAX_LINE_BYTES,
+    LongLine,
+    ReadError,
+    file_name,
+    file_size,
+    is_url,
+    open_local,
+    open_url,
+)
+
+BASE64_PREFIX = "base64:"
+# Rows handed to to_pylist at once: their Python objects are what a batch costs in memory.
+BATCH_ROWS = 1024
+# A row group of the output: whichever comes first.
+GROUP_ROWS = 10_000
+GROUP_BYTES = 64 << 20
+
+
+def pyarrow_modules(doing: str = "reading") -> tuple[Any, Any]:
+    """(pyarrow, pyarrow.parquet), or the one-line error naming the extra."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise UsageError(f"{doing} Parquet needs pyarrow: pip install 'zipfit-cli[parquet]'") from None
+    return pyarrow, pyarrow.parquet
+
+
+def is_parquet(path: str) -> bool:
+    return file_name(path).lower().endswith(".parquet")
+
+
+def open_file(path: str) -> tuple[IO[bytes], int | None]:
+    """(binary file, its size if known) for a local path, or an fsspec URL ("scheme://...")."""
+    if is_url(path):
+        return open_url(path), file_size(path)
+    local = open_local(path, "Parquet")
+    return local, os.fstat(local.fileno()).st_size
+
+
+def _open_parquet(path: str) -> tuple[Any, IO[bytes], int | None]:
+    """(ParquetFile, the open file, its size); a file that is not Parquet is an InputError."""
+    pa, pq = pyarrow_modules()
+    handle, size = open_file(path)
+    try:
+        return pq.ParquetFile(handle), handle, size
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        handle.close()
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{shown(path)}: not a readable Parquet file ({problem})") from None
+
+
+def _bytes_to_json(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and not text.startswith(BASE64_PREFIX):
+        return text
+    return BASE64_PREFIX + base64.b64encode(data).decode("ascii")
+
+
+def _json_default(value: Any) -> Any:
+    """What orjson cannot encode by itself, as the module docstring says."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return _bytes_to_json(bytes(value))
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, datetime.date | datetime.time):  # subclasses orjson refuses (pandas')
+        return value.isoformat()
+    raise TypeError(f"cannot write a {type(value).__name__} as JSON")
+
+
+def _micro(kind: Any) -> Any:
+    """`kind` with nanosecond temporal types (recursively) at microseconds, for to_pylist."""
+    pa, _ = pyarrow_modules()
+    t = pa.types
+    if (t.is_timestamp(kind) or t.is_time64(kind) or t.is_duration(kind)) and kind.unit == "ns":
+        if t.is_timestamp(kind):
+            return pa.timestamp("us", kind.tz)
+        return pa.time64("us") if t.is_time64(kind) else pa.duration("us")
+    if t.is_struct(kind):
+        return pa.struct([f.with_type(_micro(f.type)) for f in kind])
+    if t.is_large_list(kind):
+        return pa.large_list(kind.value_field.with_type(_micro(kind.value_type)))
+    if t.is_list(kind):
+        return pa.list_(kind.value_field.with_type(_micro(kind.value_type)))
+    if t.is_map(kind):
+        return pa.map_(kind.key_field.with_type(_micro(kind.key_type)), _micro(kind.item_type))
+    return kind
+
+
+class ParquetSource:
+    """The rows of one Parquet file as JSON objects, numbered from 1; see the module docstring.
+
+    Progress (`consumed`, `position()`) is the file's size times the share of rows read.
+    """
+
+    def __init__(
+        self, path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, measure_long: bool = True
+    ) -> None:  # measure_long: a row is read whole by pyarrow anyway
+        self.path = path
+        self.max_line_bytes = max_line_bytes
+        self.blank_lines = 0  # a table has no blank lines
+        self._file, self._handle, size = _open_parquet(path)
+        self._rows_total: int = self._file.metadata.num_rows
+        self._size = size or 0
+        self._rows_read = 0
+
+    @property
+    def consumed(self) -> int:
+        if self._rows_total == 0:
+            return self._size
+        return self._size * self._rows_read // self._rows_total
+
+    def position(self) -> int | None:
+        return self.consumed
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        pa, _ = pyarrow_modules()
+        schema = self._file.schema_arrow
+        wanted = [_micro(f.type) for f in schema]
+        casts = [i for i, (f, w) in enumerate(zip(schema, wanted, strict=True)) if f.type != w]
+        limit = self.max_line_bytes
+        dumps, default, option = orjson.dumps, _json_default, orjson.OPT_APPEND_NEWLINE
+        try:
+            for batch in self._file.iter_batches(batch_size=BATCH_ROWS):
+                if casts:
+                    columns = list(batch.columns)
+                    for i in casts:
+                        columns[i] = columns[i].cast(wanted[i], safe=False)
+                    batch = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+                for row in batch.to_pylist():
+                    self._rows_read += 1
+                    try:
+                        line = dumps(row, default=default, option=option)
+                    except orjson.JSONEncodeError as exc:
+                        where = f"{shown(self.path)}:{self._rows_read}"
+                        raise InputError(f"{where}: row cannot be JSON: {exc}") from None
+                    yield self._rows_read, line if len(line) <= limit + 1 else LongLine(len(line), limit)
+        except (pa.ArrowException, OSError) as exc:
+            raise ReadError(self.path, self._rows_read + 1, str(exc).splitlines()[0]) from None
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def source_schema(sources: Sequence[str], score_key: str) -> Any:
+    """The output schema when every source is Parquet of one schema: theirs (without schema
+    metadata) with the score column as float64, appended or in place of one of that name.
+    None otherwise, or when a source cannot be read now: the schema is then inferred.
+    """
+    if not sources or not all(is_parquet(s) for s in sources):
+        return None
+    pa, _ = pyarrow_modules()
+    schemas = []
+    for path in sources:
+        try:
+            parquet, handle, _ = _open_parquet(path)
+        except ZipfitError:
+            return None
+        with handle:
+            schemas.append(parquet.schema_arrow.remove_metadata())
+    first = schemas[0]
+    if any(not s.equals(first) for s in schemas[1:]):
+        return None
+    score = pa.field(score_key, pa.float64())
+    at = first.get_field_index(score_key)
+    return first.set(at, score) if at >= 0 else first.append(score)
+
+
+# Arrow marks an extension type by this metadata key; reading one back would construct a
+# type registered under a name the bytes choose, so parts carry plain types only.
+_EXTENSION_MARK = b"ARROW:extension"
+
+
+def schema_text(schema: Any) -> str | None:
+    """A schema as text a part's trailer can carry: base64 of its Arrow IPC bytes (None
+    for a schema with extension types; the merge then infers one from the records)."""
+    data = schema.serialize().to_pybytes()
+    return None if _EXTENSION_MARK in data else base64.b64encode(data).decode("ascii")
+
+
+def schema_from_text(text: str, where: str) -> Any:
+    """The schema `schema_text` wrote; anything else is an InputError naming `where`."""
+    pa, _ = pyarrow_modules("writing")
+    import pyarrow.ipc
+
+    bad = InputError(f"{shown(where)}: parquet_schema is not a schema zipfit wrote; the part was modified")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise bad from None
+    if _EXTENSION_MARK in data:
+        raise bad
+    try:
+        schema = pyarrow.ipc.read_schema(pa.py_buffer(data))
+    except (pa.ArrowException, ValueError, TypeError, OSError):
+        raise bad from None
+    if len(set(schema.names)) != len(schema.names):  # a Parquet file no reader can address
+        raise bad
+    return schema
+
+
+def _from_json(kind: Any) -> Callable[[Any], Any] | None:
+    """A function that turns a JSON value back into the Python value pyarrow takes for a
+    column of type `kind` (reversing the rules above), or None when none is needed."""
+    pa, _ = pyarrow_modules()
+    t = pa.types
+    if t.is_binary(kind) or t.is_large_binary(kind) or t.is_fixed_size_binary(kind):
+        return _json_to_bytes
+    if t.is_timestamp(kind):
+        return datetime.datetime.fromisoformat
+    if t.is_date(kind):
+        return datetime.date.fromisoformat
+    if t.is_time(kind):
+        return datetime.time.fromisoformat
+    if t.is_decimal(kind):
+        return decimal.Decimal
+    if t.is_duration(kind):
+        return lambda v: datetime.timedelta(seconds=v)
+    if t.is_struct(kind):
+        inner = {f.name: c for f in kind if (c := _from_json(f.type)) is not None}
+        if not inner:
+            return None
+        return lambda v: {k: (x if x is None or k not in inner else inner[k](x)) for k, x in v.items()}
+    if t.is_list(kind) or t.is_large_list(kind) or t.is_fixed_size_list(kind):
+        item = _from_json(kind.value_type)
+        return None if item is None else (lambda v: [x if x is None else item(x) for x in v])
+    if t.is_map(kind):
+        key = _from_json(kind.key_type) or _same
+        value = _from_json(kind.item_type) or _same
+        return lambda v: [(key(k), x if x is None else value(x)) for k, x in v]
+    return None
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _json_to_bytes(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"{type(value).__name__} where text or base64 was expected")
+    if value.startswith(BASE64_PREFIX):
+        return base64.b64decode(value[len(BASE64_PREFIX) :], validate=True)
+    return value.encode("utf-8")
+
+
+class ParquetSink:
+    """Writes the JSON lines it is given (objects, one a line) to `raw` as Parquet, a row
+    group at a time; see the module docstring for the schema. `raw` stays open."""
+
+    def __init__(self, raw: IO[bytes], path: str, schema: Any = None) -> None:
+        self._pa, self._pq = pyarrow_modules("writing")
+        self._raw = raw
+        self.path = path
+        self._schema = schema
+        self._given = schema is not None  # the inputs' schema, not one inferred here
+        self._writer: Any = None
+        self._rows: list[dict[str, Any]] = []
+        self._size = 0
+        self._pending = b""  # a line not yet ended
+        self._written = 0  # records in finished row groups
+        self._discarded = False
+
+    def write(self, data: bytes) -> None:
+        data = self._pending + data
+        lines = data.split(b"\n")
+        self._pending = lines.pop()
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                row = None
+            if not isinstance(row, dict):
+                raise OutputError(
+                    f"cannot write {shown(self.path)}: record {self._record_no()} is not a JSON object"
+                )
+            self._rows.append(row)
+            self._size += len(line)
+            if len(self._rows) >= GROUP_ROWS or self._size >= GROUP_BYTES:
+                self._flush()
+
+    def _record_no(self) -> str:
+        return f"{self._written + len(self._rows) + 1:,}"
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        table = self._table(self._rows)
+        try:
+            if self._writer is None:
+                self._writer = self._pq.ParquetWriter(self._raw, table.schema)
+            self._writer.write_table(table, row_group_size=len(self._rows))
+        except self._pa.ArrowInvalid as exc:  # a null in a column the schema says is never null
+            raise OutputError(
+                f"cannot write {shown(self.path)}: records do not fit {self._whose()} ({shown(exc)})"
+            ) from None
+        self._written += len(self._rows)
+        self._rows, self._size = [], 0
+
+    def _table(self, rows: list[dict[str, Any]]) -> Any:
+        pa = self._pa
+        if self._schema is None:  # the first row group: names in order of appearance, types inferred
+            names = list(dict.fromkeys(k for row in rows for k in row))
+            columns = []
+            for name in names:
+                try:
+                    columns.append(pa.array([row.get(name) for row in rows]))
+                except (pa.ArrowException, OverflowError) as exc:
+                    raise OutputError(
+                        f"cannot write {shown(self.path)}: field {name!r} has values of no one Parquet type "
+                        f"in the first {len(rows):,} records ({str(exc).splitlines()[0]})"
+                    ) from None
+            self._schema = pa.schema([pa.field(n, c.type) for n, c in zip(names, columns, strict=True)])
+            return pa.Table.from_arrays(columns, schema=self._schema)
+        known = set(self._schema.names)
+        for i, row in enumerate(rows):
+            extra = next((k for k in row if k not in known), None)
+            if extra is not None:
+                where = shown(self.path)
+                raise OutputError(f"cannot write {where}: {self._misfit(i, extra)}: no such column")
+        columns = []
+        for field in self._schema:
+            convert = _from_json(field.type)
+            values = [row.get(field.name) for row in rows]
+            try:
+                if convert is not None:
+                    values = [v if v is None else convert(v) for v in values]
+                columns.append(pa.array(values, type=field.type))
+            except (pa.ArrowException, *_MISFITS) as exc:
+                at = next((i for i, v in enumerate(values) if not _fits(pa, v, field.type, convert)), 0)
+                problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise OutputError(
+                    f"cannot write {shown(self.path)}: {self._misfit(at, field.name)}: "
+                    f"not {field.type} ({problem})"
+                ) from None
+        return pa.Table.from_arrays(columns, schema=self._schema)
+
+    def _whose(self) -> str:
+        return "the input Parquet schema" if self._given else "the schema of the first row group"
+
+    def _misfit(self, index: int, name: str) -> str:
+        return f"field {name!r} of record {self._written + index + 1:,} does not fit {self._whose()}"
+
+    def flush(self) -> None:
+        """Rows are written a row group at a time; nothing to do until one is full."""
+
+    def close(self) -> None:
+        """Write what is left and the footer; an empty output still gets a schema."""
+        if self._discarded:
+            return
+        self._flush()
+        if self._writer is None:
+            schema = self._schema if self._schema is not None else self._pa.schema([])
+            self._writer = self._pq.ParquetWriter(self._raw, schema)
+        self._writer.close()
+
+    def discard(self) -> None:
+        """Drop everything: the file is being removed."""
+        self._rows = []
+        if self._writer is not None:
+            # Its __del__ would write the footer into a file that is closed and gone by then.
+            self._writer.is_open = False
+            self._writer = None
+        self._discarded = True
+
+
+# What turning JSON values into a column can raise when they do not fit its type (a schema
+# from a part is data too: a struct where a string was comes back as AttributeError).
+_MISFITS: tuple[type[Exception], ...] = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    TypeError,
+    ValueError,
+    decimal.InvalidOperation,
+)
+
+
+def _fits(pa: Any, value: Any, kind: Any, convert: Callable[[Any], Any] | None) -> bool:
+    try:
+        pa.array([value if value is None or convert is None else convert(value)], type=kind)
+    except Exception:
+        return False
+    return True

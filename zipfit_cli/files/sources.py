@@ -1,0 +1,114 @@
+"""Record sources: where records come from, one reader class per input format.
+
+A source yields `(number, record)` for every record of one input in order: `number`
+counts from 1 (the line, or the row) and is what errors name; `record` is one JSON object
+as bytes, which is what workers parse and what the output keeps. It counts the blank
+lines it passes (`blank_lines`), says how many bytes of the input it has consumed
+(`consumed`, and `position()` on disk when known, for progress) and is closed after use.
+
+Adding a format: one module with a class shaped like `JsonlSource`, plus one line in
+READERS. JSONL (plain or compressed) reads everything no other reader claims.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from typing import Protocol
+
+from .reading import DEFAULT_MAX_LINE_BYTES, WHITESPACE, LineReader, file_name
+
+
+class RecordSource(Protocol):
+    path: str
+    blank_lines: int
+
+    @property
+    def consumed(self) -> int: ...
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]: ...
+
+    def position(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+class JsonlSource:
+    """JSON Lines, one record a line; `.gz`, `.bz2`, `.xz`, `.zst` by name, stdin by magic bytes.
+
+    Blank lines are not records: they are counted and passed over.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        lines: LineReader | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        measure_long: bool = True,
+    ) -> None:
+        self.path = path
+        self._lines = lines or LineReader(path, max_line_bytes=max_line_bytes, measure_long=measure_long)
+        self.blank_lines = 0
+
+    @classmethod
+    def open_range(
+        cls,
+        path: str,
+        url: str,
+        start: int = 0,
+        end: int | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> JsonlSource:
+        """The records whose lines start in [start, end) of `url` (fsspec), for Dask partitions."""
+        return cls(path, LineReader.open_range(path, url, start, end, max_line_bytes))
+
+    @property
+    def consumed(self) -> int:
+        return self._lines.consumed
+
+    @property
+    def lines(self) -> int:
+        """Lines read so far, blank ones included."""
+        return self._lines.lines
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        for line_no, line in self._lines:
+            if line.strip(WHITESPACE):
+                yield line_no, line
+            else:
+                self.blank_lines += 1
+
+    def position(self) -> int | None:
+        return self._lines.position()
+
+    def close(self) -> None:
+        self._lines.close()
+
+
+COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zst", ".zstd")  # endings reading.compression_of knows
+TABLES = tuple(f"{name}{packed}" for name in (".csv", ".tsv") for packed in COMPRESSED)
+
+# Name endings -> "module:class" of the reader for them; the first match wins.
+READERS: dict[tuple[str, ...], str] = {
+    (".parquet",): "zipfit_cli.files.parquet:ParquetSource",
+    tuple(
+        f"{name}{packed}" for name in (".csv", ".tsv") for packed in COMPRESSED
+    ): "zipfit_cli.files.delimited:CsvSource",
+}
+
+
+def open_source(
+    path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, measure_long: bool = True
+) -> RecordSource:
+    """The source that reads `path`, chosen by its name; JSONL when no reader claims it.
+    Lines (or rows) longer than `max_line_bytes` come as `LongLine`s: too_long records;
+    measure_long=False: as soon as they are known to be long (reading.capped_lines)."""
+    name = file_name(path).lower()
+    for endings, where in READERS.items():
+        if name.endswith(endings):
+            module, cls = where.split(":")
+            source: RecordSource = getattr(importlib.import_module(module), cls)(
+                path, max_line_bytes, measure_long
+            )
+            return source
+    return JsonlSource(path, max_line_bytes=max_line_bytes, measure_long=measure_long)

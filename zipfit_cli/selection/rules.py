@@ -1,0 +1,57 @@
+"""Selection rules applied in rank order after scoring: drop duplicates, stop at a budget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..base.stats import RunStats
+from ..files.records import TextSpec
+from .budget import BudgetTally, SizeCounter, make_counter, take_within_budget
+from .dedupe import Deduper
+
+
+@dataclass
+class Filters:
+    """Selection rules applied in rank order, after scoring (they need the ranked stream)."""
+
+    dedupe: Deduper | None = None
+    budget: int | None = None
+    counter: SizeCounter | None = None  # what the budget counts: tokens or characters
+
+    def __bool__(self) -> bool:
+        return self.dedupe is not None or self.budget is not None
+
+
+def apply_filters(
+    ranked: Iterator[tuple[float, int, bytes]], spec: TextSpec, filters: Filters, stats: RunStats
+) -> Iterator[tuple[float, int, bytes]]:
+    """Drop duplicates (the first in rank order stays), then stop before the budget overflows."""
+    records = ranked
+    if filters.dedupe is not None:
+        records = _without_duplicates(records, spec, filters.dedupe, stats)
+    if filters.budget is not None:
+        count = filters.counter or make_counter("approx")
+        tally = BudgetTally()
+
+        def size(record: tuple[float, int, bytes]) -> int:
+            return count(spec.parse(record[2])[1])
+
+        stats.budget_used = 0
+        stats.budget_unit = "characters" if count.spec == "chars" else "tokens"
+        for record in take_within_budget(records, size, filters.budget, tally):
+            stats.budget_used = tally.used
+            yield record
+        return
+    yield from records
+
+
+def _without_duplicates(
+    ranked: Iterator[tuple[float, int, bytes]], spec: TextSpec, dedupe: Deduper, stats: RunStats
+) -> Iterator[tuple[float, int, bytes]]:
+    for record in ranked:
+        kind = dedupe.check(spec.parse(record[2])[1])
+        if kind is None:
+            yield record
+        else:
+            stats.duplicates[kind] += 1
