@@ -257,7 +257,8 @@ def test_blocks_cover_every_line_once(tmp_path: Path) -> None:
     # In-process, no cluster: for block sizes around the line lengths, lines starting exactly
     # at a block's first byte, or spanning several blocks, must each land in one block.
     pytest.importorskip("distributed")
-    from zipfit_cli.engines.dask_engine import DaskEngine, score_partition
+    from zipfit_cli.engines.dask_engine import DaskEngine
+    from zipfit_cli.engines.dask_worker import score_partition
     from zipfit_cli.engines.runner import ScoreJob
     from zipfit_cli.files.records import TextSpec
     from zipfit_cli.scoring.pairwise import TargetSet

@@ -446,7 +446,7 @@ def test_too_long_line_in_a_gzip_bomb(tmp_path: Path, source_lines: list[bytes])
 
 def test_dask_partition_reader_applies_the_cap(tmp_path: Path, source_lines: list[bytes]) -> None:
     pytest.importorskip("fsspec")
-    from zipfit_cli.engines.dask_engine import Partition, score_partition
+    from zipfit_cli.engines.dask_worker import Partition, score_partition
     from zipfit_cli.engines.runner import ScoreJob
     from zipfit_cli.files.records import TextSpec
     from zipfit_cli.scoring.pairwise import TargetSet

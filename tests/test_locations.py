@@ -214,7 +214,7 @@ def test_url_globs_inside_chained_urls_keep_the_chain(tmp_path: Path, source_lin
 
 
 def test_url_glob_matches_keep_host_port_and_credentials() -> None:
-    from zipfit_cli.files.reading import matched_url
+    from zipfit_cli.files.locations import matched_url
 
     class Bare:  # a filesystem's own spelling loses the URL's host part
         def unstrip_protocol(self, path: str) -> str:

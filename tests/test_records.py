@@ -16,7 +16,8 @@ import zstandard
 from conftest import FAST, ok, records, run
 
 from zipfit_cli.base.errors import InputError, UsageError
-from zipfit_cli.files.reading import compression_of, read_lines
+from zipfit_cli.files.compression import compression_of
+from zipfit_cli.files.reading import read_lines
 from zipfit_cli.files.records import REASONS, RecordError, TextSpec, key_path, load_texts
 
 COMPRESS = {
@@ -346,7 +347,7 @@ def test_load_targets_empty(tmp_path: Path) -> None:
 def test_zstd_reader_in_tiny_chunks_keeps_every_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import zstandard
 
-    from zipfit_cli.files import reading
+    from zipfit_cli.files import compression, reading
 
     lines = [json.dumps({"text": f"line {i} " + "x" * (i % 50)}).encode() + b"\n" for i in range(3000)]
     data = b"".join(lines)
@@ -355,7 +356,7 @@ def test_zstd_reader_in_tiny_chunks_keeps_every_byte(tmp_path: Path, monkeypatch
     )
     path = tmp_path / "two-frames.jsonl.zst"
     path.write_bytes(frames)
-    monkeypatch.setattr(reading._ZstdReader, "CHUNK", 7)  # frame edges fall mid-chunk
+    monkeypatch.setattr(compression._ZstdReader, "CHUNK", 7)  # frame edges fall mid-chunk
     assert [line for _, line in reading.read_lines(str(path))] == lines
 
 

@@ -1,5 +1,5 @@
 """Foundations every layer may use: errors and exit codes, argument checks, typed results,
 run counters, the version.
 
-Layering (checked by `make lint`, import-linter): Imports nothing else from zipfit_cli.
+Layering (checked by `make lint`, import-linter): May import nothing else from zipfit_cli.
 """

@@ -17,9 +17,10 @@ import orjson
 from ..base.errors import InputError, Terminated, UsageError, faithful, redacted, shown, stored
 from ..base.stats import RunStats
 from ..engines.engine import Engine, RunSettings, local_engine
+from ..files.locations import expand_paths, input_size
 from ..files.output import Output, is_parquet_output, publish_all
 from ..files.output_checks import check_outputs
-from ..files.reading import DEFAULT_MAX_LINE_BYTES, expand_paths, input_size
+from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
 from ..files.writing import Shape, output_shape, refuse_ranked_attributes
 from ..runs.merge import run_merge

@@ -14,7 +14,8 @@ from enum import Enum
 from pathlib import Path
 
 from ..engines.dask_connect import DEFAULT_CONNECT_TIMEOUT
-from ..files.reading import DEFAULT_MAX_LINE_BYTES, STDIN
+from ..files.locations import STDIN
+from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..scoring.adaptive import DEFAULT_AUDIT, DEFAULT_Z
 from ..scoring.compressors import COMPRESSORS
 from ..scoring.contrast import DEFAULT_BACKGROUND_SIZE, DEFAULT_WEIGHT

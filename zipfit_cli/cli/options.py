@@ -17,7 +17,8 @@ from typing import Any
 from ..base.errors import UsageError, shown
 from ..engines.engine import RunSettings
 from ..engines.runner import default_workers
-from ..files.reading import STDIN, expand_paths, is_plain_text
+from ..files.locations import STDIN, expand_paths
+from ..files.reading import is_plain_text
 from ..files.records import TextSpec, key_path, load_texts
 from ..files.shards import INDEX_KEY, PART_KEY, parse_shard
 from ..files.writing import check_output_format

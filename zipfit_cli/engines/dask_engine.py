@@ -15,40 +15,23 @@ from __future__ import annotations
 import glob
 import importlib
 import logging
-import signal
 from collections import deque
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack, closing
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..base.errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
-from ..base.results import Contaminated, Pruned, Result, Skipped
 from ..base.stats import RunStats
-from ..files.batches import BATCH_BYTES
-from ..files.reading import (
-    DEFAULT_MAX_LINE_BYTES,
-    STDIN,
-    ReadError,
-    compression_of,
-    file_name,
-    is_url,
-    url_failure,
-    url_glob,
-    url_to_fs,
-)
-from ..files.sources import READERS, JsonlSource
-from ..scoring.adaptive import Audit, Thresholds
-from ..selection.ranking import TopK
+from ..files.compression import compression_of
+from ..files.locations import STDIN, file_name, is_url, url_failure, url_glob, url_to_fs
+from ..files.sources import READERS
+from . import dask_worker
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
-from .engine import RunContext, RunSettings, Scored, audit_stopped
-from .runner import Gated, ScoreJob
+from .dask_worker import Partition, PartResult, score_partition
+from .engine import RunContext, RunSettings, Scored
 
 MIN_BLOCKSIZE, MAX_BLOCKSIZE = 256 << 10, 64 << 20
 INSTALL_HINT = "--engine dask needs Dask: pip install 'zipfit-cli[dask]'"
-
-# (index within the partition, line number within it, offset after the line, result, line)
-Row = tuple[int, int, int, Result, bytes]
 
 
 def _import(name: str) -> Any:
@@ -63,151 +46,6 @@ def require() -> None:
             _import(name)
         except ImportError:
             raise UsageError(f"{INSTALL_HINT} (cannot import {name})") from None
-
-
-@dataclass(frozen=True)
-class Partition:
-    """A piece of one source: the whole file, or the lines that start in [start, end)."""
-
-    path: str  # as the user named it (or a glob expanded it); shown in errors
-    url: str  # what a worker opens: an absolute local path or an fsspec URL
-    start: int = 0
-    end: int | None = None  # None: to the end of the file
-    done: int = 0  # bytes on disk of the whole input up to the end of this partition
-
-
-@dataclass
-class PartResult:
-    stats: RunStats  # reading counters; with checked rows also scores and skipped reasons
-    lines: int = 0  # physical lines: later blocks of the same file number theirs after these
-    rows: list[Row] = field(default_factory=list)  # input order
-    checked: bool = False  # rows were checked on the worker: valid top-K rows only
-    invalid: tuple[int, str, str] | None = None  # checked: first bad record (line, reason, detail)
-    failure: tuple[int, str] | None = None  # the file could not be read: (line, error)
-
-
-def score_partition(
-    job: ScoreJob,
-    part: Partition,
-    *,
-    batch_size: int,
-    keep: int | None,
-    cap: int | None,
-    skip_invalid: bool,
-) -> PartResult:
-    """Runs on a worker: read one partition, score it, return counters and rows.
-
-    keep: return only the `keep` best valid rows, checking bad records here. cap: read at
-    most this many records (--limit); the next non-blank line is still read and counted,
-    as the local reader does.
-    """
-    stats = RunStats()
-    result = PartResult(stats, checked=keep is not None)
-    rows = _PartRows(job, result, keep, skip_invalid)
-    try:
-        limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES
-        source = JsonlSource.open_range(part.path, part.url, part.start, part.end, limit)
-    except OSError as exc:
-        result.failure = (1, str(exc))
-        return result
-    held = 0  # line bytes in rows.batch: cut at BATCH_BYTES too, as the local engine does
-    try:
-        for line_no, line in source:
-            if cap is not None and stats.records_read >= cap:
-                break
-            rows.batch.append((stats.records_read, line_no, source.consumed, line))
-            stats.records_read += 1
-            held += len(line)
-            if len(rows.batch) >= batch_size or held >= BATCH_BYTES:
-                held = 0
-                if not rows.flush():
-                    return result
-    except ReadError as exc:
-        result.failure = (exc.line_no, exc.problem)
-        return result
-    finally:
-        stats.blank_lines = source.blank_lines
-        source.close()
-    if rows.batch and not rows.flush():
-        return result
-    stats.bytes_read = source.consumed
-    result.lines = source.lines
-    rows.finish()
-    return result
-
-
-class _PartRows:
-    """Scores a partition's records batch by batch into its PartResult: every row, or with
-    `keep` only the best valid ones, checked here, plus near-copies for the client to count.
-    """
-
-    def __init__(self, job: ScoreJob, result: PartResult, keep: int | None, skip_invalid: bool) -> None:
-        self.job = job
-        self.result = result
-        self.skip_invalid = skip_invalid
-        self.best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
-        self.batch: list[tuple[int, int, int, bytes]] = []  # (index, line number, end offset, line)
-        self.aside: list[Row] = []  # near-copies of targets, in checked mode
-        # --adaptive: this partition prunes against its own top K, block by block (adaptive.py).
-        self.thresholds = Thresholds(keep) if keep is not None and job.adaptive is not None else None
-        self.audit = (
-            Audit(job.adaptive.audit, job.adaptive.seed) if self.thresholds and job.adaptive else None
-        )
-
-    def _scores(self) -> list[Result]:
-        lines = [line for *_, line in self.batch]
-        thresholds = self.thresholds
-        if thresholds is None:
-            return self.job.score(lines)
-        scores: list[Result] = []
-        start = 0
-        while start < len(lines):  # one block at a time, each with its threshold
-            first = self.batch[start][0]
-            end = start + 1
-            while end < len(lines) and self.batch[end][0] // thresholds.block == first // thresholds.block:
-                end += 1
-            block_scores = self.job.score(Gated(lines[start:end], thresholds.threshold(first)))
-            for (index, *_), score in zip(self.batch[start:end], block_scores, strict=True):
-                thresholds.add(score if isinstance(score, float) else None, index)
-            scores += block_scores
-            start = end
-        return scores
-
-    def flush(self) -> bool:
-        """Score the batch; False when a bad record stops the partition."""
-        result, best, stats = self.result, self.best, self.result.stats
-        scores = self._scores()
-        for (index, line_no, end, line), score in zip(self.batch, scores, strict=True):
-            if isinstance(score, Pruned):
-                stats.add_pruned(score)
-                if self.audit is not None:
-                    self.audit.offer(index, line, score.checkpoint)
-            elif best is None:
-                result.rows.append((index, line_no, end, score, line))
-            elif isinstance(score, Contaminated):  # counted (and maybe kept aside) by the client
-                self.aside.append((index, line_no, end, score, line))
-            elif isinstance(score, Skipped):
-                if not self.skip_invalid:
-                    result.invalid = (line_no, *score)
-                    return False
-                stats.skipped[score.reason] += 1
-            else:
-                stats.add_score(score)
-                best.push(score, index, (line_no, end, line))
-        self.batch.clear()
-        return True
-
-    def finish(self) -> None:
-        best, job = self.best, self.job
-        if best is not None and self.audit is not None and self.thresholds is not None and job.spec:
-            found = self.thresholds.best()
-            for score, index, line in audit_stopped(
-                job.scorer, job.spec, self.result.stats, self.audit, found, best.k
-            ):
-                best.push(score, index, (0, 0, line))  # line number and offset serve set-aside rows only
-        if self.best is not None:
-            kept = [(i, line_no, end, score, line) for score, i, (line_no, end, line) in self.best.ranked()]
-            self.result.rows = sorted([*kept, *self.aside], key=lambda row: row[0])
 
 
 class DaskEngine:
@@ -293,7 +131,7 @@ class DaskEngine:
                     # Its HTTP endpoints on any free port: no warning when 8787 is taken.
                     scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.CRITICAL,  # its failures reach us as exceptions
-                    preload=[__name__],  # runs dask_setup in each worker process
+                    preload=[dask_worker.__name__],  # runs dask_setup in each worker process
                 )
             )
             return stack.enter_context(distributed.Client(cluster, set_as_default=False))
@@ -394,13 +232,6 @@ class DaskEngine:
                 context.progress.update(stats.records_read, part.done)
                 if last:
                     return
-
-
-def dask_setup(worker: object) -> None:
-    """Preload hook of local-cluster workers: Ctrl-C reaches the whole process group, and only
-    zipfit decides what happens next (it closes the cluster), as with the local pool.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _check_address(address: str) -> None:

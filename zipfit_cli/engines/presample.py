@@ -29,7 +29,7 @@ from ..base.errors import InputError, shown
 from ..base.results import Pruned
 from ..base.stats import RunStats
 from ..files.batches import Batch, Slicing, read_batches
-from ..files.reading import STDIN, is_url
+from ..files.locations import STDIN, is_url
 from ..files.records import RecordError
 from ..scoring.adaptive import DEFAULT_BLOCK, scatter
 from .runner import ScoreJob, map_batches

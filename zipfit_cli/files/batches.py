@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from ..base.errors import shown
 from ..base.stats import RunStats
-from .reading import DEFAULT_MAX_LINE_BYTES, STDIN, LongLine, file_size
+from .locations import STDIN, file_size
+from .reading import DEFAULT_MAX_LINE_BYTES, LongLine
 from .sources import RecordSource, open_source
 
 FILE_SHIFT = 40

@@ -24,15 +24,8 @@ from typing import IO, Any
 import orjson
 
 from ..base.errors import InputError, shown
-from .reading import (
-    DEFAULT_MAX_LINE_BYTES,
-    READ_ERRORS,
-    BadRecord,
-    LongLine,
-    ReadError,
-    file_name,
-    open_input,
-)
+from .locations import file_name
+from .reading import DEFAULT_MAX_LINE_BYTES, READ_ERRORS, BadRecord, LongLine, ReadError, open_input
 
 
 class _Counting(io.RawIOBase):

@@ -7,7 +7,7 @@ import os
 import re
 import stat
 
-from .reading import STDIN
+from .locations import STDIN
 
 _DESCRIPTOR_NAME = re.compile(r"/dev/fd/(\d+)|/proc/self/fd/(\d+)|/proc/(\d+)/fd/(\d+)")
 

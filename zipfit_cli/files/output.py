@@ -26,8 +26,9 @@ from types import TracebackType
 from typing import IO, Any
 
 from ..base.errors import OutputExistsError, ZipfitError, shown
+from .compression import compression_of
 from .destinations import descriptor_of, is_special
-from .reading import STDIN, compression_of
+from .locations import STDIN
 
 
 class OutputError(ZipfitError):

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from ..base.errors import OutputExistsError, UsageError, shown
 from .destinations import descriptor_of, identity, is_special
+from .locations import STDIN, is_url
 from .output import OutputError
-from .reading import STDIN, is_url
 
 _GLOB = "*?["
 # A record of one input file: what the user named, its resolved path, its (device, inode).

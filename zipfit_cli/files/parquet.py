@@ -31,17 +31,9 @@ from typing import IO, Any
 import orjson
 
 from ..base.errors import InputError, UsageError, ZipfitError, shown
+from .locations import file_name, file_size, is_url, open_url
 from .output import OutputError
-from .reading import (
-    DEFAULT_MAX_LINE_BYTES,
-    LongLine,
-    ReadError,
-    file_name,
-    file_size,
-    is_url,
-    open_local,
-    open_url,
-)
+from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError, open_local
 
 BASE64_PREFIX = "base64:"
 # Rows handed to to_pylist at once: their Python objects are what a batch costs in memory.

@@ -15,15 +15,8 @@ from typing import Any
 import orjson
 
 from ..base.errors import InputError, UsageError, shown
-from .reading import (
-    DEFAULT_MAX_LINE_BYTES,
-    WHITESPACE,
-    BadRecord,
-    LongLine,
-    is_plain_text,
-    read_lines,
-    sniff_compression,
-)
+from .compression import sniff_compression
+from .reading import DEFAULT_MAX_LINE_BYTES, WHITESPACE, BadRecord, LongLine, is_plain_text, read_lines
 
 # Reasons a record cannot be scored, with the text shown to users.
 REASONS = {

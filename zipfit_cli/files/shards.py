@@ -18,7 +18,7 @@ import orjson
 
 from ..base.errors import UsageError, stored
 from ..base.stats import PART_COUNTS, RunStats
-from .reading import input_stats
+from .locations import input_stats
 from .records import REASONS
 
 INDEX_KEY = "_zipfit_index"

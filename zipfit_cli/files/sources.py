@@ -16,7 +16,8 @@ import importlib
 from collections.abc import Iterator
 from typing import Protocol
 
-from .reading import DEFAULT_MAX_LINE_BYTES, WHITESPACE, LineReader, file_name
+from .locations import file_name
+from .reading import DEFAULT_MAX_LINE_BYTES, WHITESPACE, LineReader
 
 
 class RecordSource(Protocol):
@@ -85,7 +86,7 @@ class JsonlSource:
         self._lines.close()
 
 
-COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zst", ".zstd")  # endings reading.compression_of knows
+COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zst", ".zstd")  # endings compression.compression_of knows
 TABLES = tuple(f"{name}{packed}" for name in (".csv", ".tsv") for packed in COMPRESSED)
 
 # Name endings -> "module:class" of the reader for them; the first match wins.

@@ -15,7 +15,9 @@ import orjson
 
 from ..base.errors import InputError, UsageError, shown
 from ..base.stats import RunStats
-from ..files.reading import DEFAULT_MAX_LINE_BYTES, STDIN, LongLine, compression_of, read_lines
+from ..files.compression import compression_of
+from ..files.locations import STDIN
+from ..files.reading import DEFAULT_MAX_LINE_BYTES, LongLine, read_lines
 from ..files.records import TextSpec
 from ..files.shards import PART_KEY, PART_VERSION, part_share, trailer_problem, untag_index
 from ..files.writing import RecordWriter, Sink, output_shape, refuse_ranked_attributes
@@ -197,15 +199,7 @@ def run_merge(
     check_parts(parts)
     if output_format == "attributes":
         selects = parts[0].info["command"] == "select" or top_k is not None or fraction is not None
-        refuse_ranked_attributes(output_format, ranked=selects or bool(filters))
-        _check_every_document(parts)
-        if parts[0].info["score_key"] == id_key:
-            # A part's records carry their score under the score key: there, it replaced the id.
-            raise UsageError(
-                f"the parts hold their scores under the id key '{shown(id_key)}', in place of each "
-                "record's id, which an attribute line needs: write the parts with another --score-key",
-                setting=("score_key", "id_key"),
-            )
+        _check_attribute_merge(parts, ranked=selects or bool(filters), id_key=id_key)
     info = parts[0].info
     stats = _merged_stats(parts)
     stats.check_any_scored()  # the shards leave this check to the merge
@@ -220,17 +214,7 @@ def run_merge(
     if filters:
         keep = None  # duplicates and budgets decide how far down the ranking to read
         selecting = True
-    for part in parts:
-        if by_rank and not part.complete and (keep is None or part.info["written"] < keep):
-            raise InputError(
-                f"{shown(part.path)} holds its shard's top {part.info['written']} records only; "
-                f"the merge needs {keep if keep is not None else 'all'}; write parts with a larger -k or none"
-            )
-    # Every part read to its end before anything is written: a selection stops reading early,
-    # and a part with a line deleted or moved must not merge into a wrong result.
-    for part in parts:
-        for _ in _records(part, score_key, by_rank, max_line_bytes):
-            pass
+    _check_parts_hold(parts, keep, by_rank, score_key, max_line_bytes)
     streams = [_records(p, score_key, by_rank, max_line_bytes) for p in parts]
     order = (lambda r: (-r[0], r[1])) if by_rank else (lambda r: r[1])
     merged: Generator[Record, None, None] = heapq.merge(*streams, key=order)
@@ -251,6 +235,36 @@ def run_merge(
             writer.write(score, index, line)
     stats.elapsed = time.perf_counter() - start
     return stats
+
+
+def _check_attribute_merge(parts: list[Part], ranked: bool, id_key: str) -> None:
+    """Attribute output from parts: one line per document, in order, each with its id."""
+    refuse_ranked_attributes("attributes", ranked=ranked)
+    _check_every_document(parts)
+    if parts[0].info["score_key"] == id_key:
+        # A part's records carry their score under the score key: there, it replaced the id.
+        raise UsageError(
+            f"the parts hold their scores under the id key '{shown(id_key)}', in place of each "
+            "record's id, which an attribute line needs: write the parts with another --score-key",
+            setting=("score_key", "id_key"),
+        )
+
+
+def _check_parts_hold(
+    parts: list[Part], keep: int | None, by_rank: bool, score_key: str, max_line_bytes: int
+) -> None:
+    """Each part holds the records the merge needs, and every part reads to its end."""
+    for part in parts:
+        if by_rank and not part.complete and (keep is None or part.info["written"] < keep):
+            raise InputError(
+                f"{shown(part.path)} holds its shard's top {part.info['written']} records only; "
+                f"the merge needs {keep if keep is not None else 'all'}; write parts with a larger -k or none"
+            )
+    # Every part read to its end before anything is written: a selection stops reading early,
+    # and a part with a line deleted or moved must not merge into a wrong result.
+    for part in parts:
+        for _ in _records(part, score_key, by_rank, max_line_bytes):
+            pass
 
 
 def _check_every_document(parts: list[Part]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..base.errors import redacted, shown
 from ..base.stats import RunStats
-from ..files.reading import input_stats
+from ..files.locations import input_stats
 
 
 def timestamp() -> str:

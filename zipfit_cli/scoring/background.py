@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from ..base import checks
 from ..base.errors import InputError, UsageError, shown
-from ..files.reading import STDIN, LongLine, file_size
+from ..files.locations import STDIN, file_size
+from ..files.reading import LongLine
 from ..files.records import RecordError, TextSpec
 from ..files.sources import open_source
 
@@ -48,19 +49,7 @@ def sample_background(
     """`size` records drawn uniformly without replacement from the valid records of `sources`
     (the first `limit` records only, when given). `progress(records, bytes)` hears how far
     the pass has gone, as a run's display does (display.Display.update)."""
-    checks.many("sources", sources, "paths")
-    if checks.count("size", size, minimum=0) < 1:
-        raise checks.ArgumentError(
-            f"the background needs at least 1 record, not {size}", setting="background_size"
-        )
-    if limit is not None:
-        checks.count("limit", limit)
-    if STDIN in sources:
-        raise UsageError(
-            "stdin can be read only once, and sampling a background needs a pass of its own: "
-            "give a background file (make one with `zipfit background`)",
-            setting="background",
-        )
+    _check_sampling(sources, size, limit)
     rng = random.Random(seed)
     reservoir: list[Sampled] = []
     seen = 0  # valid records so far
@@ -103,6 +92,22 @@ def sample_background(
             setting="background_size",
         )
     return Sample(sorted(reservoir, key=lambda s: s.index), seen, position)
+
+
+def _check_sampling(sources: Sequence[str], size: int, limit: int | None) -> None:
+    checks.many("sources", sources, "paths")
+    if checks.count("size", size, minimum=0) < 1:
+        raise checks.ArgumentError(
+            f"the background needs at least 1 record, not {size}", setting="background_size"
+        )
+    if limit is not None:
+        checks.count("limit", limit)
+    if STDIN in sources:
+        raise UsageError(
+            "stdin can be read only once, and sampling a background needs a pass of its own: "
+            "give a background file (make one with `zipfit background`)",
+            setting="background",
+        )
 
 
 def _too_long(path: str, line_no: int, line: LongLine) -> None:
