@@ -6,6 +6,7 @@ from .engines.engine import RunSettings
 from .files.records import RecordError, TextSpec
 from .files.sources import READERS, JsonlSource, RecordSource, open_source
 from .runs.api import score_texts, select_top_k
+from .runs.files import score_files, select_files
 from .runs.merge import run_merge
 from .runs.pipeline import run_score, run_select
 from .scoring.adaptive import AdaptiveScorer
@@ -56,6 +57,8 @@ __all__ = [
     "run_score",
     "run_select",
     "sample_background",
+    "score_files",
     "score_texts",
+    "select_files",
     "select_top_k",
 ]

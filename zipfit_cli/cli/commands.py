@@ -12,26 +12,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from ..base.errors import InputError, Terminated, UsageError, faithful, redacted, shown, stored
+from ..base.errors import InputError, UsageError, faithful, redacted, shown
 from ..base.stats import RunStats
 from ..engines.engine import Engine, RunSettings, local_engine
 from ..files.locations import expand_paths, input_size
-from ..files.output import Output, is_parquet_output, publish_all
+from ..files.output import Output, is_parquet_output
 from ..files.output_checks import check_outputs
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
 from ..files.writing import Shape, output_shape, refuse_ranked_attributes
+from ..runs.files import parquet_schema, score_files, select_files
 from ..runs.merge import run_merge
-from ..runs.pipeline import read_texts, run_score, run_select
-from ..runs.report import report_dict
+from ..runs.outputs import write_outputs
+from ..runs.pipeline import read_texts
 from .display import Display, make_display
 from .options import ScoringOptions, SelectionOptions, build_settings
 
 # A job writes to the main output, shows progress on the display and may write side outputs.
 Job = Callable[[Output, Display, dict[str, Output]], RunStats]
-Part = dict[str, Any] | None  # a shard run's settings, closing its part file; None: not a shard
 
 
 def _engine(opts: ScoringOptions, settings: RunSettings) -> tuple[Engine, int | None]:
@@ -101,38 +99,20 @@ def run_job(
     command_line: list[str] | None = None,
     schema: Callable[[], Any] | None = None,
 ) -> RunStats:
-    """Run a job with atomic outputs, a display, a summary and an optional JSON report.
-    `schema` gives the Parquet schema of a '.parquet' output (None: inferred from its records)."""
-    side = side_outputs or {}
-    check_outputs([output, *side.values(), *([str(report)] if report is not None else [])], inputs, force)
+    """`write_outputs` with a display, and the summary once the bar has stopped."""
     display = make_display(quiet, total_bytes, label)
-    out = Output(output, replace=force, schema=schema() if schema and is_parquet_output(output) else None)
-    sides = {name: Output(path, replace=force) for name, path in side.items()}
-    report_out = Output(str(report), replace=force, records=False) if report is not None else None
-    outputs = [out, *sides.values(), *([report_out] if report_out is not None else [])]
-    with display:
-        opened: list[Output] = []
-        try:
-            for sink in outputs:
-                opened.append(sink.__enter__())
-            stats = job(out, display, sides)
-            if report_out is not None:
-                summary = report_dict(stats, settings(), command_line or [])
-                report_out.write(orjson.dumps(stored(summary), option=orjson.OPT_INDENT_2) + b"\n")
-            # Two phases: every file is complete on disk before any is renamed into place,
-            # so a failure leaves none of them (no report claiming a success, say).
-            for sink in outputs:
-                sink.finish()
-            publish_all(outputs)
-        except (KeyboardInterrupt, Terminated) as exc:
-            for sink in opened:
-                sink.abort()
-            signum = exc.signum if isinstance(exc, Terminated) else 2  # SIGINT
-            raise Terminated(signum, stdout_written=out.written and out.to_stdout) from None
-        except BaseException:
-            for sink in opened:
-                sink.abort()
-            raise
+    stats = write_outputs(
+        lambda out, sides: job(out, display, sides),
+        inputs=inputs,
+        output=output,
+        report=str(report) if report is not None else None,
+        force=force,
+        side_outputs=side_outputs,
+        report_settings=settings,
+        command_line=command_line,
+        schema=schema,
+        around=display,
+    )
     # After the bar has stopped, so it does not redraw below.
     display.summary(stats, what if isinstance(what, str) else what())
     return stats
@@ -161,20 +141,9 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     # ranking and `zipfit merge` applies the fraction.
     fraction = None if settings.shard is not None else selection.fraction
 
-    def run(
-        out: Output, display: Display, part: dict[str, Any] | None, engine: Engine, aside: Output | None
-    ) -> RunStats:
-        return run_select(
-            settings,
-            out,
-            display,
-            selection.top_k,
-            fraction,
-            part=part,
-            engine=engine,
-            filters=filters,
-            aside=aside,
-            shape=_shape(opts, settings),
+    def run(**common: Any) -> RunStats:
+        return select_files(
+            settings, opts.output, top_k=selection.top_k, fraction=fraction, filters=filters, **common
         )
 
     _run_scoring(opts, settings, run, "select", "selected", selection.describe())
@@ -201,12 +170,8 @@ def score(opts: ScoringOptions) -> None:
     opts = opts.expanded()
     settings = _settings(opts)
 
-    def run(
-        out: Output, display: Display, part: dict[str, Any] | None, engine: Engine, aside: Output | None
-    ) -> RunStats:
-        return run_score(
-            settings, out, display, part=part, engine=engine, aside=aside, shape=_shape(opts, settings)
-        )
+    def run(**common: Any) -> RunStats:
+        return score_files(settings, opts.output, **common)
 
     _run_scoring(opts, settings, run, "score", "written", {})
 
@@ -218,7 +183,7 @@ def _shape(opts: ScoringOptions, settings: RunSettings) -> Shape | None:
 def _run_scoring(
     opts: ScoringOptions,
     settings: RunSettings,
-    run: Callable[[Output, Display, Part, Engine, Output | None], RunStats],
+    run: Callable[..., RunStats],
     command: str,
     what: str,
     extra: dict[str, Any],
@@ -238,36 +203,27 @@ def _run_scoring(
         # The merge writes Parquet with the sources' schema, carried here: it opens nothing
         # but its parts.
         part = {**report_settings(), "parquet_schema": _schema_text(settings.sources, settings.score_key)}
-    run_job(
-        lambda out, display, sides: run(out, display, part, engine, sides.get("contaminated")),
-        inputs=opts.sources + opts.target + opts.background,
-        output=opts.output,
-        report=opts.report,
-        quiet=opts.quiet,
+    display = make_display(opts.quiet, total_bytes, "scoring")
+    stats = run(
+        output_format=opts.output_format,
+        id_key=opts.id_key,
+        report=str(opts.report) if opts.report is not None else None,
+        contaminated_output=opts.contaminated_output or None,
         force=opts.force,
-        label="scoring",
-        what=what,
-        settings=report_settings,
-        total_bytes=total_bytes,
-        side_outputs={"contaminated": opts.contaminated_output} if opts.contaminated_output else {},
+        inputs=opts.target + opts.background,
+        progress=display,
+        engine=engine,
+        part=part,
+        described=report_settings,
         command_line=opts.command_line,
-        schema=lambda: _parquet_schema(settings.sources, settings.score_key, opts.output_format),
     )
-
-
-def _parquet_schema(sources: list[str], score_key: str, output_format: str) -> Any:
-    """The inputs' Parquet schema with the score column, or None (see parquet.source_schema):
-    only whole records keep the input's columns; ids and attributes are inferred."""
-    if output_format != "records":
-        return None
-    from ..files.parquet import source_schema
-
-    return source_schema(sources, score_key)
+    # After the bar has stopped, so it does not redraw below.
+    display.summary(stats, what)
 
 
 def _schema_text(sources: list[str], score_key: str) -> str | None:
     """The sources' Parquet schema as a part carries it, or None (not all Parquet of one schema)."""
-    schema = _parquet_schema(sources, score_key, "records")
+    schema = parquet_schema(sources, score_key, "records")
     if schema is None:
         return None
     from ..files.parquet import schema_text
