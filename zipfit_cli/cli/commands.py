@@ -17,10 +17,11 @@ import orjson
 from ..base.errors import InputError, Terminated, UsageError, faithful, redacted, shown, stored
 from ..base.stats import RunStats
 from ..engines.engine import Engine, RunSettings, local_engine
-from ..files.output import Output, is_parquet_output, publish_all
+from ..files.output import Output, publish_all
 from ..files.output_checks import check_outputs
 from ..files.reading import DEFAULT_MAX_LINE_BYTES, expand_paths, input_size
 from ..files.records import TextSpec
+from ..files.sources import is_parquet
 from ..files.writing import Shape, output_shape, refuse_ranked_attributes
 from ..runs.merge import run_merge
 from ..runs.pipeline import read_texts, run_score, run_select
@@ -105,7 +106,7 @@ def run_job(
     side = side_outputs or {}
     check_outputs([output, *side.values(), *([str(report)] if report is not None else [])], inputs, force)
     display = make_display(quiet, total_bytes, label)
-    out = Output(output, replace=force, schema=schema() if schema and is_parquet_output(output) else None)
+    out = Output(output, replace=force, schema=schema() if schema and is_parquet(output) else None)
     sides = {name: Output(path, replace=force) for name, path in side.items()}
     report_out = Output(str(report), replace=force, records=False) if report is not None else None
     outputs = [out, *sides.values(), *([report_out] if report_out is not None else [])]
@@ -223,7 +224,7 @@ def _run_scoring(
     extra: dict[str, Any],
 ) -> None:
     """Pick the engine, open the outputs (with the near-copies' side file), run, report."""
-    if settings.shard is not None and is_parquet_output(opts.output):
+    if settings.shard is not None and is_parquet(opts.output):
         raise UsageError(
             "shard parts are JSONL: write each part to a .jsonl file and give -o NAME.parquet to zipfit merge"
         )

@@ -15,9 +15,8 @@ import os
 import stat
 from collections.abc import Sequence
 
-from ..base.errors import OutputExistsError, UsageError, shown
+from ..base.errors import OutputError, OutputExistsError, UsageError, shown
 from .destinations import descriptor_of, identity, is_special
-from .output import OutputError
 from .reading import STDIN, is_url
 
 _GLOB = "*?["

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from ..base.errors import InputError, UsageError, ZipfitError, shown
+from .compression import compression_by_name
 
 STDIN = "-"
 BOM = b"\xef\xbb\xbf"
@@ -237,11 +238,7 @@ def sniff_compression(data: bytes) -> str | None:
 
 def compression_of(path: str) -> str | None:
     """Compression implied by a file name: 'gz', 'bz2', 'xz', 'zst' or None."""
-    name = file_name(path).lower()
-    for suffix, kind in ((".gz", "gz"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zst"), (".zstd", "zst")):
-        if name.endswith(suffix):
-            return kind
-    return None
+    return compression_by_name(file_name(path))
 
 
 def decompressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:
