@@ -158,6 +158,10 @@ class OutputExistsError(ZipfitError):
     exit_code = ExitCode.OUTPUT_EXISTS
 
 
+class OutputError(ZipfitError):
+    """The output could not be written (permissions, full disk, records that do not fit its format)."""
+
+
 class WorkerDiedError(ZipfitError):
     """A worker process exited without returning its batch (killed, out of memory)."""
 

@@ -16,10 +16,11 @@ from ..base.errors import InputError, UsageError, faithful, redacted, shown
 from ..base.stats import RunStats
 from ..engines.engine import Engine, RunSettings, local_engine
 from ..files.locations import expand_paths, input_size
-from ..files.output import Output, is_parquet_output
+from ..files.output import Output
 from ..files.output_checks import check_outputs
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
+from ..files.sources import is_parquet
 from ..files.writing import Shape, output_shape, refuse_ranked_attributes
 from ..runs.files import parquet_schema, score_files, select_files
 from ..runs.merge import run_merge
@@ -189,7 +190,7 @@ def _run_scoring(
     extra: dict[str, Any],
 ) -> None:
     """Pick the engine, open the outputs (with the near-copies' side file), run, report."""
-    if settings.shard is not None and is_parquet_output(opts.output):
+    if settings.shard is not None and is_parquet(opts.output):
         raise UsageError(
             "shard parts are JSONL: write each part to a .jsonl file and give -o NAME.parquet to zipfit merge"
         )

@@ -14,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 
 from ..engines.dask_connect import DEFAULT_CONNECT_TIMEOUT
+from ..files.compression import NAMED
 from ..files.locations import STDIN
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..scoring.adaptive import DEFAULT_AUDIT, DEFAULT_Z
@@ -51,8 +52,10 @@ INPUT, TARGETS, SCORE, SELECT, DECONTAM, OUTPUT, RUN = (
     "Output",
     "Running",
 )
+PACKED = ", ".join(NAMED)  # the compression endings (files.compression), as help names them
+PACKED_DOC = ", ".join(f"`{ending}`" for ending in NAMED)
 READS = (
-    "JSONL, or Parquet and CSV/TSV by name (.gz, .bz2, .xz, .zst read as such); quoted globs and "
+    f"JSONL, or Parquet and CSV/TSV by name ({PACKED} read as such); quoted globs and "
     "fsspec URLs like s3://... work; - for stdin."
 )
 
@@ -61,8 +64,8 @@ OPTIONS: tuple[Option, ...] = (
     # The positional arguments: each command's own.
     Option("sources", (), list[str], [], f"Source files: {READS}", INPUT, ("select", "score", "background"),
            metavar="SOURCE",
-           doc="source files: JSONL; `.parquet`, `.csv`, `.tsv` by name (see Formats); `.gz`, `.bz2`, `.xz`, "
-           "`.zst` are decompressed by name; `-` reads stdin (compressed stdin is recognised by its magic "
+           doc=f"source files: JSONL; `.parquet`, `.csv`, `.tsv` by name (see Formats); {PACKED_DOC} "
+           "are decompressed by name; `-` reads stdin (compressed stdin is recognised by its magic "
            "bytes); quoted globs (`'data/*.jsonl.zst'`) and fsspec URLs (`s3://`, `gs://`, `hf://`, "
            "`https://`, `file://`, `memory://`, globs too) when fsspec and the backend are installed "
            "(`pip install 'zipfit-cli[remote]'`, plus `s3fs`, `gcsfs`, ...: a missing one is named)"),
@@ -190,9 +193,9 @@ OPTIONS: tuple[Option, ...] = (
            show_default=False),
     # Output
     Option("output", ("--output", "-o"), str, STDIN,
-           "Output file: JSONL, compressed by name (.gz, .bz2, .xz, .zst), or Parquet (.parquet); - for "
+           f"Output file: JSONL, compressed by name ({PACKED}), or Parquet (.parquet); - for "
            "stdout.", OUTPUT, WRITE, metavar="PATH", doc_default="`-` (stdout)",
-           doc="output file, written atomically; `.gz`, `.bz2`, `.xz`, `.zst` are compressed, `.parquet` is "
+           doc=f"output file, written atomically; {PACKED_DOC} are compressed, `.parquet` is "
            "Parquet (see Formats); stdout is JSONL"),
     Option("output_format", ("--output-format",), str, "records",
            "records: every field with the score added; ids: {ID_KEY, SCORE_KEY} a line; attributes: a Dolma "

@@ -1,4 +1,9 @@
-"""Compressed inputs: which compression a name or the first bytes imply, and reading through it."""
+"""Compression: the one table of name endings (for readers and writers alike), magic bytes,
+and reading through a decompressor.
+
+A name ending in one of ENDINGS is read through that decompressor and written through
+that compressor, whatever the format under it (`.jsonl.zst`, `.tsv.gz`).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,29 @@ from typing import IO, Any
 
 from .locations import file_name
 
+# Name ending (lower case) -> compression kind; `.zstd` is read and written as `.zst`.
+ENDINGS: dict[str, str] = {".gz": "gz", ".bz2": "bz2", ".xz": "xz", ".zst": "zst", ".zstd": "zst"}
+# The endings help texts name: the one named after its kind.
+NAMED: tuple[str, ...] = tuple(ending for ending, kind in ENDINGS.items() if ending == f".{kind}")
+
 MAGIC = (
     (b"\x1f\x8b", "gz"),
     (b"BZh", "bz2"),
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x28\xb5\x2f\xfd", "zst"),
 )
+
+
+def compression_by_name(name: str) -> str | None:
+    """The compression kind a file name's ending implies ('gz', 'bz2', 'xz', 'zst'), or None."""
+    lower = name.lower()
+    return next((kind for ending, kind in ENDINGS.items() if lower.endswith(ending)), None)
+
+
+def without_compression(name: str) -> str:
+    """`name` (lower case) without its compression ending: what says the format under it."""
+    lower = name.lower()
+    return next((lower[: -len(ending)] for ending in ENDINGS if lower.endswith(ending)), lower)
 
 
 def sniff_compression(data: bytes) -> str | None:
@@ -25,11 +47,7 @@ def sniff_compression(data: bytes) -> str | None:
 
 def compression_of(path: str) -> str | None:
     """Compression implied by a file name: 'gz', 'bz2', 'xz', 'zst' or None."""
-    name = file_name(path).lower()
-    for suffix, kind in ((".gz", "gz"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zst"), (".zstd", "zst")):
-        if name.endswith(suffix):
-            return kind
-    return None
+    return compression_by_name(file_name(path))
 
 
 def decompressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:

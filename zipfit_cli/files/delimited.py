@@ -24,6 +24,7 @@ from typing import IO, Any
 import orjson
 
 from ..base.errors import InputError, shown
+from .compression import without_compression
 from .locations import file_name
 from .reading import DEFAULT_MAX_LINE_BYTES, READ_ERRORS, BadRecord, LongLine, ReadError, open_input
 
@@ -133,10 +134,7 @@ class CsvSource:
         self._text = io.TextIOWrapper(
             io.BufferedReader(self._counted, 1 << 20), encoding="utf-8", errors="surrogateescape", newline=""
         )
-        name = file_name(path).lower()
-        for suffix in (".gz", ".bz2", ".xz", ".zst", ".zstd"):
-            name = name.removesuffix(suffix)
-        self._dialect = "excel-tab" if name.endswith(".tsv") else "excel"
+        self._dialect = "excel-tab" if without_compression(file_name(path)).endswith(".tsv") else "excel"
         # csv's own field limit would stop the run on a long field, even with --skip-invalid:
         # lift it (the limit is global); _RowLines judges each row's size, as a too_long record.
         csv.field_size_limit(2**31 - 1)

@@ -9,35 +9,39 @@ buffered otherwise. Character devices, FIFOs and sockets (by `stat`: /dev/null, 
 pipe) are written directly, and so are the names of open descriptors (/dev/stdout,
 /dev/stderr, /dev/fd/N, /proc/self/fd/N), through the descriptor, whatever it is open on;
 any other path is a file, written atomically. A symbolic link is written through, to the
-file it points to. `.gz`, `.bz2`, `.xz` and `.zst` names are compressed; a `.parquet` file
-of records is written as Parquet (parquet.ParquetSink), through the same temporary file.
+file it points to. A name with a compression ending (compression.ENDINGS) is compressed;
+records go through the writer its name ending picks from writers.WRITERS (a `.parquet` file
+is Parquet), JSONL when none does, through the same temporary file.
 """
 
 from __future__ import annotations
 
 import errno
-import gzip
 import os
 import secrets
 import sys
 import tempfile
 from collections.abc import Sequence
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-from ..base.errors import OutputExistsError, ZipfitError, shown
+from ..base.errors import OutputError, OutputExistsError, ZipfitError, shown
 from .compression import compression_of
 from .destinations import descriptor_of, is_special
 from .locations import STDIN
+from .writers import RecordWriter, compressing, writer_for
+
+__all__ = ["Output", "OutputError", "publish_all"]  # OutputError: its home is base.errors
 
 
-class OutputError(ZipfitError):
-    """The output could not be written (permissions, full disk)."""
+class _Sink(Protocol):
+    """What `write` writes to: a file, a compressor or a record writer."""
 
+    def write(self, data: bytes, /) -> object: ...
 
-def is_parquet_output(path: str) -> bool:
-    """Records written to this path are Parquet: a file named '.parquet' (stdout stays JSONL)."""
-    return path != STDIN and path.lower().endswith(".parquet")
+    def flush(self) -> object: ...
+
+    def close(self) -> object: ...
 
 
 def _read_umask() -> int:
@@ -61,7 +65,8 @@ class Output:
         self.path = path
         # replace=False: publishing fails if the name exists by then (another run wrote it).
         self.replace = replace
-        # records: JSON lines, which a '.parquet' file gets as Parquet rows, with `schema` if given.
+        # records: JSON lines, written by the writer for the name's format (writers.WRITERS),
+        # which gets `schema` (Parquet: the columns); else (a report) the bytes as given.
         self.records = records
         self.schema = schema
         self._tmp_path: str | None = None  # a named temporary file
@@ -69,10 +74,12 @@ class Output:
         self._published = False  # linked or renamed into place by this run
         self._backup: str | None = None  # the file it replaced, kept until every output is in place
         self._lost_old = False  # it replaced a file and could not keep a copy
-        self._raw: IO[bytes] | None = None
+        self._raw: IO[bytes] | None = None  # the temporary file
+        self._packed: IO[bytes] | None = None  # the compressor writing to it, or _raw itself
+        self._writer: RecordWriter | None = None  # the format's writer, in front of _packed
         self._special: IO[bytes] | None = None
         self._target = path
-        self._stream: IO[bytes]
+        self._stream: _Sink  # what write() writes to: the writer, else the compressor, else the file
         self.line_buffered = False
         self.written = False  # anything written: on stdout, an interrupted run sent part of its output
 
@@ -99,36 +106,15 @@ class Output:
             fd = self._temporary(directory, name)
         except OSError as exc:
             raise OutputError(f"cannot write {shown(self.path)}: {exc.strerror}") from None
-        self._raw = os.fdopen(fd, "wb", buffering=1 << 20)
-        kind = compression_of(self.path)
-        if kind == "gz":
-            # mtime=0 and no file name in the header: the same records give the same bytes.
-            self._stream = gzip.GzipFile(  # type: ignore[assignment]
-                filename="", fileobj=self._raw, mode="wb", compresslevel=6, mtime=0
-            )
-        elif kind == "zst":
-            import zstandard
-
-            self._stream = zstandard.ZstdCompressor(level=3).stream_writer(self._raw, closefd=False)
-        elif kind == "bz2":
-            import bz2
-
-            self._stream = bz2.BZ2File(self._raw, "wb")
-        elif kind == "xz":
-            import lzma
-
-            self._stream = lzma.LZMAFile(self._raw, "wb")
-        elif self.records and is_parquet_output(self.path):
-            from .parquet import ParquetSink
-
-            self._stream = self._raw  # what abort() closes if the sink cannot be made
-            try:
-                self._stream = ParquetSink(self._raw, self.path, self.schema)  # type: ignore[assignment]
-            except ZipfitError:
-                self.abort()
-                raise
-        else:
-            self._stream = self._raw
+        self._stream = self._raw = os.fdopen(fd, "wb", buffering=1 << 20)
+        try:
+            self._stream = self._packed = compressing(self._raw, compression_of(self.path))
+            writer = writer_for(self.path) if self.records else None
+            if writer is not None:
+                self._stream = self._writer = writer(self._packed, self.path, self.schema)
+        except BaseException:
+            self.abort()
+            raise
         return self
 
     def _temporary(self, directory: str, name: str) -> int:
@@ -146,6 +132,11 @@ class Output:
                 return fd
         fd, self._tmp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=_TMP_SUFFIX, dir=directory)
         return fd
+
+    def _layers(self) -> list[_Sink]:
+        """What writes to the temporary file, outermost first: the writer, the compressor."""
+        layers: list[_Sink] = [self._writer] if self._writer is not None else []
+        return [*layers, self._packed] if self._packed not in (None, self._raw) else layers
 
     @property
     def _pending(self) -> bool:
@@ -177,8 +168,8 @@ class Output:
                     self._special.close()
                 return
             assert self._raw is not None
-            if self._stream is not self._raw:
-                self._stream.close()
+            for layer in self._layers():
+                layer.close()  # the writer's footer, then the compressor's end
             self._raw.flush()
             os.fsync(self._raw.fileno())
             if not self._unnamed:  # an unnamed file lives only while it is open
@@ -348,10 +339,10 @@ class Output:
                 pass  # the write already failed; its error is the one to report
         if not self._pending:
             return
-        discard = getattr(self._stream, "discard", None)
-        if discard is not None:  # a Parquet sink: no footer for a file about to be removed
-            discard()
-        for closing in (self._stream, self._raw):
+        writer, self._writer = self._writer, None
+        if writer is not None:  # no footer for a file about to be removed
+            writer.discard()
+        for closing in (*self._layers(), self._raw):
             try:
                 if closing is not None:
                     closing.close()

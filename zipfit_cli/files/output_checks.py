@@ -15,10 +15,9 @@ import os
 import stat
 from collections.abc import Sequence
 
-from ..base.errors import OutputExistsError, UsageError, shown
+from ..base.errors import OutputError, OutputExistsError, UsageError, shown
 from .destinations import descriptor_of, identity, is_special
 from .locations import STDIN, is_url
-from .output import OutputError
 
 _GLOB = "*?["
 # A record of one input file: what the user named, its resolved path, its (device, inode).

@@ -2,59 +2,36 @@
 
 In: `ParquetSource` yields every row as one JSON object, read a batch at a time (memory
 bounded by a row group, never the whole file). Values become what `pyarrow`'s `to_pylist`
-gives, then JSON by these rules (see `_json_default`), which `ParquetSink` reverses:
+gives, then JSON by the rules in `parquet_values` (struct: a nested object, so
+`--text-key meta.content` reaches into it; timestamps: ISO 8601 text; binary: UTF-8 text
+or `base64:...`), which `ParquetSink` reverses.
 
-- struct: a nested object (so `--text-key meta.content` reaches into it); list: an array;
-  map: an array of `[key, value]` pairs
-- date, time, timestamp: ISO 8601 text (`2024-05-01T12:00:00+00:00`); nanoseconds are cut
-  to microseconds, which is what Python's datetime holds
-- decimal: its digits as text (`"12.50"`); duration: seconds as a number
-- binary: its UTF-8 text when it is valid UTF-8 and does not start with `base64:`; otherwise
-  `"base64:"` and the standard base64 of the bytes, so the two cannot be confused
-- NaN and infinite floats: null (JSON has no such numbers)
-
-Out: `ParquetSink` parses the JSON lines an `Output` is given and writes row groups. The
-schema is the one given (the input's, when every source is Parquet of one schema, plus
-the score column as float64), else inferred from the first row group; a later record
-that does not fit it is an OutputError naming the field.
+Out: `ParquetSink` (writers.WRITERS' `.parquet`) parses the JSON lines an `Output` is
+given and writes row groups. The schema is the one given (the input's, when every source
+is Parquet of one schema, plus the score column as float64), else inferred from the first
+row group; a later record that does not fit it is an OutputError naming the field.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime
-import decimal
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 import orjson
 
-from ..base.errors import InputError, UsageError, ZipfitError, shown
-from .locations import file_name, file_size, is_url, open_url
-from .output import OutputError
+from ..base.errors import InputError, OutputError, ZipfitError, shown
+from .locations import file_size, is_url, open_url
+from .parquet_values import MISFITS, fits, from_json, json_default, microseconds, pyarrow_modules
 from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError, open_local
+from .sources import is_parquet
 
-BASE64_PREFIX = "base64:"
 # Rows handed to to_pylist at once: their Python objects are what a batch costs in memory.
 BATCH_ROWS = 1024
 # A row group of the output: whichever comes first.
 GROUP_ROWS = 10_000
 GROUP_BYTES = 64 << 20
-
-
-def pyarrow_modules(doing: str = "reading") -> tuple[Any, Any]:
-    """(pyarrow, pyarrow.parquet), or the one-line error naming the extra."""
-    try:
-        import pyarrow
-        import pyarrow.parquet
-    except ImportError:
-        raise UsageError(f"{doing} Parquet needs pyarrow: pip install 'zipfit-cli[parquet]'") from None
-    return pyarrow, pyarrow.parquet
-
-
-def is_parquet(path: str) -> bool:
-    return file_name(path).lower().endswith(".parquet")
 
 
 def open_file(path: str) -> tuple[IO[bytes], int | None]:
@@ -75,48 +52,6 @@ def _open_parquet(path: str) -> tuple[Any, IO[bytes], int | None]:
         handle.close()
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{shown(path)}: not a readable Parquet file ({problem})") from None
-
-
-def _bytes_to_json(data: bytes) -> str:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is not None and not text.startswith(BASE64_PREFIX):
-        return text
-    return BASE64_PREFIX + base64.b64encode(data).decode("ascii")
-
-
-def _json_default(value: Any) -> Any:
-    """What orjson cannot encode by itself, as the module docstring says."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return _bytes_to_json(bytes(value))
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, datetime.timedelta):
-        return value.total_seconds()
-    if isinstance(value, datetime.date | datetime.time):  # subclasses orjson refuses (pandas')
-        return value.isoformat()
-    raise TypeError(f"cannot write a {type(value).__name__} as JSON")
-
-
-def _micro(kind: Any) -> Any:
-    """`kind` with nanosecond temporal types (recursively) at microseconds, for to_pylist."""
-    pa, _ = pyarrow_modules()
-    t = pa.types
-    if (t.is_timestamp(kind) or t.is_time64(kind) or t.is_duration(kind)) and kind.unit == "ns":
-        if t.is_timestamp(kind):
-            return pa.timestamp("us", kind.tz)
-        return pa.time64("us") if t.is_time64(kind) else pa.duration("us")
-    if t.is_struct(kind):
-        return pa.struct([f.with_type(_micro(f.type)) for f in kind])
-    if t.is_large_list(kind):
-        return pa.large_list(kind.value_field.with_type(_micro(kind.value_type)))
-    if t.is_list(kind):
-        return pa.list_(kind.value_field.with_type(_micro(kind.value_type)))
-    if t.is_map(kind):
-        return pa.map_(kind.key_field.with_type(_micro(kind.key_type)), _micro(kind.item_type))
-    return kind
 
 
 class ParquetSource:
@@ -148,10 +83,10 @@ class ParquetSource:
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         pa, _ = pyarrow_modules()
         schema = self._file.schema_arrow
-        wanted = [_micro(f.type) for f in schema]
+        wanted = [microseconds(f.type) for f in schema]
         casts = [i for i, (f, w) in enumerate(zip(schema, wanted, strict=True)) if f.type != w]
         limit = self.max_line_bytes
-        dumps, default, option = orjson.dumps, _json_default, orjson.OPT_APPEND_NEWLINE
+        dumps, default, option = orjson.dumps, json_default, orjson.OPT_APPEND_NEWLINE
         try:
             for batch in self._file.iter_batches(batch_size=BATCH_ROWS):
                 if casts:
@@ -229,50 +164,6 @@ def schema_from_text(text: str, where: str) -> Any:
     if len(set(schema.names)) != len(schema.names):  # a Parquet file no reader can address
         raise bad
     return schema
-
-
-def _from_json(kind: Any) -> Callable[[Any], Any] | None:
-    """A function that turns a JSON value back into the Python value pyarrow takes for a
-    column of type `kind` (reversing the rules above), or None when none is needed."""
-    pa, _ = pyarrow_modules()
-    t = pa.types
-    if t.is_binary(kind) or t.is_large_binary(kind) or t.is_fixed_size_binary(kind):
-        return _json_to_bytes
-    if t.is_timestamp(kind):
-        return datetime.datetime.fromisoformat
-    if t.is_date(kind):
-        return datetime.date.fromisoformat
-    if t.is_time(kind):
-        return datetime.time.fromisoformat
-    if t.is_decimal(kind):
-        return decimal.Decimal
-    if t.is_duration(kind):
-        return lambda v: datetime.timedelta(seconds=v)
-    if t.is_struct(kind):
-        inner = {f.name: c for f in kind if (c := _from_json(f.type)) is not None}
-        if not inner:
-            return None
-        return lambda v: {k: (x if x is None or k not in inner else inner[k](x)) for k, x in v.items()}
-    if t.is_list(kind) or t.is_large_list(kind) or t.is_fixed_size_list(kind):
-        item = _from_json(kind.value_type)
-        return None if item is None else (lambda v: [x if x is None else item(x) for x in v])
-    if t.is_map(kind):
-        key = _from_json(kind.key_type) or _same
-        value = _from_json(kind.item_type) or _same
-        return lambda v: [(key(k), x if x is None else value(x)) for k, x in v]
-    return None
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _json_to_bytes(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise TypeError(f"{type(value).__name__} where text or base64 was expected")
-    if value.startswith(BASE64_PREFIX):
-        return base64.b64decode(value[len(BASE64_PREFIX) :], validate=True)
-    return value.encode("utf-8")
 
 
 class ParquetSink:
@@ -353,14 +244,14 @@ class ParquetSink:
                 raise OutputError(f"cannot write {where}: {self._misfit(i, extra)}: no such column")
         columns = []
         for field in self._schema:
-            convert = _from_json(field.type)
+            convert = from_json(field.type)
             values = [row.get(field.name) for row in rows]
             try:
                 if convert is not None:
                     values = [v if v is None else convert(v) for v in values]
                 columns.append(pa.array(values, type=field.type))
-            except (pa.ArrowException, *_MISFITS) as exc:
-                at = next((i for i, v in enumerate(values) if not _fits(pa, v, field.type, convert)), 0)
+            except (pa.ArrowException, *MISFITS) as exc:
+                at = next((i for i, v in enumerate(values) if not fits(pa, v, field.type, convert)), 0)
                 problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise OutputError(
                     f"cannot write {shown(self.path)}: {self._misfit(at, field.name)}: "
@@ -395,23 +286,3 @@ class ParquetSink:
             self._writer.is_open = False
             self._writer = None
         self._discarded = True
-
-
-# What turning JSON values into a column can raise when they do not fit its type (a schema
-# from a part is data too: a struct where a string was comes back as AttributeError).
-_MISFITS: tuple[type[Exception], ...] = (
-    ArithmeticError,
-    AttributeError,
-    LookupError,
-    TypeError,
-    ValueError,
-    decimal.InvalidOperation,
-)
-
-
-def _fits(pa: Any, value: Any, kind: Any, convert: Callable[[Any], Any] | None) -> bool:
-    try:
-        pa.array([value if value is None or convert is None else convert(value)], type=kind)
-    except Exception:
-        return False
-    return True

@@ -16,6 +16,7 @@ import importlib
 from collections.abc import Iterator
 from typing import Protocol
 
+from .compression import ENDINGS
 from .locations import file_name
 from .reading import DEFAULT_MAX_LINE_BYTES, WHITESPACE, LineReader
 
@@ -86,15 +87,21 @@ class JsonlSource:
         self._lines.close()
 
 
-COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zst", ".zstd")  # endings compression.compression_of knows
+PARQUET = ".parquet"
+
+
+def is_parquet(path: str) -> bool:
+    """The file is Parquet by its name (read by parquet.ParquetSource, written by ParquetSink)."""
+    return file_name(path).lower().endswith(PARQUET)
+
+
+COMPRESSED = ("", *ENDINGS)  # a format's name, plain or compressed
 TABLES = tuple(f"{name}{packed}" for name in (".csv", ".tsv") for packed in COMPRESSED)
 
 # Name endings -> "module:class" of the reader for them; the first match wins.
 READERS: dict[tuple[str, ...], str] = {
-    (".parquet",): "zipfit_cli.files.parquet:ParquetSource",
-    tuple(
-        f"{name}{packed}" for name in (".csv", ".tsv") for packed in COMPRESSED
-    ): "zipfit_cli.files.delimited:CsvSource",
+    (PARQUET,): "zipfit_cli.files.parquet:ParquetSource",
+    TABLES: "zipfit_cli.files.delimited:CsvSource",
 }
 
 

@@ -15,8 +15,9 @@ import orjson
 
 from ..base.errors import Terminated, stored
 from ..base.stats import RunStats
-from ..files.output import Output, is_parquet_output, publish_all
+from ..files.output import Output, publish_all
 from ..files.output_checks import check_outputs
+from ..files.sources import is_parquet
 from .report import report_dict
 
 # A job writes the main output and may write side outputs (by name, e.g. "contaminated").
@@ -42,7 +43,7 @@ def write_outputs(
     are checked and left before they are published."""
     side = side_outputs or {}
     check_outputs([output, *side.values(), *([report] if report is not None else [])], inputs, force)
-    out = Output(output, replace=force, schema=schema() if schema and is_parquet_output(output) else None)
+    out = Output(output, replace=force, schema=schema() if schema and is_parquet(output) else None)
     sides = {name: Output(path, replace=force) for name, path in side.items()}
     report_out = Output(report, replace=force, records=False) if report is not None else None
     outputs = [out, *sides.values(), *([report_out] if report_out is not None else [])]

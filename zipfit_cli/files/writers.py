@@ -1,0 +1,77 @@
+"""Record writers: how an output file's records are written, one writer class per format.
+
+An `Output` of records (not a --report) gives its writer the JSON lines it is given, one
+object a line, as `write` calls bring them; the writer writes them in its format to
+`stream`: the output's temporary file, or the compressor in front of it when the name
+also ends in a compression ending (compression.ENDINGS). `close()` writes what is left
+(a footer) and leaves `stream` open: the `Output` closes, syncs and publishes the file.
+`discard()` is called instead when the file is being removed (the run failed).
+
+Adding a format: one module with a class shaped like `RecordWriter`, taking
+`(stream, path, schema)`, plus one line in WRITERS. JSONL needs no writer: every name no
+writer claims gets the lines as they are. stdout and devices are always JSONL.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+from collections.abc import Callable
+from typing import IO, Any, Protocol
+
+
+class RecordWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+# A writer class: (stream, the output's path for messages, the records' schema or None) -> writer.
+# `schema` is what the run knows of the records' columns (Parquet inputs: theirs); a format
+# with no use for it ignores it.
+WriterClass = Callable[[IO[bytes], str, Any], RecordWriter]
+
+# Name endings -> "module:class" of the writer for them; the first match wins.
+WRITERS: dict[tuple[str, ...], str] = {
+    (".parquet",): "zipfit_cli.files.parquet:ParquetSink",
+}
+
+
+def writer_for(path: str) -> WriterClass | None:
+    """The writer class for records written to `path`, by its name; None: JSONL."""
+    name = path.lower()
+    for endings, where in WRITERS.items():
+        if name.endswith(endings):
+            module, cls = where.split(":")
+            found: WriterClass = getattr(importlib.import_module(module), cls)
+            return found
+    return None
+
+
+def compressing(raw: IO[bytes], kind: str | None) -> IO[bytes]:
+    """A compressor for `kind` writing to `raw` (None: `raw` itself); closing it leaves `raw` open."""
+    if kind is None:
+        return raw
+    if kind == "gz":
+        # mtime=0 and no file name in the header: the same records give the same bytes.
+        return gzip.GzipFile(  # type: ignore[return-value]
+            filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0
+        )
+    if kind == "zst":
+        import zstandard
+
+        writer: IO[bytes] = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False)
+        return writer
+    if kind == "bz2":
+        import bz2
+
+        return bz2.BZ2File(raw, "wb")
+    if kind == "xz":
+        import lzma
+
+        return lzma.LZMAFile(raw, "wb")
+    raise ValueError(f"no compressor for {kind!r}")
