@@ -12,9 +12,9 @@ from .scoring.adaptive import AdaptiveScorer
 from .scoring.align import AlignmentResult, dataset_alignment
 from .scoring.background import sample_background
 from .scoring.compressors import COMPRESSORS, Compressor, get_compressor
-from .scoring.contrast import ContrastScorer
+from .scoring.contrast import ContrastScorer, ContrastSettings
 from .scoring.corpus import CorpusScorer
-from .scoring.pairwise import TargetSet, ncd
+from .scoring.pairwise import NcdTerm, NcdTerms, TargetSet, ncd
 from .scoring.scorers import SCORERS, Scorer, ScoringInputs, build_scorer
 from .selection.budget import make_counter
 from .selection.decontam import Decontaminator
@@ -29,6 +29,7 @@ __all__ = [
     "AlignmentResult",
     "Compressor",
     "ContrastScorer",
+    "ContrastSettings",
     "CorpusScorer",
     "Decontaminator",
     "Deduper",
@@ -36,6 +37,8 @@ __all__ = [
     "Filters",
     "InputError",
     "JsonlSource",
+    "NcdTerm",
+    "NcdTerms",
     "RecordError",
     "RecordSource",
     "RunSettings",
