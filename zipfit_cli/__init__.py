@@ -13,9 +13,9 @@ from .scoring.adaptive import AdaptiveScorer
 from .scoring.align import AlignmentResult, dataset_alignment
 from .scoring.background import sample_background
 from .scoring.compressors import COMPRESSORS, Compressor, get_compressor
-from .scoring.contrast import ContrastScorer
+from .scoring.contrast import ContrastScorer, ContrastSettings
 from .scoring.corpus import CorpusScorer
-from .scoring.pairwise import TargetSet, ncd
+from .scoring.pairwise import NcdTerm, NcdTerms, TargetSet, ncd
 from .scoring.scorers import SCORERS, Scorer, ScoringInputs, build_scorer
 from .selection.budget import make_counter
 from .selection.decontam import Decontaminator
@@ -30,6 +30,7 @@ __all__ = [
     "AlignmentResult",
     "Compressor",
     "ContrastScorer",
+    "ContrastSettings",
     "CorpusScorer",
     "Decontaminator",
     "Deduper",
@@ -37,6 +38,8 @@ __all__ = [
     "Filters",
     "InputError",
     "JsonlSource",
+    "NcdTerm",
+    "NcdTerms",
     "RecordError",
     "RecordSource",
     "RunSettings",

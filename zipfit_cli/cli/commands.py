@@ -122,7 +122,7 @@ def run_job(
 def _settings(opts: ScoringOptions) -> RunSettings:
     """`build_settings`, with progress on stderr while --contrast samples its background
     from the sources (a pass over the whole input before scoring starts)."""
-    if opts.scoring_method != "contrast" or opts.background:
+    if not opts.needs_background or opts.background:
         return build_settings(opts)
     with make_display(opts.quiet, input_size(opts.sources), "sampling the background") as display:
         return build_settings(opts, sampling=display.update)

@@ -24,13 +24,16 @@ from ..files.shards import INDEX_KEY, PART_KEY, parse_shard
 from ..files.writing import check_output_format
 from ..scoring.adaptive import AdaptiveScorer
 from ..scoring.compressors import get_compressor
-from ..scoring.scorers import Scorer, ScoringInputs, build_scorer
+from ..scoring.pairwise import HasNcdTerms
+from ..scoring.scorers import Scorer, ScoringInputs, build_scorer, method_settings, needs_background
 from ..selection.ranking import check_limits
 from ..selection.rules import Filters
 from .flags import OPTIONS
 from .optspec import default_of, flag_of
 
 DECONTAMINATE_NGRAM = 13  # word n-gram length of --decontaminate
+_BACKGROUND = ("background", "background_size", "background_seed")  # for a method that needs one
+_OPTION_NAMES = frozenset(option.name for option in OPTIONS)
 
 
 def _declared(name: str) -> Any:
@@ -148,6 +151,8 @@ class ScoringOptions:
         if not self.contrast and self.method != "contrast":
             seed = () if self.adaptive else ("background_seed",)  # --seed also seeds --adaptive
             contrast_only = ("background", "background_size", *seed, "contrast_weight")
+            if self.needs_background:  # a method of its own that needs a background too
+                contrast_only = tuple(name for name in contrast_only if name not in _BACKGROUND)
             given = [flag_of(OPTIONS, name) for name in contrast_only if name in self.given]
             if given:
                 verb = "goes" if len(given) == 1 else "go"
@@ -174,6 +179,17 @@ class ScoringOptions:
     @property
     def scoring_method(self) -> str:
         return "contrast" if self.contrast else self.method
+
+    @property
+    def needs_background(self) -> bool:
+        """Whether the method is built with background records (--contrast's are)."""
+        return needs_background(self.scoring_method)
+
+    def method_settings(self) -> Any:
+        """The method's own settings dataclass, its fields filled from the options of the
+        same names (`--contrast-weight` → contrast_weight), other fields at their defaults."""
+        kind = method_settings(self.scoring_method)
+        return kind(**{f.name: getattr(self, f.name) for f in fields(kind) if f.name in _OPTION_NAMES})
 
 
 @dataclass
@@ -224,10 +240,8 @@ def build_settings(opts: ScoringOptions, sampling: Callable[[int, int], None] | 
     targets = load_texts(opts.target, target_spec, ids=target_ids)
     compressor = get_compressor(opts.compressor, opts.level)
     spec = TextSpec.build(opts.text_key, max_bytes=opts.max_text_bytes, max_line_bytes=opts.max_line_bytes)
-    inputs = ScoringInputs(targets, compressor)
-    if opts.scoring_method == "contrast":
-        background = _background(opts, spec, sampling)
-        inputs = replace(inputs, background=background, contrast_weight=opts.contrast_weight)
+    background = _background(opts, spec, sampling) if opts.needs_background else None
+    inputs = ScoringInputs(targets, compressor, background, opts.method_settings())
     settings = RunSettings(
         sources=opts.sources,
         scorer=build_scorer(opts.scoring_method, inputs),
@@ -267,10 +281,7 @@ def build_settings(opts: ScoringOptions, sampling: Callable[[int, int], None] | 
 
 
 def _adaptive(opts: ScoringOptions, scorer: Scorer) -> AdaptiveScorer:
-    from ..scoring.contrast import ContrastScorer
-    from ..scoring.pairwise import TargetSet
-
-    if not isinstance(scorer, TargetSet | ContrastScorer):
+    if not isinstance(scorer, HasNcdTerms):  # a sum of mean NCDs: pairwise, contrast
         raise UsageError(
             f"--adaptive stops a record partway through its targets; --method {opts.method} makes "
             "one comparison a record, so there is nothing to stop"

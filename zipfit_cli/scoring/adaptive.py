@@ -1,6 +1,7 @@
 """Adaptive top K: the same selection with a fraction of the compressions.
 
-Each record is compared with the targets (and, with --contrast, the background) in one
+Each record is compared with the texts of each of its scorer's mean-NCD terms
+(`ncd_terms()`: the targets and, with --contrast, the background) in one
 fixed, seeded order. At checkpoints (shares of the comparisons, per compressor:
 `Compressor.adaptive_checkpoints`, never before MIN_SEEN of a part) an optimistic score is
 formed from the partial means: each mean moved z standard errors in the record's favour
@@ -38,8 +39,7 @@ from typing import Any
 
 from ..base import checks
 from ..base.results import Pruned
-from .contrast import ContrastScorer
-from .pairwise import TargetSet, ncd
+from .pairwise import HasNcdTerms, NcdTerm, TargetSet, ncd
 
 DEFAULT_Z = 4.0
 DEFAULT_BLOCK = 1024  # records
@@ -63,6 +63,7 @@ class Part:
     order: tuple[int, ...]
     copies: dict[bytes, frozenset[int]]  # texts left out of their own copies' means
     ranked_sizes: tuple[int, ...]  # the texts' compressed sizes, smallest first (size floors)
+    extremes: tuple[float, ...]  # the most favourable NCDs allowed for unseen texts (see _extremes)
 
 
 def optimistic(offset: float, terms: Sequence[Term], z: float, floor: float) -> float:
@@ -89,26 +90,44 @@ def optimistic(offset: float, terms: Sequence[Term], z: float, floor: float) -> 
 Term = tuple[float, float, float, int, int, Sequence[float]]
 
 
+def _part(term: NcdTerm, rng: random.Random, near: int) -> Part:
+    """A term's part: its texts in a seeded order, the copies it leaves out, and the most
+    favourable NCDs allowed for unseen texts (`near` at the floor for targets, OUTLIERS at
+    the ceiling for background texts)."""
+    texts = term.texts
+    copies = texts.positions() if term.leave_out_copies else {}
+    extremes = (NCD_CEILING,) * OUTLIERS if term.weight > 0 else (NCD_FLOOR,) * near
+    order = tuple(rng.sample(range(len(texts)), len(texts)))
+    return Part(texts, term.weight, order, copies, tuple(sorted(texts.sizes)), extremes)
+
+
 class AdaptiveScorer:
-    """Wraps a pairwise (TargetSet) or contrastive scorer; `score(text, threshold)` returns the
-    exact score, or `Pruned` (checkpoint, cost) when the record cannot reach the threshold.
+    """Wraps any scorer whose score is mean-NCD terms (`ncd_terms()`, pairwise.NcdTerms:
+    a negative weight for targets, a positive one for a background); `score(text, threshold)`
+    returns the exact score, or `Pruned` (checkpoint, cost) when the record cannot reach it.
     """
 
     def __init__(
         self,
-        scorer: TargetSet | ContrastScorer,
+        scorer: HasNcdTerms,
         z: float = DEFAULT_Z,
         checkpoints: Sequence[float] | None = None,
         seed: int = 0,
         audit: int = DEFAULT_AUDIT,
     ) -> None:
-        if not isinstance(scorer, TargetSet | ContrastScorer):
-            raise TypeError(f"scorer must be a TargetSet or a ContrastScorer, not {type(scorer).__name__}")
+        if not isinstance(scorer, HasNcdTerms):
+            raise TypeError(
+                "scorer must be a TargetSet or a ContrastScorer (a scorer with mean-NCD terms, "
+                f"`ncd_terms()`), not {type(scorer).__name__}"
+            )
         if checks.number("z", z, setting="adaptive_z") <= 0:
             raise checks.ArgumentError(f"the adaptive bound needs z > 0, not {z}", setting="adaptive_z")
-        inner = scorer.targets if isinstance(scorer, ContrastScorer) else scorer
+        described = scorer.ncd_terms()
+        if not described.terms:
+            raise checks.ArgumentError("an adaptive score needs at least one mean-NCD term")
+        compressor = described.terms[0].texts.compressor  # the targets' (checkpoints, spread floor)
         if checkpoints is None:  # shares of the comparisons, measured per compressor
-            checkpoints = inner.compressor.adaptive_checkpoints
+            checkpoints = compressor.adaptive_checkpoints
         shares = list(checkpoints)
         if not shares or any(not 0 < f < 1 for f in shares) or shares != sorted(shares):
             raise checks.ArgumentError(
@@ -117,36 +136,24 @@ class AdaptiveScorer:
         checks.count("audit", audit, minimum=0)
         self.scorer, self.z, self.checkpoints, self.seed = scorer, z, tuple(checkpoints), seed
         self.audit = audit
-        self.sd_floor = inner.compressor.adaptive_sd_floor
+        self.sd_floor = compressor.adaptive_sd_floor
+        self.described = described
         self.exhaustive_reason: str | None = None
-        if len(inner) < MIN_TARGETS:
+        fewest = min((len(term.texts) for term in described.terms if term.weight < 0), default=MIN_TARGETS)
+        if fewest < MIN_TARGETS:  # the targets: terms that reward a record near their texts
             self.exhaustive_reason = (
-                f"--adaptive scored every record in full: {len(inner)} targets are too few to stop "
+                f"--adaptive scored every record in full: {fewest} targets are too few to stop "
                 f"any safely (it needs {MIN_TARGETS})"
             )
-        self.outliers = near_targets(inner) if self.exhaustive_reason is None else 1
-        rng = random.Random(seed)
-        if isinstance(scorer, ContrastScorer):  # a record's own copies leave its background mean
-            copies = {text: frozenset(js) for text, js in scorer.copies.items()}
-            sets = [(scorer.targets, -1.0, {}), (scorer.background, scorer.weight, copies)]
-            self.offset = 0.0
-        else:
-            sets = [(scorer, -1.0, {})]
-            self.offset = 1.0
-        self.parts = [
-            Part(
-                texts,
-                coefficient,
-                tuple(rng.sample(range(len(texts)), len(texts))),
-                own,
-                tuple(sorted(texts.sizes)),
-            )
-            for texts, coefficient, own in sets
+        near = [
+            near_targets(term.texts) if self.exhaustive_reason is None and term.weight < 0 else 1
+            for term in described.terms
         ]
+        self.outliers = max(near)
+        rng = random.Random(seed)
+        self.parts = [_part(term, rng, r) for term, r in zip(described.terms, near, strict=True)]
         self._getters: list[Getter] | None = None
         self._plans: dict[tuple[int, ...], list[tuple[tuple[int, ...], Pruned]]] = {}
-        self._floors = [NCD_FLOOR] * self.outliers  # unseen targets at the lowest NCD
-        self._ceilings = [NCD_CEILING] * OUTLIERS  # unseen background texts at the highest
 
     @property
     def comparisons(self) -> int:
@@ -179,12 +186,12 @@ class AdaptiveScorer:
                 return stopped
         for state in states:
             state.extend(len(state.order))
-        return self.offset + sum(state.coefficient * state.exact_mean() for state in states)
+        return self.described.combine(state.exact_mean() for state in states)
 
     def _check(self, states: list[_Term], threshold: float) -> Pruned | None:
         """Compare the record as far as each checkpoint asks; `Pruned` where it cannot
         reach the threshold, None when it has to be scored in full."""
-        offset, z, floor = self.offset, self.z, self.sd_floor
+        offset, z, floor = self.described.offset, self.z, self.sd_floor
         extremes = [self._extremes(state) for state in states]
         for wanted, stop in self._plan(tuple(len(state.order) for state in states)):
             terms = []
@@ -216,12 +223,13 @@ class AdaptiveScorer:
         """The most favourable NCDs unseen texts of this part may have, one per text allowed
         there: for targets, the size floors (`Compressor.adaptive_size_slack`) of the texts
         nearest the record in compressed size; for background texts, NCD_CEILING."""
+        part = state.part
         if state.coefficient > 0:
-            return self._ceilings
-        slack = state.part.texts.compressor.adaptive_size_slack
+            return part.extremes
+        slack = part.texts.compressor.adaptive_size_slack
         if slack is None:
-            return self._floors
-        r, c_x, ranked = len(self._floors), state.c_x, state.part.ranked_sizes
+            return part.extremes
+        r, c_x, ranked = len(part.extremes), state.c_x, part.ranked_sizes
         i = bisect.bisect_left(ranked, c_x)
         floors = [
             1 - (c + slack) / c_x if c < c_x else 1 - (c_x + slack) / c for c in ranked[max(0, i - r) : i + r]

@@ -18,13 +18,14 @@ never on whether it happened to be sampled.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..base import checks
 from ..base.errors import UsageError
 from ..files.records import encode_text
 from .compressors import Compressor, get_compressor
-from .pairwise import TargetSet
+from .pairwise import NcdTerm, NcdTerms, TargetSet
 
 if TYPE_CHECKING:
     from .scorers import ScoringInputs
@@ -33,20 +34,27 @@ DEFAULT_WEIGHT = 0.75  # w; measured across kinds and compressors (README, BENCH
 DEFAULT_BACKGROUND_SIZE = 128  # records sampled from the sources when no file is given
 
 
+@dataclass(frozen=True)
+class ContrastSettings:
+    """The contrast method's own options (the CLI's --contrast-weight)."""
+
+    contrast_weight: float = DEFAULT_WEIGHT  # w
+
+
 class ContrastScorer:
     """Scores a text by `weight` × its mean NCD to the background minus its mean NCD to the
     targets. Picklable: each process rebuilds the compressors' state from the texts.
     """
+
+    settings = ContrastSettings
+    needs_background = True
 
     def __init__(self, targets: TargetSet, background: TargetSet, weight: float = DEFAULT_WEIGHT) -> None:
         checks.number("the contrast weight", weight, 0.0, setting="contrast_weight")
         self.targets = targets
         self.background = background
         self.weight = weight
-        # Background positions of each background text, to leave x's own copies out.
-        self.copies: dict[bytes, list[int]] = {}
-        for j, text in enumerate(background.texts):
-            self.copies.setdefault(text, []).append(j)
+        self.copies = background.positions()  # to leave x's own copies out of its background mean
 
     @classmethod
     def from_texts(
@@ -74,8 +82,9 @@ class ContrastScorer:
     def from_inputs(cls, inputs: ScoringInputs) -> ContrastScorer:
         if inputs.background is None:
             raise UsageError("the contrast method needs a background", setting="background")
+        settings: ContrastSettings = inputs.settings or ContrastSettings()
         return cls.from_texts(
-            inputs.targets, inputs.background, inputs.compressor, weight=inputs.contrast_weight
+            inputs.targets, inputs.background, inputs.compressor, weight=settings.contrast_weight
         )
 
     @property
@@ -90,6 +99,13 @@ class ContrastScorer:
             "background_sha256": self.background.digest(),
             "contrast_weight": self.weight,
         }
+
+    def ncd_terms(self) -> NcdTerms:
+        """−1 × mean NCD to the targets, then weight × mean NCD to the background without
+        the record's own copies (`score` gives the same float: see adaptive.py)."""
+        return NcdTerms(
+            0.0, (NcdTerm(-1.0, self.targets), NcdTerm(self.weight, self.background, leave_out_copies=True))
+        )
 
     def terms(self, text: bytes) -> tuple[float, float]:
         """(mean NCD to the background, copies of `text` left out; mean NCD to the targets)."""

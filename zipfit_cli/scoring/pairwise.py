@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..base import checks
 from ..files.records import encode_text
@@ -79,6 +79,13 @@ class TargetSet:
     def digest(self) -> str:
         return texts_digest(self.texts)
 
+    def positions(self) -> dict[bytes, frozenset[int]]:
+        """Each distinct text's positions (to leave a record's own copies out of its mean)."""
+        found: dict[bytes, list[int]] = {}
+        for j, text in enumerate(self.texts):
+            found.setdefault(text, []).append(j)
+        return {text: frozenset(js) for text, js in found.items()}
+
     @property
     def comparisons(self) -> int:
         return len(self.texts)
@@ -119,7 +126,56 @@ class TargetSet:
         return 1.0 - self.mean_ncd(encode_text(source))
 
     def score(self, text: bytes) -> float:
-        return 1.0 - self.mean_ncd(text)
+        return 1.0 - self.mean_ncd(text)  # the same float as self.ncd_terms().score(text)
+
+    def ncd_terms(self) -> NcdTerms:
+        return NcdTerms(1.0, (NcdTerm(-1.0, self),))
 
     def alignments(self, sources: Sequence[str | bytes]) -> list[float]:
         return [self.alignment(s) for s in sources]
+
+
+@dataclass(frozen=True)
+class NcdTerm:
+    """weight × the mean NCD of a record to `texts` (source first). With `leave_out_copies`,
+    texts byte-identical to the record leave its mean (all count if every one is a copy),
+    so that a record drawn into the texts scores as if it had not been."""
+
+    weight: float
+    texts: TargetSet
+    leave_out_copies: bool = False
+
+    def mean(self, text: bytes) -> float:
+        if self.leave_out_copies:
+            copies = [j for j, other in enumerate(self.texts.texts) if other == text]
+            if copies:
+                return self.texts.mean_ncd_excluding(text, copies)
+        return self.texts.mean_ncd(text)
+
+
+@dataclass(frozen=True)
+class NcdTerms:
+    """A score described as offset + Σ weight × mean NCD, summed in the terms' order: what
+    a scorer's `ncd_terms()` returns so that `--adaptive` (adaptive.py) can bound it from
+    part of the comparisons. Its `score` must give the float `combine` gives for the exact
+    means, bit for bit: the adaptive scorer computes a record's exact score that way."""
+
+    offset: float
+    terms: tuple[NcdTerm, ...]
+
+    def combine(self, means: Iterable[float]) -> float:
+        total = self.offset
+        for term, mean in zip(self.terms, means, strict=True):
+            total += term.weight * mean
+        return total
+
+    def score(self, text: bytes) -> float:
+        """The score, every text compared: a method may use it as its own `score`."""
+        return self.combine(term.mean(text) for term in self.terms)
+
+
+@runtime_checkable
+class HasNcdTerms(Protocol):
+    """A scorer whose score is a sum of mean-NCD terms (the ones `--adaptive` can stop)."""
+
+    def ncd_terms(self) -> NcdTerms: ...
