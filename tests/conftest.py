@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +27,8 @@ WriteJsonl = Callable[..., Path]
 # Arguments naming the sample targets, and the same scored fast (lz4, one process).
 TARGETS = ["-t", str(TARGET), "--target-template", TEMPLATE]
 FAST = [*TARGETS, "--compressor", "lz4", "-j", "1"]
+# zipfit as a real process.
+ZIPFIT = [sys.executable, "-m", "zipfit_cli"]
 
 
 def run(*args: Any, env: dict[str, str] | None = None, input: bytes | None = None) -> Result:
@@ -39,6 +43,19 @@ def ok(*args: Any, env: dict[str, str] | None = None, input: bytes | None = None
     result = run(*args, env=env, input=input)
     assert result.exit_code == 0, result.output
     return result
+
+
+def select_fast(source: Path | str, *extra: str | Path) -> Result:
+    """`zipfit select SOURCE EXTRA...` in-process, against the sample targets scored fast."""
+    return run("select", source, *FAST, *extra)
+
+
+def run_process(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    """`python -m zipfit_cli ARGS...` as a real process, given subprocess.run's `kwargs`;
+    stdout and stderr captured unless `stdout` is given."""
+    if "stdout" not in kwargs:
+        kwargs.setdefault("capture_output", True)
+    return subprocess.run([*ZIPFIT, *args], timeout=120, **kwargs)
 
 
 def records(data: bytes | str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import FAST, TARGET, TARGETS, TEMPLATE, WriteJsonl, ok, records, run
+from conftest import FAST, TARGET, TARGETS, TEMPLATE, WriteJsonl, ok, records, run, select_fast
 from test_scoring import ref_alignment
 
 from zipfit_cli import __version__
@@ -582,3 +582,26 @@ def test_read_error_names_line_of_that_file(slice_path: Path, tmp_path: Path) ->
     numbers = [int(n) for n in re.findall(r"(?:line |:)(\d+)", result.stderr.split("second.jsonl.gz", 1)[1])]
     assert numbers, result.stderr
     assert all(n <= 200 for n in numbers), result.stderr  # the file has 200 lines
+
+
+# --- warnings, on stderr and in the report ---------------------------------------------------
+
+
+def test_empty_source_is_a_warning_and_in_the_report(slice_path: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"\n  \n")
+    report = tmp_path / "report.json"
+    result = select_fast(empty, slice_path, "-k", "2", "--report", str(report))
+    assert result.exit_code == 0, result.output
+    assert f"zipfit: warning: {empty} holds no records\n" in result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    assert json.loads(report.read_text())["warnings"] == [f"{empty} holds no records"]
+    quiet = select_fast(empty, "-k", "2", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_a_source_with_records_gives_no_warning(slice_path: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = select_fast(slice_path, "-k", "2", "--report", str(report))
+    assert "warning" not in result.stderr
+    assert json.loads(report.read_text())["warnings"] == []

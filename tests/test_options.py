@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SOURCE, TARGETS, ok, run
+from tests.conftest import FAST, SOURCE, TARGETS, ok, run
 from zipfit_cli.errors import ExitCode, UsageError
 from zipfit_cli.flags import OPTIONS
 from zipfit_cli.options import AlignOptions, CommandFlags, ScoringOptions, SelectionOptions
@@ -197,3 +197,13 @@ def test_target_key_and_template_are_refused_for_plain_text_targets(tmp_path: Pa
     assert ok(*base, "-q").stdout.count("\n") == 2
     mixed = [*base, *TARGETS]  # with a JSONL target too, the key and template serve that one
     assert ok(*mixed, "-q").stdout.count("\n") == 2
+
+
+# --- refused through the command line --------------------------------------------------------
+
+
+def test_score_key_naming_the_object_that_holds_the_text_is_refused(write_jsonl: Any) -> None:
+    source = write_jsonl([{"meta": {"content": "def f(x): return x"}}])
+    result = run("score", source, *FAST, "--text-key", "meta.content", "--score-key", "meta")
+    assert result.exit_code == 2, result.output
+    assert "--score-key 'meta'" in result.stderr
