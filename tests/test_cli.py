@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import FAST, TARGET, TARGETS, TEMPLATE, WriteJsonl, ok, records, run, select_fast
+from conftest import FAST, SOURCE, TARGET, TARGETS, TEMPLATE, WriteJsonl, ok, records, run, select_fast
 from test_scoring import ref_alignment
 
 from zipfit_cli import __version__
@@ -605,3 +605,34 @@ def test_a_source_with_records_gives_no_warning(slice_path: Path, tmp_path: Path
     result = select_fast(slice_path, "-k", "2", "--report", str(report))
     assert "warning" not in result.stderr
     assert json.loads(report.read_text())["warnings"] == []
+
+
+def test_report_records_the_command_line_inputs_and_library_versions(tmp_path: Path) -> None:
+    report = tmp_path / "run.json"
+    ok("select", SOURCE, *FAST, "-k", "3", "--limit", "20", "--report", report, "-o", os.devnull)
+    info = json.loads(report.read_text())
+    assert "--report" in info["command_line"]
+    versions = info["versions"]
+    assert (
+        versions["python"].count(".") == 2 and versions["zlib"] and versions["lz4"] and versions["zstandard"]
+    )
+    by_path = {entry["path"]: entry for entry in info["inputs"]}
+    assert by_path[str(SOURCE)]["size"] == SOURCE.stat().st_size
+    assert by_path[str(TARGET)]["mtime_ns"] == TARGET.stat().st_mtime_ns
+
+
+# --- help ------------------------------------------------------------------------------------
+
+
+COMMANDS = ["select", "score", "merge", "align", "background"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_names_values_not_python_types(command: str) -> None:
+    text = ok(command, "--help").stdout
+    for python_name in ("<list[str]>", "<int range>", "<float>", "<str>", "<int>", "{sources}"):
+        assert python_name not in text, (python_name, text)
+    if command in ("select", "score"):
+        assert ("-o, --output PATH" in text and "--text-key KEY" in text and "-k, --top-k K" in text) or (
+            command == "score" and "--text-key KEY" in text
+        )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import zlib
 from pathlib import Path
 
 import pytest
+from conftest import SOURCE, WriteJsonl, ok
 
 from zipfit_cli.compressors import get_compressor
 from zipfit_cli.corpus import (
@@ -136,3 +138,29 @@ def test_errors() -> None:
     assert repr(CorpusScorer.from_targets(["t"], "zstd", 3)) == (
         "CorpusScorer(corpus:zstd:3, 1 dictionary bytes, 1/1 targets)"
     )
+
+
+def test_corpus_method_says_when_targets_do_not_fit_the_dictionary(
+    write_jsonl: WriteJsonl, tmp_path: Path
+) -> None:
+    big = [{"id": f"t{i}", "text": f"def f{i}(x):\n    return x * {i}\n" * 700} for i in range(3)]
+    targets = write_jsonl(big, "targets.jsonl")
+    report = tmp_path / "run.json"
+    args = (
+        "-t",
+        targets,
+        "--method",
+        "corpus",
+        "-k",
+        "3",
+        "--limit",
+        "50",
+        "--report",
+        report,
+        "-o",
+        os.devnull,
+    )
+    result = ok("select", SOURCE, *args)
+    assert "zipfit: warning: the corpus method's dictionary holds 1 of the 3 targets" in result.stderr
+    info = json.loads(report.read_text())
+    assert info["settings"]["targets_used"] == 1 and "dictionary holds 1 of the 3" in info["warnings"][0]

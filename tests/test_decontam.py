@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import re
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import FAST, ROOT, TARGET, WriteJsonl, ok, records
 
 from zipfit_cli.decontam import Contamination, Decontaminator, words
 from zipfit_cli.errors import UsageError
@@ -204,3 +207,18 @@ def test_pickles_across_processes_with_other_string_hashes(target_texts: list[by
             "13-gram overlap with target 9",
             "None",
         ]
+
+
+def test_contaminated_records_say_which_target_and_what_matched(
+    write_jsonl: WriteJsonl, source_lines: list[bytes], tmp_path: Path
+) -> None:
+    target = json.loads(TARGET.read_text().splitlines()[2])
+    leak = {"id": "leak", "text": "Seen online:\n" + target["prompt"] + target["canonical_solution"]}
+    source = write_jsonl([*map(json.loads, source_lines[:20]), leak])
+    aside = tmp_path / "leaked.jsonl"
+    ok("score", source, *FAST, "--contaminated-output", aside, "-o", os.devnull)
+    (kept,) = records(aside.read_bytes())
+    why = kept["_zipfit_contamination"]
+    assert kept["id"] == "leak" and why["criterion"] == "ngram" and why["target"] == target["task_id"]
+    words = " ".join(re.findall(r"[a-z0-9]+", leak["text"].lower()))  # decontam.words
+    assert len(why["match"].split()) == 13 and why["match"] in words

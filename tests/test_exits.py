@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import FAST, ZIPFIT
+import pytest
+from conftest import FAST, SOURCE, TARGET, TARGETS, ZIPFIT, run
 
 
 def _with_closed(fd: int, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -47,3 +49,33 @@ def test_closed_stderr_leaves_the_exit_code_and_clean_stdout(slice_path: Path, t
     done = _with_closed(2, "select", str(slice_path), *FAST, "-k", "2")
     assert done.returncode == 0
     assert len(done.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["select", SOURCE, *TARGETS, "-k", "0"],
+        ["select", SOURCE, *TARGETS, "--fraction", "10%"],
+        ["score", SOURCE, *TARGETS, "--no-such-option"],
+        ["nosuch"],
+        ["merge"],
+    ],
+    ids=["k-0", "fraction-percent", "unknown-option", "unknown-command", "missing-argument"],
+)
+def test_every_usage_error_is_one_zipfit_line_and_exit_2(args: list[object]) -> None:
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zipfit: error: ") and "-h'" in lines[0], result.stderr
+    assert not result.stdout
+
+
+def test_usage_error_from_the_installed_command_is_the_same_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "zipfit_cli", "select", str(SOURCE), "-t", str(TARGET), "-k", "0"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and not done.stdout
+    assert done.stderr.decode().startswith("zipfit: error: Invalid value for '--top-k'")
+    assert b"Traceback" not in done.stderr and b"\xe2\x95\xad" not in done.stderr  # no framed box

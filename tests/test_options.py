@@ -6,6 +6,7 @@ goes with, as any other value is."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,46 @@ def test_score_key_naming_the_object_that_holds_the_text_is_refused(write_jsonl:
     result = run("score", source, *FAST, "--text-key", "meta.content", "--score-key", "meta")
     assert result.exit_code == 2, result.output
     assert "--score-key 'meta'" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400"])
+@pytest.mark.parametrize(
+    ("option", "context"),
+    [
+        ("--contrast-weight", ["--contrast", "-k", "3"]),
+        ("--adaptive-z", ["--adaptive", "-k", "3"]),
+        ("--decontaminate-ncd", ["-k", "3"]),
+        ("--fraction", []),
+    ],
+)
+def test_float_options_refuse_values_that_are_not_finite(option: str, context: list[str], value: str) -> None:
+    """1e400 overflows to inf when read as a float; none of these is a usable setting."""
+    result = run("select", SOURCE, *FAST, *context, option, value, "-o", os.devnull)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zipfit: error: ") and option in lines[0], result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "--max-line-bytes", "9223372036854775808"],
+        ["score", "--max-text-bytes", str(10**30)],
+        ["select", "-k", "99999999999999999999999"],
+        ["select", "--budget-chars", str(2**64)],
+        ["select", "--limit", str(2**63)],
+        ["select", "--batch-size", str(2**63)],
+        ["select", "-j", "99999999999999999999999"],
+        ["select", "--contrast", "--seed", str(2**64)],
+        ["select", "--shard", "0/99999999999999999999999"],
+        ["score", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1e10"],
+    ],
+)
+def test_numbers_past_an_options_bound_are_usage_errors(source_path: Path, args: list[str]) -> None:
+    """Values that would overflow deep inside (C integers, timestamps, 64-bit JSON) are
+    refused up front, in one line."""
+    command, *options = args
+    result = run(command, source_path, *FAST, *options, "-q")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("zipfit: error: ") and result.stderr.count("\n") == 1
+    assert result.stdout == ""
