@@ -179,6 +179,20 @@ def test_version() -> None:
     assert __version__ in ok("--version").stdout
 
 
+COMMANDS = ["select", "score", "merge", "align", "background"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_names_values_not_python_types(command: str) -> None:
+    text = ok(command, "--help").stdout
+    for python_name in ("<list[str]>", "<int range>", "<float>", "<str>", "<int>", "{sources}"):
+        assert python_name not in text, (python_name, text)
+    if command in ("select", "score"):
+        assert ("-o, --output PATH" in text and "--text-key KEY" in text and "-k, --top-k K" in text) or (
+            command == "score" and "--text-key KEY" in text
+        )
+
+
 # --- determinism -----------------------------------------------------------------------------
 
 
@@ -472,6 +486,40 @@ def test_report_target_hash_changes_with_targets(slice_path: Path, tmp_path: Pat
     assert re.fullmatch("[0-9a-f]{64}", h1) and h1 != h2
 
 
+def test_empty_source_is_a_warning_and_in_the_report(slice_path: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"\n  \n")
+    report = tmp_path / "report.json"
+    result = select_fast(empty, slice_path, "-k", "2", "--report", str(report))
+    assert result.exit_code == 0, result.output
+    assert f"zipfit: warning: {empty} holds no records\n" in result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    assert json.loads(report.read_text())["warnings"] == [f"{empty} holds no records"]
+    quiet = select_fast(empty, "-k", "2", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_a_source_with_records_gives_no_warning(slice_path: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = select_fast(slice_path, "-k", "2", "--report", str(report))
+    assert "warning" not in result.stderr
+    assert json.loads(report.read_text())["warnings"] == []
+
+
+def test_report_records_the_command_line_inputs_and_library_versions(tmp_path: Path) -> None:
+    report = tmp_path / "run.json"
+    ok("select", SOURCE, *FAST, "-k", "3", "--limit", "20", "--report", report, "-o", os.devnull)
+    info = json.loads(report.read_text())
+    assert "--report" in info["command_line"]
+    versions = info["versions"]
+    assert (
+        versions["python"].count(".") == 2 and versions["zlib"] and versions["lz4"] and versions["zstandard"]
+    )
+    by_path = {entry["path"]: entry for entry in info["inputs"]}
+    assert by_path[str(SOURCE)]["size"] == SOURCE.stat().st_size
+    assert by_path[str(TARGET)]["mtime_ns"] == TARGET.stat().st_mtime_ns
+
+
 # --- text and target options -----------------------------------------------------------------
 
 
@@ -582,57 +630,3 @@ def test_read_error_names_line_of_that_file(slice_path: Path, tmp_path: Path) ->
     numbers = [int(n) for n in re.findall(r"(?:line |:)(\d+)", result.stderr.split("second.jsonl.gz", 1)[1])]
     assert numbers, result.stderr
     assert all(n <= 200 for n in numbers), result.stderr  # the file has 200 lines
-
-
-# --- warnings, on stderr and in the report ---------------------------------------------------
-
-
-def test_empty_source_is_a_warning_and_in_the_report(slice_path: Path, tmp_path: Path) -> None:
-    empty = tmp_path / "empty.jsonl"
-    empty.write_bytes(b"\n  \n")
-    report = tmp_path / "report.json"
-    result = select_fast(empty, slice_path, "-k", "2", "--report", str(report))
-    assert result.exit_code == 0, result.output
-    assert f"zipfit: warning: {empty} holds no records\n" in result.stderr
-    assert len(result.stdout.splitlines()) == 2
-    assert json.loads(report.read_text())["warnings"] == [f"{empty} holds no records"]
-    quiet = select_fast(empty, "-k", "2", "-q")
-    assert quiet.exit_code == 0 and quiet.stderr == ""
-
-
-def test_a_source_with_records_gives_no_warning(slice_path: Path, tmp_path: Path) -> None:
-    report = tmp_path / "report.json"
-    result = select_fast(slice_path, "-k", "2", "--report", str(report))
-    assert "warning" not in result.stderr
-    assert json.loads(report.read_text())["warnings"] == []
-
-
-def test_report_records_the_command_line_inputs_and_library_versions(tmp_path: Path) -> None:
-    report = tmp_path / "run.json"
-    ok("select", SOURCE, *FAST, "-k", "3", "--limit", "20", "--report", report, "-o", os.devnull)
-    info = json.loads(report.read_text())
-    assert "--report" in info["command_line"]
-    versions = info["versions"]
-    assert (
-        versions["python"].count(".") == 2 and versions["zlib"] and versions["lz4"] and versions["zstandard"]
-    )
-    by_path = {entry["path"]: entry for entry in info["inputs"]}
-    assert by_path[str(SOURCE)]["size"] == SOURCE.stat().st_size
-    assert by_path[str(TARGET)]["mtime_ns"] == TARGET.stat().st_mtime_ns
-
-
-# --- help ------------------------------------------------------------------------------------
-
-
-COMMANDS = ["select", "score", "merge", "align", "background"]
-
-
-@pytest.mark.parametrize("command", COMMANDS)
-def test_help_names_values_not_python_types(command: str) -> None:
-    text = ok(command, "--help").stdout
-    for python_name in ("<list[str]>", "<int range>", "<float>", "<str>", "<int>", "{sources}"):
-        assert python_name not in text, (python_name, text)
-    if command in ("select", "score"):
-        assert ("-o, --output PATH" in text and "--text-key KEY" in text and "-k, --top-k K" in text) or (
-            command == "score" and "--text-key KEY" in text
-        )

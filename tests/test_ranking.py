@@ -109,6 +109,25 @@ def test_spool_empty(tmp_path: Path) -> None:
         assert list(spool.ranked()) == []
 
 
+def test_spool_file_is_unlinked_at_once(tmp_path: Path) -> None:
+    with Spool(str(tmp_path)) as spool:
+        assert list(tmp_path.iterdir()) == []
+        spool.add(0.5, 0, b'{"a": 1}\n')
+        spool.add(0.7, 1, b'{"a": 2}\n')
+        assert [line for _, _, line in spool.ranked()] == [b'{"a": 2}\n', b'{"a": 1}\n']
+
+
+def test_full_spool_disk_is_one_error_naming_the_path(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path))
+    with open("/dev/full", "wb") as full:
+        os.dup2(full.fileno(), spool._file.fileno())  # the spool's disk is now full
+    spool.add(0.5, 0, b'{"a": 1}\n')
+    with pytest.raises(ZipfitError, match=f"cannot write the temporary file {tmp_path}/.zipfit-spool-"):
+        list(spool.ranked())
+    spool.close()
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- count_for_fraction ----------------------------------------------------------------------
 
 
@@ -171,25 +190,3 @@ def test_fraction_of_another_type_is_a_type_error(fraction: object) -> None:
         return
     with pytest.raises(TypeError, match="fraction must be a number"):
         check_limits(None, fraction)  # type: ignore[arg-type]
-
-
-# --- Spool: nothing left behind, a full disk named -------------------------------------------
-
-
-def test_spool_file_is_unlinked_at_once(tmp_path: Path) -> None:
-    with Spool(str(tmp_path)) as spool:
-        assert list(tmp_path.iterdir()) == []
-        spool.add(0.5, 0, b'{"a": 1}\n')
-        spool.add(0.7, 1, b'{"a": 2}\n')
-        assert [line for _, _, line in spool.ranked()] == [b'{"a": 2}\n', b'{"a": 1}\n']
-
-
-def test_full_spool_disk_is_one_error_naming_the_path(tmp_path: Path) -> None:
-    spool = Spool(str(tmp_path))
-    with open("/dev/full", "wb") as full:
-        os.dup2(full.fileno(), spool._file.fileno())  # the spool's disk is now full
-    spool.add(0.5, 0, b'{"a": 1}\n')
-    with pytest.raises(ZipfitError, match=f"cannot write the temporary file {tmp_path}/.zipfit-spool-"):
-        list(spool.ranked())
-    spool.close()
-    assert list(tmp_path.iterdir()) == []
