@@ -113,6 +113,23 @@ def slice_path(tmp_path_factory: pytest.TempPathFactory, source_lines: list[byte
     return path
 
 
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory, source_lines: list[bytes]) -> Path:
+    """300 sample records with target copies planted: verbatim, re-indented, and with a tail."""
+    targets = [json.loads(line) for line in TARGET.read_text().splitlines()]
+    lines = list(source_lines[:300])
+    copies = [
+        targets[3]["prompt"] + targets[3]["canonical_solution"],
+        (targets[10]["prompt"] + targets[10]["canonical_solution"]).replace("    ", "\t").upper(),
+        "Here is a helper:\n" + targets[20]["prompt"] + targets[20]["canonical_solution"] + "\nThanks!",
+    ]
+    for n, text in enumerate(copies):
+        lines.insert(50 * (n + 1), orjson.dumps({"id": f"leak-{n}", "text": text, "source": "leak"}) + b"\n")
+    path = tmp_path_factory.mktemp("planted") / "planted.jsonl"
+    path.write_bytes(b"".join(lines))
+    return path
+
+
 def _write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
     """Rows: dicts/lists/values are JSON-encoded; bytes are written as raw lines (newline added)."""
     with open(path, "wb") as fh:

@@ -407,6 +407,14 @@ def test_max_text_bytes_without_skip_stops(write_jsonl: WriteJsonl) -> None:
     assert f"{corpus}:2:" in result.stderr
 
 
+def test_all_records_skipped_is_an_error_not_an_empty_output(slice_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = run("select", slice_path, *TARGETS, "--text-key", "content", "--skip-invalid", "-o", out)
+    assert result.exit_code == 3, result.output
+    assert "no record could be scored" in result.stderr and "missing_key 200" in result.stderr
+    assert not out.exists()
+
+
 def test_empty_target_set(slice_path: Path, tmp_path: Path) -> None:
     target = tmp_path / "t.jsonl"
     target.write_text("\n\n")

@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import SOURCE, WriteJsonl, ok
+from conftest import SOURCE, TARGETS, WriteJsonl, ok, records
 
 from zipfit_cli.compressors import get_compressor
 from zipfit_cli.corpus import (
@@ -164,3 +164,11 @@ def test_corpus_method_says_when_targets_do_not_fit_the_dictionary(
     assert "zipfit: warning: the corpus method's dictionary holds 1 of the 3 targets" in result.stderr
     info = json.loads(report.read_text())
     assert info["settings"]["targets_used"] == 1 and "dictionary holds 1 of the 3" in info["warnings"][0]
+
+
+def test_corpus_method_ranks_python_first(slice_path: Path) -> None:
+    best = records(ok("select", slice_path, *TARGETS, "--method", "corpus", "--compressor", "zstd",
+                   "-k", "10", "-q").stdout)  # fmt: skip
+    assert sum(r["source"] == "python" for r in best) >= 5  # 15% of the slice is Python
+    scores = [r["zipfit_score"] for r in best]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)

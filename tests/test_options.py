@@ -210,6 +210,12 @@ def test_score_key_naming_the_object_that_holds_the_text_is_refused(write_jsonl:
     assert "--score-key 'meta'" in result.stderr
 
 
+@pytest.mark.parametrize("key", ["text", "_zipfit_index", "_zipfit_part"])
+def test_score_key_may_not_overwrite_what_zipfit_needs(slice_path: Path, key: str) -> None:
+    result = run("score", slice_path, *TARGETS, "--score-key", key)
+    assert result.exit_code == 2 and "--score-key" in result.stderr
+
+
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400"])
 @pytest.mark.parametrize(
     ("option", "context"),

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -124,6 +125,14 @@ def test_bad_template_is_a_usage_error_before_any_record_is_read(tmp_path: Path,
     result = run("score", source, "-t", targets, "--target-template", template, "-j", 1)
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith(f"zipfit: error: template field {template}: ") and result.stdout == ""
+
+
+def test_template_over_a_number_is_a_clear_error(write_jsonl: Any, slice_path: Path) -> None:
+    targets = write_jsonl([{"a": 5}], "targets.jsonl")
+    result = run("score", slice_path, "-t", targets, "--target-template", "{a.b}")
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"zipfit: error: {targets}:1: target: no 'a.b' template field: tried")
+    assert not result.stdout
 
 
 def test_key_naming_a_field_with_a_dot() -> None:
