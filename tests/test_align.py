@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import TARGETS, ok, records
+from conftest import TARGETS, ok, records, run
 
 from zipfit_cli.align import PairReservoir, dataset_alignment, pair_alignments
 from zipfit_cli.errors import InputError, UsageError
@@ -165,3 +165,15 @@ def test_align_prefers_the_in_domain_dataset(write_jsonl: Any, source_lines: lis
     assert again[0] == first
     exact = records(ok("align", python, *TARGETS, "--pairs", "100000", "-q").stdout)[0]
     assert exact["exact"] and exact["n_pairs"] == 6000
+
+
+def test_align_expands_globs_into_datasets(tmp_path: Path, source_lines: list[bytes]) -> None:
+    for i in range(2):
+        (tmp_path / f"d{i}.jsonl").write_bytes(b"".join(source_lines[i * 30 : (i + 1) * 30]))
+    result = ok("align", str(tmp_path / "d*.jsonl"), *TARGETS, "--compressor", "lz4", "--pairs", "200", "-q")
+    assert [json.loads(line)["dataset"] for line in result.stdout.splitlines()] == [
+        str(tmp_path / "d0.jsonl"),
+        str(tmp_path / "d1.jsonl"),
+    ]
+    missing = run("align", tmp_path / "nope.jsonl", *TARGETS)
+    assert missing.exit_code == 3 and missing.stderr.count("nope.jsonl") == 1

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST, SOURCE, TARGETS, ok, run
+from tests.conftest import FAST, SOURCE, TARGET, TARGETS, ok, records, run
 from zipfit_cli.errors import ExitCode, UsageError
 from zipfit_cli.flags import OPTIONS
 from zipfit_cli.options import AlignOptions, CommandFlags, ScoringOptions, SelectionOptions
@@ -214,6 +214,40 @@ def test_score_key_naming_the_object_that_holds_the_text_is_refused(write_jsonl:
 def test_score_key_may_not_overwrite_what_zipfit_needs(slice_path: Path, key: str) -> None:
     result = run("score", slice_path, *TARGETS, "--score-key", key)
     assert result.exit_code == 2 and "--score-key" in result.stderr
+
+
+def test_attributes_need_every_document(slice_path: Path) -> None:
+    for extra in (["--skip-invalid"], ["--decontaminate"]):
+        result = run("score", slice_path, *FAST, "--output-format", "attributes", *extra)
+        assert result.exit_code == 2 and "a line for every document" in result.stderr
+
+
+def test_id_key_goes_with_a_score_only_format(slice_path: Path) -> None:
+    result = run("select", slice_path, *FAST, "-k", "2", "--id-key", "doc")
+    assert result.exit_code == 2 and "--id-key goes with --output-format" in result.stderr
+
+
+def test_ids_output_refuses_a_score_key_equal_to_the_id_key(slice_path: Path, tmp_path: Path) -> None:
+    for args in (
+        ["score", slice_path, *FAST, "--output-format", "ids", "--score-key", "id"],
+        ["select", slice_path, *FAST, "-k", 2, "--output-format", "ids", "--score-key", "d", "--id-key", "d"],
+    ):
+        refused = run(*args)
+        assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
+        assert "the score key and the id key are both" in refused.stderr and not refused.stdout
+    # Parts scored under the key "id" hold whole records (fine), but no ids line can be made of them.
+    parts = [tmp_path / f"part-{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        ok("score", slice_path, *FAST, "--score-key", "id", "--shard", f"{i}/2", "-o", part, "-q")
+    refused = run("merge", *parts, "--output-format", "ids")
+    assert refused.exit_code == 2 and "both 'id'" in refused.stderr and not refused.stdout, refused.stderr
+    ids = records(ok("merge", *parts, "--output-format", "ids", "--id-key", "text", "-q").stdout)
+    assert set(ids[0]) == {"text", "id"}
+
+
+def test_seed_alone_is_refused() -> None:
+    result = run("select", SOURCE, "-t", TARGET, "-k", "2", "--seed", "3")
+    assert result.exit_code == 2 and "--seed goes with --contrast" in result.stderr
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST, run
+from conftest import FAST, ok, records, run
 
 from zipfit_cli.reading import LongLine, capped_lines
 
@@ -78,6 +78,15 @@ def test_too_long_line_in_a_gzip_bomb(tmp_path: Path, source_lines: list[bytes])
     result = run(*args, "--max-text-bytes", "100000")
     assert result.exit_code == 0, result.output
     assert "too_long 1" in result.stderr and len(result.stdout.splitlines()) == 2
+
+
+def test_a_long_csv_field_is_a_skippable_too_long_record(tmp_path: Path) -> None:
+    table = tmp_path / "posts.csv"
+    table.write_text("id,text\n1,def f(x): return x\n2," + "y" * 200_000 + "\n3,def g(y): return y\n")
+    refused = run("score", table, *FAST, "--max-line-bytes", "1000")
+    assert refused.exit_code == 3 and ":3:" in refused.stderr and "line-length limit" in refused.stderr
+    kept = records(ok("score", table, *FAST, "--max-line-bytes", "1000", "--skip-invalid", "-q").stdout)
+    assert [r["id"] for r in kept] == ["1", "3"]
 
 
 def test_dask_partition_reader_applies_the_cap(tmp_path: Path, source_lines: list[bytes]) -> None:
