@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -56,6 +57,30 @@ def run_process(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]
     if "stdout" not in kwargs:
         kwargs.setdefault("capture_output", True)
     return subprocess.run([*ZIPFIT, *args], timeout=120, **kwargs)
+
+
+def colour_env() -> dict[str, str]:
+    """A colour-capable terminal type: only the fact that stderr is not a TTY should keep output plain."""
+    env = dict(os.environ)
+    for name in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "PY_COLORS", "CLICOLOR_FORCE"):
+        env.pop(name, None)
+    env["TERM"] = "xterm-256color"
+    return env
+
+
+def zipfit(*args: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    """`python -m zipfit_cli ARGS...` as a real process fed `stdin`, in `colour_env()`; output captured."""
+    return subprocess.run(
+        [*ZIPFIT, *args], input=stdin, capture_output=True, timeout=timeout, env=colour_env()
+    )
+
+
+def assert_jsonl(data: bytes) -> list[dict[str, object]]:
+    """Output that must be JSON objects a line, the last line ended, as objects."""
+    assert data.endswith(b"\n")
+    out = [json.loads(line) for line in data.splitlines()]
+    assert all(isinstance(r, dict) for r in out)
+    return out
 
 
 def records(data: bytes | str) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST, SOURCE, TARGET, TARGETS, ZIPFIT, run
+from conftest import FAST, SOURCE, TARGET, TARGETS, ZIPFIT, WriteJsonl, colour_env, run, zipfit
 
 
 def _with_closed(fd: int, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -79,3 +80,46 @@ def test_usage_error_from_the_installed_command_is_the_same_line() -> None:
     assert done.returncode == 2 and not done.stdout
     assert done.stderr.decode().startswith("zipfit: error: Invalid value for '--top-k'")
     assert b"Traceback" not in done.stderr and b"\xe2\x95\xad" not in done.stderr  # no framed box
+
+
+BROKEN_PIPE = 141
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("command", "workers"), [("score", "1"), ("score", "2"), ("select", "2")])
+def test_reader_closing_early_exits_141_quietly(tmp_path: Path, command: str, workers: str) -> None:
+    # Like `zipfit score big.jsonl | head -n 1`: the whole sample is far more than a pipe holds.
+    stderr_path = tmp_path / "stderr.txt"
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen(
+            [*ZIPFIT, command, str(SOURCE), *TARGETS, "--compressor", "lz4", "-j", workers],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=colour_env(),
+        )
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert isinstance(json.loads(first), dict)
+            proc.stdout.close()
+            code = proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    err = stderr_path.read_text(errors="replace")
+    assert code == BROKEN_PIPE, err
+    assert "Traceback" not in err
+    assert "Broken pipe" not in err and "BrokenPipe" not in err
+    assert "Exception ignored" not in err
+
+
+@pytest.mark.slow
+def test_bad_record_in_subprocess_is_one_line(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> None:
+    corpus = write_jsonl([*source_lines[:40], b'{"text": 1}', *source_lines[40:80]])
+    result = zipfit("score", str(corpus), *TARGETS, "--compressor", "lz4", "-j", "2", "--batch-size", "8")
+    assert result.returncode == 3
+    err = result.stderr.decode()
+    assert f"{corpus}:41:" in err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("zipfit: error:")] == [err.strip()]

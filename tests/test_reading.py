@@ -5,11 +5,26 @@ from __future__ import annotations
 import gzip
 import io
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST, ok, records, run
+import zstandard
+from conftest import (
+    FAST,
+    TARGET,
+    TARGETS,
+    TEMPLATE,
+    ZIPFIT,
+    assert_jsonl,
+    colour_env,
+    ok,
+    records,
+    run,
+    zipfit,
+)
 
 from zipfit_cli.reading import LongLine, capped_lines
 
@@ -105,3 +120,60 @@ def test_dask_partition_reader_applies_the_cap(tmp_path: Path, source_lines: lis
     assert isinstance(reasons[0], float) and isinstance(reasons[2], float)
     assert reasons[1][0] == "too_long"
     assert result.rows[2][2] == source.stat().st_size  # byte offsets count the whole long line
+
+
+@pytest.mark.slow
+def test_cat_into_select_with_two_workers(slice_path: Path) -> None:
+    args = ["select", *TARGETS, "-k", "15", "-j", "2", "--level", "6"]
+    with subprocess.Popen(["cat", str(slice_path)], stdout=subprocess.PIPE) as cat:
+        assert cat.stdout is not None
+        piped = subprocess.run(
+            [*ZIPFIT, args[0], "-", *args[1:]],
+            stdin=cat.stdout,
+            capture_output=True,
+            timeout=60,
+            env=colour_env(),
+        )
+        cat.stdout.close()
+        assert cat.wait(timeout=10) == 0
+    assert piped.returncode == 0, piped.stderr.decode()
+    direct = zipfit(args[0], str(slice_path), *args[1:])
+    assert direct.returncode == 0, direct.stderr.decode()
+    assert piped.stdout == direct.stdout
+    out = assert_jsonl(piped.stdout)
+    assert len(out) == 15
+    assert b"selected 15" in piped.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["gz", "zst"])
+def test_compressed_stdin_recognised(slice_path: Path, kind: str) -> None:
+    data = slice_path.read_bytes()
+    packed = gzip.compress(data) if kind == "gz" else zstandard.ZstdCompressor().compress(data)
+    args = [*TARGETS, "--compressor", "lz4", "-j", "1", "-q"]
+    plain = zipfit("score", "-", *args, stdin=data)
+    from_packed = zipfit("score", "-", *args, stdin=packed)
+    assert plain.returncode == 0, plain.stderr.decode()
+    assert from_packed.returncode == 0, from_packed.stderr.decode()
+    assert from_packed.stdout == plain.stdout
+    assert len(assert_jsonl(plain.stdout)) == 200
+
+
+@pytest.mark.slow
+def test_compressed_stdin_arriving_in_pieces(slice_path: Path) -> None:
+    """The magic bytes may come in separate writes: zipfit waits for all of them."""
+    data = gzip.compress(slice_path.read_bytes())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zipfit_cli", "score", "-", "-t", str(TARGET), "--target-template", TEMPLATE,
+         "--compressor", "lz4", "-q"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(data[:1])
+    proc.stdin.flush()
+    import time
+
+    time.sleep(0.3)
+    out, err = proc.communicate(data[1:], timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert len(out.splitlines()) == 200
