@@ -1,5 +1,4 @@
-"""Adaptive top K: exact scores for every written record, the exhaustive selection, and output
-that depends on the input and options only (never on workers, batches or shards)."""
+"""Adaptive top K (adaptive.py): exact scores, the exhaustive selection, whatever the workers or shards."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Python API: score_texts and select_top_k."""
+"""The Python API (api.py): score_texts and select_top_k."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Size counters and taking a ranking up to a budget."""
+"""Size budgets (budget.py): counters, and taking a ranking up to a budget."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `zipfit` command line through typer's CliRunner: data on stdout, summary on stderr, exit codes."""
+"""The `zipfit` command line (cli.py, commands.py): data on stdout, summary on stderr, exit codes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Corpus scoring: one compression per source against the whole target set."""
+"""Corpus scoring (corpus.py): one compression per source against the whole target set."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Decontamination: planted target copies are flagged, and nothing else is."""
+"""Decontamination (decontam.py): planted target copies are flagged, and nothing else is."""
 
 from __future__ import annotations
 

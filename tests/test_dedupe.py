@@ -1,4 +1,4 @@
-"""Exact and near-duplicate removal in rank order."""
+"""Duplicate removal in rank order (dedupe.py): exact and near duplicates."""
 
 from __future__ import annotations
 

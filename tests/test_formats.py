@@ -1,4 +1,4 @@
-"""Formats in and out: Parquet and CSV/TSV sources, Parquet outputs (issue 13)."""
+"""Formats in and out (sources.py, delimited.py, parquet.py): Parquet, CSV and TSV in, Parquet out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stopping a run: Ctrl-C, SIGTERM, a worker killed, all in real subprocesses.
+"""Stopping a run (exits.py, runner.py): Ctrl-C, SIGTERM, a worker killed, all in real subprocesses.
 
 Each run is long enough (gzip level 9 over a generated corpus) that it is still busy
 when the signal arrives; each must end promptly with its documented code, leave no

@@ -1,7 +1,9 @@
-"""The checks between options, one by one: each refuses with its message and exit code 2,
-and accepts what it should. "Given" is what the user typed (Click's parameter source),
-whatever the value: an option at its default value is refused without the option it
-goes with, as any other value is."""
+"""Options (options.py, flags.py, optspec.py): the checks between options, and their declarations.
+
+Each check refuses with its message and exit code 2, and accepts what it should. "Given" is
+what the user typed (Click's parameter source), whatever the value: an option at its default
+value is refused without the option it goes with, as any other value is.
+"""
 
 from __future__ import annotations
 

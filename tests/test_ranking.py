@@ -1,4 +1,4 @@
-"""Ranking: top K in bounded memory, the spool for fractions and full rankings, rounding."""
+"""Ranking (ranking.py): top K in bounded memory, the spool for fractions and full rankings, rounding."""
 
 from __future__ import annotations
 

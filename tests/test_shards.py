@@ -1,4 +1,4 @@
-"""Shard and merge: any split of the input merges back to the single run's bytes."""
+"""Shard and merge (shards.py, merge.py): any split of the input merges back to the single run's bytes."""
 
 from __future__ import annotations
 
