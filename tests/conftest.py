@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +28,8 @@ WriteJsonl = Callable[..., Path]
 # Arguments naming the sample targets, and the same scored fast (lz4, one process).
 TARGETS = ["-t", str(TARGET), "--target-template", TEMPLATE]
 FAST = [*TARGETS, "--compressor", "lz4", "-j", "1"]
+# zipfit as a real process.
+ZIPFIT = [sys.executable, "-m", "zipfit_cli"]
 
 
 def run(*args: Any, env: dict[str, str] | None = None, input: bytes | None = None) -> Result:
@@ -39,6 +44,43 @@ def ok(*args: Any, env: dict[str, str] | None = None, input: bytes | None = None
     result = run(*args, env=env, input=input)
     assert result.exit_code == 0, result.output
     return result
+
+
+def select_fast(source: Path | str, *extra: str | Path) -> Result:
+    """`zipfit select SOURCE EXTRA...` in-process, against the sample targets scored fast."""
+    return run("select", source, *FAST, *extra)
+
+
+def run_process(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    """`python -m zipfit_cli ARGS...` as a real process, given subprocess.run's `kwargs`;
+    stdout and stderr captured unless `stdout` is given."""
+    if "stdout" not in kwargs:
+        kwargs.setdefault("capture_output", True)
+    return subprocess.run([*ZIPFIT, *args], timeout=120, **kwargs)
+
+
+def colour_env() -> dict[str, str]:
+    """A colour-capable terminal type: only the fact that stderr is not a TTY should keep output plain."""
+    env = dict(os.environ)
+    for name in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "PY_COLORS", "CLICOLOR_FORCE"):
+        env.pop(name, None)
+    env["TERM"] = "xterm-256color"
+    return env
+
+
+def zipfit(*args: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    """`python -m zipfit_cli ARGS...` as a real process fed `stdin`, in `colour_env()`; output captured."""
+    return subprocess.run(
+        [*ZIPFIT, *args], input=stdin, capture_output=True, timeout=timeout, env=colour_env()
+    )
+
+
+def assert_jsonl(data: bytes) -> list[dict[str, object]]:
+    """Output that must be JSON objects a line, the last line ended, as objects."""
+    assert data.endswith(b"\n")
+    out = [json.loads(line) for line in data.splitlines()]
+    assert all(isinstance(r, dict) for r in out)
+    return out
 
 
 def records(data: bytes | str) -> list[dict[str, Any]]:
@@ -93,6 +135,23 @@ def slice_path(tmp_path_factory: pytest.TempPathFactory, source_lines: list[byte
     """The first 200 sample source records: enough for real rankings, quick at gzip level 9."""
     path = tmp_path_factory.mktemp("slice") / "source200.jsonl"
     path.write_bytes(b"".join(source_lines[:200]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory, source_lines: list[bytes]) -> Path:
+    """300 sample records with target copies planted: verbatim, re-indented, and with a tail."""
+    targets = [json.loads(line) for line in TARGET.read_text().splitlines()]
+    lines = list(source_lines[:300])
+    copies = [
+        targets[3]["prompt"] + targets[3]["canonical_solution"],
+        (targets[10]["prompt"] + targets[10]["canonical_solution"]).replace("    ", "\t").upper(),
+        "Here is a helper:\n" + targets[20]["prompt"] + targets[20]["canonical_solution"] + "\nThanks!",
+    ]
+    for n, text in enumerate(copies):
+        lines.insert(50 * (n + 1), orjson.dumps({"id": f"leak-{n}", "text": text, "source": "leak"}) + b"\n")
+    path = tmp_path_factory.mktemp("planted") / "planted.jsonl"
+    path.write_bytes(b"".join(lines))
     return path
 
 

@@ -1,5 +1,4 @@
-"""Adaptive top K: exact scores for every written record, the exhaustive selection, and output
-that depends on the input and options only (never on workers, batches or shards)."""
+"""Adaptive top K (adaptive.py): exact scores, the exhaustive selection, whatever the workers or shards."""
 
 from __future__ import annotations
 
@@ -435,3 +434,24 @@ def test_the_size_floor_stops_records_far_in_size_sooner(
     with_floor = cost()
     monkeypatch.setattr(targets.compressor, "adaptive_size_slack", None)
     assert with_floor < cost()
+
+
+def test_adaptive_runs_are_reported_and_do_not_merge_with_exhaustive_parts(tmp_path: Path) -> None:
+    report = tmp_path / "run.json"
+    args = [*FAST, "-k", "20", "--adaptive", "--seed", "3"]
+    ok("select", SOURCE, *args, "--report", report, "-o", os.devnull, "-q")
+    assert json.loads(report.read_text())["settings"]["adaptive"] == {
+        "z": 4.0,
+        "checkpoints": [0.05, 0.075, 0.1, 0.2, 0.4, 0.8],
+        "seed": 3,
+        "min_seen": 2,
+        "sd_floor": 0.01,
+        "outliers": 3,
+        "exhaustive": False,
+        "audit": 256,
+    }
+    adaptive, exhaustive = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    ok("select", SOURCE, *args, "--shard", "0/2", "-o", adaptive, "-q")
+    ok("select", SOURCE, *FAST, "-k", "20", "--shard", "1/2", "-o", exhaustive, "-q")
+    refused = run("merge", adaptive, exhaustive)
+    assert refused.exit_code == 3 and "adaptive differs" in refused.stderr

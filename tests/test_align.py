@@ -1,4 +1,4 @@
-"""Dataset-level alignment against a brute-force computation, and the pair sampler."""
+"""Dataset alignment (align.py, `zipfit align`): against brute force, and the pair sampler."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import math
 import statistics
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
+from conftest import TARGETS, ok, records, run
 
 from zipfit_cli.base.errors import InputError, UsageError
 from zipfit_cli.scoring.align import PairReservoir, dataset_alignment, pair_alignments
@@ -145,3 +148,32 @@ def test_to_dict(source_texts: list[bytes], target_texts: list[bytes]) -> None:
     d = result.to_dict()
     assert d["total_pairs"] == 6 and d["n_pairs"] == 4 and d["exact"] is False
     json.dumps(d)
+
+
+def test_align_prefers_the_in_domain_dataset(write_jsonl: Any, source_lines: list[bytes]) -> None:
+    sample = [orjson.loads(line) for line in source_lines[:1500]]
+    python = write_jsonl([r for r in sample if r["source"] == "python"][:150], "python.jsonl")
+    prose = write_jsonl([r for r in sample if r["source"] == "prose"][:150], "prose.jsonl")
+    result = ok("align", python, prose, *TARGETS, "--pairs", "2000", "--seed", "7")
+    first, second = records(result.stdout)
+    assert first["dataset"] == str(python) and second["dataset"] == str(prose)
+    assert first["mean"] > second["mean"]
+    assert first["ci_low"] <= first["mean"] <= first["ci_high"]
+    assert first["n_pairs"] == 2000 and first["total_pairs"] == 150 * 40 and not first["exact"]
+    assert "alignment" in result.stderr
+    again = records(ok("align", python, *TARGETS, "--pairs", "2000", "--seed", "7", "-q").stdout)
+    assert again[0] == first
+    exact = records(ok("align", python, *TARGETS, "--pairs", "100000", "-q").stdout)[0]
+    assert exact["exact"] and exact["n_pairs"] == 6000
+
+
+def test_align_expands_globs_into_datasets(tmp_path: Path, source_lines: list[bytes]) -> None:
+    for i in range(2):
+        (tmp_path / f"d{i}.jsonl").write_bytes(b"".join(source_lines[i * 30 : (i + 1) * 30]))
+    result = ok("align", str(tmp_path / "d*.jsonl"), *TARGETS, "--compressor", "lz4", "--pairs", "200", "-q")
+    assert [json.loads(line)["dataset"] for line in result.stdout.splitlines()] == [
+        str(tmp_path / "d0.jsonl"),
+        str(tmp_path / "d1.jsonl"),
+    ]
+    missing = run("align", tmp_path / "nope.jsonl", *TARGETS)
+    assert missing.exit_code == 3 and missing.stderr.count("nope.jsonl") == 1

@@ -1,4 +1,4 @@
-"""The Python API: score_texts and select_top_k."""
+"""The Python API (api.py): score_texts and select_top_k."""
 
 from __future__ import annotations
 
@@ -263,3 +263,12 @@ def test_values_out_of_range_are_value_errors_and_usage_errors() -> None:
         with pytest.raises(ValueError) as raised:
             call()
         assert isinstance(raised.value, UsageError)  # the CLI's exit code 2, should it meet one
+
+
+def test_alignment_and_score_texts_take_str_and_bytes() -> None:
+    targets = ["def add(a, b):\n    return a + b\n", "def mul(a, b):\n    return a * b\n"]
+    text = "def sub(a, b):\n    return a - b  # é\n"
+    ts = TargetSet.from_texts(targets)
+    assert ts.alignment(text) == ts.alignment(text.encode())
+    from_str, from_bytes = (list(score_texts([t], ts)) for t in (text, text.encode()))
+    assert from_str == from_bytes == [ts.alignment(text)]

@@ -1,13 +1,15 @@
-"""Size counters and taking a ranking up to a budget."""
+"""Size budgets (budget.py): counters, and taking a ranking up to a budget."""
 
 from __future__ import annotations
 
 import pickle
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import TARGETS, ok, records
 
 from zipfit_cli.base.errors import UsageError
 from zipfit_cli.selection.budget import BudgetTally, make_counter, take_within_budget
@@ -157,3 +159,20 @@ def test_budget_with_a_counter_on_records() -> None:
     count = make_counter("approx")
     taken = list(take_within_budget(records, lambda r: count(r[1]), 3))
     assert [text for _, text in taken] == ["alpha beta", "gamma"]
+
+
+def test_budget_takes_a_prefix_of_the_ranking(slice_path: Path) -> None:
+    ranking = records(ok("select", slice_path, *TARGETS, "--compressor", "lz4", "-q").stdout)
+    count = make_counter("approx")
+    for args, size in ((["--budget-tokens", "3000"], count), (["--budget-chars", "4000"], len)):
+        chosen = records(ok("select", slice_path, *TARGETS, "--compressor", "lz4", *args, "-q").stdout)
+        budget = int(args[1])
+        assert chosen == ranking[: len(chosen)]
+        used = sum(size(r["text"]) for r in chosen)
+        assert used <= budget < used + size(ranking[len(chosen)]["text"])
+
+
+def test_budget_and_top_k_both_limit(slice_path: Path) -> None:
+    args = ("--compressor", "lz4", "--budget-chars", "1000000", "-k", "5", "-q")
+    chosen = records(ok("select", slice_path, *TARGETS, *args).stdout)
+    assert len(chosen) == 5

@@ -1,4 +1,4 @@
-"""The `zipfit` command line through typer's CliRunner: data on stdout, summary on stderr, exit codes."""
+"""The `zipfit` command line (cli.py, commands.py): data on stdout, summary on stderr, exit codes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import FAST, TARGET, TARGETS, TEMPLATE, WriteJsonl, ok, records, run
+from conftest import FAST, SOURCE, TARGET, TARGETS, TEMPLATE, WriteJsonl, ok, records, run, select_fast
 from test_scoring import ref_alignment
 
 from zipfit_cli import __version__
@@ -177,6 +177,20 @@ def test_help() -> None:
 
 def test_version() -> None:
     assert __version__ in ok("--version").stdout
+
+
+COMMANDS = ["select", "score", "merge", "align", "background"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_names_values_not_python_types(command: str) -> None:
+    text = ok(command, "--help").stdout
+    for python_name in ("<list[str]>", "<int range>", "<float>", "<str>", "<int>", "{sources}"):
+        assert python_name not in text, (python_name, text)
+    if command in ("select", "score"):
+        assert ("-o, --output PATH" in text and "--text-key KEY" in text and "-k, --top-k K" in text) or (
+            command == "score" and "--text-key KEY" in text
+        )
 
 
 # --- determinism -----------------------------------------------------------------------------
@@ -393,6 +407,14 @@ def test_max_text_bytes_without_skip_stops(write_jsonl: WriteJsonl) -> None:
     assert f"{corpus}:2:" in result.stderr
 
 
+def test_all_records_skipped_is_an_error_not_an_empty_output(slice_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = run("select", slice_path, *TARGETS, "--text-key", "content", "--skip-invalid", "-o", out)
+    assert result.exit_code == 3, result.output
+    assert "no record could be scored" in result.stderr and "missing_key 200" in result.stderr
+    assert not out.exists()
+
+
 def test_empty_target_set(slice_path: Path, tmp_path: Path) -> None:
     target = tmp_path / "t.jsonl"
     target.write_text("\n\n")
@@ -470,6 +492,40 @@ def test_report_target_hash_changes_with_targets(slice_path: Path, tmp_path: Pat
     h1 = json.loads(r1.read_text())["settings"]["target_sha256"]
     h2 = json.loads(r2.read_text())["settings"]["target_sha256"]
     assert re.fullmatch("[0-9a-f]{64}", h1) and h1 != h2
+
+
+def test_empty_source_is_a_warning_and_in_the_report(slice_path: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"\n  \n")
+    report = tmp_path / "report.json"
+    result = select_fast(empty, slice_path, "-k", "2", "--report", str(report))
+    assert result.exit_code == 0, result.output
+    assert f"zipfit: warning: {empty} holds no records\n" in result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    assert json.loads(report.read_text())["warnings"] == [f"{empty} holds no records"]
+    quiet = select_fast(empty, "-k", "2", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_a_source_with_records_gives_no_warning(slice_path: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = select_fast(slice_path, "-k", "2", "--report", str(report))
+    assert "warning" not in result.stderr
+    assert json.loads(report.read_text())["warnings"] == []
+
+
+def test_report_records_the_command_line_inputs_and_library_versions(tmp_path: Path) -> None:
+    report = tmp_path / "run.json"
+    ok("select", SOURCE, *FAST, "-k", "3", "--limit", "20", "--report", report, "-o", os.devnull)
+    info = json.loads(report.read_text())
+    assert "--report" in info["command_line"]
+    versions = info["versions"]
+    assert (
+        versions["python"].count(".") == 2 and versions["zlib"] and versions["lz4"] and versions["zstandard"]
+    )
+    by_path = {entry["path"]: entry for entry in info["inputs"]}
+    assert by_path[str(SOURCE)]["size"] == SOURCE.stat().st_size
+    assert by_path[str(TARGET)]["mtime_ns"] == TARGET.stat().st_mtime_ns
 
 
 # --- text and target options -----------------------------------------------------------------

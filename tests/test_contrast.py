@@ -1,4 +1,4 @@
-"""Contrastive scoring: exact against a plain reference, deterministic, and refusing bad backgrounds."""
+"""Contrastive scoring (contrast.py) and its background sample (background.py, `zipfit background`)."""
 
 from __future__ import annotations
 
@@ -243,3 +243,12 @@ def test_sampling_a_background_shows_progress_as_scoring_does(tmp_path: Path) ->
     spec = TextSpec.build("text")
     sample_background([str(SOURCE)], spec, 16, progress=lambda n, done: heard.append((n, done)))
     assert heard[-1] == (4000, SOURCE.stat().st_size) and heard == sorted(heard)
+
+
+def test_background_command_takes_globs_and_the_line_cap(tmp_path: Path, source_lines: list[bytes]) -> None:
+    for i in range(2):
+        (tmp_path / f"part-{i}.jsonl").write_bytes(b"".join(source_lines[i * 100 : (i + 1) * 100]))
+    made = ok("background", str(tmp_path / "part-*.jsonl"), "-n", "20", "-o", tmp_path / "bg.jsonl")
+    assert "sampled from 200" in made.stderr
+    capped = run("background", tmp_path / "part-0.jsonl", "-n", "5", "--max-line-bytes", "10")
+    assert capped.exit_code == 3 and "over the line-length limit of 10 " in capped.stderr

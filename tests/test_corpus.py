@@ -1,13 +1,15 @@
-"""Corpus scoring: one compression per source against the whole target set."""
+"""Corpus scoring (corpus.py): one compression per source against the whole target set."""
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import zlib
 from pathlib import Path
 
 import pytest
+from conftest import SOURCE, TARGETS, WriteJsonl, ok, records
 
 from zipfit_cli.base.errors import UsageError
 from zipfit_cli.scoring.compressors import get_compressor
@@ -136,3 +138,37 @@ def test_errors() -> None:
     assert repr(CorpusScorer.from_targets(["t"], "zstd", 3)) == (
         "CorpusScorer(corpus:zstd:3, 1 dictionary bytes, 1/1 targets)"
     )
+
+
+def test_corpus_method_says_when_targets_do_not_fit_the_dictionary(
+    write_jsonl: WriteJsonl, tmp_path: Path
+) -> None:
+    big = [{"id": f"t{i}", "text": f"def f{i}(x):\n    return x * {i}\n" * 700} for i in range(3)]
+    targets = write_jsonl(big, "targets.jsonl")
+    report = tmp_path / "run.json"
+    args = (
+        "-t",
+        targets,
+        "--method",
+        "corpus",
+        "-k",
+        "3",
+        "--limit",
+        "50",
+        "--report",
+        report,
+        "-o",
+        os.devnull,
+    )
+    result = ok("select", SOURCE, *args)
+    assert "zipfit: warning: the corpus method's dictionary holds 1 of the 3 targets" in result.stderr
+    info = json.loads(report.read_text())
+    assert info["settings"]["targets_used"] == 1 and "dictionary holds 1 of the 3" in info["warnings"][0]
+
+
+def test_corpus_method_ranks_python_first(slice_path: Path) -> None:
+    best = records(ok("select", slice_path, *TARGETS, "--method", "corpus", "--compressor", "zstd",
+                   "-k", "10", "-q").stdout)  # fmt: skip
+    assert sum(r["source"] == "python" for r in best) >= 5  # 15% of the slice is Python
+    scores = [r["zipfit_score"] for r in best]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)

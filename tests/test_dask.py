@@ -1,4 +1,4 @@
-"""--engine dask on a real cluster (a scheduler and two worker processes): same bytes as local."""
+"""--engine dask (dask_engine.py) on a real cluster (a scheduler, two workers): same bytes as local."""
 
 from __future__ import annotations
 

@@ -1,15 +1,18 @@
-"""Decontamination: planted target copies are flagged, and nothing else is."""
+"""Decontamination (decontam.py): planted target copies are flagged, and nothing else is."""
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import re
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import FAST, ROOT, TARGET, TARGETS, WriteJsonl, ok, records
 
 from zipfit_cli.base.errors import UsageError
 from zipfit_cli.scoring.pairwise import TargetSet
@@ -204,3 +207,48 @@ def test_pickles_across_processes_with_other_string_hashes(target_texts: list[by
             "13-gram overlap with target 9",
             "None",
         ]
+
+
+def test_contaminated_records_say_which_target_and_what_matched(
+    write_jsonl: WriteJsonl, source_lines: list[bytes], tmp_path: Path
+) -> None:
+    target = json.loads(TARGET.read_text().splitlines()[2])
+    leak = {"id": "leak", "text": "Seen online:\n" + target["prompt"] + target["canonical_solution"]}
+    source = write_jsonl([*map(json.loads, source_lines[:20]), leak])
+    aside = tmp_path / "leaked.jsonl"
+    ok("score", source, *FAST, "--contaminated-output", aside, "-o", os.devnull)
+    (kept,) = records(aside.read_bytes())
+    why = kept["_zipfit_contamination"]
+    assert kept["id"] == "leak" and why["criterion"] == "ngram" and why["target"] == target["task_id"]
+    words = " ".join(re.findall(r"[a-z0-9]+", leak["text"].lower()))  # decontam.words
+    assert len(why["match"].split()) == 13 and why["match"] in words
+
+
+def test_decontaminate_removes_planted_copies_and_nothing_else(planted: Path, tmp_path: Path) -> None:
+    aside = tmp_path / "leaks.jsonl"
+    report = tmp_path / "report.json"
+    result = ok("select", planted, *TARGETS, "--compressor", "lz4", "--decontaminate",
+                "--contaminated-output", aside, "--report", report, "-j", "2")  # fmt: skip
+    kept = records(result.stdout)
+    assert sorted(r["id"] for r in records(aside.read_bytes())) == ["leak-0", "leak-1", "leak-2"]
+    assert len(kept) == 300 and not any(r["id"].startswith("leak") for r in kept)
+    stats = json.loads(report.read_text())["stats"]
+    assert stats["contaminated"] == 3 and stats["scored"] == 300
+    assert "3 near-copies of targets" in result.stderr
+    # Without the option the verbatim copies rank first: ZIP-FIT favours leaked benchmarks.
+    plain = records(ok("select", planted, *TARGETS, "--compressor", "lz4", "-k", "3").stdout)
+    assert {"leak-0", "leak-2"} <= {r["id"] for r in plain}
+
+
+def test_ncd_decontamination_catches_verbatim_copy(planted: Path) -> None:
+    result = ok("score", planted, *TARGETS, "--decontaminate-ngram", "0", "--decontaminate-ncd", "0.3",
+                "-q", "--compressor", "lz4")  # fmt: skip
+    ids = {r["id"] for r in records(result.stdout)}
+    assert "leak-0" not in ids and len(ids) >= 300
+
+
+def test_decontaminate_ngram_alone_turns_decontamination_on(planted: Path) -> None:
+    best = records(
+        ok("select", planted, *TARGETS, "--compressor", "lz4", "-k", "3", "--decontaminate-ngram", "8").stdout
+    )
+    assert not any(r["id"].startswith("leak") for r in best)

@@ -1,10 +1,13 @@
-"""Exact and near-duplicate removal in rank order."""
+"""Duplicate removal in rank order (dedupe.py): exact and near duplicates."""
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
+import orjson
 import pytest
+from conftest import TARGETS, ok, records
 
 from zipfit_cli.selection.decontam import words
 from zipfit_cli.selection.dedupe import Deduper, minhash_signature, normalise_whitespace
@@ -110,3 +113,21 @@ def test_near_off_by_default_and_exact_checked_first() -> None:
 def test_bad_parameters() -> None:
     with pytest.raises(ValueError):
         Deduper(near=True, bands=0)
+
+
+def test_dedupe_keeps_the_best_ranked_copy(write_jsonl: Any, source_lines: list[bytes]) -> None:
+    base = [orjson.loads(line) for line in source_lines[:60]]
+    dup = dict(base[7], id="dup-of-7", text="  " + base[7]["text"].replace("\n", "\n  ") + "\n")
+    path = write_jsonl([*base, dup])
+    plain = records(ok("select", path, *TARGETS, "--compressor", "lz4").stdout)
+    deduped_run = ok("select", path, *TARGETS, "--compressor", "lz4", "--dedupe", "-k", "60")
+    deduped = records(deduped_run.stdout)
+    seen: set[bytes] = set()
+    expected = []
+    for r in plain:  # the reference: walk the ranking, keep first copies
+        key = normalise_whitespace(r["text"])
+        if key not in seen:
+            seen.add(key)
+            expected.append(r["id"])
+    assert [r["id"] for r in deduped] == expected
+    assert len(deduped) == 60 and "dropped 1 exact duplicate\n" in deduped_run.stderr

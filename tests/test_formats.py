@@ -1,4 +1,4 @@
-"""Formats in and out: Parquet and CSV/TSV sources, Parquet outputs (issue 13)."""
+"""Formats in and out (sources.py, delimited.py, parquet.py): Parquet, CSV and TSV in, Parquet out."""
 
 from __future__ import annotations
 
@@ -370,6 +370,19 @@ def test_report_named_parquet_stays_json(slice_path: Path, tmp_path: Path) -> No
     ok("select", slice_path, *FAST, "-k", 3, "-o", tmp_path / "top.parquet", "--report", report_path)
     report = orjson.loads(report_path.read_bytes())
     assert report["settings"]["sources"] == [str(slice_path)]
+
+
+def test_parquet_input_with_score_only_parquet_output(slice_path: Path, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    source = tmp_path / "source.parquet"
+    pq.write_table(pa.Table.from_pylist(records(slice_path.read_bytes())), source)
+    out = tmp_path / "ids.parquet"
+    ok("select", source, *FAST, "-k", "5", "--output-format", "ids", "-o", out, "-q")
+    table = pq.read_table(out)
+    assert table.column_names == ["id", "zipfit_score"] and table.num_rows == 5
+    expected = records(ok("select", slice_path, *FAST, "-k", "5", "--output-format", "ids", "-q").stdout)
+    assert table.to_pylist() == expected
 
 
 def test_shards_refuse_parquet_and_merge_writes_it(slice_path: Path, tmp_path: Path) -> None:

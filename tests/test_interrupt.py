@@ -1,4 +1,4 @@
-"""Stopping a run: Ctrl-C, SIGTERM, a worker killed, all in real subprocesses.
+"""Stopping a run (exits.py, runner.py): Ctrl-C, SIGTERM, a worker killed, all in real subprocesses.
 
 Each run is long enough (gzip level 9 over a generated corpus) that it is still busy
 when the signal arrives; each must end promptly with its documented code, leave no
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST, SOURCE, TARGET, TEMPLATE, alive, busy_corpus, descendants, run
+from conftest import FAST, SOURCE, TARGET, TEMPLATE, ZIPFIT, alive, busy_corpus, descendants, run
 
 from zipfit_cli.base.errors import Terminated
 
@@ -163,3 +163,90 @@ def test_a_signal_while_the_options_are_read_is_one_line_and_its_code(
     result = run("select", SOURCE, *FAST, "-k", "1")
     assert result.exit_code == code
     assert result.stderr.startswith(f"zipfit: error: {message}") and result.stderr.count("\n") == 1
+
+
+def _pooled_run(tmp_path: Path, tmpdir: Path) -> tuple[subprocess.Popen[bytes], Path, set[int]]:
+    """A --fraction run (so a spool exists) with two workers, once its workers are busy."""
+    source = busy_corpus(tmp_path / "big.jsonl")
+    out = tmp_path / "out.jsonl"
+    cmd = [*ZIPFIT, "select", str(source), "-t", str(TARGET), "--target-template", TEMPLATE,
+           "--fraction", "0.1", "-o", str(out), "-j", "2"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        tree = descendants(proc.pid)
+        if len(tree) >= 3:  # resource tracker, two workers (and the forkserver, if used)
+            time.sleep(1.0)
+            return proc, out, descendants(proc.pid)
+        time.sleep(0.1)
+    raise AssertionError("workers never started")
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Whatever a failed test left of the run's session (it has one of its own)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _gone(pids: set[int], within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(alive(p) for p in pids)
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_main_process_leaves_no_process_and_no_spool(tmp_path: Path) -> None:
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    proc, out, tree = _pooled_run(tmp_path, tmpdir)
+    assert len(tree) >= 3
+    proc.kill()
+    proc.communicate(timeout=60)
+    try:
+        assert _gone(tree), "forkserver, resource tracker or workers still running"
+    finally:
+        _kill_group(proc)
+    assert list(tmpdir.iterdir()) == []  # no spool, no pymp-* directory
+    assert not out.exists()
+    # Only the output's temporary file can stay (documented): SIGKILL runs no cleanup.
+    assert {p.name for p in tmp_path.iterdir()} - {"big.jsonl", "tmpdir"} <= {
+        p.name for p in tmp_path.glob(".out.jsonl.*.zipfit-tmp")
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attempt", range(3))
+def test_signal_storm_stops_cleanly(tmp_path: Path, attempt: int) -> None:
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    proc, out, tree = _pooled_run(tmp_path, tmpdir)
+    storm = [signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGTERM]
+    try:
+        for sig in storm[: 3 + attempt]:
+            os.kill(proc.pid, sig)
+            time.sleep(0.003)
+        _, err = proc.communicate(timeout=60)
+    except BaseException:
+        _kill_group(proc)
+        raise
+    text = err.decode()
+    # Python runs pending handlers in signal-number order: SIGINT may be handled first.
+    assert proc.returncode in (130, 143), text
+    assert "Exception ignored" not in text and "Traceback" not in text, text
+    assert text.count("zipfit: error:") == 1, text
+    assert _gone(tree)
+    assert list(tmpdir.iterdir()) == []
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "tmpdir"]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import descendants
+from conftest import FAST, ZIPFIT, descendants
 
 from zipfit_cli.files.batches import BATCH_BYTES
 
@@ -190,3 +192,26 @@ def test_a_line_over_the_cap_is_held_once_at_most() -> None:
             tracemalloc.stop()
     assert isinstance(line, LongLine) and line.size == limit + 1
     assert peak < 1.3 * limit, f"peak {peak:,} bytes for a {limit:,}-byte cap"
+
+
+@pytest.mark.slow
+def test_dev_zero_runs_in_bounded_memory_and_stops_on_sigterm() -> None:
+    # --skip-invalid: a line with no end is read (and skipped) until its end, so forever.
+    args = ["score", "/dev/zero", *FAST, "--limit", "5", "--max-line-bytes", "1000000", "--skip-invalid"]
+    proc = subprocess.Popen(
+        [*ZIPFIT, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(3)
+        assert proc.poll() is None
+        rss_kb = int(next(line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                          if line.startswith("VmRSS:")).split()[1])  # fmt: skip
+        assert rss_kb < 300_000
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 143, err.decode()

@@ -1,6 +1,4 @@
-"""Issue 11, merge: every part verified whole, inputs that changed between shards refused,
-shards whose share is all invalid, and the merge's own timing.
-"""
+"""What `zipfit merge` checks (merge.py): each part whole, the same inputs, no forged trailer."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Messages: input-derived text (keys, file names, URLs) never breaks a message's one line,
-never drives the terminal, and never shows a URL's password (errors.shown, errors.redacted)."""
+"""Messages (errors.shown, errors.redacted): input-derived text stays one line, inert, without passwords."""
 
 from __future__ import annotations
 

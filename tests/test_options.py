@@ -1,22 +1,37 @@
-"""The checks between options, one by one: each refuses with its message and exit code 2,
-and accepts what it should. "Given" is what the user typed (Click's parameter source),
-whatever the value: an option at its default value is refused without the option it
-goes with, as any other value is."""
+"""Options (options.py, flags.py, optspec.py): the checks between options, and their declarations.
+
+Each check refuses with its message and exit code 2, and accepts what it should. "Given" is
+what the user typed (Click's parameter source), whatever the value: an option at its default
+value is refused without the option it goes with, as any other value is.
+"""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
+import linecache
+import math
+import os
 import re
+import textwrap
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 
-from tests.conftest import SOURCE, TARGETS, ok, run
+from tests.conftest import FAST, SOURCE, TARGET, TARGETS, ok, records, run
 from zipfit_cli.base.errors import ExitCode, UsageError
+from zipfit_cli.cli.app import app
+from zipfit_cli.cli.exits import SETTING_HINTS
 from zipfit_cli.cli.flags import OPTIONS
 from zipfit_cli.cli.options import AlignOptions, CommandFlags, ScoringOptions, SelectionOptions
-from zipfit_cli.cli.optspec import declared, default_of
+from zipfit_cli.cli.optspec import Option, declared, default_of
+from zipfit_cli.files.writing import check_output_format
+from zipfit_cli.selection.ranking import check_limits
 
 GOES_WITH_CONTRAST = "goes with --contrast (--seed also with --adaptive)"
 
@@ -158,6 +173,233 @@ def test_each_selection_check_refuses(values: dict[str, Any], message: str) -> N
     assert str(raised.value).startswith(message)
 
 
+# --- every check, called directly: it names what it is about, with exit code 2 --------------
+
+
+# Each refusal of ScoringOptions.check and SelectionOptions.check (the checks they call
+# included), and the options or words the user reads in it: every value given is `given`.
+SCORING_REFUSALS: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+    ({"target": []}, ("-t/--target",)),
+    ({"sources": ["-"], "target": ["-"]}, ("stdin (-)",)),
+    ({"score_key": ""}, ("--score-key",)),
+    ({"score_key": "text"}, ("--score-key 'text'",)),
+    ({"score_key": "_zipfit_index"}, ("--score-key '_zipfit_index'",)),
+    ({"score_key": "_zipfit_part"}, ("--score-key '_zipfit_part'",)),
+    ({"text_key": "meta.content", "score_key": "meta"}, ("--score-key 'meta'",)),
+    ({"shard_by": "record"}, ("--shard-by", "--shard")),
+    ({"shard_by": "file", "shard": "0/2", "limit": 5}, ("--limit", "--shard-by file")),
+    ({"scheduler": "tcp://127.0.0.1:1"}, ("--scheduler", "--engine dask")),
+    ({"blocksize": "16MiB"}, ("--blocksize", "--engine dask")),
+    ({"connect_timeout": 10.0}, ("--connect-timeout", "--engine dask")),
+    ({"engine": "dask", "connect_timeout": 0.0}, ("--connect-timeout", "not 0.0")),
+    ({"engine": "dask", "connect_timeout": -1.0}, ("--connect-timeout", "not -1.0")),
+    ({"engine": "dask", "connect_timeout": math.nan}, ("--connect-timeout", "not nan")),
+    ({"engine": "dask", "connect_timeout": math.inf}, ("--connect-timeout", "not inf")),
+    ({"engine": "dask", "shard": "0/2"}, ("--shard", "--engine dask")),
+    ({"target": ["t.txt"], "target_key": "text"}, ("--target-key", "t.txt")),
+    ({"target": ["t.txt.gz"], "target_template": "{prompt}"}, ("--target-template", "t.txt.gz")),
+    ({"output_format": "csv"}, ("output format 'csv'",)),
+    ({"output_format": "ids", "score_key": "doc", "id_key": "doc"}, ("--score-key", "--id-key")),
+    ({"shard": "0/2", "output_format": "ids"}, ("--output-format",)),
+    ({"contrast": True, "method": "corpus"}, ("--contrast", "--method corpus")),
+    ({"adaptive_z": 4.0}, ("--adaptive-z", "--adaptive")),
+    ({"adaptive_audit": 0}, ("--adaptive-audit", "--adaptive")),
+    ({"id_key": "id"}, ("--id-key", "--output-format")),
+    ({"output_format": "attributes", "skip_invalid": True}, ("--output-format attributes", "--skip-invalid")),
+    (
+        {"output_format": "attributes", "decontaminate": True},
+        ("--output-format attributes", "decontamination"),
+    ),
+    ({"output_format": "attributes", "contaminated_output": "x.jsonl"}, ("--output-format attributes",)),
+    ({"background": ["b.jsonl"]}, ("--background", "--contrast")),
+    ({"background_size": 5}, ("--background-size", "--contrast")),
+    ({"background_seed": 3}, ("--seed", "--contrast")),
+    ({"contrast_weight": 0.5}, ("--contrast-weight", "--contrast")),
+    ({"background_size": 5, "background_seed": 3}, ("--background-size, --seed go with --contrast",)),
+    (
+        {"contrast": True, "background": ["b.jsonl"], "background_size": 5},
+        ("--background", "--background-size"),
+    ),
+    ({"contrast": True, "background": ["-"]}, ("background", "stdin")),
+]
+SELECTION_REFUSALS: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+    ({"top_k": 5, "fraction": Decimal("0.5")}, ("top-K", "fraction", "-k/--top-k and --fraction")),
+    ({"top_k": 0}, ("top-K", "not 0", "-k/--top-k")),
+    ({"top_k": -3}, ("top-K", "not -3", "-k/--top-k")),
+    ({"fraction": Decimal("0")}, ("fraction", "--fraction")),
+    ({"fraction": Decimal("1.0001")}, ("fraction", "--fraction")),
+    ({"fraction": Decimal("-0.5")}, ("fraction", "--fraction")),
+    ({"fraction": Decimal("NaN")}, ("fraction", "--fraction")),
+    ({"fraction": Decimal("Infinity")}, ("fraction", "--fraction")),
+    ({"budget_tokens": 5, "budget_chars": 5}, ("--budget-tokens", "--budget-chars")),
+    ({"token_counter": "chars"}, ("--token-counter", "--budget-tokens")),
+]
+
+
+def refusal(check: Callable[[], None]) -> UsageError:
+    """The UsageError `check()` raises, which must end the process with exit code 2."""
+    with pytest.raises(UsageError) as raised:
+        check()
+    assert raised.value.exit_code == ExitCode.USAGE
+    return raised.value
+
+
+def read(error: UsageError) -> str:
+    """What the user reads: the message, and the hint the command line adds for each setting
+    the library named (exits.SETTING_HINTS: 'see --fraction')."""
+    return " ".join([str(error), *(SETTING_HINTS[setting] for setting in error.settings)])
+
+
+@pytest.mark.parametrize(
+    ("values", "named"), SCORING_REFUSALS, ids=[" ".join(v) for v, _ in SCORING_REFUSALS]
+)
+def test_each_scoring_refusal_names_its_options_and_exits_2(
+    values: dict[str, Any], named: tuple[str, ...]
+) -> None:
+    said = read(refusal(scoring(**values).check))
+    assert all(name in said for name in named), said
+
+
+@pytest.mark.parametrize(
+    ("values", "named"), SELECTION_REFUSALS, ids=[" ".join(v) for v, _ in SELECTION_REFUSALS]
+)
+def test_each_selection_refusal_names_its_options_and_exits_2(
+    values: dict[str, Any], named: tuple[str, ...]
+) -> None:
+    said = read(refusal(SelectionOptions(**values, given=frozenset(values)).check))
+    assert all(name in said for name in named), said
+
+
+def _raise_sites(function: Callable[..., Any]) -> set[tuple[str, int]]:
+    """(file, line) of each `raise UsageError(...)` or `raise ArgumentError(...)` in `function`."""
+    lines, first = inspect.getsourcelines(function)
+    tree = ast.parse(textwrap.dedent("".join(lines)))
+    raised = ("UsageError", "ArgumentError")
+    return {
+        (inspect.getsourcefile(function) or "", first + node.lineno - 1)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Raise)
+        and isinstance(node.exc, ast.Call)
+        and getattr(node.exc.func, "id", "") in raised
+    }
+
+
+def test_the_refusals_above_reach_every_check() -> None:
+    """Every refusal of those checks has its case above: a check added without one fails here."""
+    checks = [ScoringOptions.check, ScoringOptions._check_contrast, SelectionOptions.check]
+    checks += [check_limits, check_output_format]
+    sites = set().union(*map(_raise_sites, checks))
+    reached = set()
+    cases = [scoring(**values).check for values, _ in SCORING_REFUSALS]
+    cases += [SelectionOptions(**values, given=frozenset(values)).check for values, _ in SELECTION_REFUSALS]
+    for check in cases:
+        tb = refusal(check).__traceback__
+        while tb is not None and tb.tb_next is not None:  # to the frame that raised
+            tb = tb.tb_next
+        assert tb is not None
+        reached.add((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+    unreached = [linecache.getline(*site).strip() for site in sorted(sites - reached)]
+    assert reached == sites, unreached
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"method": "contrast", "background_size": 5, "contrast_weight": 0.0, "background_seed": -1},
+        {"contrast": True, "background": ["b.jsonl"], "contrast_weight": 2.0},
+        {"adaptive": True, "adaptive_z": 0.5, "adaptive_audit": 0, "background_seed": 1},
+        {"engine": "dask", "scheduler": "tcp://127.0.0.1:1", "blocksize": "0", "connect_timeout": 86400.0},
+        {"shard": "0/2", "shard_by": "file"},
+        {"output_format": "ids", "id_key": "doc", "score_key": "score"},
+        {"output_format": "attributes", "id_key": "doc"},
+        {"target": ["t.txt", "t.jsonl"], "target_key": "prompt", "target_template": "{prompt}"},
+        {"text_key": "meta.content", "score_key": "meta.score"},
+    ],
+    ids=" ".join,
+)
+def test_each_scoring_check_accepts_options_with_their_partners(values: dict[str, Any]) -> None:
+    scoring(**values).check()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"top_k": 1},
+        {"fraction": Decimal("1")},
+        {"fraction": Decimal("1e-999999999")},
+        {"top_k": 5, "budget_chars": 0, "dedupe": True},
+        {"budget_tokens": 0, "token_counter": "chars"},
+    ],
+    ids=" ".join,
+)
+def test_each_selection_check_accepts_what_it_should(values: dict[str, Any]) -> None:
+    SelectionOptions(**values, given=frozenset(values)).check()
+
+
+def parsed(command: str, *args: str) -> dict[str, Any]:
+    """The values Click makes of `zipfit COMMAND SOURCE ARGS...` by the declared types, ranges
+    and parsers (flags.OPTIONS), without running the command."""
+    group: Any = typer.main.get_command(app)
+    return dict(group.commands[command].make_context(command, ["s.jsonl", *args]).params)
+
+
+RANGED = [option for option in OPTIONS if option.flags and (option.min, option.max) != (None, None)]
+
+
+@pytest.mark.parametrize("option", RANGED, ids=lambda o: f"{o.commands[0]} {o.long_flag}")
+def test_each_declared_range_refuses_the_values_past_it_naming_the_option(option: Option) -> None:
+    command = option.commands[0]
+    for bound, past in ((option.min, -1), (option.max, 1)):
+        if bound is None:
+            continue
+        assert parsed(command, option.long_flag, str(bound))[option.name] == bound
+        with pytest.raises(typer.BadParameter) as raised:
+            parsed(command, option.long_flag, str(bound + past))
+        assert raised.value.exit_code == ExitCode.USAGE
+        assert raised.value.format_message().startswith(f"Invalid value for '{option.long_flag}'")
+
+
+# What each value parser (optspec.finite, optspec.decimal) says of a value it refuses.
+PARSER_REFUSALS = [
+    ("--contrast-weight", "-0.5", "must be at least 0, not -0.5"),
+    ("--contrast-weight", "inf", "'inf' is not a finite number"),
+    ("--adaptive-z", "0.4", "must be at least 0.5, not 0.4"),
+    ("--adaptive-z", "nan", "'nan' is not a finite number"),
+    ("--decontaminate-ncd", "1e400", "'1e400' is not a finite number"),
+    ("--decontaminate-ncd", "near", "'near' is not a number"),
+    ("--connect-timeout", "86400.5", "must be at most 86400, not 86400.5"),
+    ("--connect-timeout", "-1", "must be at least 0, not -1"),
+    ("--fraction", "NaN", "'NaN' is not a finite number"),
+    ("--fraction", "10%", "'10%' is not a number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"), PARSER_REFUSALS, ids=[f"{f} {v}" for f, v, _ in PARSER_REFUSALS]
+)
+def test_each_value_parser_refuses_naming_the_option(flag: str, value: str, says: str) -> None:
+    with pytest.raises(typer.BadParameter) as raised:
+        parsed("select", flag, value)
+    assert raised.value.exit_code == ExitCode.USAGE
+    assert raised.value.format_message() == f"Invalid value for '{flag}': {says}"
+
+
+def test_every_float_option_has_a_parser_refusing_what_is_not_finite() -> None:
+    # Click's own float type takes inf and nan.
+    floats = [o for o in OPTIONS if o.flags and o.type in (float, float | None, Decimal | None)]
+    assert {o.long_flag for o in floats} == {
+        "--contrast-weight",
+        "--adaptive-z",
+        "--decontaminate-ncd",
+        "--connect-timeout",
+        "--fraction",
+    }
+    for option in floats:
+        assert option.parser is not None, option.long_flag
+        with pytest.raises(typer.BadParameter):
+            option.parser("inf")
+
+
 # --- the declarations and the objects they fill ------------------------------------------
 
 
@@ -197,3 +439,96 @@ def test_target_key_and_template_are_refused_for_plain_text_targets(tmp_path: Pa
     assert ok(*base, "-q").stdout.count("\n") == 2
     mixed = [*base, *TARGETS]  # with a JSONL target too, the key and template serve that one
     assert ok(*mixed, "-q").stdout.count("\n") == 2
+
+
+# --- refused through the command line --------------------------------------------------------
+
+
+def test_score_key_naming_the_object_that_holds_the_text_is_refused(write_jsonl: Any) -> None:
+    source = write_jsonl([{"meta": {"content": "def f(x): return x"}}])
+    result = run("score", source, *FAST, "--text-key", "meta.content", "--score-key", "meta")
+    assert result.exit_code == 2, result.output
+    assert "--score-key 'meta'" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["text", "_zipfit_index", "_zipfit_part"])
+def test_score_key_may_not_overwrite_what_zipfit_needs(slice_path: Path, key: str) -> None:
+    result = run("score", slice_path, *TARGETS, "--score-key", key)
+    assert result.exit_code == 2 and "--score-key" in result.stderr
+
+
+def test_attributes_need_every_document(slice_path: Path) -> None:
+    for extra in (["--skip-invalid"], ["--decontaminate"]):
+        result = run("score", slice_path, *FAST, "--output-format", "attributes", *extra)
+        assert result.exit_code == 2 and "a line for every document" in result.stderr
+
+
+def test_id_key_goes_with_a_score_only_format(slice_path: Path) -> None:
+    result = run("select", slice_path, *FAST, "-k", "2", "--id-key", "doc")
+    assert result.exit_code == 2 and "--id-key goes with --output-format" in result.stderr
+
+
+def test_ids_output_refuses_a_score_key_equal_to_the_id_key(slice_path: Path, tmp_path: Path) -> None:
+    for args in (
+        ["score", slice_path, *FAST, "--output-format", "ids", "--score-key", "id"],
+        ["select", slice_path, *FAST, "-k", 2, "--output-format", "ids", "--score-key", "d", "--id-key", "d"],
+    ):
+        refused = run(*args)
+        assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
+        assert "the score key and the id key are both" in refused.stderr and not refused.stdout
+    # Parts scored under the key "id" hold whole records (fine), but no ids line can be made of them.
+    parts = [tmp_path / f"part-{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        ok("score", slice_path, *FAST, "--score-key", "id", "--shard", f"{i}/2", "-o", part, "-q")
+    refused = run("merge", *parts, "--output-format", "ids")
+    assert refused.exit_code == 2 and "both 'id'" in refused.stderr and not refused.stdout, refused.stderr
+    ids = records(ok("merge", *parts, "--output-format", "ids", "--id-key", "text", "-q").stdout)
+    assert set(ids[0]) == {"text", "id"}
+
+
+def test_seed_alone_is_refused() -> None:
+    result = run("select", SOURCE, "-t", TARGET, "-k", "2", "--seed", "3")
+    assert result.exit_code == 2 and "--seed goes with --contrast" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400"])
+@pytest.mark.parametrize(
+    ("option", "context"),
+    [
+        ("--contrast-weight", ["--contrast", "-k", "3"]),
+        ("--adaptive-z", ["--adaptive", "-k", "3"]),
+        ("--decontaminate-ncd", ["-k", "3"]),
+        ("--fraction", []),
+    ],
+)
+def test_float_options_refuse_values_that_are_not_finite(option: str, context: list[str], value: str) -> None:
+    """1e400 overflows to inf when read as a float; none of these is a usable setting."""
+    result = run("select", SOURCE, *FAST, *context, option, value, "-o", os.devnull)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zipfit: error: ") and option in lines[0], result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "--max-line-bytes", "9223372036854775808"],
+        ["score", "--max-text-bytes", str(10**30)],
+        ["select", "-k", "99999999999999999999999"],
+        ["select", "--budget-chars", str(2**64)],
+        ["select", "--limit", str(2**63)],
+        ["select", "--batch-size", str(2**63)],
+        ["select", "-j", "99999999999999999999999"],
+        ["select", "--contrast", "--seed", str(2**64)],
+        ["select", "--shard", "0/99999999999999999999999"],
+        ["score", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1e10"],
+    ],
+)
+def test_numbers_past_an_options_bound_are_usage_errors(source_path: Path, args: list[str]) -> None:
+    """Values that would overflow deep inside (C integers, timestamps, 64-bit JSON) are
+    refused up front, in one line."""
+    command, *options = args
+    result = run(command, source_path, *FAST, *options, "-q")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("zipfit: error: ") and result.stderr.count("\n") == 1
+    assert result.stdout == ""

@@ -1,4 +1,4 @@
-"""Output safety: a failed write leaves no partial file; inputs are never touched."""
+"""Outputs (output.py, destinations.py, output_checks.py): all or nothing, never an input, refused early."""
 
 from __future__ import annotations
 
@@ -11,14 +11,28 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST, TARGET, TEMPLATE, alive, busy_corpus, descendants, records
+from conftest import (
+    FAST,
+    TARGET,
+    TEMPLATE,
+    ZIPFIT,
+    alive,
+    busy_corpus,
+    descendants,
+    records,
+    run,
+    run_process,
+    select_fast,
+)
 from typer.testing import CliRunner
 
+from zipfit_cli.base.errors import OutputExistsError
 from zipfit_cli.cli.app import app
 from zipfit_cli.files import output as output_module
 from zipfit_cli.files.output import Output, OutputError
@@ -425,3 +439,153 @@ def test_stdin_opened_on_a_file_is_an_input_like_any_other(slice_path: Path, tmp
         assert done.returncode == 2, done.stderr
         assert b"is also an input" in done.stderr
         assert [source.read_bytes(), targets.read_bytes()] == before
+
+
+@pytest.fixture
+def shm_path() -> Iterator[Path]:
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        pytest.skip("no writable /dev/shm")
+    path = Path(f"/dev/shm/zipfit-test-{uuid.uuid4().hex}.jsonl")
+    yield path
+    for leftover in Path("/dev/shm").glob(f"*{path.name}*"):
+        leftover.unlink()
+
+
+def test_dev_shm_file_is_an_ordinary_output(slice_path: Path, shm_path: Path) -> None:
+    shm_path.write_text("old\n")
+    result = select_fast(slice_path, "-k", "3", "-o", str(shm_path))
+    assert result.exit_code == 4, result.output
+    assert shm_path.read_text() == "old\n"
+    assert select_fast(slice_path, "-k", "3", "-o", str(shm_path), "--force").exit_code == 0
+    assert len(shm_path.read_text().splitlines()) == 3
+
+
+def test_failed_run_leaves_no_partial_dev_shm_file(slice_path: Path, shm_path: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(slice_path.read_bytes() + b"{broken\n")
+    assert run("score", bad, *FAST, "-o", shm_path).exit_code == 3
+    assert not shm_path.exists()
+    assert not list(Path("/dev/shm").glob(f".{shm_path.name}.*"))
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+def test_descriptor_names_write_through_stdout(slice_path: Path, tmp_path: Path, name: str) -> None:
+    args = ["select", str(slice_path), *FAST, "-k", "2", "-q", "-o", name]
+    # a pipe
+    assert len(run_process(*args).stdout.splitlines()) == 2
+    # `>> file`: appended after what the file holds, as the shell asked
+    target = tmp_path / "appended.jsonl"
+    target.write_text('{"already": "here"}\n')
+    with open(target, "ab") as stdout:
+        done = run_process(*args, stdout=stdout, stderr=subprocess.PIPE)
+    assert done.returncode == 0, done.stderr
+    assert target.read_text().splitlines()[0] == '{"already": "here"}'
+    assert len(target.read_text().splitlines()) == 3
+    # /dev/null
+    with open(os.devnull, "wb") as stdout:
+        assert run_process(*args, stdout=stdout, stderr=subprocess.PIPE).returncode == 0
+
+
+def test_fifo_is_written_in_place(slice_path: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([*ZIPFIT, "select", str(slice_path), *FAST, "-k", "2", "-q", "-o", str(fifo)])
+    with open(fifo, "rb") as reader:
+        data = reader.read()
+    assert proc.wait(timeout=60) == 0
+    assert len(data.splitlines()) == 2
+
+
+def test_publish_does_not_clobber_a_file_that_appeared(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    sink = Output(str(out), replace=False)
+    with pytest.raises(OutputExistsError, match="appeared while zipfit ran"), sink:
+        sink.write(b'{"mine": 1}\n')
+        out.write_text("the other run's\n")  # another run finished first
+    assert out.read_text() == "the other run's\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def _finishing_with(monkeypatch: pytest.MonkeyPatch, path: Path, action: Any) -> None:
+    """Do `action()` when the output `path` finishes writing: something changes mid-run."""
+    finish = Output.finish
+
+    def finish_then_act(self: Output) -> None:
+        finish(self)
+        if self.path == str(path):
+            action()
+
+    monkeypatch.setattr(Output, "finish", finish_then_act)
+
+
+def test_concurrent_run_exits_4_and_leaves_the_winner(
+    slice_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out.jsonl"
+    _finishing_with(monkeypatch, out, lambda: out.write_text("winner\n"))
+    result = select_fast(slice_path, "-k", "3", "-o", str(out))
+    assert result.exit_code == 4, result.output
+    assert "appeared while zipfit ran" in result.stderr
+    assert out.read_text() == "winner\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_report_that_cannot_be_published_takes_the_output_back(
+    slice_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, report = tmp_path / "out.jsonl", tmp_path / "report.json"
+    _finishing_with(monkeypatch, report, report.mkdir)  # the report's name became a directory
+    # --force: without it the name that appeared is refused as another run's (exit 4).
+    result = select_fast(slice_path, "-k", "3", "-o", str(out), "--report", str(report), "--force")
+    assert result.exit_code == 1, result.output
+    assert "rolled back" in result.stderr
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_rollback_with_force_puts_the_old_output_back(
+    slice_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, report = tmp_path / "out.jsonl", tmp_path / "report.json"
+    out.write_text("previous result\n")
+    _finishing_with(monkeypatch, report, report.mkdir)
+    result = select_fast(slice_path, "-k", "3", "-o", str(out), "--report", str(report), "--force")
+    assert result.exit_code == 1, result.output
+    assert out.read_text() == "previous result\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "report.json"]
+
+
+def test_successful_force_run_leaves_no_backup(slice_path: Path, tmp_path: Path) -> None:
+    out, report = tmp_path / "out.jsonl", tmp_path / "report.json"
+    out.write_text("previous result\n")
+    report.write_text("{}\n")
+    assert (
+        select_fast(slice_path, "-k", "3", "-o", str(out), "--report", str(report), "--force").exit_code == 0
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "report.json"]
+    assert len(out.read_text().splitlines()) == 3
+
+
+def test_output_with_trailing_slash_for_a_missing_directory_is_refused(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    result = select_fast(slice_path, "-k", "3", "-o", f"{tmp_path / 'newdir'}/")
+    assert result.exit_code == 2, result.output
+    assert "ends with '/'" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/proc/self/fd/1"])
+def test_report_on_stdout_while_records_go_there_is_refused(slice_path: Path, name: str) -> None:
+    done = run_process("select", str(slice_path), *FAST, "-k", "2", "--report", name)
+    assert done.returncode == 2, done.stderr
+    assert b"same file or stream" in done.stderr
+    assert done.stdout == b""
+
+
+def test_report_on_the_file_stdout_goes_to_is_refused(slice_path: Path, tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    with open(log, "wb") as stdout:
+        done = run_process("select", str(slice_path), *FAST, "-k", "2", "--report", str(log), stdout=stdout)
+    assert done.returncode == 2, done.stderr
+    assert log.read_bytes() == b""

@@ -1,5 +1,4 @@
-"""The sampled starting threshold of --adaptive (presample.py): it only ever saves work, and
-when it proves too high the records it stopped are scored again."""
+"""The starting threshold of --adaptive (presample.py): saves work; what it wrongly stopped is rescored."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ranking: top K in bounded memory, the spool for fractions and full rankings, rounding."""
+"""Ranking (ranking.py): top K in bounded memory, the spool for fractions and full rankings, rounding."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zipfit_cli.base.errors import UsageError
+from zipfit_cli.base.errors import UsageError, ZipfitError
 from zipfit_cli.selection.ranking import Spool, TopK, check_limits, count_for_fraction
 
 # --- TopK ------------------------------------------------------------------------------------
@@ -107,6 +107,25 @@ def test_spool_removes_its_file(tmp_path: Path) -> None:
 def test_spool_empty(tmp_path: Path) -> None:
     with Spool(str(tmp_path)) as spool:
         assert list(spool.ranked()) == []
+
+
+def test_spool_file_is_unlinked_at_once(tmp_path: Path) -> None:
+    with Spool(str(tmp_path)) as spool:
+        assert list(tmp_path.iterdir()) == []
+        spool.add(0.5, 0, b'{"a": 1}\n')
+        spool.add(0.7, 1, b'{"a": 2}\n')
+        assert [line for _, _, line in spool.ranked()] == [b'{"a": 2}\n', b'{"a": 1}\n']
+
+
+def test_full_spool_disk_is_one_error_naming_the_path(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path))
+    with open("/dev/full", "wb") as full:
+        os.dup2(full.fileno(), spool._file.fileno())  # the spool's disk is now full
+    spool.add(0.5, 0, b'{"a": 1}\n')
+    with pytest.raises(ZipfitError, match=f"cannot write the temporary file {tmp_path}/.zipfit-spool-"):
+        list(spool.ranked())
+    spool.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- count_for_fraction ----------------------------------------------------------------------

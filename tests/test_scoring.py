@@ -1,4 +1,4 @@
-"""ZIP-FIT alignment against a plain reference implementation of the paper's formula."""
+"""ZIP-FIT alignment (scoring.py) against a plain reference implementation of the paper's formula."""
 
 from __future__ import annotations
 

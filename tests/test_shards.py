@@ -1,4 +1,4 @@
-"""Shard and merge: any split of the input merges back to the single run's bytes."""
+"""Shard and merge (shards.py, merge.py): any split of the input merges back to the single run's bytes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import TARGET, TEMPLATE, ok, run
+from conftest import TARGET, TARGETS, TEMPLATE, ok, run
 
 from zipfit_cli.files.shards import parse_shard
 
@@ -250,3 +250,19 @@ def test_merge_summary_says_written_for_score_parts_and_selected_for_a_selection
     assert merged.exit_code == 0, merged.output
     assert ", written 200" in merged.stderr and "selected" not in merged.stderr
     assert ", selected 3" in ok("merge", *parts, "-k", "3").stderr
+
+
+@pytest.mark.parametrize(
+    "rule", [["--dedupe", "-k", "40"], ["--budget-chars", "20000"], ["--fraction", "0.2"]]
+)
+def test_merge_applies_rules_like_one_run(planted: Path, tmp_path: Path, rule: list[str]) -> None:
+    common = ["select", planted, *TARGETS, "--compressor", "lz4", "--decontaminate", "-q"]
+    single = ok(*common, *rule).stdout
+    parts = []
+    for i in range(3):
+        part = tmp_path / f"part-{i}.jsonl"
+        shard_rule = [] if rule[0] in ("--dedupe", "--budget-chars") else rule
+        ok(*common, *shard_rule, "--shard", f"{i}/3", "-o", part)
+        parts.append(part)
+    merge_rule = rule if rule[0] in ("--dedupe", "--budget-chars") else []
+    assert ok("merge", *parts, *merge_rule, "-q").stdout == single

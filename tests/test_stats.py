@@ -1,4 +1,4 @@
-"""Run statistics: counters, the sparse score histogram, and the summary made of them."""
+"""Run statistics (stats.py): counters, the sparse score histogram, and the summary made of them."""
 
 from __future__ import annotations
 

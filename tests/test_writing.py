@@ -1,11 +1,13 @@
-"""Output records: the score added to the input line, every other byte kept."""
+"""Output lines (writing.py): the score added to the input line, every other byte kept; ids and attributes."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import orjson
 import pytest
+from conftest import FAST, SOURCE, WriteJsonl, ok, records, run
 
 from zipfit_cli.files.writing import add_score
 
@@ -79,3 +81,42 @@ def test_rescoring_replaces_the_value_and_keeps_every_other_byte(line: bytes) ->
 def test_rescoring_finds_a_key_written_with_escapes() -> None:
     out = add_score(b'{"a\\/b": 1, "t": "x"}\n', "a/b", 0.5)
     assert out == b'{"a\\/b": 0.5, "t": "x"}\n'
+
+
+# --- ids and attribute lines: --output-format ------------------------------------------------
+
+
+def test_ids_output(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> None:
+    full = records(ok("select", SOURCE, *FAST, "-k", "5", "-q").stdout_bytes)
+    ids = records(ok("select", SOURCE, *FAST, "-k", "5", "--output-format", "ids", "-q").stdout_bytes)
+    assert ids == [{"id": r["id"], "zipfit_score": r["zipfit_score"]} for r in full]
+    nested = write_jsonl(
+        [{"meta": {"key": i}, "text": json.loads(line)["text"]} for i, line in enumerate(source_lines[:5])]
+    )
+    by_dotted = records(
+        ok("score", nested, *FAST, "--output-format", "ids", "--id-key", "meta.key", "-q").stdout
+    )
+    assert [r["meta.key"] for r in by_dotted] == [0, 1, 2, 3, 4]
+    no_id = run("score", nested, *FAST, "--output-format", "ids")
+    assert no_id.exit_code == 3 and "no 'id' field" in no_id.stderr and "--id-key" in no_id.stderr
+
+
+def test_attributes_output_is_dolma_shaped_and_line_aligned(source_lines: list[bytes]) -> None:
+    out = records(ok("score", SOURCE, *FAST, "--limit", "30", "--output-format", "attributes", "-q").stdout)
+    originals = [json.loads(line) for line in source_lines[:30]]
+    assert [r["id"] for r in out] == [r["id"] for r in originals]
+    for row, original in zip(out, originals, strict=True):
+        ((start, end, score),) = row["attributes"]["zipfit_score"]
+        assert (start, end) == (0, len(original["text"])) and isinstance(score, float)
+
+
+def test_score_only_outputs_come_from_the_merge_not_the_shards(tmp_path: Path) -> None:
+    refused = run("select", SOURCE, *FAST, "-k", "5", "--shard", "0/2", "--output-format", "ids")
+    assert refused.exit_code == 2 and "give --output-format to the merge" in refused.stderr
+    parts = []
+    for i in range(2):
+        part = tmp_path / f"part-{i}.jsonl"
+        ok("select", SOURCE, *FAST, "-k", "5", "--shard", f"{i}/2", "-o", part, "-q")
+        parts.append(part)
+    single = ok("select", SOURCE, *FAST, "-k", "5", "--output-format", "ids", "-q").stdout_bytes
+    assert ok("merge", *parts, "--output-format", "ids", "-q").stdout_bytes == single

@@ -1,9 +1,8 @@
-"""Where data lives: fsspec URLs and globs on the local engine, and score-only outputs."""
+"""Reading fsspec URLs and globs (reading.py): the same records as local files, one line when a URL fails."""
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import socket
 import socketserver
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import FAST, SOURCE, TARGET, TEMPLATE, WriteJsonl, free_port, ok, records, run, tcp_server
+from conftest import FAST, SOURCE, TARGET, TEMPLATE, free_port, ok, records, run, tcp_server
 
 fsspec = pytest.importorskip("fsspec")
 
@@ -135,42 +134,6 @@ def test_a_server_that_hangs_up_is_one_line_from_the_installed_command() -> None
         )
     stderr = _one_line_error(result, 3, "ftp://alice:***@127.0.0.1", "the server closed the connection")
     assert "S3cr3tPW" not in stderr
-
-
-def test_ids_output(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> None:
-    full = records(ok("select", SOURCE, *FAST, "-k", "5", "-q").stdout_bytes)
-    ids = records(ok("select", SOURCE, *FAST, "-k", "5", "--output-format", "ids", "-q").stdout_bytes)
-    assert ids == [{"id": r["id"], "zipfit_score": r["zipfit_score"]} for r in full]
-    nested = write_jsonl(
-        [{"meta": {"key": i}, "text": json.loads(line)["text"]} for i, line in enumerate(source_lines[:5])]
-    )
-    by_dotted = records(
-        ok("score", nested, *FAST, "--output-format", "ids", "--id-key", "meta.key", "-q").stdout
-    )
-    assert [r["meta.key"] for r in by_dotted] == [0, 1, 2, 3, 4]
-    no_id = run("score", nested, *FAST, "--output-format", "ids")
-    assert no_id.exit_code == 3 and "no 'id' field" in no_id.stderr and "--id-key" in no_id.stderr
-
-
-def test_attributes_output_is_dolma_shaped_and_line_aligned(source_lines: list[bytes]) -> None:
-    out = records(ok("score", SOURCE, *FAST, "--limit", "30", "--output-format", "attributes", "-q").stdout)
-    originals = [json.loads(line) for line in source_lines[:30]]
-    assert [r["id"] for r in out] == [r["id"] for r in originals]
-    for row, original in zip(out, originals, strict=True):
-        ((start, end, score),) = row["attributes"]["zipfit_score"]
-        assert (start, end) == (0, len(original["text"])) and isinstance(score, float)
-
-
-def test_score_only_outputs_come_from_the_merge_not_the_shards(tmp_path: Path) -> None:
-    refused = run("select", SOURCE, *FAST, "-k", "5", "--shard", "0/2", "--output-format", "ids")
-    assert refused.exit_code == 2 and "give --output-format to the merge" in refused.stderr
-    parts = []
-    for i in range(2):
-        part = tmp_path / f"part-{i}.jsonl"
-        ok("select", SOURCE, *FAST, "-k", "5", "--shard", f"{i}/2", "-o", part, "-q")
-        parts.append(part)
-    single = ok("select", SOURCE, *FAST, "-k", "5", "--output-format", "ids", "-q").stdout_bytes
-    assert ok("merge", *parts, "--output-format", "ids", "-q").stdout_bytes == single
 
 
 def _zip_of(tmp_path: Path, members: dict[str, bytes]) -> str:
