@@ -9,7 +9,9 @@ records in P), and measure the selection the ways users use one:
   bits@budget - the same model trained on the selection's records in rank order, up to 200*K
                 characters (an equal character budget, spent on the best-ranked records first);
   zstd        - bits/char of the E records, each compressed alone by zstd (level 19) with a 16 KiB
-                dictionary trained on the whole selection (the compressor's view of coverage).
+                dictionary trained on the whole selection in rank order (the compressor's view of
+                coverage; zstd's trainer is order-sensitive, so one set in two orders can differ by
+                ~0.06).
 The three bits measures are lower-is-better. For kinds made of sub-styles (records with a `style`
 field), a last table counts the sub-styles of the kind in the bits@budget prefix.
 
