@@ -1,200 +1,377 @@
-"""Selection-quality benchmark for the contrastive ZIP-FIT score on sample_data.
+"""Selection-quality benchmark: zipfit's scores against random and DSIR on sample_data.
 
 For each kind k of record (the `source` field), hold out targets T and evaluation records E of kind k,
-score the rest of the records (the pool P), take the top K (K = number of kind-k records in P), and
-report:
-  share  - share of kind k in the top K (1.0 = perfect, K/|P| = random);
-  bpc    - bits/char on E of an order-4 interpolated Witten-Bell character model trained on the top K
-           (coverage: a narrow selection that misses what E looks like scores worse; lower is better).
+let every method rank the rest of the records (the pool P), take its top K (K = number of kind-k
+records in P), and measure the selection the ways users use one:
+  share       - share of kind k in the top K (1.0 = perfect, K/|P| = random; higher is better);
+  bits@200    - bits/char on E of a byte 5-gram model trained on the first 200 characters of every
+                selected record (an equal budget per record);
+  bits@budget - the same model trained on the selection's records in rank order, up to 200*K
+                characters (an equal character budget, spent on the best-ranked records first);
+  zstd        - bits/char of the E records, each compressed alone by zstd (level 19) with a 16 KiB
+                dictionary trained on the whole selection in rank order (the compressor's view of
+                coverage; zstd's trainer is order-sensitive, so one set in two orders can differ by
+                ~0.06).
+The three bits measures are lower-is-better. For kinds made of sub-styles (records with a `style`
+field), a last table counts the sub-styles of the kind in the bits@budget prefix.
 
-Methods: a random K-sample of P, the paper's score (1 - mean NCD to T), and the contrastive score
+Methods: a random K-sample of P; DSIR (the `data-selection` package: hashed word unigram and bigram
+importance weights, fit on T against P) with its default Gumbel resampling and its top-K mode; the
+paper's score (1 - mean NCD to T); and the contrastive score
   contrast(x) = weight * mean_{b in B} NCD(x, b) - mean_{t in T} NCD(x, t),
-with B a seeded uniform sample of P (the background); a record's pair with itself is left out.
-Scores come from zipfit's own TargetSet and ContrastScorer.
+with B a seeded uniform sample of P (the background; a record's pair with itself is left out).
+zipfit's scores come from its own TargetSet and ContrastScorer.
 
-    python benchmarks/quality.py          # gzip:9 and lz4:0, backgrounds of 32/128/256, 2 seeds each
-    python benchmarks/quality.py --quick  # lz4:0 only, one background seed: about a minute
+    python benchmarks/quality.py          # gzip:9 and lz4:0, B=128, 2 background seeds
+    python benchmarks/quality.py --quick  # lz4:0 only, one background seed
+    python benchmarks/quality.py --sizes 32,128,256 --kinds perl,config  # a background sweep
+
+DSIR needs the benchmark extra, `pip install -e '.[bench]'`; without it the other methods still run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
+import io
+import json
 import math
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
+import zstandard
 
-import zipfit_cli
-from zipfit_cli.files.records import encode_text
-from zipfit_cli.scoring.compressors import Compressor, get_compressor
-from zipfit_cli.scoring.contrast import ContrastScorer
-from zipfit_cli.scoring.pairwise import TargetSet
+from zipfit_cli import Compressor, ContrastScorer, TargetSet, get_compressor
 
-DEFAULT_DATA = Path(zipfit_cli.__file__).resolve().parents[1] / "sample_data" / "source.jsonl"
-ORDER = 4  # n-gram model order: contexts of up to 4 characters
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
+DEFAULT_DATA = [SAMPLE_DATA / "source.jsonl", SAMPLE_DATA / "styles.jsonl"]
+ORDER = 4  # byte n-gram model: contexts of up to 4 bytes (5-grams)
+PREFIX_CHARS = 200  # bits@200: characters from each selected record; bits@budget: 200*K in all
+DICT_BYTES = 16 * 1024
+ZSTD_LEVEL = 19
+DSIR_NOTE = "note: DSIR left out, the data-selection package is missing (pip install -e '.[bench]')"
+
+
+def encode(text: str) -> bytes:
+    """UTF-8 bytes, as zipfit reads a text (lone surrogates from JSON escapes are kept)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+@dataclass
+class Data:
+    texts: list[str]
+    kinds: list[str]
+    styles: list[str]  # "" for a record without sub-style
+
+
+def load(paths: Sequence[Path]) -> Data:
+    records = [
+        orjson.loads(line) for path in paths for line in path.read_bytes().splitlines() if line.strip()
+    ]
+    return Data(
+        [r["text"] for r in records], [r["source"] for r in records], [r.get("style", "") for r in records]
+    )
 
 
 # --------------------------------------------------------------------------------------------
-# Scoring: zipfit's own scorers, so the benchmark measures what the tool ships.
+# Coverage: an interpolated Witten-Bell byte n-gram model, and a zstd dictionary.
 # --------------------------------------------------------------------------------------------
 
 
-def paper_scores(
-    pool_texts: Sequence[bytes], targets: Sequence[bytes], compressor: Compressor
-) -> list[float]:
+class ByteModel:
+    """Order-ORDER interpolated Witten-Bell model over bytes.
+
+    P(w | h) = (c(h w) + T(h) P(w | h')) / (c(h) + T(h)) when c(h) > 0, else P(w | h'), where h' is h
+    without its first byte and T(h) the number of distinct bytes seen after h; below order 0 the
+    model is uniform over 256 bytes. Every text starts with ORDER padding bytes.
+    """
+
+    def __init__(self, train: Iterable[bytes]) -> None:
+        pad = b"\x00" * ORDER
+        grams: Counter[bytes] = Counter()
+        for text in train:
+            s = pad + text
+            grams.update(s[i - ORDER : i + 1] for i in range(ORDER, len(s)))
+        # counts[n][h w] for context length n, derived from the (ORDER+1)-grams by suffix.
+        self.counts: list[Counter[bytes]] = [Counter() for _ in range(ORDER + 1)]
+        for gram, c in grams.items():
+            for n in range(ORDER + 1):
+                self.counts[n][gram[ORDER - n :]] += c
+        self.total: list[Counter[bytes]] = [Counter() for _ in range(ORDER + 1)]
+        self.types: list[Counter[bytes]] = [Counter() for _ in range(ORDER + 1)]
+        for n in range(ORDER + 1):
+            for gram, c in self.counts[n].items():
+                self.total[n][gram[:-1]] += c
+                self.types[n][gram[:-1]] += 1
+
+    def bits(self, text: bytes) -> float:
+        s = b"\x00" * ORDER + text
+        bits = 0.0
+        for i in range(ORDER, len(s)):
+            p = 1.0 / 256
+            for n in range(ORDER + 1):
+                h = s[i - n : i]
+                total = self.total[n].get(h, 0)
+                if total:
+                    types = self.types[n][h]
+                    p = (self.counts[n].get(s[i - n : i + 1], 0) + types * p) / (total + types)
+            bits -= math.log2(p)
+        return bits
+
+
+def budget_prefix(texts: Sequence[str], budget: int) -> list[str]:
+    """Texts in order until `budget` characters; the last one is cut to fit."""
+    taken: list[str] = []
+    for text in texts:
+        if budget <= 0:
+            break
+        taken.append(text[:budget])
+        budget -= len(taken[-1])
+    return taken
+
+
+def zstd_bits(evaluation: Sequence[bytes], train: Sequence[bytes] | None) -> float:
+    """Bits of the evaluation records, each compressed alone; with a dictionary trained on `train`."""
+    dictionary = zstandard.train_dictionary(DICT_BYTES, list(train)) if train is not None else None
+    compressor = zstandard.ZstdCompressor(
+        level=ZSTD_LEVEL,
+        dict_data=dictionary,
+        write_checksum=False,
+        write_content_size=False,
+        write_dict_id=False,
+    )
+    return 8.0 * sum(len(compressor.compress(e)) for e in evaluation)
+
+
+# --------------------------------------------------------------------------------------------
+# One kind's task and the measures of a ranked selection.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Task:
+    kind: str
+    pool: list[int]  # record indices; a selection is a list of positions in this list
+    pool_bytes: list[bytes]
+    targets: list[bytes]
+    evaluation: list[bytes]
+    eval_chars: int
+    k: int
+
+
+@dataclass
+class Result:
+    values: dict[str, float]
+    styles: Counter[str] = field(default_factory=Counter)  # the kind's sub-styles in the budget prefix
+
+
+def make_task(kind: str, data: Data, args: argparse.Namespace) -> Task:
+    """Hold out targets and evaluation records of the kind; the rest is the pool."""
+    members = [i for i, k in enumerate(data.kinds) if k == kind]
+    held = random.Random(f"{args.seed}-{kind}").sample(members, args.targets + args.eval)
+    excluded = set(held)
+    pool = [i for i in range(len(data.texts)) if i not in excluded]
+    return Task(
+        kind=kind,
+        pool=pool,
+        pool_bytes=[encode(data.texts[i]) for i in pool],
+        targets=[encode(data.texts[i]) for i in held[: args.targets]],
+        evaluation=[encode(data.texts[i]) for i in held[args.targets :]],
+        eval_chars=sum(len(data.texts[i]) for i in held[args.targets :]),
+        k=sum(data.kinds[i] == kind for i in pool),
+    )
+
+
+def measure(task: Task, ranked: Sequence[int], data: Data) -> Result:
+    """Every measure of a selection: `ranked` holds K pool positions, best first."""
+    chosen = [task.pool[j] for j in ranked]
+    per_record = ByteModel(encode(data.texts[i][:PREFIX_CHARS]) for i in chosen)
+    prefix = budget_prefix([data.texts[i] for i in chosen], PREFIX_CHARS * task.k)
+    in_budget = ByteModel(encode(text) for text in prefix)
+    values = {
+        "share": sum(data.kinds[i] == task.kind for i in chosen) / len(chosen),
+        "bits@200": sum(per_record.bits(e) for e in task.evaluation) / task.eval_chars,
+        "bits@budget": sum(in_budget.bits(e) for e in task.evaluation) / task.eval_chars,
+        "zstd": zstd_bits(task.evaluation, [task.pool_bytes[j] for j in ranked]) / task.eval_chars,
+    }
+    styles = Counter(data.styles[i] for i in chosen[: len(prefix)] if data.kinds[i] == task.kind)
+    return Result(values, styles)
+
+
+def top_k(scores: Sequence[float], k: int) -> list[int]:
+    """Indices of the k highest scores, best first (ties: lower index first)."""
+    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+
+
+# --------------------------------------------------------------------------------------------
+# Methods: zipfit's scorers (what the tool ships) and DSIR (the `data-selection` package).
+# --------------------------------------------------------------------------------------------
+
+
+def paper_scores(task: Task, compressor: Compressor) -> list[float]:
     """The paper's alignment, 1 - mean NCD to the targets (`--method pairwise`)."""
-    scorer = TargetSet(list(targets), compressor)
-    return [scorer.score(x) for x in pool_texts]
+    scorer = TargetSet(list(task.targets), compressor)
+    return [scorer.score(x) for x in task.pool_bytes]
 
 
 def contrast_terms(
-    pool_texts: Sequence[bytes], targets: Sequence[bytes], background: Sequence[bytes], compressor: Compressor
+    task: Task, background: Sequence[bytes], compressor: Compressor
 ) -> list[tuple[float, float]]:
     """(mean NCD to the background, mean NCD to the targets) per pool text, as `--contrast` computes
     them (a background text identical to the record is left out); any weight combines them."""
-    scorer = ContrastScorer(TargetSet(list(targets), compressor), TargetSet(list(background), compressor))
-    return [scorer.terms(x) for x in pool_texts]
+    scorer = ContrastScorer(
+        TargetSet(list(task.targets), compressor), TargetSet(list(background), compressor)
+    )
+    return [scorer.terms(x) for x in task.pool_bytes]
 
 
-# --------------------------------------------------------------------------------------------
-# Coverage metric: interpolated Witten-Bell character n-gram model.
-# --------------------------------------------------------------------------------------------
+def write_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    # json.dumps escapes non-ASCII: the package opens files in the locale's encoding.
+    with path.open("w", encoding="ascii") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
 
 
-def bits_per_char(train: Sequence[str], evaluation: Sequence[str], vocab: int) -> float:
-    """Bits/char on `evaluation` of an order-ORDER interpolated Witten-Bell model fit on `train`.
+def dsir_rankings(task: Task, seed: int) -> dict[str, list[int]]:
+    """DSIR's K pool positions, best first: its default resampling, ranked by the Gumbel-noised
+    weight it samples with (so a prefix is a smaller DSIR sample), and its top-K mode, ranked by
+    importance weight.
 
-    P(w | h) = (c(h w) + T(h) P(w | h')) / (c(h) + T(h)) when c(h) > 0, else P(w | h'), where h' is h
-    without its first character, T(h) the number of distinct characters seen after h, and the
-    order -1 model is uniform over `vocab` characters. Texts start with ORDER padding characters.
+    The package's defaults (hashed word unigrams and bigrams, 10,000 buckets), except
+    min_example_length=0: its default of 100 words drops over half of this pool (112 of the 150
+    CMake records), so K could not be reached. One process; its files go to a temp dir.
     """
-    pad = "\x00" * ORDER
-    grams: Counter[str] = Counter()
-    for text in train:
-        s = pad + text
-        grams.update(s[i - ORDER : i + 1] for i in range(ORDER, len(s)))
-    # counts[n][h w] for context length n, derived from the (ORDER+1)-grams by suffix.
-    counts: list[Counter[str]] = [Counter() for _ in range(ORDER + 1)]
-    for gram, c in grams.items():
-        for n in range(ORDER + 1):
-            counts[n][gram[ORDER - n :]] += c
-    context_total: list[Counter[str]] = [Counter() for _ in range(ORDER + 1)]
-    context_types: list[Counter[str]] = [Counter() for _ in range(ORDER + 1)]
-    for n in range(ORDER + 1):
-        for gram, c in counts[n].items():
-            context_total[n][gram[:-1]] += c
-            context_types[n][gram[:-1]] += 1
-    bits, chars = 0.0, 0
-    for text in evaluation:
-        s = pad + text
-        for i in range(ORDER, len(s)):
-            p = 1.0 / vocab
-            for n in range(ORDER + 1):
-                h = s[i - n : i]
-                total = context_total[n].get(h, 0)
-                if total:
-                    types = context_types[n][h]
-                    p = (counts[n].get(s[i - n : i + 1], 0) + types * p) / (total + types)
-            bits -= math.log2(p)
-            chars += 1
-    return bits / chars
+    import numpy as np
+    from data_selection import HashedNgramDSIR
+
+    n = len(task.pool_bytes)
+    with tempfile.TemporaryDirectory(prefix="zipfit-dsir-") as tmp:
+        root = Path(tmp)
+        decoded = [t.decode("utf-8", "surrogatepass") for t in task.pool_bytes]
+        write_lines(root / "pool.jsonl", ({"text": t, "i": j} for j, t in enumerate(decoded)))
+        write_lines(
+            root / "target.jsonl", ({"text": t.decode("utf-8", "surrogatepass")} for t in task.targets)
+        )
+        dsir = HashedNgramDSIR(
+            [str(root / "pool.jsonl")],
+            [str(root / "target.jsonl")],
+            cache_dir=str(root / "cache"),
+            num_proc=1,
+            min_example_length=0,
+        )
+        rankings: dict[str, list[int]] = {}
+        with contextlib.redirect_stderr(io.StringIO()):  # its progress bars
+            dsir.fit_importance_estimator(num_tokens_to_fit="auto")
+            dsir.compute_importance_weights()
+            weights = np.load(root / "cache" / "log_importance_weights" / "0.npy")
+            np.random.seed(seed)
+            noisy = weights + np.random.gumbel(size=n)  # what resample() draws after the same seed
+            for name, top, keys in (("DSIR resample", False, noisy), ("DSIR top-K", True, weights)):
+                np.random.seed(seed)  # resample() draws from numpy's global generator
+                out = root / f"out-{top}"
+                dsir.resample(str(out), num_to_sample=task.k, cache_dir=str(root / f"tmp-{top}"), top_k=top)
+                chosen = [
+                    orjson.loads(line)["i"] for f in sorted(out.glob("*.jsonl")) for line in f.open("rb")
+                ]
+                rankings[name] = sorted(chosen, key=lambda j: (-keys[j], j))
+                expected = set(sorted(range(n), key=lambda j: (-keys[j], j))[: task.k])
+                if set(chosen) != expected:  # a tie at the K-th key, or the package changed
+                    off = len(set(chosen) - expected)
+                    print(f"  note: {name} chose {off} records outside its key order", file=sys.stderr)
+    return rankings
 
 
 # --------------------------------------------------------------------------------------------
 # Benchmark.
 # --------------------------------------------------------------------------------------------
 
-
-def top_k(scores: Sequence[float], k: int) -> list[int]:
-    """Indices of the k highest scores (ties: lower index first)."""
-    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
-
-
-Row = tuple[str, str, list[float], list[float]]  # kind, method, shares, bits/char values
+Rows = dict[tuple[str, str], list[Result]]  # (kind, method) -> a result per background seed
 
 
 def benchmark_kind(
-    kind: str,
-    texts: list[str],
-    kinds: list[str],
+    task: Task,
+    data: Data,
     compressors: dict[str, Compressor],
     sizes: list[int],
     weights: list[float],
     bg_seeds: int,
     args: argparse.Namespace,
     start: float,
-) -> list[Row]:
-    """All methods for one kind: hold out targets and evaluation records, score the rest."""
-    vocab = len(set("".join(texts)))
-    members = [i for i, k in enumerate(kinds) if k == kind]
-    held = random.Random(f"{args.seed}-{kind}").sample(members, args.targets + args.eval)
-    targets = [encode_text(texts[i]) for i in held[: args.targets]]
-    evaluation = [texts[i] for i in held[args.targets :]]
-    excluded = set(held)
-    pool = [i for i in range(len(texts)) if i not in excluded]
-    pool_texts = [encode_text(texts[i]) for i in pool]
-    k = sum(kinds[i] == kind for i in pool)
-    rows: list[Row] = []
+) -> Rows:
+    """Every method on one kind's task."""
+    rows: Rows = {}
 
-    def measure(chosen: Sequence[int]) -> tuple[float, float]:
-        share = sum(kinds[pool[j]] == kind for j in chosen) / len(chosen)
-        return share, bits_per_char([texts[pool[j]] for j in chosen], evaluation, vocab)
+    def add(method: str, rankings: list[list[int]]) -> None:
+        rows[task.kind, method] = [measure(task, r, data) for r in rankings]
+        print(
+            f"  {task.kind:8s} K={task.k:4d} {method:26s} {time.time() - start:6.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
 
-    def add(method: str, results: list[tuple[float, float]]) -> None:
-        rows.append((kind, method, [s for s, _ in results], [b for _, b in results]))
-        print(f"  {kind:8s} K={k:4d} {method:28s} {time.time() - start:6.0f}s", file=sys.stderr, flush=True)
-
-    add("random", [measure(random.Random(f"{args.seed}-{kind}-random").sample(range(len(pool)), k))])
+    add("random", [random.Random(f"{args.seed}-{task.kind}-random").sample(range(len(task.pool)), task.k)])
+    if args.dsir:
+        for method, ranking in dsir_rankings(task, args.seed).items():
+            add(method, [ranking])
     for name, comp in compressors.items():
-        add(f"paper {name}", [measure(top_k(paper_scores(pool_texts, targets, comp), k))])
+        add(f"paper {name}", [top_k(paper_scores(task, comp), task.k)])
         for size in sizes:
-            results: dict[float, list[tuple[float, float]]] = {w: [] for w in weights}
+            ranked: dict[float, list[list[int]]] = {w: [] for w in weights}
             for s in range(bg_seeds):
-                order = random.Random(f"{args.seed}-background-{s}").sample(range(len(pool)), len(pool))
-                background = [pool_texts[j] for j in order[:size]]
-                terms = contrast_terms(pool_texts, targets, background, comp)
+                order = random.Random(f"{args.seed}-background-{s}").sample(
+                    range(len(task.pool)), len(task.pool)
+                )
+                terms = contrast_terms(task, [task.pool_bytes[j] for j in order[:size]], comp)
                 for w in weights:
-                    results[w].append(measure(top_k([w * b - t for b, t in terms], k)))
+                    ranked[w].append(top_k([w * b - t for b, t in terms], task.k))
             for w in weights:
-                add(f"contrast {name} λ={w:g} B={size}", results[w])
+                add(f"contrast {name} λ={w:g} B={size}", ranked[w])
     return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="JSONL with text and source fields")
-    ap.add_argument("--quick", action="store_true", help="lz4 only, one background seed (~1-2 min)")
+    ap.add_argument(
+        "--data", type=Path, nargs="+", default=DEFAULT_DATA, help="JSONL with text and source fields"
+    )
+    ap.add_argument("--quick", action="store_true", help="lz4 only, one background seed")
     ap.add_argument("--weights", default="0.75,1", help="background weights (lambda), comma-separated")
-    ap.add_argument("--sizes", default="32,128,256", help="background sizes, comma-separated")
+    ap.add_argument("--sizes", default="128", help="background sizes, comma-separated")
     ap.add_argument("--bg-seeds", type=int, default=2, help="background samples per size")
     ap.add_argument("--targets", type=int, default=40, help="target records per kind")
     ap.add_argument("--eval", type=int, default=30, help="held-out evaluation records per kind")
-    ap.add_argument("--seed", type=int, default=0, help="seed for targets, evaluation and backgrounds")
+    ap.add_argument("--seed", type=int, default=0, help="seed for targets, evaluation, backgrounds and DSIR")
     ap.add_argument("--kinds", default="", help="comma-separated kinds (default: all)")
+    ap.add_argument("--no-dsir", dest="dsir", action="store_false", help="leave DSIR out")
     args = ap.parse_args(argv)
 
-    records = [orjson.loads(line) for line in args.data.read_bytes().splitlines() if line.strip()]
-    texts = [r["text"] for r in records]
-    kinds = [r["source"] for r in records]
+    if args.dsir and importlib.util.find_spec("data_selection") is None:
+        print(DSIR_NOTE, flush=True)
+        args.dsir = False
+    data = load(args.data)
     sizes = [int(s) for s in args.sizes.split(",")]
     weights = [float(w) for w in args.weights.split(",")]
     bg_seeds = 1 if args.quick else args.bg_seeds
     compressors = {"lz4": get_compressor("lz4", 0)}
     if not args.quick:
         compressors = {"gzip-9": get_compressor("gzip", 9), **compressors}
-    wanted = args.kinds.split(",") if args.kinds else sorted(set(kinds))
+    wanted = args.kinds.split(",") if args.kinds else sorted(set(data.kinds))
 
     start = time.time()
-    rows: list[Row] = []
-    for kind in wanted:
-        rows += benchmark_kind(kind, texts, kinds, compressors, sizes, weights, bg_seeds, args, start)
-    print_table(rows, wanted)
+    tasks = [make_task(kind, data, args) for kind in wanted]
+    rows: Rows = {}
+    for task in tasks:
+        rows.update(benchmark_kind(task, data, compressors, sizes, weights, bg_seeds, args, start))
+    print_tables(rows, tasks, data)
     print(
         f"\n{time.time() - start:.0f}s; targets {args.targets}, eval {args.eval}, seed {args.seed}, "
         f"background seeds {bg_seeds}; values are means (min-max) over background seeds"
@@ -209,19 +386,44 @@ def fmt(values: list[float], digits: int) -> str:
     return f"{mean:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
-def print_table(rows: list[Row], kinds: list[str]) -> None:
-    methods = list(dict.fromkeys(method for _, method, _, _ in rows))
-    cell = {(kind, method): (shares, bpcs) for kind, method, shares, bpcs in rows}
-    for title, index, digits in (
-        ("share of kind in top K (higher is better)", 0, 2),
-        ("bits/char on held-out records of the kind (lower is better)", 1, 3),
-    ):
-        print(f"\n### {title}\n")
-        print("| method | " + " | ".join(kinds) + " |")
-        print("|---|" + "---|" * len(kinds))
-        for method in methods:
-            values = [fmt(cell[kind, method][index], digits) for kind in kinds]
-            print(f"| {method} | " + " | ".join(values) + " |")
+TABLES = (
+    ("share", 2, "Share of the kind in the top K (higher is better)"),
+    ("bits@200", 3, "bits@200: model on the first 200 characters of every selected record"),
+    ("bits@budget", 3, "bits@budget: model on the selection in rank order, up to 200·K characters"),
+    ("zstd", 3, "zstd: held-out records compressed with a dictionary trained on the selection"),
+)
+
+
+def markdown(header: Sequence[str], lines: Iterable[Sequence[str]]) -> None:
+    print("| " + " | ".join(header) + " |")
+    print("|---|" + "---|" * (len(header) - 1))
+    for line in lines:
+        print("| " + " | ".join(line) + " |")
+
+
+def print_tables(rows: Rows, tasks: list[Task], data: Data) -> None:
+    kinds = [task.kind for task in tasks]
+    methods = list(dict.fromkeys(method for _, method in rows))
+    for name, digits, title in TABLES:
+        print(f"\n#### {title}\n")
+        cell = {key: [r.values[name] for r in results] for key, results in rows.items()}
+        markdown(["method", *kinds], ([m, *(fmt(cell[k, m], digits) for k in kinds)] for m in methods))
+        if name != "share":
+            print("\nbits/char on the held-out records of the kind; lower is better.")
+    plain = (f"{t.kind} {zstd_bits(t.evaluation, None) / t.eval_chars:.3f}" for t in tasks)
+    print(f"zstd without a dictionary: {', '.join(plain)}.")
+    for task in tasks:
+        pool = Counter(data.styles[i] for i in task.pool if data.kinds[i] == task.kind)
+        if len(pool) < 2:
+            continue
+        styles = sorted(pool)
+        print(f"\n#### {task.kind}: records of each sub-style in the bits@budget prefix\n")
+        lines = [["pool (all K)", *(str(pool[s]) for s in styles)]]
+        for m in methods:
+            lines.append(
+                [m, *(f"{statistics.fmean(r.styles[s] for r in rows[task.kind, m]):.0f}" for s in styles)]
+            )
+        markdown(["method", *styles], lines)
 
 
 if __name__ == "__main__":
