@@ -212,8 +212,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="KEY",
            doc="with `--output-format ids` or `attributes`: the record's id field, written under the key's "
            "field name (`--id-key 'doc\\.id'` writes `doc.id`). A record without the id is an error (exit "
-           "3); with `ids`, a score key equal to that name is refused (exit 2), in `merge` too, and `merge` "
-           "with `attributes` refuses parts written with it (their ids were replaced)"),
+           "3: the first record is checked before scoring starts); with `ids`, a score key equal to that "
+           "name is refused (exit 2), in `merge` too, and `merge` with `attributes` refuses parts written "
+           "with it (their ids were replaced)"),
     Option("score_key", ("--score-key",), str, "zipfit_score", "Field the score is written to.", OUTPUT,
            SCORING, metavar="KEY", doc="field the score is written to (replaced if the record has it)"),
     Option("report", ("--report",), Path | None, None,

@@ -24,7 +24,7 @@ from ..base.errors import InputError, InvalidRecordError, UsageError, WorkerDied
 from ..base.stats import RunStats
 from ..files.compression import compression_of
 from ..files.locations import STDIN, file_name, is_url, url_failure, url_glob, url_to_fs
-from ..files.sources import READERS
+from ..files.sources import READERS, open_source
 from . import dask_worker
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
 from .dask_worker import Partition, PartResult, score_partition
@@ -189,6 +189,8 @@ class DaskEngine:
         # With --limit, a partition cannot know which of its records fall under the limit,
         # so it returns all of them (at most `limit`) and this side cuts.
         keep = top_k if settings.limit is None else None
+        if self.files:  # before the cluster starts: a problem every record shares fails now
+            check_first_file(self.files[0][0], settings)
         stats = context.stats
         comparisons = settings.scorer.comparisons
         limit = settings.limit
@@ -286,3 +288,12 @@ def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
             if info.get("type") == "directory":
                 raise InputError(f"{shown(label)}: is a directory, not a JSONL file")
             yield label, url, int(info.get("size") or 0)
+
+
+def check_first_file(path: str, settings: RunSettings) -> None:
+    """The first record of `path` passes settings.first_record_check() (read here, once)."""
+    source = open_source(path, settings.spec.max_line_bytes, settings.skip_invalid)
+    try:
+        settings.first_record_check().check(path, source)
+    finally:
+        source.close()

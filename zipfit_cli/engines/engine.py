@@ -9,6 +9,7 @@ The local engine is here; `dask_engine.py` is the other.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
@@ -22,6 +23,7 @@ from ..base.errors import InvalidRecordError
 from ..base.results import Contaminated, Pruned, Result, Skipped
 from ..base.stats import RunStats
 from ..files.batches import Batch, Slicing, read_batches
+from ..files.first_record import FirstRecordCheck
 from ..files.records import RecordError
 from ..files.writing import Sink, add_field
 from ..scoring.adaptive import DEFAULT_BLOCK, AdaptiveScorer, Audit, Thresholds
@@ -62,6 +64,8 @@ class RunSettings:
     decontaminate: Decontaminator | None = None
     adaptive: AdaptiveScorer | None = None  # --adaptive: select -k stops hopeless records early
     warnings: list[str] = field(default_factory=list)  # known before the run: shown and reported with it
+    # (output format, id key) when the output writes each record's id (ids, attributes).
+    output_id: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         checks.many("sources", self.sources, "paths")
@@ -73,6 +77,11 @@ class RunSettings:
     def job(self) -> ScoreJob:
         """What each worker receives once."""
         return ScoreJob(self.scorer, self.spec, self.decontaminate, self.adaptive)
+
+    def first_record_check(self) -> FirstRecordCheck:
+        """What the run's first record is checked for, before any scoring."""
+        output_format, id_key = self.output_id or ("records", None)
+        return FirstRecordCheck(self.spec, self.skip_invalid, id_key, output_format)
 
     def slicing(self) -> Slicing:
         by_file = self.shard_by == "file"
@@ -125,7 +134,7 @@ Engine = Callable[[RunSettings, RunContext, "int | None"], Scored]
 
 def local_engine(settings: RunSettings, context: RunContext, top_k: int | None = None) -> Scored:
     """This machine, a process pool when workers > 1; top_k serves --adaptive only."""
-    read = read_batches(settings.sources, settings.slicing(), context.stats)
+    read = checked_first(read_batches(settings.sources, settings.slicing(), context.stats), settings)
     batches = ((batch, batch.lines) for batch in read)
     adaptive, gate, audit, warm = settings.adaptive, None, None, None
     if adaptive is not None and top_k is not None:
@@ -155,6 +164,18 @@ def local_engine(settings: RunSettings, context: RunContext, top_k: int | None =
             stats.pruned += Counter()  # drops checkpoints left at zero
             stats.count_pairs(settings.scorer.comparisons)
     yield from audit_stopped(settings.scorer, settings.spec, stats, audit, gate.thresholds.best(), top_k)
+
+
+def checked_first(batches: Iterator[Batch], settings: RunSettings) -> Iterator[Batch]:
+    """The batches, once the run's first record has passed settings.first_record_check():
+    read and checked now, before any scoring starts."""
+    held: list[Batch] = []
+    for batch in batches:
+        held.append(batch)
+        if batch.lines:
+            settings.first_record_check().check(batch.path, zip(batch.line_nos, batch.lines, strict=True))
+            break
+    return itertools.chain(held, batches)
 
 
 def audit_stopped(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from ..base.stats import RunStats
@@ -57,6 +58,7 @@ def select_files(
     adds what decided the run to it. `engine` and `part` are for the command's Dask runs and
     shard parts."""
     shape = output_shape(output_format, settings.score_key, id_key, settings.spec)
+    settings = _writing_ids(settings, output_format, id_key)
     return write_outputs(
         lambda out, sides: run_select(
             settings,
@@ -105,6 +107,7 @@ def score_files(
     to `output` as `select_files` writes (`output_format` "attributes" or "ids" writes one
     small line per record instead)."""
     shape = output_shape(output_format, settings.score_key, id_key, settings.spec)
+    settings = _writing_ids(settings, output_format, id_key)
     return write_outputs(
         lambda out, sides: run_score(
             settings, out, progress, part=part, engine=engine, aside=sides.get("contaminated"), shape=shape
@@ -122,6 +125,14 @@ def score_files(
             progress,
         ),
     )
+
+
+def _writing_ids(settings: RunSettings, output_format: str, id_key: str) -> RunSettings:
+    """The settings, told that the output writes each record's id: the first record is
+    checked for it before scoring starts."""
+    if output_format == "records":
+        return settings
+    return replace(settings, output_id=(output_format, id_key))
 
 
 def _outputs(
