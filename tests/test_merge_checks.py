@@ -207,6 +207,24 @@ def test_merge_refuses_forged_reasons_and_checkpoints_before_writing(
     assert not (tmp_path / "merged.jsonl").exists()
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda scores: scores[1:],  # one fewer than the part scored
+        lambda scores: [*scores[:-1], 99.0],  # outside the part's score range
+        lambda scores: [*scores[:-1], "0.1"],
+    ],
+)
+def test_merge_refuses_a_part_whose_kept_scores_were_tampered_with(
+    slice_path: Path, tmp_path: Path, change: Any
+) -> None:
+    made = parts(tmp_path, slice_path, 2, "select", "-k", "5")
+    _rewrite_trailer(made[0], lambda t: t["stats"].update(scores=change(t["stats"]["scores"])))
+    result = run("merge", *made)
+    assert result.exit_code == 3, result.output
+    assert "its trailer's stats.scores " in result.stderr and result.stdout == ""
+
+
 def test_merge_refuses_a_part_whose_score_histogram_was_tampered_with(
     slice_path: Path, tmp_path: Path
 ) -> None:

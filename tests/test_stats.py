@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from zipfit_cli.base import stats as stats_module
 from zipfit_cli.base.stats import LAST_BIN, OWN, PART_COUNTS, SUMMED, TALLIED, RunStats, bin_of
 from zipfit_cli.runs.report import histogram_lines, summary_lines
 
@@ -85,10 +86,42 @@ def test_counters_add_up_and_travel_through_a_part() -> None:
     assert (back.score_min, back.score_max) == (0.01, 0.1)
 
 
-def test_the_binned_median_is_within_half_a_bin_and_says_it_is_approximate() -> None:
+def test_the_median_is_exact_while_the_scores_are_kept() -> None:
+    stats = RunStats()
+    for score in (0.2416, 0.2286):
+        stats.add_score(score)
+    assert stats.median_exact and stats.median() == pytest.approx(0.2351, abs=1e-12)
+    assert stats.to_dict()["score_median_exact"] is True
+    line = next(line for line in summary_lines(stats, "selected") if "median" in line)
+    assert "median 0.2351" in line and "~" not in line
+    # Through parts (a merge) and partitions (Dask, `+=`) alike: the single run's median.
+    one, two = RunStats(), RunStats()
+    one.add_score(0.2416)
+    two.add_score(0.2286)
+    merged = RunStats.from_part(one.to_part())
+    merged += RunStats.from_part(two.to_part())
+    one += two
+    assert merged.median() == one.median() == stats.median()
+    assert merged.to_dict()["score_median_exact"] and RunStats().to_dict()["score_median_exact"] is None
+
+
+def test_past_the_kept_scores_the_median_is_binned_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stats_module, "EXACT_SCORES", 2)
     stats = RunStats()
     for score in (0.2286, 0.2416, 0.2416):
         stats.add_score(score)
-    median = stats.quantile(0.5)
-    assert median is not None and abs(median - 0.2416) <= 0.00025
+    assert not stats.median_exact and stats.scores is None
+    median = stats.median()
+    assert median is not None and abs(median - 0.2416) <= 0.00025  # to half a bin
+    assert stats.to_dict()["score_median_exact"] is False
     assert any("median ~0.24" in line for line in summary_lines(stats, "selected"))
+    assert "scores" not in stats.to_part()  # a part too large to carry them
+    one, two = RunStats(), RunStats()
+    one.add_score(0.1)
+    two.add_score(0.2)
+    two.add_score(0.3)
+    one += two  # three scores, over the limit of two: the joined run is binned too
+    assert not one.median_exact
+    old = RunStats(scored=1)  # a part written before scores were kept
+    part = old.to_part() | {"score_min": 0.5, "score_max": 0.5}
+    assert not RunStats.from_part({k: v for k, v in part.items() if k != "scores"}).median_exact

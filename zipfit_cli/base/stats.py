@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,12 @@ BIN_WIDTH = 0.0005
 # Bins beyond this hold every score past it: a finite score near the float limit (a huge
 # contrast weight, say) would overflow `score / BIN_WIDTH`, and a bin's middle a float.
 LAST_BIN = 2**60
+
+
+# A run that scores at most this many records keeps the scores (8 bytes each) for an exact
+# median; parts and Dask partitions carry theirs, so a merge's median is the single run's.
+# Past it the median is the histogram's, to half a bin, and says so (`median_exact`).
+EXACT_SCORES = 1 << 16
 
 
 def bin_of(score: float) -> int:
@@ -34,8 +41,8 @@ SUMMED = ("records_read", "blank_lines", "scored", "selected", "pairs", "bytes_r
           "contaminated", "pruned_pairs", "pairs_exhaustive", "audited", "audit_misses", "presampled",
           "rescored")  # fmt: skip
 TALLIED = ("skipped", "histogram", "duplicates", "pruned")  # Counters, added key by key
-OWN = ("score_min", "score_max", "threshold", "warnings", "budget_used", "budget_unit", "shards_elapsed",
-       "start_threshold")  # fmt: skip
+OWN = ("score_min", "score_max", "scores", "threshold", "warnings", "budget_used", "budget_unit",
+       "shards_elapsed", "start_threshold")  # fmt: skip
 # Counts a part carries besides scored, pairs, bytes_read, elapsed, the score range and the
 # histogram: 0 when a part written before them lacks one.
 PART_COUNTS = ("pruned_pairs", "pairs_exhaustive", "audited", "audit_misses", "presampled", "rescored")
@@ -53,6 +60,7 @@ class RunStats:
     score_min: float = math.inf
     score_max: float = -math.inf
     histogram: Counter[int] = field(default_factory=Counter)  # bin number -> scores in it
+    scores: list[float] | None = field(default_factory=list)  # all of them, or None past EXACT_SCORES
     threshold: float | None = None  # lowest selected score
     elapsed: float = 0.0  # seconds
     contaminated: int = 0  # near-copies of a target, dropped by --decontaminate
@@ -104,6 +112,11 @@ class RunStats:
         if score > self.score_max:
             self.score_max = score
         self.histogram[bin_of(score)] += 1
+        if self.scores is not None:
+            if len(self.scores) < EXACT_SCORES:
+                self.scores.append(score)
+            else:
+                self.scores = None
 
     def __iadd__(self, other: RunStats) -> RunStats:
         """Add another run's counters, e.g. one partition's (datatrove's stats do the same)."""
@@ -113,6 +126,7 @@ class RunStats:
             getattr(self, name).update(getattr(other, name))
         self.score_min = min(self.score_min, other.score_min)
         self.score_max = max(self.score_max, other.score_max)
+        self.scores = _joined(self.scores, other.scores)
         if other.threshold is not None:
             self.threshold = (
                 other.threshold if self.threshold is None else min(self.threshold, other.threshold)
@@ -130,6 +144,7 @@ class RunStats:
             "score_min": self.score_min if self.scored else None,
             "score_max": self.score_max if self.scored else None,
             "histogram": {str(b): c for b, c in sorted(self.histogram.items())},
+            **({"scores": self.scores} if self.median_exact else {}),
             "pruned": dict(self.pruned),
             **{name: getattr(self, name) for name in PART_COUNTS},
         }
@@ -141,12 +156,26 @@ class RunStats:
         if part["score_min"] is not None:
             stats.score_min, stats.score_max = part["score_min"], part["score_max"]
         stats.histogram.update({int(b): c for b, c in part["histogram"].items()})
+        # A part without its scores (too many, or from before they were kept): approximate.
+        stats.scores = list(part["scores"]) if "scores" in part else None if stats.scored else []
         stats.pruned.update(part.get("pruned", {}))
         for name in PART_COUNTS:
             setattr(stats, name, part.get(name, 0))
         if "pairs_exhaustive" not in part:  # a part from before --adaptive: every pair was made
             stats.pairs_exhaustive = stats.pairs
         return stats
+
+    @property
+    def median_exact(self) -> bool:
+        """Whether every score was kept, so `median()` is exact."""
+        return self.scores is not None and len(self.scores) == self.scored
+
+    def median(self) -> float | None:
+        """The median score (the mean of the two middle ones for an even count): exact when
+        `median_exact`, else from the histogram, to half a bin."""
+        if self.scores is not None and self.median_exact and self.scores:
+            return statistics.median(self.scores)
+        return self.quantile(0.5)
 
     def quantile(self, q: float) -> float | None:
         """Approximate quantile (to half a bin, 0.00025), clamped to the exact min and max."""
@@ -195,7 +224,8 @@ class RunStats:
             "rescored": self.rescored,
             "bytes_read": self.bytes_read,
             "score_min": self.score_min if self.scored else None,
-            "score_median": self.quantile(0.5),
+            "score_median": self.median(),
+            "score_median_exact": self.median_exact if self.scored else None,
             "score_max": self.score_max if self.scored else None,
             "threshold": self.threshold,
             "contaminated": self.contaminated,
@@ -207,3 +237,10 @@ class RunStats:
             "records_per_s": round(self.records_read / self.work_time, 1) if self.work_time else None,
             "pairs_per_s": round(self.pairs / self.work_time, 1) if self.work_time else None,
         }
+
+
+def _joined(scores: list[float] | None, more: list[float] | None) -> list[float] | None:
+    """Two runs' kept scores as one run's: None once either lacks them or they are too many."""
+    if scores is None or more is None or len(scores) + len(more) > EXACT_SCORES:
+        return None
+    return scores + more

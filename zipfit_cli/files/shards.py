@@ -159,10 +159,27 @@ _STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "score_min": ("a score", lambda v: v is None or _is_score(v)),
     "score_max": ("a score", lambda v: v is None or _is_score(v)),
     "histogram": ("counts by bin", lambda v: _counts(v, _is_bin)),
+    "scores": ("a list of scores", lambda v: isinstance(v, list) and all(_is_score(x) for x in v)),
     "pruned": ("counts by checkpoint", lambda v: _counts(v, _is_checkpoint)),
     **{name: ("a count", _is_count) for name in PART_COUNTS},
 }
-_OPTIONAL = {"warnings", "top_k", "fraction", "skip_invalid", "parquet_schema", "pruned", *PART_COUNTS}
+_OPTIONAL = {
+    "warnings",
+    "top_k",
+    "fraction",
+    "skip_invalid",
+    "parquet_schema",
+    "pruned",
+    "scores",
+    *PART_COUNTS,
+}
+
+
+def _are_the_scores(scores: list[float], scored: int, low: float | None, high: float | None) -> bool:
+    """A part's kept scores: one per record scored, inside its score range."""
+    if len(scores) != scored:
+        return False
+    return not scores or (low is not None and high is not None and low <= min(scores) <= max(scores) <= high)
 
 
 def trailer_problem(info: dict[str, Any]) -> str | None:
@@ -195,4 +212,7 @@ def _inconsistency(info: dict[str, Any]) -> str | None:
     low, high = info["stats"]["score_min"], info["stats"]["score_max"]
     if (low is None) != (high is None) or (low is not None and low > high):
         return "its trailer's stats.score_min and stats.score_max are not a range"
+    scores = info["stats"].get("scores")
+    if scores is not None and not _are_the_scores(scores, info["stats"]["scored"], low, high):
+        return "its trailer's stats.scores are not the part's scores"
     return None

@@ -38,8 +38,9 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
         lines.append(f"budget used: {stats.budget_used:,} {shown(stats.budget_unit or '')}".rstrip())
     if stats.scored:
         low, median, high = (_score(x) for x in (stats.score_min, d["score_median"], stats.score_max))
-        # The median comes from the fine histogram, to half a bin (stats.BIN_WIDTH): it says so.
-        scores = f"score min {low}, median ~{median}, max {high}"
+        # Past stats.EXACT_SCORES the median comes from the histogram, to half a bin: it says so.
+        about = "" if stats.median_exact else "~"
+        scores = f"score min {low}, median {about}{median}, max {high}"
         if stats.threshold is not None and what == "selected":
             scores += f"; selection threshold {_score(stats.threshold)}"
         lines.append(scores)
