@@ -521,6 +521,7 @@ def test_float_options_refuse_values_that_are_not_finite(option: str, context: l
         ["select", "-j", "99999999999999999999999"],
         ["select", "--contrast", "--seed", str(2**64)],
         ["select", "--shard", "0/99999999999999999999999"],
+        ["select", "-k", "5", "--adaptive", "--adaptive-audit", str(2**64)],
         ["score", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1e10"],
     ],
 )

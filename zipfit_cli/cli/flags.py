@@ -151,7 +151,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("adaptive_audit", ("--adaptive-audit",), int, DEFAULT_AUDIT,
            "With --adaptive: after the run, compare a seeded sample of N stopped records with every target, "
            "report how many belonged in the top K and put them there (0: no audit).", SCORE, ("select",),
-           metavar="N", min=0),
+           metavar="N", min=0, max=MOST),
     Option("pairs", ("--pairs",), int | None, 20000,
            "Score this many sampled (record, target) pairs; all when fewer.", SCORE, ("align",), metavar="N",
            min=1, max=MOST),
