@@ -166,7 +166,8 @@ def test_a_signal_while_the_options_are_read_is_one_line_and_its_code(
 
 
 def _pooled_run(tmp_path: Path, tmpdir: Path) -> tuple[subprocess.Popen[bytes], Path, set[int]]:
-    """A --fraction run (so a spool exists) with two workers, once its workers are busy."""
+    """A --fraction run (so a spool exists) with two workers, once its workers are busy and
+    its spool holds scored records: the cleanup the callers check has something to clean."""
     source = busy_corpus(tmp_path / "big.jsonl")
     out = tmp_path / "out.jsonl"
     cmd = [*ZIPFIT, "select", str(source), "-t", str(TARGET), "--target-template", TEMPLATE,
@@ -183,8 +184,8 @@ def _pooled_run(tmp_path: Path, tmpdir: Path) -> tuple[subprocess.Popen[bytes], 
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         tree = descendants(proc.pid)
-        if len(tree) >= 3:  # resource tracker, two workers (and the forkserver, if used)
-            time.sleep(1.0)
+        # Resource tracker, two workers (and the forkserver, if used); the spool in TMPDIR.
+        if len(tree) >= 3 and any(tmpdir.iterdir()):
             return proc, out, descendants(proc.pid)
         time.sleep(0.1)
     raise AssertionError("workers never started")
