@@ -158,3 +158,17 @@ def test_files_inside_a_saved_dataset_are_inputs(table: Any, tmp_path: Path) -> 
     result = run("score", dataset, *FAST, "-o", data_file, "--force")
     assert result.exit_code == 2 and "is also an input" in result.stderr
     assert data_file.read_bytes() == before
+
+
+def test_bytes_read_are_the_data_files_bytes(table: Any, tmp_path: Path) -> None:
+    from zipfit_cli.files.locations import input_file_size
+
+    dataset = write_dataset(tmp_path / "saved", table, cuts=(60,))
+    arrow_file = write_arrow(tmp_path / "file.arrow", table)
+    data = sum(f.stat().st_size for f in dataset.glob("*.arrow"))
+    for source, size in ((dataset, data), (arrow_file, arrow_file.stat().st_size)):
+        report = tmp_path / f"{source.name}.json"
+        ok("score", source, *FAST, "-o", tmp_path / f"{source.name}.out.jsonl", "--report", report)
+        assert json.loads(report.read_text())["stats"]["bytes_read"] == size
+    # The progress total: every file of the directory, not the directory's own inode size.
+    assert input_file_size(str(dataset)) == sum(f.stat().st_size for f in dataset.iterdir())
