@@ -46,11 +46,9 @@ def _load_json(path: str) -> Any:
 
 def _inside(directory: str, name: object, listed: str) -> str:
     """The path of data file `name` in `directory`; anything that could lead elsewhere is refused."""
-    plain = isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\:\x00")
-    if not plain:
-        why = "is not a file name in its directory"
+    if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\:\x00"):
+        why = "is not a file name in its directory"  # a path, a URL (or a drive), or no name
         raise InputError(f"{shown(listed)}: data file {shown(repr(name))} {why}")
-    assert isinstance(name, str)
     path = os.path.join(directory, name)
     real_dir = os.path.realpath(directory)
     if os.path.dirname(os.path.realpath(path)) != real_dir:  # a symbolic link leading out
@@ -91,12 +89,13 @@ class _Reader:
 
     def __init__(self, location: str, shown_as: str) -> None:
         pa, _ = pyarrow_modules()
+        import pyarrow.ipc as ipc
+
         self.handle: IO[bytes]
         self.handle, self.size = open_file(location, "Arrow")
         try:
             self.is_file = self.handle.read(len(FILE_MAGIC)) == FILE_MAGIC
             self.handle.seek(0)
-            ipc = pa.ipc
             self.reader: Any = ipc.open_file(self.handle) if self.is_file else ipc.open_stream(self.handle)
         except (pa.ArrowException, *READ_ERRORS) as exc:
             self.handle.close()
