@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TARGET, TEMPLATE, free_port, ok, run, tcp_server
+from conftest import TARGET, TEMPLATE, free_port, ok, run, tcp_server, write_arrow, write_dataset
 from typer.testing import Result
 
 pytestmark = pytest.mark.slow  # Dask clusters
@@ -348,3 +349,106 @@ def test_adaptive_with_its_audit_as_local(scheduler: str, tmp_path: Path) -> Non
     assert {k: v for k, v in dask_stats.items() if k not in TIMING} == {
         k: v for k, v in local_stats.items() if k not in TIMING
     }
+
+
+# --- every format the local engine reads --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tables(corpus: list[Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The first file's records as Parquet (8 row groups), CSV (source code: line breaks inside
+    quoted fields), an Arrow file (7 record batches), an Arrow stream and a saved dataset."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [json.loads(line) for line in corpus[0].read_bytes().splitlines() if line.strip()]
+    table = pa.Table.from_pylist(rows)
+    work = tmp_path_factory.mktemp("tables")
+    pq.write_table(table, work / "s.parquet", row_group_size=16)
+    with open(work / "s.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return {
+        "parquet": work / "s.parquet",
+        "csv": work / "s.csv",
+        "arrow-file": write_arrow(work / "file.arrow", table, batch_rows=20),
+        "arrow-stream": write_arrow(work / "stream.arrow", table, stream=True),
+        "saved-dataset": write_dataset(work / "saved", table, cuts=(40, 90)),
+    }
+
+
+TABLE_CASES = {
+    "top-k": ["select", "-k", 25],
+    "score": ["score"],
+    "limit": ["score", "--limit", 70],
+    "contrast": ["select", "-k", 10, "--contrast", "--background-size", 16],
+}
+
+
+@pytest.mark.parametrize("args", TABLE_CASES.values(), ids=TABLE_CASES.keys())
+@pytest.mark.parametrize("kind", ["parquet", "csv", "arrow-file", "arrow-stream", "saved-dataset"])
+def test_every_format_gives_the_bytes_of_the_local_engine(
+    kind: str, args: list[Any], tables: dict[str, Path], scheduler: str
+) -> None:
+    # 2 KiB blocks: several partitions per Parquet file, Arrow file and dataset.
+    same(*args, tables[kind], *FAST, scheduler=scheduler, dask_args=("--blocksize", "2KiB"))
+
+
+def test_formats_mixed_in_one_run_keep_input_order(
+    corpus: list[Path], tables: dict[str, Path], scheduler: str
+) -> None:
+    sources = [tables["parquet"], corpus[1], tables["saved-dataset"], tables["csv"], tables["arrow-file"]]
+    for args in (["select", "-k", 40], ["score", "--limit", 300]):
+        same(*args, *sources, *FAST, scheduler=scheduler, dask_args=("--blocksize", "4KiB"))
+
+
+@pytest.mark.parametrize("kind", ["parquet", "arrow-file", "saved-dataset"])
+def test_tables_split_into_partitions_cover_every_row_once(kind: str, tables: dict[str, Path]) -> None:
+    # In-process, no cluster: one row group / record batch / data file a partition.
+    pytest.importorskip("distributed")
+    from zipfit_cli.engines.dask_engine import DaskEngine
+    from zipfit_cli.engines.dask_worker import score_partition
+    from zipfit_cli.engines.runner import ScoreJob
+    from zipfit_cli.files.records import TextSpec
+    from zipfit_cli.files.sources import open_source
+    from zipfit_cli.scoring.pairwise import TargetSet
+
+    path = str(tables[kind])
+    source = open_source(path)
+    expected = list(source)
+    source.close()
+    job = ScoreJob(TargetSet.from_texts(["def f(x): return x"], "lz4"), TextSpec())
+    engine = DaskEngine.plan([path], scheduler=None, workers=1, blocksize="1")
+    partitions = engine.partitions(threads=1)
+    rows = len(expected)  # 121: 8 row groups of 16, 7 record batches of 20, 3 data files
+    pieces = {"parquet": -(-rows // 16), "arrow-file": -(-rows // 20), "saved-dataset": 3}
+    assert len(partitions) == pieces[kind]
+    got, base, size_read = [], 0, 0
+    for part in partitions:
+        result = score_partition(job, part, batch_size=7, keep=None, cap=None, skip_invalid=False)
+        got += [(base + line_no, line) for _, line_no, _, _, line in result.rows]
+        base += result.lines
+        size_read += result.stats.bytes_read
+    assert got == expected
+    assert size_read == source.consumed == engine.total_bytes
+
+
+def test_bad_rows_and_files_read_as_local(corpus: list[Path], tmp_path: Path, scheduler: str) -> None:
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text('id,text\n1,"def f():\n    return 1"\n2,too,many\n3,def g(): pass\n')
+    fake = tmp_path / "fake.parquet"
+    fake.write_bytes(corpus[0].read_bytes())
+    cases = {f"{bad_csv}:4: ": [corpus[1], bad_csv], f"{fake}: not a readable Parquet file": [fake]}
+    for says, sources in cases.items():
+        local = run("score", *sources, *FAST)
+        dask = run("score", *sources, *FAST, "--engine", "dask", "--scheduler", scheduler)
+        assert local.exit_code == dask.exit_code == 3, dask.output
+        assert dask.stderr == local.stderr and dask.stderr.count("\n") == 1
+        assert says in dask.stderr
+    same("score", corpus[1], bad_csv, *FAST, "--skip-invalid", scheduler=scheduler)
+
+
+def test_a_directory_without_state_json_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    result = run("score", tmp_path, *FAST, "--engine", "dask")
+    assert result.exit_code == 3 and "is a directory, not a file or a saved dataset" in result.stderr

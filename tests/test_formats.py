@@ -456,13 +456,6 @@ def test_merge_refuses_a_forged_parquet_schema_in_one_line(
     assert not out.exists()
 
 
-def test_dask_engine_refuses_formats_it_cannot_split(tmp_path: Path) -> None:
-    path = tmp_path / "s.csv"
-    path.write_text("text\nhello\n")
-    result = run("select", path, *FAST, "-k", 1, "--engine", "dask")
-    assert result.exit_code == 2 and "--engine dask reads JSONL only" in result.stderr
-
-
 def _stray_quote_csv(path: Path, good_rows: int = 3000) -> Path:
     """One good row, a row whose quote never closes, then many good rows (issue 16's file)."""
     with open(path, "w", encoding="utf-8") as fh:

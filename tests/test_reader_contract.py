@@ -1,5 +1,6 @@
 """The reader contract: a format added as one class and one line in `READERS` is read by
-every command, as sources and as targets, like the formats zipfit ships."""
+every command, as sources and as targets, like the formats zipfit ships; the Arrow reader
+(arrow.py), which is such a line, passes it too."""
 
 from __future__ import annotations
 
@@ -42,29 +43,55 @@ class ToySource:
         self._file.close()
 
 
-@pytest.fixture
-def toy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setitem(sources.READERS, (".toy",), f"{__name__}:ToySource")  # the one line
-    texts = [json.loads(line)["text"] for line in SOURCE.read_text().splitlines()[:300]]
-    path = tmp_path / "source.toy"
-    path.write_text("".join(text.replace("\n", " ") + "\n" for text in texts))
+def _toy(path: Path, texts: list[str]) -> None:
+    path.write_text("".join(text + "\n" for text in texts))
+
+
+def _arrow(path: Path, texts: list[str]) -> None:
+    pa = pytest.importorskip("pyarrow")
+    ipc = pytest.importorskip("pyarrow.ipc")
+    table = pa.table({"text": texts})
+    with ipc.new_file(path, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=64):
+            writer.write_batch(batch)
+
+
+# Each reader's one line in READERS, and how a test writes a file of texts for it.
+REGISTERED = {
+    "toy": ((".toy",), f"{__name__}:ToySource", _toy),
+    "arrow": ((".arrow",), "zipfit_cli.files.arrow:ArrowSource", _arrow),  # the line zipfit ships
+}
+
+
+@pytest.fixture(params=REGISTERED.keys())
+def reader_file(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    endings, where, write = REGISTERED[request.param]
+    if sources.READERS.get(endings) != where:
+        monkeypatch.setitem(sources.READERS, endings, where)  # the one line
+    texts = [json.loads(line)["text"].replace("\n", " ") for line in SOURCE.read_text().splitlines()[:300]]
+    path = tmp_path / f"source{endings[0]}"
+    write(path, texts)
     jsonl = tmp_path / "source.jsonl"
-    jsonl.write_text("".join(json.dumps({"text": text.replace("\n", " ")}) + "\n" for text in texts))
+    jsonl.write_text("".join(json.dumps({"text": text}) + "\n" for text in texts))
     return path
 
 
-def test_a_registered_reader_scores_as_its_jsonl_twin(toy: Path) -> None:
-    from_toy = records(ok("select", toy, *FAST, "-k", "20", "-o", "-").stdout)
-    from_jsonl = records(ok("select", toy.with_suffix(".jsonl"), *FAST, "-k", "20", "-o", "-").stdout)
-    assert from_toy == from_jsonl
-    assert len(from_toy) == 20
+def test_a_registered_reader_scores_as_its_jsonl_twin(reader_file: Path) -> None:
+    from_reader = records(ok("select", reader_file, *FAST, "-k", "20", "-o", "-").stdout)
+    from_jsonl = records(ok("select", reader_file.with_suffix(".jsonl"), *FAST, "-k", "20", "-o", "-").stdout)
+    assert from_reader == from_jsonl
+    assert len(from_reader) == 20
 
 
-def test_a_registered_reader_reads_targets_and_reports_lines(toy: Path, tmp_path: Path) -> None:
-    target = tmp_path / "target.toy"
+def test_a_registered_reader_reads_targets_and_reports_lines(reader_file: Path, tmp_path: Path) -> None:
+    target = tmp_path / f"target{reader_file.suffix}"
     rows = [json.loads(line) for line in TARGET.read_text().splitlines()[:5]]
-    target.write_text(
-        "".join((r["prompt"] + r["canonical_solution"]).replace("\n", " ") + "\n" for r in rows)
+    REGISTERED[reader_file.suffix.lstrip(".")][2](
+        target, [(r["prompt"] + r["canonical_solution"]).replace("\n", " ") for r in rows]
     )
-    out = ok("score", toy, "-t", target, "--compressor", "lz4", "-j", "1", "-o", "-").stdout
+    out = ok("score", reader_file, "-t", target, "--compressor", "lz4", "-j", "1", "-o", "-").stdout
     assert len(records(out)) == 300
+
+
+def test_the_shipped_arrow_reader_is_one_line_in_readers() -> None:
+    assert sources.READERS[(".arrow",)] == REGISTERED["arrow"][1]

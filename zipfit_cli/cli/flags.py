@@ -55,8 +55,8 @@ INPUT, TARGETS, SCORE, SELECT, DECONTAM, OUTPUT, RUN = (
 PACKED = ", ".join(NAMED)  # the compression endings (files.compression), as help names them
 PACKED_DOC = ", ".join(f"`{ending}`" for ending in NAMED)
 READS = (
-    f"JSONL, or Parquet and CSV/TSV by name ({PACKED} read as such); quoted globs and "
-    "fsspec URLs like s3://... work; - for stdin."
+    f"JSONL, or Parquet, CSV/TSV and Arrow (.arrow) by name ({PACKED} read as such), or a "
+    "directory datasets.save_to_disk wrote; quoted globs and fsspec URLs like s3://... work; - for stdin."
 )
 
 # fmt: off
@@ -64,7 +64,8 @@ OPTIONS: tuple[Option, ...] = (
     # The positional arguments: each command's own.
     Option("sources", (), list[str], [], f"Source files: {READS}", INPUT, ("select", "score", "background"),
            metavar="SOURCE",
-           doc=f"source files: JSONL; `.parquet`, `.csv`, `.tsv` by name (see Formats); {PACKED_DOC} "
+           doc=f"source files: JSONL; `.parquet`, `.csv`, `.tsv`, `.arrow` by name, and directories "
+           f"`datasets.save_to_disk` wrote (see Formats); {PACKED_DOC} "
            "are decompressed by name; `-` reads stdin (compressed stdin is recognised by its magic "
            "bytes); quoted globs (`'data/*.jsonl.zst'`) and fsspec URLs (`s3://`, `gs://`, `hf://`, "
            "`https://`, `file://`, `memory://`, globs too) when fsspec and the backend are installed "
@@ -255,9 +256,11 @@ OPTIONS: tuple[Option, ...] = (
            "else a local cluster of --workers processes). Workers must have zipfit-cli installed and see the "
            "source paths.", RUN, SCORING, metavar="ADDRESS", show_default=False),
     Option("blocksize", ("--blocksize",), str | None, None,
-           "With --engine dask: split uncompressed sources into partitions of this size, like 16MiB "
-           "(default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one partition per "
-           "file). Compressed files are one partition each.", RUN, SCORING, metavar="SIZE",
+           "With --engine dask: split uncompressed JSONL into partitions of this size, like 16MiB, and "
+           "Parquet, Arrow files and saved datasets into runs of row groups, record batches or data files "
+           "of about it (default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one "
+           "partition per file). Compressed files, CSV/TSV and Arrow streams are one partition each.",
+           RUN, SCORING, metavar="SIZE",
            show_default=False),
     Option("connect_timeout", ("--connect-timeout",), float, DEFAULT_CONNECT_TIMEOUT,
            "With --engine dask and --scheduler: give up on a scheduler that has not answered within this "

@@ -1,13 +1,16 @@
 """`--engine dask`: the same scoring spread over a Dask cluster, from a laptop to many machines.
 
-The input is cut into partitions: one per source file, or byte ranges of an uncompressed
-file (--blocksize). A worker reads its partition through fsspec (so s3://, gs://, ... work
-when their backend is installed), scores it with the ScoreJob the local engine uses, and
-returns counters plus rows (local index, line number, result, line); with -k only its own
-top K, since the global top K is a subset of the union. The client takes partitions in
-input order, turns local indexes and line numbers into global ones and yields the same
-(score, index, line) stream the local engine yields, so `rank` and `RecordWriter` write the
-same bytes. Dask itself is imported only here, inside functions: it is an optional extra.
+The input is cut into partitions: one per source file, byte ranges of an uncompressed JSONL
+file, or runs of a table's pieces (Parquet row groups, Arrow record batches or a saved
+dataset's data files) of about --blocksize bytes; CSV/TSV and compressed files go whole.
+A worker reads its partition with the local engine's reader (sources.open_range), over
+fsspec (so s3://, gs://, ... work when their backend is installed), scores it with the
+ScoreJob the local engine uses, and returns counters plus rows (local index, line number,
+result, line); with -k only its own top K, since the global top K is a subset of the
+union. The client takes partitions in input order, turns local indexes and line numbers
+into global ones and yields the same (score, index, line) stream the local engine yields,
+so `rank` and `RecordWriter` write the same bytes. Dask itself is imported only here,
+inside functions: it is an optional extra.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ import logging
 from collections import deque
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack, closing
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..base.errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
 from ..base.stats import RunStats
 from ..files.compression import compression_of
-from ..files.locations import STDIN, file_name, is_url, url_failure, url_glob, url_to_fs
-from ..files.sources import READERS, open_source
+from ..files.locations import STDIN, is_url, url_failure, url_glob, url_to_fs
+from ..files.sources import JsonlSource, is_dataset, open_source, reader_of
 from . import dask_worker
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
 from .dask_worker import Partition, PartResult, score_partition
@@ -48,18 +51,26 @@ def require() -> None:
             raise UsageError(f"{INSTALL_HINT} (cannot import {name})") from None
 
 
+class SourceFile(NamedTuple):
+    path: str  # as the user named it (or a glob expanded it)
+    url: str  # what workers open
+    size: int  # bytes on disk
+    pieces: list[int] | None = None  # a table's pieces by bytes: partitions are runs of them
+    whole: bool = False  # one partition: compressed JSONL, CSV/TSV, an Arrow stream
+
+
 class DaskEngine:
     """An engine for `run_select`/`run_score` (see engine.py) backed by a Dask cluster."""
 
     def __init__(
         self,
-        files: list[tuple[str, str, int]],
+        files: list[SourceFile],
         scheduler: str | None,
         workers: int,
         blocksize: int | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
-        self.files = files  # (path to show, URL to open, size on disk)
+        self.files = files
         self.scheduler = scheduler
         self.connect_timeout = connect_timeout
         self.workers = workers
@@ -77,11 +88,6 @@ class DaskEngine:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> DaskEngine:
         """Resolve sources (globs too) to files; split=False: whole files only (for --limit)."""
-        # Partitions are byte ranges of JSONL; other formats would be read as broken JSON.
-        endings = tuple(end for ends in READERS for end in ends)
-        other = next((s for s in sources if file_name(s).lower().endswith(endings)), None)
-        if other is not None:
-            raise UsageError(f"--engine dask reads JSONL only; {other} needs --engine local")
         require()
         size: int | None = None
         if blocksize is not None:
@@ -98,24 +104,27 @@ class DaskEngine:
 
     @property
     def total_bytes(self) -> int:
-        return sum(length for _, _, length in self.files)
+        return sum(file.size for file in self.files)
 
     def partitions(self, threads: int) -> list[Partition]:
-        """Whole compressed files; uncompressed ones in blocks of --blocksize, by default about
-        a quarter of the input per thread (in 256 KiB .. 64 MiB), so that every thread is busy.
+        """Whole files where they cannot be cut; uncompressed JSONL in blocks of --blocksize,
+        tables in runs of pieces of about that size; by default about a quarter of the input
+        per thread (in 256 KiB .. 64 MiB), so that every thread is busy.
         """
         size = self.blocksize
         if size is None:
             size = min(max(self.total_bytes // (4 * max(threads, 1)), MIN_BLOCKSIZE), MAX_BLOCKSIZE)
         partitions: list[Partition] = []
         done = 0
-        for path, url, length in self.files:
-            if size and length > size and compression_of(url) is None:
+        for path, url, length, pieces, whole in self.files:
+            if not size or whole or (pieces is None and length <= size):
+                partitions.append(Partition(path, url, done=done + length))
+            elif pieces is not None:
+                partitions += _runs(path, url, pieces, size, done, length)
+            else:
                 for start in range(0, length, size):
                     end = start + size if start + size < length else None
                     partitions.append(Partition(path, url, start, end, done + (end or length)))
-            else:
-                partitions.append(Partition(path, url, done=done + length))
             done += length
         return partitions
 
@@ -190,7 +199,7 @@ class DaskEngine:
         # so it returns all of them (at most `limit`) and this side cuts.
         keep = top_k if settings.limit is None else None
         if self.files:  # before the cluster starts: a problem every record shares fails now
-            check_first_file(self.files[0][0], settings)
+            check_first_file(self.files[0].path, settings)
         stats = context.stats
         comparisons = settings.scorer.comparisons
         limit = settings.limit
@@ -202,6 +211,8 @@ class DaskEngine:
             results = stack.enter_context(closing(self._results(client, settings, keep)))
             for part, result in results:
                 line_base = 0 if part.start == 0 else line_base
+                if result.refused is not None:
+                    raise InputError(result.refused)
                 if result.failure is not None:
                     line_no, error = result.failure
                     raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
@@ -259,8 +270,23 @@ def _exists(fs: Any, fs_path: str, source: str) -> bool:
         raise url_failure(source, exc) from None
 
 
-def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
-    """(path to show, URL to open, size in bytes) of every source file, globs expanded in order."""
+def _resolve(sources: list[str]) -> Iterator[SourceFile]:
+    """Every source file with what partitioning it needs to know, globs expanded in order."""
+    for label, url, size, directory in _found(sources):
+        if directory and not is_dataset(label):  # a saved dataset's is a source; no other is
+            raise InputError(f"{shown(label)}: is a directory, not a file or a saved dataset")
+        reader = reader_of(label)
+        if reader is JsonlSource:
+            yield SourceFile(label, url, size, whole=compression_of(url) is not None)
+            continue
+        pieces = reader.pieces(label, url)  # here, not on a worker: a file that is not its format fails now
+        if directory and pieces is not None:
+            size = sum(pieces)
+        yield SourceFile(label, url, size, pieces, whole=pieces is None)
+
+
+def _found(sources: list[str]) -> Iterator[tuple[str, str, int, bool]]:
+    """(path to show, URL to open, size in bytes, is a directory) of every source, globs expanded."""
     local_fs = _import("fsspec.implementations.local").LocalFileSystem
 
     for source in sources:
@@ -285,9 +311,23 @@ def _resolve(sources: list[str]) -> Iterator[tuple[str, str, int]]:
                 info = fs.info(inner)
             except Exception as exc:  # fsspec and its backends raise anything: the URL is the input
                 raise url_failure(label, exc) from None
-            if info.get("type") == "directory":
-                raise InputError(f"{shown(label)}: is a directory, not a JSONL file")
-            yield label, url, int(info.get("size") or 0)
+            yield label, url, int(info.get("size") or 0), info.get("type") == "directory"
+
+
+def _runs(path: str, url: str, pieces: list[int], size: int, done: int, length: int) -> list[Partition]:
+    """Partitions of consecutive pieces [start, end) of about `size` bytes each; `done` counts
+    the file's bytes in proportion to its pieces' (they need not add up to its size)."""
+    total = sum(pieces) or 1
+    parts: list[Partition] = []
+    start, held, seen = 0, 0, 0
+    for i, piece in enumerate(pieces):
+        held += piece
+        seen += piece
+        if held >= size or i == len(pieces) - 1:
+            end = i + 1 if i + 1 < len(pieces) else None
+            parts.append(Partition(path, url, start, end, done + length * seen // total))
+            start, held = i + 1, 0
+    return parts or [Partition(path, url, done=done + length)]
 
 
 def check_first_file(path: str, settings: RunSettings) -> None:

@@ -1,6 +1,7 @@
 """What runs on a Dask worker for `--engine dask`: one partition read, scored and summed.
 
-A partition is a source file or a byte range of one; its result is counters plus rows (local
+A partition is a source file, a byte range of a JSONL one, or pieces of a table (row groups,
+record batches, a dataset's data files); its result is counters plus rows (local
 index, line number, result, line), or with -k only the partition's own top K. The client
 side (dask_engine.py) plans partitions and turns their rows into the global stream.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass, field
 
+from ..base.errors import InputError
 from ..base.results import Contaminated, Pruned, Result, Skipped
 from ..base.stats import RunStats
 from ..files.batches import BATCH_BYTES
 from ..files.reading import DEFAULT_MAX_LINE_BYTES, ReadError
-from ..files.sources import JsonlSource
+from ..files.sources import open_range
 from ..scoring.adaptive import Audit, Thresholds
 from ..selection.ranking import TopK
 from .engine import audit_stopped
@@ -26,7 +28,8 @@ Row = tuple[int, int, int, Result, bytes]
 
 @dataclass(frozen=True)
 class Partition:
-    """A piece of one source: the whole file, or the lines that start in [start, end)."""
+    """A piece of one source: the whole file, the lines that start in bytes [start, end) of
+    JSONL, or a table's pieces [start, end) (sources.open_range)."""
 
     path: str  # as the user named it (or a glob expanded it); shown in errors
     url: str  # what a worker opens: an absolute local path or an fsspec URL
@@ -43,6 +46,7 @@ class PartResult:
     checked: bool = False  # rows were checked on the worker: valid top-K rows only
     invalid: tuple[int, str, str] | None = None  # checked: first bad record (line, reason, detail)
     failure: tuple[int, str] | None = None  # the file could not be read: (line, error)
+    refused: str | None = None  # the reader's own one-line error (not a table, a bad row)
 
 
 def score_partition(
@@ -65,9 +69,12 @@ def score_partition(
     rows = _PartRows(job, result, keep, skip_invalid)
     try:
         limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES
-        source = JsonlSource.open_range(part.path, part.url, part.start, part.end, limit)
+        source = open_range(part.path, part.url, part.start, part.end, limit)
     except OSError as exc:
         result.failure = (1, str(exc))
+        return result
+    except InputError as exc:  # the client raises it as it is, as the local engine would
+        result.refused = str(exc)
         return result
     held = 0  # line bytes in rows.batch: cut at BATCH_BYTES too, as the local engine does
     try:
@@ -83,6 +90,9 @@ def score_partition(
                     return result
     except ReadError as exc:
         result.failure = (exc.line_no, exc.problem)
+        return result
+    except InputError as exc:
+        result.refused = str(exc)
         return result
     finally:
         stats.blank_lines = source.blank_lines

@@ -122,13 +122,18 @@ class CsvSource:
     """
 
     def __init__(
-        self, path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, measure_long: bool = True
+        self,
+        path: str,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        measure_long: bool = True,
+        url: str | None = None,
     ) -> None:
         self.path = path
         self.max_line_bytes = max_line_bytes
         self.measure_long = measure_long
         self.blank_lines = 0
-        self._raw, self._stream = open_input(path)
+        self._lines: _RowLines | None = None
+        self._raw, self._stream = open_input(url or path)
         self._counted = _Counting(self._stream)
         # Undecodable bytes pass as surrogates; such a row is an invalid_utf8 record, not a crash.
         self._text = io.TextIOWrapper(
@@ -139,15 +144,40 @@ class CsvSource:
         # lift it (the limit is global); _RowLines judges each row's size, as a too_long record.
         csv.field_size_limit(2**31 - 1)
 
+    @classmethod
+    def open_range(
+        cls,
+        path: str,
+        url: str,
+        start: int = 0,
+        end: int | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> CsvSource:
+        """The whole of `url`, shown as `path` (a Dask partition): a quoted field may hold a
+        line break, so no byte offset is known to start a row without reading from the top."""
+        if start or end is not None:
+            raise ValueError("a CSV/TSV file is read whole")
+        return cls(path, max_line_bytes, url=url)
+
+    @classmethod
+    def pieces(cls, path: str, url: str) -> None:
+        """None: one partition per file (see open_range)."""
+        return None
+
     @property
     def consumed(self) -> int:
         return self._counted.count
+
+    @property
+    def lines(self) -> int:
+        """Physical lines read so far."""
+        return 0 if self._lines is None else self._lines.lines
 
     def position(self) -> int | None:
         return self._raw.tell() if self._raw.seekable() else None
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        lines = _RowLines(self._text, self.max_line_bytes)
+        lines = self._lines = _RowLines(self._text, self.max_line_bytes)
         reader = csv.reader(lines, dialect=self._dialect)
         header: list[str] | None = None
         try:

@@ -123,6 +123,9 @@ def input_file_size(path: str) -> int | None:
         return None
     if not is_url(path):
         try:
+            if os.path.isdir(path):  # a saved dataset (arrow.py): the files in it, for progress
+                inside = (os.path.join(path, name) for name in os.listdir(path))
+                return sum(os.path.getsize(f) for f in inside if os.path.isfile(f))
             return os.path.getsize(path)
         except OSError:
             raise InputError(f"{shown(path)}: no such file") from None

@@ -61,7 +61,11 @@ def _input_files(inputs: Sequence[str]) -> list[_Input]:
         if path is None:
             continue
         matches = glob.glob(path) if any(c in path for c in _GLOB) and not os.path.lexists(path) else [path]
-        found += [(name, os.path.realpath(match), identity(match)) for match in matches]
+        for match in matches:
+            found.append((name, os.path.realpath(match), identity(match)))
+            if os.path.isdir(match):  # a saved dataset (arrow.py): the files in it are read too
+                inside = (os.path.join(match, entry) for entry in sorted(os.listdir(match)))
+                found += [(name, os.path.realpath(f), identity(f)) for f in inside if os.path.isfile(f)]
     return found
 
 

@@ -23,8 +23,8 @@ import orjson
 
 from ..base.errors import InputError, OutputError, ZipfitError, shown
 from .locations import file_size, is_url, open_url
-from .parquet_values import MISFITS, fits, from_json, json_default, microseconds, pyarrow_modules
-from .reading import DEFAULT_MAX_LINE_BYTES, LongLine, ReadError, open_local
+from .parquet_values import MISFITS, JsonRows, fits, from_json, pyarrow_modules
+from .reading import DEFAULT_MAX_LINE_BYTES, ReadError, open_local
 from .sources import is_parquet
 
 # Rows handed to to_pylist at once: their Python objects are what a batch costs in memory.
@@ -34,18 +34,19 @@ GROUP_ROWS = 10_000
 GROUP_BYTES = 64 << 20
 
 
-def open_file(path: str) -> tuple[IO[bytes], int | None]:
+def open_file(path: str, kind: str = "Parquet") -> tuple[IO[bytes], int | None]:
     """(binary file, its size if known) for a local path, or an fsspec URL ("scheme://...")."""
     if is_url(path):
         return open_url(path), file_size(path)
-    local = open_local(path, "Parquet")
+    local = open_local(path, kind)
     return local, os.fstat(local.fileno()).st_size
 
 
-def _open_parquet(path: str) -> tuple[Any, IO[bytes], int | None]:
-    """(ParquetFile, the open file, its size); a file that is not Parquet is an InputError."""
+def _open_parquet(path: str, url: str | None = None) -> tuple[Any, IO[bytes], int | None]:
+    """(ParquetFile, the open file, its size) of `url` (default: `path`), shown as `path`;
+    a file that is not Parquet is an InputError."""
     pa, pq = pyarrow_modules()
-    handle, size = open_file(path)
+    handle, size = open_file(url or path)
     try:
         return pq.ParquetFile(handle), handle, size
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -58,50 +59,75 @@ class ParquetSource:
     """The rows of one Parquet file as JSON objects, numbered from 1; see the module docstring.
 
     Progress (`consumed`, `position()`) is the file's size times the share of rows read.
+    `open_range` reads row groups [start, end) only (a Dask partition): its rows are numbered
+    from 1 and its `consumed` is its share of the size, so the shares add up to the file's.
     """
 
     def __init__(
-        self, path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, measure_long: bool = True
-    ) -> None:  # measure_long: a row is read whole by pyarrow anyway
+        self,
+        path: str,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        measure_long: bool = True,  # a row is read whole by pyarrow anyway
+        url: str | None = None,
+        groups: tuple[int, int | None] = (0, None),
+    ) -> None:
         self.path = path
         self.max_line_bytes = max_line_bytes
         self.blank_lines = 0  # a table has no blank lines
-        self._file, self._handle, size = _open_parquet(path)
-        self._rows_total: int = self._file.metadata.num_rows
+        self._file, self._handle, size = _open_parquet(path, url)
+        meta = self._file.metadata
+        self._groups = list(range(meta.num_row_groups))[groups[0] : groups[1]]
+        self._rows_total: int = meta.num_rows
+        self._rows_before = sum(meta.row_group(i).num_rows for i in range(groups[0]))
         self._size = size or 0
         self._rows_read = 0
+
+    @classmethod
+    def open_range(
+        cls,
+        path: str,
+        url: str,
+        start: int = 0,
+        end: int | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> ParquetSource:
+        """Row groups [start, end) of `url` (a local path or fsspec URL), shown as `path`."""
+        return cls(path, max_line_bytes, url=url, groups=(start, end))
+
+    @classmethod
+    def pieces(cls, path: str, url: str) -> list[int]:
+        """The row groups, by their bytes (uncompressed): what Dask partitions are cut from."""
+        parquet, handle, _ = _open_parquet(path, url)
+        with handle:
+            meta = parquet.metadata
+            return [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]
+
+    def _share(self, rows: int) -> int:
+        return self._size if self._rows_total == 0 else self._size * rows // self._rows_total
 
     @property
     def consumed(self) -> int:
         if self._rows_total == 0:
             return self._size
-        return self._size * self._rows_read // self._rows_total
+        before = self._rows_before
+        return self._share(before + self._rows_read) - self._share(before)
+
+    @property
+    def lines(self) -> int:
+        """Rows read so far: later partitions of the file number theirs after these."""
+        return self._rows_read
 
     def position(self) -> int | None:
         return self.consumed
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         pa, _ = pyarrow_modules()
-        schema = self._file.schema_arrow
-        wanted = [microseconds(f.type) for f in schema]
-        casts = [i for i, (f, w) in enumerate(zip(schema, wanted, strict=True)) if f.type != w]
-        limit = self.max_line_bytes
-        dumps, default, option = orjson.dumps, json_default, orjson.OPT_APPEND_NEWLINE
+        rows = JsonRows(self._file.schema_arrow, self.path, self.max_line_bytes)
         try:
-            for batch in self._file.iter_batches(batch_size=BATCH_ROWS):
-                if casts:
-                    columns = list(batch.columns)
-                    for i in casts:
-                        columns[i] = columns[i].cast(wanted[i], safe=False)
-                    batch = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-                for row in batch.to_pylist():
+            for batch in self._file.iter_batches(batch_size=BATCH_ROWS, row_groups=self._groups):
+                for line in rows.lines(batch, self._rows_read):
                     self._rows_read += 1
-                    try:
-                        line = dumps(row, default=default, option=option)
-                    except orjson.JSONEncodeError as exc:
-                        where = f"{shown(self.path)}:{self._rows_read}"
-                        raise InputError(f"{where}: row cannot be JSON: {exc}") from None
-                    yield self._rows_read, line if len(line) <= limit + 1 else LongLine(len(line), limit)
+                    yield self._rows_read, line
         except (pa.ArrowException, OSError) as exc:
             raise ReadError(self.path, self._rows_read + 1, str(exc).splitlines()[0]) from None
 

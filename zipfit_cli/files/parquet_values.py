@@ -16,10 +16,13 @@ from __future__ import annotations
 import base64
 import datetime
 import decimal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..base.errors import UsageError
+import orjson
+
+from ..base.errors import InputError, UsageError, shown
+from .reading import LongLine
 
 BASE64_PREFIX = "base64:"
 
@@ -138,3 +141,32 @@ def fits(pa: Any, value: Any, kind: Any, convert: Callable[[Any], Any] | None) -
     except Exception:
         return False
     return True
+
+
+class JsonRows:
+    """Rows of Arrow record batches of one schema as JSON lines, by the rules above: what
+    the Parquet and Arrow readers share, so one table reads the same in either format."""
+
+    def __init__(self, schema: Any, path: str, max_line_bytes: int) -> None:
+        self._pa, _ = pyarrow_modules()
+        self.path = path
+        self.limit = max_line_bytes
+        self._wanted = [microseconds(f.type) for f in schema]
+        self._casts = [i for i, (f, w) in enumerate(zip(schema, self._wanted, strict=True)) if f.type != w]
+
+    def lines(self, batch: Any, before: int) -> Iterator[bytes]:
+        """Each row of `batch` as one JSON object and a newline (a LongLine when over the
+        limit); `before`: rows of the source before this batch, for the row an error names."""
+        if self._casts:
+            columns = list(batch.columns)
+            for i in self._casts:
+                columns[i] = columns[i].cast(self._wanted[i], safe=False)
+            batch = self._pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+        limit = self.limit
+        dumps, default, option = orjson.dumps, json_default, orjson.OPT_APPEND_NEWLINE
+        for n, row in enumerate(batch.to_pylist(), before + 1):
+            try:
+                line = dumps(row, default=default, option=option)
+            except orjson.JSONEncodeError as exc:
+                raise InputError(f"{shown(self.path)}:{n}: row cannot be JSON: {exc}") from None
+            yield line if len(line) <= limit + 1 else LongLine(len(line), limit)
