@@ -617,3 +617,111 @@ def test_csv_nul_byte_is_a_malformed_row_on_every_python(tmp_path: Path) -> None
     result = ok("score", path, *FAST, "--skip-invalid", "-o", "-")
     assert [r["id"] for r in records(result.stdout_bytes)] == ["2"]
     assert "malformed_row 1" in result.stderr
+
+
+# --- CSV/TSV out ------------------------------------------------------------------------------
+
+AWKWARD = [
+    {"id": "a1", "text": 'def f():\n    return "quoted, with a comma"\n', "n": 1, "meta": {"lang": "en"}},
+    {"id": "a2", "text": "tab\there\r\nand a CR\ronly", "n": 2.5, "meta": None, "ok": True},
+    {"text": "ünïcödé ✓ \u2028 text", "id": "a3", "n": None, "meta": {"tags": ["x", "y"]}},
+    {"id": "a4", "text": "", "n": -(2**62), "meta": [1, {"k": "v"}], "ok": False},
+]
+
+
+def _as_csv_cells(record: dict[str, Any], header: list[str]) -> dict[str, str]:
+    """What a record becomes read back from CSV: text as it is, null or missing empty, the rest JSON."""
+    cell = lambda v: "" if v is None else v if isinstance(v, str) else orjson.dumps(v).decode()  # noqa: E731
+    return {name: cell(record.get(name)) for name in header}
+
+
+def _read_back(path: Path) -> list[dict[str, Any]]:
+    source = open_source(str(path))
+    try:
+        return [orjson.loads(line) for _, line in source]
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.tsv", "out.csv.gz", "out.tsv.zst"])
+def test_csv_output_round_trips_through_the_csv_reader(tmp_path: Path, name: str) -> None:
+    """Header from the first record; nested values as JSON; every value comes back as text."""
+    rows = [{**r, "text": r["text"] or "x"} for r in AWKWARD]
+    rows[0] = {"id": "a1", "text": rows[0]["text"], "n": 1, "meta": {"lang": "en"}, "ok": None}
+    source = tmp_path / "awkward.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    out = tmp_path / name
+    ok("score", source, *_few_targets(tmp_path), "-o", out)
+    jsonl = records(ok("score", source, *_few_targets(tmp_path), "-o", "-").stdout_bytes)
+    header = ["id", "text", "n", "meta", "ok", "zipfit_score"]
+    assert _read_back(out) == [_as_csv_cells(r, header) for r in jsonl]
+    raw = out.read_bytes() if name.endswith(("csv", "tsv")) else None
+    if raw is not None:
+        assert raw.startswith(b"id,text," if name.endswith(".csv") else b"id\ttext\t")
+    # Scored again from its own CSV output, each record scores as it did.
+    again = records(ok("score", out, *_few_targets(tmp_path), "--score-key", "again", "-o", "-").stdout_bytes)
+    assert [r["again"] for r in again] == [r["zipfit_score"] for r in jsonl]
+    assert [float(r["zipfit_score"]) for r in again] == [r["zipfit_score"] for r in jsonl]
+
+
+def test_csv_output_of_csv_input_gives_the_input_back_with_the_score(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b'id,text\r\n1,"def f(): return 1"\r\n2,"x = ""two"", 2"\r\n')
+    out = tmp_path / "out.csv"
+    ok("score", source, *_few_targets(tmp_path), "-o", out)
+    got = _read_back(out)
+    assert [{k: v for k, v in r.items() if k != "zipfit_score"} for r in got] == _read_back(source)
+    assert out.read_bytes().startswith(b"id,text,zipfit_score\r\n1,def f(): return 1,0.")
+
+
+def test_csv_output_record_with_a_field_the_header_lacks_is_one_error(tmp_path: Path) -> None:
+    rows = [
+        {"id": 1, "text": "def a(): pass"},
+        {"text": "def b(): pass"},
+        {"id": 3, "text": "x", "license": "mit"},
+    ]
+    source = tmp_path / "late.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "top.csv.gz"
+    result = run("score", source, *_few_targets(tmp_path), "-o", out)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"zipfit: error: cannot write {out}: record 3 has field 'license', which the header (the first "
+        f"record's fields) does not name; a CSV has one set of columns: write JSONL "
+        f"(-o {tmp_path}/out/top.jsonl.gz) or Parquet, which take fields that vary"
+    ]
+    assert _leftovers(out.parent) == []
+    # A field a record lacks is an empty cell: record 2 has no id.
+    ok("score", source, *_few_targets(tmp_path), "--limit", 2, "-o", tmp_path / "two.csv")
+    assert [r["id"] for r in _read_back(tmp_path / "two.csv")] == ["1", ""]
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        (
+            {"text": "def a(): pass", "note": "nul \x00 here"},
+            "field 'note' of record 1 holds a NUL byte in its text",
+        ),
+        (
+            {"text": "def a(): pass", "bad\x00key": 1},
+            "field 'bad\\x00key' of record 1 holds a NUL byte in its name",
+        ),
+        ({"text": "def a(): pass", "evil\nzipfit: error: FAKE\x1b[2J": 1}, None),
+    ],
+)
+def test_csv_output_refuses_what_csv_in_cannot_read_in_one_line(
+    tmp_path: Path, row: dict[str, Any], says: str | None
+) -> None:
+    source = tmp_path / "odd.jsonl"
+    source.write_bytes(orjson.dumps(row) + b"\n")
+    out = tmp_path / "odd.csv"
+    if says is None:  # a header with a line break and an escape is quoted and read back as it was
+        ok("score", source, *_few_targets(tmp_path), "-o", out)
+        assert list(_read_back(out)[0]) == [*row, "zipfit_score"]
+        return
+    result = run("score", source, *_few_targets(tmp_path), "-o", out)
+    assert result.exit_code == 1 and says in result.stderr, result.output
+    assert result.stderr.count("\n") == 1 and not out.exists()
+    assert f"write JSONL (-o {tmp_path}/odd.jsonl)" in result.stderr
