@@ -26,6 +26,9 @@ from ..base.errors import OutputError, shown
 from .compression import without_compression
 from .locations import file_name
 
+# Rows are handed to the stream in pieces of about this many characters, not one at a time.
+DRAIN_CHARS = 1 << 20
+
 
 def jsonl_name(path: str) -> str:
     """The name an output would have as JSONL (`top.csv.gz` -> `top.jsonl.gz`), for hints."""
@@ -55,7 +58,8 @@ class CsvSink:
             if line.strip():
                 self._records += 1
                 self._row(line)
-        self._drain()
+        if self._buffer.tell() >= DRAIN_CHARS:
+            self._drain()
 
     def _drain(self) -> None:
         text = self._buffer.getvalue()
@@ -112,10 +116,10 @@ class CsvSink:
             )
 
     def flush(self) -> None:
-        """Rows go to the stream as they are written; nothing is held back."""
+        self._drain()
 
     def close(self) -> None:
-        """Nothing to add: a CSV has no footer (and an empty output no header)."""
+        """The rows held back; a CSV has no footer (and an empty output no header)."""
         self._drain()
 
     def discard(self) -> None:
