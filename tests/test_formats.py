@@ -426,7 +426,7 @@ def test_parquet_type_conflict_names_field_record_and_what_to_do(
     assert result.exit_code == 1, result.output
     (line,) = result.stderr.splitlines()
     assert says in line, line
-    assert line.endswith(f"write JSONL (-o {tmp_path}/out/scored.jsonl), or give the field one type")
+    assert line.endswith("write JSONL (-o NAME.jsonl, or .jsonl.gz), or give the field one type")
     assert _leftovers(out.parent) == []
 
 
@@ -445,6 +445,17 @@ def test_parquet_values_of_no_one_type_in_a_row_group_name_the_record(tmp_path: 
         in result.stderr
     )
     assert not (tmp_path / "mixed.parquet").exists()
+
+
+def test_parquet_column_of_empty_objects_is_one_error_not_a_traceback(tmp_path: Path) -> None:
+    source = tmp_path / "empty.jsonl"
+    source.write_bytes(b'{"text": "def a(): pass", "meta": {}}\n')
+    result = run("score", source, *_few_targets(tmp_path), "-o", tmp_path / "empty.parquet")
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.splitlines()
+    assert "Parquet cannot store these records (Cannot write struct type 'meta'" in line
+    assert line.endswith("write JSONL (-o NAME.jsonl, or .jsonl.gz)")
+    assert _leftovers(tmp_path) == ["empty.jsonl", "few-targets.jsonl"]
 
 
 def test_interrupted_parquet_output_leaves_no_file(tmp_path: Path) -> None:
@@ -689,7 +700,7 @@ def test_csv_output_record_with_a_field_the_header_lacks_is_one_error(tmp_path: 
     assert result.stderr.splitlines() == [
         f"zipfit: error: cannot write {out}: record 3 has field 'license', which the header (the first "
         f"record's fields) does not name; a CSV has one set of columns: write JSONL "
-        f"(-o {tmp_path}/out/top.jsonl.gz) or Parquet, which take fields that vary"
+        "(-o NAME.jsonl, or .jsonl.gz) or Parquet, which take fields that vary"
     ]
     assert _leftovers(out.parent) == []
     # A field a record lacks is an empty cell: record 2 has no id.
@@ -724,4 +735,4 @@ def test_csv_output_refuses_what_csv_in_cannot_read_in_one_line(
     result = run("score", source, *_few_targets(tmp_path), "-o", out)
     assert result.exit_code == 1 and says in result.stderr, result.output
     assert result.stderr.count("\n") == 1 and not out.exists()
-    assert f"write JSONL (-o {tmp_path}/odd.jsonl)" in result.stderr
+    assert "write JSONL (-o NAME.jsonl, or .jsonl.gz)" in result.stderr

@@ -30,12 +30,8 @@ from .locations import file_name
 DRAIN_CHARS = 1 << 20
 
 
-def jsonl_name(path: str) -> str:
-    """The name an output would have as JSONL (`top.csv.gz` -> `top.jsonl.gz`), for hints."""
-    name = file_name(path)
-    bare = without_compression(name)
-    stem, dot, _ = name[: len(bare)].rpartition(".")
-    return f"{stem if dot else name[: len(bare)]}.jsonl{name[len(bare) :]}"
+# What to do instead, for messages: a name of the user's own (a derived one could be an input).
+JSONL_HINT = "write JSONL (-o NAME.jsonl, or .jsonl.gz)"
 
 
 class CsvSink:
@@ -85,7 +81,7 @@ class CsvSink:
                 raise OutputError(
                     f"cannot write {shown(self.path)}: record {self._records:,} has field '{shown(name)}', "
                     "which the header (the first record's fields) does not name; a CSV has one set of "
-                    f"columns: write JSONL (-o {shown(jsonl_name(self.path))}) or Parquet, which take "
+                    f"columns: {JSONL_HINT} or Parquet, which take "
                     "fields that vary"
                 )
             cells[at] = self._cell(name, value)
@@ -111,8 +107,7 @@ class CsvSink:
         if "\x00" in text:
             raise OutputError(
                 f"cannot write {shown(self.path)}: field '{shown(name)}' of record {self._records:,} holds "
-                f"a NUL byte in {what}, which no CSV reader takes back: write JSONL "
-                f"(-o {shown(jsonl_name(self.path))})"
+                f"a NUL byte in {what}, which no CSV reader takes back: {JSONL_HINT}"
             )
 
     def flush(self) -> None:

@@ -26,7 +26,7 @@ from typing import IO, Any
 import orjson
 
 from ..base.errors import OutputError, shown
-from .delimited_out import jsonl_name
+from .delimited_out import JSONL_HINT
 from .parquet_values import MISFITS, fits, from_json, pyarrow_modules
 from .parquet_widen import Conflict, conform, json_kind, unify, widened
 
@@ -118,6 +118,8 @@ class ParquetSink:
             raise OutputError(
                 f"cannot write {shown(self.path)}: records do not fit {self._whose()} ({shown(exc)})"
             ) from None
+        except self._pa.ArrowNotImplementedError as exc:  # a struct that never had a field
+            raise self._unstorable(exc) from None
         self._written += len(self._rows)
         self._rows, self._size = [], 0
 
@@ -200,11 +202,18 @@ class ParquetSink:
                     return self._error(field.name, i, what)
         return OutputError(f"cannot write {shown(self.path)}: records do not fit the schema")
 
+    def _unstorable(self, exc: Exception) -> OutputError:
+        problem = str(exc).splitlines()[0]
+        return OutputError(
+            f"cannot write {shown(self.path)}: Parquet cannot store these records ({shown(problem)}); "
+            + JSONL_HINT
+        )
+
     def _error(self, name: str, index: int, what: str) -> OutputError:
         field = f"field '{shown(name)}' of record {self._record_no(index)}"
         return OutputError(
             f"cannot write {shown(self.path)}: {field} {what}; "
-            f"a Parquet column holds one type: write JSONL (-o {shown(jsonl_name(self.path))}), or give "
+            f"a Parquet column holds one type: {JSONL_HINT}, or give "
             "the field one type"
         )
 
@@ -256,6 +265,8 @@ class ParquetSink:
             return
         try:
             self._unspool()
+        except self._pa.ArrowNotImplementedError as exc:
+            raise self._unstorable(exc) from None
         finally:
             for spool in self._spools:
                 spool.drop()
