@@ -736,3 +736,17 @@ def test_csv_output_refuses_what_csv_in_cannot_read_in_one_line(
     assert result.exit_code == 1 and says in result.stderr, result.output
     assert result.stderr.count("\n") == 1 and not out.exists()
     assert "write JSONL (-o NAME.jsonl, or .jsonl.gz)" in result.stderr
+
+
+def test_integers_past_64_bits_stay_exact_in_csv_and_stop_parquet(tmp_path: Path) -> None:
+    """orjson reads such an integer as a float; the writers read the line exactly instead."""
+    big = "123456789012345678901234567890"
+    source = tmp_path / "big.jsonl"
+    source.write_text(f'{{"text": "def a(): pass", "big": {big}, "m": {{"n": -{big}}}}}\n')
+    ok("score", source, *_few_targets(tmp_path), "-o", tmp_path / "big.csv")
+    (row,) = _read_back(tmp_path / "big.csv")
+    assert row["big"] == big and row["m"] == f'{{"n":-{big}}}'
+    result = run("score", source, *_few_targets(tmp_path), "-o", tmp_path / "big.parquet")
+    assert result.exit_code == 1, result.output
+    assert "field 'big' of record 1 is an integer, which no Parquet type holds" in result.stderr
+    assert not (tmp_path / "big.parquet").exists()

@@ -5,7 +5,8 @@ is written by name, so its field order does not matter, and a field it lacks is 
 cell. A record with a field the header does not name is an OutputError naming the field
 and the record (a CSV has one set of columns, named before the first row: JSONL and
 Parquet take fields that vary). Text is written as it is; numbers, booleans, objects and
-arrays as their JSON text (`0.25`, `true`, `{"lang": "en"}`); null as an empty cell.
+arrays as their JSON text (`0.25`, `true`, `{"lang":"en"}`: re-encoded, so `1.10` becomes
+`1.1`; integers past 64 bits stay exact); null as an empty cell.
 
 `.csv` is comma-separated and `.tsv` tab-separated, both in the dialects CSV in reads
 (Python csv's `excel` and `excel-tab`: a field is quoted when it holds the separator, a
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import IO, Any
 
 import orjson
@@ -25,13 +27,10 @@ import orjson
 from ..base.errors import OutputError, shown
 from .compression import without_compression
 from .locations import file_name
+from .writers import JSONL_HINT, load_record
 
 # Rows are handed to the stream in pieces of about this many characters, not one at a time.
 DRAIN_CHARS = 1 << 20
-
-
-# What to do instead, for messages: a name of the user's own (a derived one could be an input).
-JSONL_HINT = "write JSONL (-o NAME.jsonl, or .jsonl.gz)"
 
 
 class CsvSink:
@@ -66,8 +65,8 @@ class CsvSink:
 
     def _row(self, line: bytes) -> None:
         try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            record = load_record(line)
+        except ValueError:
             record = None
         if not isinstance(record, dict):
             where = f"cannot write {shown(self.path)}: record {self._records:,}"
@@ -101,7 +100,10 @@ class CsvSink:
         if isinstance(value, str):
             self._check_text(name, value, "its text")
             return value
-        return orjson.dumps(value).decode("utf-8")  # a NUL in nested text is escaped here
+        try:
+            return orjson.dumps(value).decode("utf-8")  # a NUL in nested text is escaped here
+        except TypeError:  # an integer past 64 bits, which load_record kept exact
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
     def _check_text(self, name: str, text: str, what: str) -> None:
         if "\x00" in text:

@@ -23,12 +23,10 @@ import shutil
 import tempfile
 from typing import IO, Any
 
-import orjson
-
 from ..base.errors import OutputError, shown
-from .delimited_out import JSONL_HINT
 from .parquet_values import MISFITS, fits, from_json, pyarrow_modules
 from .parquet_widen import Conflict, conform, json_kind, unify, widened
+from .writers import JSONL_HINT, load_record
 
 # A row group of the output: whichever comes first.
 GROUP_ROWS = 10_000
@@ -87,8 +85,8 @@ class ParquetSink:
             if not line.strip():
                 continue
             try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError:
+                row = load_record(line)
+            except ValueError:
                 row = None
             if not isinstance(row, dict):
                 raise OutputError(

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import json
+import re
 from collections.abc import Callable
 from typing import IO, Any, Protocol
+
+import orjson
 
 from ..base.errors import UsageError, shown
 from .compression import without_compression
@@ -35,6 +39,18 @@ class RecordWriter(Protocol):
     def close(self) -> None: ...
 
     def discard(self) -> None: ...
+
+
+# What to do instead, for writers' messages: a name of the user's own (one derived from the
+# output's could be an input: `score corpus.jsonl -o corpus.csv`).
+JSONL_HINT = "write JSONL (-o NAME.jsonl, or .jsonl.gz)"
+# An integer literal orjson cannot hold (past 64 bits: it would read a float), or digits in text.
+_LONG_DIGITS = re.compile(rb"\d{20}")
+
+
+def load_record(line: bytes) -> Any:
+    """One output line as Python values, integers past 64 bits kept exact; ValueError if not JSON."""
+    return json.loads(line) if _LONG_DIGITS.search(line) else orjson.loads(line)
 
 
 # A writer class: (stream, the output's path for messages, the records' schema or None) -> writer.
