@@ -4,7 +4,7 @@ In: `ParquetSource` yields every row as one JSON object, read a batch at a time 
 bounded by a row group, never the whole file). Values become what `pyarrow`'s `to_pylist`
 gives, then JSON by the rules in `parquet_values` (struct: a nested object, so
 `--text-key meta.content` reaches into it; timestamps: ISO 8601 text; binary: UTF-8 text
-or `base64:...`), which `ParquetSink` reverses.
+or `base64:...`), which `parquet_sink.ParquetSink` reverses.
 
 Out: `parquet_sink.ParquetSink`; the schema it is given comes from `source_schema` (the
 sources') or, in a merge, from the parts' trailers (`schema_text`, `schema_from_text`).
