@@ -22,6 +22,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 from zipfit_cli.base.errors import InputError  # noqa: E402
 from zipfit_cli.files import parquet as parquet_module  # noqa: E402
+from zipfit_cli.files import parquet_sink  # noqa: E402
 from zipfit_cli.files.output import Output  # noqa: E402
 from zipfit_cli.files.sources import JsonlSource, open_source  # noqa: E402
 
@@ -327,21 +328,134 @@ def test_parquet_output_from_jsonl_has_an_inferred_schema(slice_path: Path, tmp_
     assert got.schema.field("text").type == pa.string()
 
 
-def test_record_that_does_not_fit_the_inferred_schema_fails_naming_the_field(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_path: Path
+def _few_targets(tmp_path: Path) -> list[Any]:
+    """Two short targets scored with lz4 in one process: 10,000 records score in a second."""
+    targets = tmp_path / "few-targets.jsonl"
+    targets.write_bytes(b'{"text": "def add(a, b): return a + b"}\n{"text": "def mul(a, b): return a * b"}\n')
+    return ["-t", targets, "--compressor", "lz4", "-j", 1, "-q"]
+
+
+def test_parquet_output_takes_a_field_that_first_appears_after_10000_records(tmp_path: Path) -> None:
+    """Issue 19 item 3: 'license' first appears in record 10,001, past the first row group."""
+    rows = [{"id": i, "text": f"def f{i}(x): return x + {i}"} for i in range(10_050)]
+    for row in rows[10_000:]:
+        row["license"] = "mit"
+    source = tmp_path / "late.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "scored.parquet"
+    ok("score", source, *_few_targets(tmp_path), "-o", out)
+    got = pq.read_table(out)
+    assert got.schema.names == ["id", "text", "zipfit_score", "license"]
+    assert got.schema.field("license").type == pa.string() and got.schema.field("license").nullable
+    jsonl = records(ok("score", source, *_few_targets(tmp_path), "-o", "-").stdout_bytes)
+    assert got.to_pylist() == [{**r, "license": r.get("license")} for r in jsonl]
+    assert got.column("license").null_count == 10_000
+    assert _leftovers(out.parent) == ["scored.parquet"]  # the spooled row groups are gone
+
+
+def test_parquet_output_widens_types_where_every_value_keeps_its_meaning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(parquet_module, "GROUP_ROWS", 5)
-    rows = _rows(slice_path)[:12]
-    for i, row in enumerate(rows):
-        row["n"] = i if i < 8 else f"text {i}"
+    monkeypatch.setattr(parquet_sink, "GROUP_ROWS", 4)  # one widening every row group or so
+    rows = [
+        {"text": "def a(): pass", "n": 1, "meta": {"lang": "en"}, "tags": [1], "later": None},
+        {"text": "def b(): pass", "n": 2, "meta": {"lang": "fr"}, "tags": [], "later": None},
+        {"text": "def c(): pass", "n": 3, "meta": None, "tags": [2, 3], "later": None},
+        {"text": "def d(): pass", "n": 4, "meta": {"lang": "de"}, "tags": None, "later": None},
+        {"text": "def e(): pass", "n": 4.5, "meta": {"lang": "en", "stars": 5}, "tags": [0.5], "later": "x"},
+        {"text": "def f(): pass", "n": -(2**53), "meta": {"stars": 2}, "tags": [7], "later": None},
+        {"text": "def g(): pass"},
+        {"text": "def h(): pass", "n": None, "meta": {}, "tags": [], "later": "y"},
+        {"text": "def i(): pass", "n": 9, "meta": {"lang": "it", "stars": 1}, "tags": [9.25], "later": "z"},
+    ]
+    source = tmp_path / "varied.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    out = tmp_path / "varied.parquet"
+    ok("score", source, *_few_targets(tmp_path), "-o", out)
+    got = pq.read_table(out)
+    assert pq.ParquetFile(out).num_row_groups == 3
+    schema = got.schema
+    assert schema.field("n").type == pa.float64() and schema.field("later").type == pa.string()
+    assert schema.field("tags").type.value_type == pa.float64()
+    assert schema.field("meta").type == pa.struct([("lang", pa.string()), ("stars", pa.int64())])
+    jsonl = records(ok("score", source, *_few_targets(tmp_path), "-o", "-").stdout_bytes)
+    # Values keep their meaning: integers come back as the same numbers, a missing field as null.
+    for written, want in zip(got.to_pylist(), jsonl, strict=True):
+        meta = want.get("meta")
+        want = {
+            **want,
+            "meta": None if meta is None else {"lang": meta.get("lang"), "stars": meta.get("stars")},
+        }
+        assert written == {name: want.get(name) for name in schema.names}
+
+
+BEYOND = "holds an integer beyond 2**53, which its double column cannot hold exactly"
+
+
+@pytest.mark.parametrize(
+    ("later", "says"),
+    [
+        (
+            [{"meta": "plain"}],
+            "field 'meta' of record 6 is text, where earlier records hold struct<lang: string>",
+        ),
+        ([{"meta": {"lang": 5}}], "field 'meta' of record 6 is an object (meta.lang differs)"),
+        ([{"n": "seven"}], "field 'n' of record 6 is text, where earlier records hold int64"),
+        ([{"n": True}], "field 'n' of record 6 is a boolean, where earlier records hold int64"),
+        # An integer no double holds, in a column a fraction then makes float64: found when
+        # the row groups are cast at the end, or at once within one row group.
+        ([{"n": 0.5}], f"field 'n' of record 5 {BEYOND}"),
+        ([{"n": 2**60}, {"n": 0.5}], "record 7 is a number, which makes the column float64, and an"),
+    ],
+)
+def test_parquet_type_conflict_names_field_record_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: list[dict[str, Any]], says: str
+) -> None:
+    monkeypatch.setattr(parquet_sink, "GROUP_ROWS", 5)
+    rows: list[dict[str, Any]] = [
+        {"text": f"def f{i}(): pass", "n": i, "meta": {"lang": "en"}} for i in range(5)
+    ]
+    rows[4]["n"] = 2**60 if later == [{"n": 0.5}] else 4
+    rows += [{"text": f"def g{i}(): pass", **row} for i, row in enumerate(later)]
+    source = tmp_path / "conflict.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "scored.parquet"
+    result = run("score", source, *_few_targets(tmp_path), "-o", out)
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.splitlines()
+    assert says in line, line
+    assert line.endswith("write JSONL (-o NAME.jsonl, or .jsonl.gz), or give the field one type")
+    assert _leftovers(out.parent) == []
+
+
+def test_parquet_values_of_no_one_type_in_a_row_group_name_the_record(tmp_path: Path) -> None:
+    rows = [
+        {"text": "def a(): pass", "n": 1},
+        {"text": "def b(): pass", "n": 2},
+        {"text": "def c(): pass", "n": "3"},
+    ]
     source = tmp_path / "mixed.jsonl"
     source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    out = tmp_path / "out" / "scored.parquet"
-    out.parent.mkdir()
-    result = run("score", source, *FAST, "-o", out)
+    result = run("score", source, *_few_targets(tmp_path), "-o", tmp_path / "mixed.parquet")
     assert result.exit_code == 1, result.output
-    assert "field 'n' of record 9 does not fit the schema of the first row group" in result.stderr
-    assert _leftovers(out.parent) == []
+    assert (
+        "field 'n' of record 3 is text, where the records before it in its row group hold int64"
+        in result.stderr
+    )
+    assert not (tmp_path / "mixed.parquet").exists()
+
+
+def test_parquet_column_of_empty_objects_is_one_error_not_a_traceback(tmp_path: Path) -> None:
+    source = tmp_path / "empty.jsonl"
+    source.write_bytes(b'{"text": "def a(): pass", "meta": {}}\n')
+    result = run("score", source, *_few_targets(tmp_path), "-o", tmp_path / "empty.parquet")
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.splitlines()
+    assert "Parquet cannot store these records (Cannot write struct type 'meta'" in line
+    assert line.endswith("write JSONL (-o NAME.jsonl, or .jsonl.gz)")
+    assert _leftovers(tmp_path) == ["empty.jsonl", "few-targets.jsonl"]
 
 
 def test_interrupted_parquet_output_leaves_no_file(tmp_path: Path) -> None:
@@ -507,3 +621,125 @@ def test_csv_nul_byte_is_a_malformed_row_on_every_python(tmp_path: Path) -> None
     result = ok("score", path, *FAST, "--skip-invalid", "-o", "-")
     assert [r["id"] for r in records(result.stdout_bytes)] == ["2"]
     assert "malformed_row 1" in result.stderr
+
+
+# --- CSV/TSV out ------------------------------------------------------------------------------
+
+AWKWARD = [
+    {"id": "a1", "text": 'def f():\n    return "quoted, with a comma"\n', "n": 1, "meta": {"lang": "en"}},
+    {"id": "a2", "text": "tab\there\r\nand a CR\ronly", "n": 2.5, "meta": None, "ok": True},
+    {"text": "ünïcödé ✓ \u2028 text", "id": "a3", "n": None, "meta": {"tags": ["x", "y"]}},
+    {"id": "a4", "text": "", "n": -(2**62), "meta": [1, {"k": "v"}], "ok": False},
+]
+
+
+def _as_csv_cells(record: dict[str, Any], header: list[str]) -> dict[str, str]:
+    """What a record becomes read back from CSV: text as it is, null or missing empty, the rest JSON."""
+    cell = lambda v: "" if v is None else v if isinstance(v, str) else orjson.dumps(v).decode()  # noqa: E731
+    return {name: cell(record.get(name)) for name in header}
+
+
+def _read_back(path: Path) -> list[dict[str, Any]]:
+    source = open_source(str(path))
+    try:
+        return [orjson.loads(line) for _, line in source]
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.tsv", "out.csv.gz", "out.tsv.zst"])
+def test_csv_output_round_trips_through_the_csv_reader(tmp_path: Path, name: str) -> None:
+    """Header from the first record; nested values as JSON; every value comes back as text."""
+    rows = [{**r, "text": r["text"] or "x"} for r in AWKWARD]
+    rows[0] = {"id": "a1", "text": rows[0]["text"], "n": 1, "meta": {"lang": "en"}, "ok": None}
+    source = tmp_path / "awkward.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    out = tmp_path / name
+    ok("score", source, *_few_targets(tmp_path), "-o", out)
+    jsonl = records(ok("score", source, *_few_targets(tmp_path), "-o", "-").stdout_bytes)
+    header = ["id", "text", "n", "meta", "ok", "zipfit_score"]
+    assert _read_back(out) == [_as_csv_cells(r, header) for r in jsonl]
+    raw = out.read_bytes() if name.endswith(("csv", "tsv")) else None
+    if raw is not None:
+        assert raw.startswith(b"id,text," if name.endswith(".csv") else b"id\ttext\t")
+    # Scored again from its own CSV output, each record scores as it did.
+    again = records(ok("score", out, *_few_targets(tmp_path), "--score-key", "again", "-o", "-").stdout_bytes)
+    assert [r["again"] for r in again] == [r["zipfit_score"] for r in jsonl]
+    assert [float(r["zipfit_score"]) for r in again] == [r["zipfit_score"] for r in jsonl]
+
+
+def test_csv_output_of_csv_input_gives_the_input_back_with_the_score(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b'id,text\r\n1,"def f(): return 1"\r\n2,"x = ""two"", 2"\r\n')
+    out = tmp_path / "out.csv"
+    ok("score", source, *_few_targets(tmp_path), "-o", out)
+    got = _read_back(out)
+    assert [{k: v for k, v in r.items() if k != "zipfit_score"} for r in got] == _read_back(source)
+    assert out.read_bytes().startswith(b"id,text,zipfit_score\r\n1,def f(): return 1,0.")
+
+
+def test_csv_output_record_with_a_field_the_header_lacks_is_one_error(tmp_path: Path) -> None:
+    rows = [
+        {"id": 1, "text": "def a(): pass"},
+        {"text": "def b(): pass"},
+        {"id": 3, "text": "x", "license": "mit"},
+    ]
+    source = tmp_path / "late.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "top.csv.gz"
+    result = run("score", source, *_few_targets(tmp_path), "-o", out)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"zipfit: error: cannot write {out}: record 3 has field 'license', which the header (the first "
+        f"record's fields) does not name; a CSV has one set of columns: write JSONL "
+        "(-o NAME.jsonl, or .jsonl.gz) or Parquet, which take fields that vary"
+    ]
+    assert _leftovers(out.parent) == []
+    # A field a record lacks is an empty cell: record 2 has no id.
+    ok("score", source, *_few_targets(tmp_path), "--limit", 2, "-o", tmp_path / "two.csv")
+    assert [r["id"] for r in _read_back(tmp_path / "two.csv")] == ["1", ""]
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        (
+            {"text": "def a(): pass", "note": "nul \x00 here"},
+            "field 'note' of record 1 holds a NUL byte in its text",
+        ),
+        (
+            {"text": "def a(): pass", "bad\x00key": 1},
+            "field 'bad\\x00key' of record 1 holds a NUL byte in its name",
+        ),
+        ({"text": "def a(): pass", "evil\nzipfit: error: FAKE\x1b[2J": 1}, None),
+    ],
+)
+def test_csv_output_refuses_what_csv_in_cannot_read_in_one_line(
+    tmp_path: Path, row: dict[str, Any], says: str | None
+) -> None:
+    source = tmp_path / "odd.jsonl"
+    source.write_bytes(orjson.dumps(row) + b"\n")
+    out = tmp_path / "odd.csv"
+    if says is None:  # a header with a line break and an escape is quoted and read back as it was
+        ok("score", source, *_few_targets(tmp_path), "-o", out)
+        assert list(_read_back(out)[0]) == [*row, "zipfit_score"]
+        return
+    result = run("score", source, *_few_targets(tmp_path), "-o", out)
+    assert result.exit_code == 1 and says in result.stderr, result.output
+    assert result.stderr.count("\n") == 1 and not out.exists()
+    assert "write JSONL (-o NAME.jsonl, or .jsonl.gz)" in result.stderr
+
+
+def test_integers_past_64_bits_stay_exact_in_csv_and_stop_parquet(tmp_path: Path) -> None:
+    """orjson reads such an integer as a float; the writers read the line exactly instead."""
+    big = "123456789012345678901234567890"
+    source = tmp_path / "big.jsonl"
+    source.write_text(f'{{"text": "def a(): pass", "big": {big}, "m": {{"n": -{big}}}}}\n')
+    ok("score", source, *_few_targets(tmp_path), "-o", tmp_path / "big.csv")
+    (row,) = _read_back(tmp_path / "big.csv")
+    assert row["big"] == big and row["m"] == f'{{"n":-{big}}}'
+    result = run("score", source, *_few_targets(tmp_path), "-o", tmp_path / "big.parquet")
+    assert result.exit_code == 1, result.output
+    assert "field 'big' of record 1 is an integer, which no Parquet type holds" in result.stderr
+    assert not (tmp_path / "big.parquet").exists()

@@ -589,3 +589,120 @@ def test_report_on_the_file_stdout_goes_to_is_refused(slice_path: Path, tmp_path
         done = run_process("select", str(slice_path), *FAST, "-k", "2", "--report", str(log), stdout=stdout)
     assert done.returncode == 2, done.stderr
     assert log.read_bytes() == b""
+
+
+# --- the output's name picks its format --------------------------------------------------------
+
+
+def _csv_rows(path: Path) -> list[dict[str, Any]]:
+    from zipfit_cli.files.sources import open_source
+
+    source = open_source(str(path))
+    try:
+        return [json.loads(line) for _, line in source]
+    finally:
+        source.close()
+
+
+def _as_text(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{k: v if isinstance(v, str) else json.dumps(v) for k, v in r.items()} for r in rows]
+
+
+def test_every_command_writes_csv_for_a_csv_name(planted: Path, slice_path: Path, tmp_path: Path) -> None:
+    """`-o out.csv` with select, score, merge and background, and --contaminated-output x.csv:
+    CSV, not JSONL, holding what the JSONL output holds."""
+    for command in (["select", "-k", "7"], ["score"]):
+        run_args = [command[0], str(slice_path), *FAST, *command[1:]]
+        jsonl = records(_ok(*run_args, "-o", "-").stdout_bytes)
+        out = tmp_path / f"{command[0]}.csv"
+        _ok(*run_args, "-o", str(out))
+        assert _csv_rows(out) == _as_text(jsonl), command
+    parts = [tmp_path / f"part{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        _ok("select", str(slice_path), *FAST, "-k", "5", "--shard", f"{i}/2", "-o", str(part))
+    _ok("merge", *map(str, parts), "-o", str(tmp_path / "merged.csv"))
+    assert _csv_rows(tmp_path / "merged.csv") == _as_csv_of(slice_path, tmp_path, "-k", "5")
+    _ok("background", str(slice_path), "-n", "4", "-o", str(tmp_path / "bg.tsv"))
+    assert len(_csv_rows(tmp_path / "bg.tsv")) == 4
+    leaked = tmp_path / "leaked.csv"
+    _ok(
+        "score",
+        str(planted),
+        *FAST,
+        "--decontaminate",
+        "--contaminated-output",
+        str(leaked),
+        "-o",
+        os.devnull,
+    )
+    rows = _csv_rows(leaked)
+    assert [r["id"] for r in rows] == ["leak-0", "leak-1", "leak-2"]
+    assert json.loads(rows[0]["_zipfit_contamination"])["criterion"] == "ngram"
+
+
+def _ok(*args: str) -> Any:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _as_csv_of(source: Path, tmp_path: Path, *selection: str) -> list[dict[str, str]]:
+    return _as_text(records(_ok("select", str(source), *FAST, *selection, "-o", "-").stdout_bytes))
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["-o", "top.parquet.gz"],
+            "zipfit does not compress this format by name (.gz); name it {dir}/top.parquet",
+        ),
+        (["--output-format", "attributes", "-o", "a.csv"], "an attribute file is JSON lines"),
+        (["--output-format", "attributes", "-o", "a.parquet"], "an attribute file is JSON lines"),
+        (["--shard", "0/2", "-o", "part.csv.gz"], "shard parts are JSONL"),
+        (["-o", "top.jsonl", "--contaminated-output", "leaks.parquet.zst"], "name it {dir}/leaks.parquet"),
+    ],
+)
+def test_unsupported_output_names_are_usage_errors_with_a_hint(
+    slice_path: Path, tmp_path: Path, args: list[str], says: str
+) -> None:
+    (tmp_path / "out").mkdir()
+    named = [str(tmp_path / "out" / a) if "." in a and not a.startswith("-") else a for a in args]
+    result = runner.invoke(app, ["score", str(slice_path), *FAST, *named])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert says.format(dir=tmp_path / "out") in line and "(see --" in line, line
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_csv_output_errors_are_one_line_and_exit_1_in_a_real_process(tmp_path: Path) -> None:
+    source = tmp_path / "varied.jsonl"
+    source.write_text('{"text": "def a(): pass"}\n{"text": "def b(): pass", "extra": 1}\n')
+    out = tmp_path / "out.csv"
+    done = run_process("score", str(source), *FAST, "-o", str(out))
+    assert done.returncode == 1 and done.stdout == b""
+    (line,) = done.stderr.decode().splitlines()
+    assert line.startswith("zipfit: error: ") and "record 2 has field 'extra'" in line
+    assert not out.exists()
+    done = run_process("score", str(source), *FAST, "--limit", "1", "-o", str(out), "-q")
+    assert done.returncode == 0 and done.stdout == b"" and done.stderr == b""
+    assert out.read_bytes().startswith(b"text,zipfit_score\r\ndef a(): pass,")
+
+
+def test_parquet_spool_has_no_name_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyarrow")
+    from zipfit_cli.files import parquet_sink
+
+    monkeypatch.setattr(parquet_sink, "GROUP_ROWS", 2)
+    out = tmp_path / "late.parquet"
+    with Output(str(out)) as sink:
+        for i in range(7):
+            sink.write(json.dumps({"text": "x", **({"late": i} if i > 3 else {})}).encode() + b"\n")
+        assert os.listdir(tmp_path) == []  # spooled row groups and the output: no names yet
+    assert os.listdir(tmp_path) == ["late.parquet"]
+    with pytest.raises(KeyboardInterrupt), Output(str(tmp_path / "gone.parquet")) as sink:
+        sink.write(b'{"a": 1}\n{"a": 2}\n{"a": 3, "b": 1}\n{"a": 4}\n{"a": 5}\n')
+        raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == ["late.parquet"]

@@ -132,3 +132,36 @@ def test_unregistered_names_and_reports_stay_jsonl(register: Any, slice_path: Pa
     ok("select", slice_path, *FAST, "-k", "5", "-o", tmp_path / "top.toy.jsonl")
     assert len(records((tmp_path / "top.toy.jsonl").read_bytes())) == 5
     assert ToyWriter.seen == {}  # no writer was made for either
+
+
+def test_a_registered_name_under_a_compression_it_does_not_list_is_refused(
+    register: Any, slice_path: Path, tmp_path: Path
+) -> None:
+    register((".toy",))
+    result = run("select", slice_path, *FAST, "-k", "10", "-o", tmp_path / "out.toy.zst")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"zipfit: error: output {tmp_path}/out.toy.zst: zipfit does not compress this format by name (.zst); "
+        f"name it {tmp_path}/out.toy (see --output)"
+    ]
+    assert os.listdir(tmp_path) == [] and ToyWriter.seen == {}
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.tsv.gz", "out.parquet"])
+def test_the_builtin_writers_keep_the_contract(slice_path: Path, tmp_path: Path, name: str) -> None:
+    """CSV, TSV and Parquet out: read back by zipfit's own readers, the records the JSONL
+    output holds (CSV: every value as text), and nothing else left beside the file."""
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    from zipfit_cli.files.sources import open_source
+
+    out = tmp_path / name
+    ok("select", slice_path, *FAST, "-k", "25", "-o", out)
+    want = records(ok("select", slice_path, *FAST, "-k", "25", "-o", "-").stdout_bytes)
+    if not name.endswith(".parquet"):
+        text = lambda v: v if isinstance(v, str) else orjson.dumps(v).decode()  # noqa: E731
+        want = [{k: text(v) for k, v in r.items()} for r in want]
+    source = open_source(str(out))
+    assert [orjson.loads(line) for _, line in source] == want
+    source.close()
+    assert os.listdir(tmp_path) == [name]

@@ -20,7 +20,7 @@ from ..files.output import Output
 from ..files.output_checks import check_outputs
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
-from ..files.sources import is_parquet
+from ..files.writers import check_output_name
 from ..files.writing import Shape, output_shape, refuse_ranked_attributes
 from ..runs.files import parquet_schema, score_files, select_files
 from ..runs.merge import run_merge
@@ -99,6 +99,7 @@ def run_job(
     side_outputs: dict[str, str] | None = None,
     command_line: list[str] | None = None,
     schema: Callable[[], Any] | None = None,
+    output_format: str = "records",
 ) -> RunStats:
     """`write_outputs` with a display, and the summary once the bar has stopped."""
     display = make_display(quiet, total_bytes, label)
@@ -113,6 +114,7 @@ def run_job(
         command_line=command_line,
         schema=schema,
         around=display,
+        output_format=output_format,
     )
     # After the bar has stopped, so it does not redraw below.
     display.summary(stats, what if isinstance(what, str) else what())
@@ -190,9 +192,11 @@ def _run_scoring(
     extra: dict[str, Any],
 ) -> None:
     """Pick the engine, open the outputs (with the near-copies' side file), run, report."""
-    if settings.shard is not None and is_parquet(opts.output):
+    if settings.shard is not None and check_output_name(opts.output):
         raise UsageError(
-            "shard parts are JSONL: write each part to a .jsonl file and give -o NAME.parquet to zipfit merge"
+            "shard parts are JSONL: write each part to a .jsonl file and give -o NAME.parquet (or .csv, "
+            ".tsv) to zipfit merge",
+            setting="output",
         )
     engine, total_bytes = _engine(opts, settings)
 
@@ -296,6 +300,7 @@ def merge(
         total_bytes=None,
         command_line=command_line,
         schema=lambda: _merged_schema(parts, output_format),
+        output_format=output_format,
     )
 
 
@@ -338,6 +343,7 @@ def background(
     from ..scoring.background import sample_background
 
     sources = expand_paths(sources)
+    check_output_name(output)
     check_outputs([output], sources, force)
     spec = TextSpec.build(text_key, max_bytes=max_text_bytes, max_line_bytes=max_line_bytes)
     with make_display(quiet, input_size(sources), "sampling") as display:

@@ -190,14 +190,15 @@ OPTIONS: tuple[Option, ...] = (
            "Also drop records within this NCD of any target, e.g. 0.3 (implies --decontaminate).", DECONTAM,
            SCORING, metavar="T", parser=finite(), show_default=False, doc_default="off"),
     Option("contaminated_output", ("--contaminated-output",), str | None, None,
-           "Write dropped near-copies here (implies --decontaminate).", DECONTAM, SCORING, metavar="PATH",
+           "Write dropped near-copies here, in the format its name gives as for -o (implies "
+           "--decontaminate).", DECONTAM, SCORING, metavar="PATH",
            show_default=False),
     # Output
     Option("output", ("--output", "-o"), str, STDIN,
-           f"Output file: JSONL, compressed by name ({PACKED}), or Parquet (.parquet); - for "
-           "stdout.", OUTPUT, WRITE, metavar="PATH", doc_default="`-` (stdout)",
+           f"Output file: JSONL, compressed by name ({PACKED}), Parquet (.parquet) or CSV/TSV (.csv, "
+           ".tsv, compressed too); - for stdout.", OUTPUT, WRITE, metavar="PATH", doc_default="`-` (stdout)",
            doc=f"output file, written atomically; {PACKED_DOC} are compressed, `.parquet` is "
-           "Parquet (see Formats); stdout is JSONL"),
+           "Parquet, `.csv` and `.tsv` (also compressed) CSV and TSV (see Formats); stdout is JSONL"),
     Option("output_format", ("--output-format",), str, "records",
            "records: every field with the score added; ids: {ID_KEY, SCORE_KEY} a line; attributes: a Dolma "
            "attribute line (id, and the score as a span over the whole text; one a document, in input "

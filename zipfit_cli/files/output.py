@@ -11,7 +11,8 @@ pipe) are written directly, and so are the names of open descriptors (/dev/stdou
 any other path is a file, written atomically. A symbolic link is written through, to the
 file it points to. A name with a compression ending (compression.ENDINGS) is compressed;
 records go through the writer its name ending picks from writers.WRITERS (a `.parquet` file
-is Parquet), JSONL when none does, through the same temporary file.
+is Parquet, a `.csv` or `.tsv.gz` one CSV or TSV), JSONL when none does, through the same
+temporary file.
 """
 
 from __future__ import annotations

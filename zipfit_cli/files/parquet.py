@@ -4,12 +4,10 @@ In: `ParquetSource` yields every row as one JSON object, read a batch at a time 
 bounded by a row group, never the whole file). Values become what `pyarrow`'s `to_pylist`
 gives, then JSON by the rules in `parquet_values` (struct: a nested object, so
 `--text-key meta.content` reaches into it; timestamps: ISO 8601 text; binary: UTF-8 text
-or `base64:...`), which `ParquetSink` reverses.
+or `base64:...`), which `parquet_sink.ParquetSink` reverses.
 
-Out: `ParquetSink` (writers.WRITERS' `.parquet`) parses the JSON lines an `Output` is
-given and writes row groups. The schema is the one given (the input's, when every source
-is Parquet of one schema, plus the score column as float64), else inferred from the first
-row group; a later record that does not fit it is an OutputError naming the field.
+Out: `parquet_sink.ParquetSink`; the schema it is given comes from `source_schema` (the
+sources') or, in a merge, from the parts' trailers (`schema_text`, `schema_from_text`).
 """
 
 from __future__ import annotations
@@ -19,19 +17,14 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-import orjson
-
-from ..base.errors import InputError, OutputError, ZipfitError, shown
+from ..base.errors import InputError, ZipfitError, shown
 from .locations import file_size, is_url, open_url
-from .parquet_values import MISFITS, JsonRows, fits, from_json, pyarrow_modules
+from .parquet_values import JsonRows, pyarrow_modules
 from .reading import DEFAULT_MAX_LINE_BYTES, ReadError, open_local
 from .sources import is_parquet
 
 # Rows handed to to_pylist at once: their Python objects are what a batch costs in memory.
 BATCH_ROWS = 1024
-# A row group of the output: whichever comes first.
-GROUP_ROWS = 10_000
-GROUP_BYTES = 64 << 20
 
 
 def open_file(path: str, kind: str = "Parquet") -> tuple[IO[bytes], int | None]:
@@ -190,125 +183,3 @@ def schema_from_text(text: str, where: str) -> Any:
     if len(set(schema.names)) != len(schema.names):  # a Parquet file no reader can address
         raise bad
     return schema
-
-
-class ParquetSink:
-    """Writes the JSON lines it is given (objects, one a line) to `raw` as Parquet, a row
-    group at a time; see the module docstring for the schema. `raw` stays open."""
-
-    def __init__(self, raw: IO[bytes], path: str, schema: Any = None) -> None:
-        self._pa, self._pq = pyarrow_modules("writing")
-        self._raw = raw
-        self.path = path
-        self._schema = schema
-        self._given = schema is not None  # the inputs' schema, not one inferred here
-        self._writer: Any = None
-        self._rows: list[dict[str, Any]] = []
-        self._size = 0
-        self._pending = b""  # a line not yet ended
-        self._written = 0  # records in finished row groups
-        self._discarded = False
-
-    def write(self, data: bytes) -> None:
-        data = self._pending + data
-        lines = data.split(b"\n")
-        self._pending = lines.pop()
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                row = None
-            if not isinstance(row, dict):
-                raise OutputError(
-                    f"cannot write {shown(self.path)}: record {self._record_no()} is not a JSON object"
-                )
-            self._rows.append(row)
-            self._size += len(line)
-            if len(self._rows) >= GROUP_ROWS or self._size >= GROUP_BYTES:
-                self._flush()
-
-    def _record_no(self) -> str:
-        return f"{self._written + len(self._rows) + 1:,}"
-
-    def _flush(self) -> None:
-        if not self._rows:
-            return
-        table = self._table(self._rows)
-        try:
-            if self._writer is None:
-                self._writer = self._pq.ParquetWriter(self._raw, table.schema)
-            self._writer.write_table(table, row_group_size=len(self._rows))
-        except self._pa.ArrowInvalid as exc:  # a null in a column the schema says is never null
-            raise OutputError(
-                f"cannot write {shown(self.path)}: records do not fit {self._whose()} ({shown(exc)})"
-            ) from None
-        self._written += len(self._rows)
-        self._rows, self._size = [], 0
-
-    def _table(self, rows: list[dict[str, Any]]) -> Any:
-        pa = self._pa
-        if self._schema is None:  # the first row group: names in order of appearance, types inferred
-            names = list(dict.fromkeys(k for row in rows for k in row))
-            columns = []
-            for name in names:
-                try:
-                    columns.append(pa.array([row.get(name) for row in rows]))
-                except (pa.ArrowException, OverflowError) as exc:
-                    raise OutputError(
-                        f"cannot write {shown(self.path)}: field {name!r} has values of no one Parquet type "
-                        f"in the first {len(rows):,} records ({str(exc).splitlines()[0]})"
-                    ) from None
-            self._schema = pa.schema([pa.field(n, c.type) for n, c in zip(names, columns, strict=True)])
-            return pa.Table.from_arrays(columns, schema=self._schema)
-        known = set(self._schema.names)
-        for i, row in enumerate(rows):
-            extra = next((k for k in row if k not in known), None)
-            if extra is not None:
-                where = shown(self.path)
-                raise OutputError(f"cannot write {where}: {self._misfit(i, extra)}: no such column")
-        columns = []
-        for field in self._schema:
-            convert = from_json(field.type)
-            values = [row.get(field.name) for row in rows]
-            try:
-                if convert is not None:
-                    values = [v if v is None else convert(v) for v in values]
-                columns.append(pa.array(values, type=field.type))
-            except (pa.ArrowException, *MISFITS) as exc:
-                at = next((i for i, v in enumerate(values) if not fits(pa, v, field.type, convert)), 0)
-                problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise OutputError(
-                    f"cannot write {shown(self.path)}: {self._misfit(at, field.name)}: "
-                    f"not {field.type} ({problem})"
-                ) from None
-        return pa.Table.from_arrays(columns, schema=self._schema)
-
-    def _whose(self) -> str:
-        return "the input Parquet schema" if self._given else "the schema of the first row group"
-
-    def _misfit(self, index: int, name: str) -> str:
-        return f"field {name!r} of record {self._written + index + 1:,} does not fit {self._whose()}"
-
-    def flush(self) -> None:
-        """Rows are written a row group at a time; nothing to do until one is full."""
-
-    def close(self) -> None:
-        """Write what is left and the footer; an empty output still gets a schema."""
-        if self._discarded:
-            return
-        self._flush()
-        if self._writer is None:
-            schema = self._schema if self._schema is not None else self._pa.schema([])
-            self._writer = self._pq.ParquetWriter(self._raw, schema)
-        self._writer.close()
-
-    def discard(self) -> None:
-        """Drop everything: the file is being removed."""
-        self._rows = []
-        if self._writer is not None:
-            # Its __del__ would write the footer into a file that is closed and gone by then.
-            self._writer.is_open = False
-            self._writer = None
-        self._discarded = True

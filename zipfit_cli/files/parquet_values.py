@@ -1,5 +1,5 @@
 """Parquet values as JSON and back: the rules `parquet.ParquetSource` reads by and
-`parquet.ParquetSink` reverses, and pyarrow (the optional `[parquet]` extra) itself.
+`parquet_sink.ParquetSink` reverses, and pyarrow (the optional `[parquet]` extra) itself.
 
 - struct: a nested object (so `--text-key meta.content` reaches into it); list: an array;
   map: an array of `[key, value]` pairs

@@ -157,6 +157,7 @@ def _outputs(
         "report_settings": described if callable(described) else lambda: described or {},
         "command_line": command_line,
         "schema": lambda: parquet_schema(settings.sources, settings.score_key, output_format),
+        "output_format": output_format,
         # A display (the command's) is entered once the outputs are checked.
         "around": progress if isinstance(progress, AbstractContextManager) else None,
     }

@@ -18,6 +18,7 @@ from ..base.stats import RunStats
 from ..files.output import Output, publish_all
 from ..files.output_checks import check_outputs
 from ..files.sources import is_parquet
+from ..files.writers import check_output_name
 from .report import report_dict
 
 # A job writes the main output and may write side outputs (by name, e.g. "contaminated").
@@ -36,12 +37,17 @@ def write_outputs(
     command_line: list[str] | None = None,
     schema: Callable[[], Any] | None = None,
     around: AbstractContextManager[Any] | None = None,
+    output_format: str = "records",
 ) -> RunStats:
     """Run `job` with atomic outputs and an optional JSON report (`report_settings()` says
     what decided the output). `schema` gives the Parquet schema of a '.parquet' output (None:
     inferred from its records); `around` (a progress display) is entered once the outputs
-    are checked and left before they are published."""
+    are checked and left before they are published. The names of the record outputs pick
+    their formats (writers.WRITERS); one `output_format` cannot take is refused first."""
     side = side_outputs or {}
+    check_output_name(output, output_format)
+    for path in side.values():
+        check_output_name(path)
     check_outputs([output, *side.values(), *([report] if report is not None else [])], inputs, force)
     out = Output(output, replace=force, schema=schema() if schema and is_parquet(output) else None)
     sides = {name: Output(path, replace=force) for name, path in side.items()}
