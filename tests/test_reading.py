@@ -250,3 +250,19 @@ def test_select_on_a_slowly_fed_stdin_gives_the_bytes_of_a_file_run(
     direct = zipfit("select", str(slice_path), *args)
     assert direct.returncode == 0, direct.stderr.decode()
     assert fed == direct.stdout and fed
+
+
+@pytest.mark.slow
+def test_a_read_error_on_a_piped_stdin_is_the_file_runs_error(slice_path: Path, tmp_path: Path) -> None:
+    """A pipe is read by the feeding thread: an error there must still end the run with its
+    one line, naming the line, and the code of bad input, as reading the file does."""
+    blob = gzip.compress(slice_path.read_bytes())
+    path = tmp_path / "trunc.jsonl.gz"
+    path.write_bytes(blob[: len(blob) // 2])
+    args = [*FAST, "-q"]
+    piped = zipfit("score", "-", *args, stdin=path.read_bytes())
+    direct = zipfit("score", str(path), *args)
+    assert piped.returncode == direct.returncode == 3, piped.stderr.decode()
+    assert piped.stderr.count(b"\n") == 1 and b"Traceback" not in piped.stderr
+    assert piped.stderr.replace(b"-:", b"") == direct.stderr.replace(str(path).encode() + b":", b"")
+    assert piped.stdout == direct.stdout  # the records before the damage, as from the file

@@ -21,7 +21,7 @@ from .locations import STDIN, is_url
 from .reading import LongLine
 
 QUIET = 0.2  # seconds without a new line after which a part-filled batch is sent on
-_WAIT = 1.0  # seconds per wait once paused: a bounded wait, so signals are seen at once anyway
+_WAIT = 1.0  # seconds per wait once paused (a signal ends a wait anyway; this only bounds it)
 
 Line = tuple[int, bytes]
 
@@ -96,7 +96,7 @@ class Feed:
                 chunk = list(self._items)
                 self._items.clear()
                 self._held = 0
-                self._cond.notify()  # room again (or read on)
+                self._cond.notify()  # room again
                 release = release or (self._hold and bool(chunk))
                 error = self._error
             if not ready:
