@@ -55,9 +55,9 @@ def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
 
 def _stdin() -> IO[bytes]:
     """Descriptor 0, read through a file object of zipfit's own, unbuffered: a thread blocked
-    reading a slow stdin (feeder.py) holds its reader's lock, and Python's exit would wait
-    on the lock of sys.stdin.buffer (a fatal error). sys.stdin itself when it has no
-    descriptor (a test runner's)."""
+    reading a slow stdin (feeder.py) holds its reader's lock, and Python's exit aborts
+    ("Fatal Python error") when that reader is sys.stdin.buffer. sys.stdin itself when it
+    has no descriptor (a test runner's)."""
     stdin = sys.stdin.buffer  # a stdin the shell closed fails here, with its message
     try:
         fd = stdin.fileno()
