@@ -251,3 +251,45 @@ def test_signal_storm_stops_cleanly(tmp_path: Path, attempt: int) -> None:
     assert list(tmpdir.iterdir()) == []
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "tmpdir"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sig", "code", "workers"),
+    [(signal.SIGTERM, 143, "1"), (signal.SIGTERM, 143, "2"), (signal.SIGINT, 130, "2")],
+)
+def test_a_signal_while_stdin_is_paused_leaves_no_output(
+    tmp_path: Path, sig: signal.Signals, code: int, workers: str
+) -> None:
+    """A slowly fed stdin is read by a thread that may be blocked on it when the signal
+    comes: the run still stops at once, with its code, and writes nothing."""
+    out = tmp_path / "out.jsonl"
+    cmd = [*ZIPFIT, "score", "-", *FAST[:-2], "-j", workers, "-o", str(out)]
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_like_a_terminal,
+    )
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(b"".join(SOURCE.read_bytes().splitlines(keepends=True)[:100]))
+        proc.stdin.flush()  # and then nothing more: the input stays open, quiet
+        tree = _wait_for_workers(proc, int(workers))
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole group
+        else:
+            os.kill(proc.pid, sig)
+        proc.wait(timeout=TOO_LONG)  # stdin still open: the run ends without its end
+        assert proc.stderr is not None
+        text = proc.stderr.read().decode()
+    finally:
+        proc.stdin.close()
+        _kill_group(proc)
+    assert proc.returncode == code, text
+    assert "Traceback" not in text and "Fatal Python error" not in text, text
+    assert text.count("zipfit: error:") == 1 and "no output written" in text, text
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary file
+    assert _gone(tree), "worker processes left running"

@@ -706,3 +706,32 @@ def test_parquet_spool_has_no_name_and_leaves_nothing(
         sink.write(b'{"a": 1}\n{"a": 2}\n{"a": 3, "b": 1}\n{"a": 4}\n{"a": 5}\n')
         raise KeyboardInterrupt
     assert os.listdir(tmp_path) == ["late.parquet"]
+
+
+@pytest.mark.parametrize("name", ["out.jsonl.gz", "out.jsonl.zst", "out.parquet", "out.jsonl"])
+def test_flushing_a_file_output_changes_none_of_its_bytes(tmp_path: Path, name: str) -> None:
+    """A run flushes its output when the input goes quiet; a file is complete only at the end,
+    and a compressor or Parquet writer flushed mid-stream would write other bytes."""
+    lines = [b'{"text": "%d", "zipfit_score": 0.5}\n' % n for n in range(50)]
+    for path, flushing in ((tmp_path / f"a-{name}", False), (tmp_path / f"b-{name}", True)):
+        with Output(str(path)) as out:
+            for line in lines:
+                out.write(line)
+                if flushing:
+                    out.flush()
+            if flushing:
+                assert list(tmp_path.glob(f"b-{name}")) == []  # still nothing to see
+    assert (tmp_path / f"a-{name}").read_bytes() == (tmp_path / f"b-{name}").read_bytes()
+
+
+def test_flushing_a_pipe_output_sends_what_was_written(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with Output(str(fifo)) as out:
+            out.write(b'{"a": 1}\n')
+            out.flush()
+            assert os.read(reader, 100) == b'{"a": 1}\n'
+    finally:
+        os.close(reader)

@@ -1,12 +1,16 @@
-"""Reading input bytes (reading.py): stdin piped or compressed, and the line-length cap in every reader."""
+"""Reading input bytes (reading.py): stdin piped, compressed or fed slowly (feeder.py), and the
+line-length cap in every reader."""
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
 import pickle
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +181,88 @@ def test_compressed_stdin_arriving_in_pieces(slice_path: Path) -> None:
     out, err = proc.communicate(data[1:], timeout=120)
     assert proc.returncode == 0, err.decode()
     assert len(out.splitlines()) == 200
+
+
+PAUSED = 60  # seconds a slow writer stays paused at most: only a stalled stream waits that long
+
+
+def _fed_slowly(args: list[str], first: bytes, rest: bytes, wait_for_output: bool) -> tuple[bytes, bytes]:
+    """`zipfit ARGS` fed `first`, then, after a pause, `rest`. wait_for_output: the pause
+    lasts until a whole output line arrives (or PAUSED seconds); the test fails if none came
+    while the writer was paused. Else it lasts 1 s, long enough to count as quiet."""
+    proc = subprocess.Popen(
+        [*ZIPFIT, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    early = b""
+    try:
+        proc.stdin.write(first)
+        proc.stdin.flush()
+        if wait_for_output:
+            deadline = time.monotonic() + PAUSED
+            while b"\n" not in early and time.monotonic() < deadline:
+                ready, _, _ = select.select([proc.stdout], [], [], 1)
+                if ready:
+                    chunk = os.read(proc.stdout.fileno(), 1 << 20)
+                    assert chunk, "zipfit ended while its input was still open"
+                    early += chunk
+            assert b"\n" in early, "no output line while the input was paused"
+        else:
+            time.sleep(1)
+        out, err = proc.communicate(rest, timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err.decode()
+    return early + out, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_slowly_fed_stdin_streams_its_scores(slice_path: Path, workers: str) -> None:
+    """`tail -f log.jsonl | zipfit score -`: records that came before a pause are scored and
+    written while the input is quiet, not when 256 records have gathered (issue 19.7); the
+    output is byte for byte that of the same records read from a file."""
+    data = slice_path.read_bytes()
+    cut = data.index(b"\n", len(data) // 3) + 1  # a part-filled batch: fewer than 256 records
+    args = [*FAST[:-2], "-j", workers, "-q"]
+    streamed, err = _fed_slowly(["score", "-", *args], data[:cut], data[cut:], wait_for_output=True)
+    direct = zipfit("score", str(slice_path), *args)
+    assert direct.returncode == 0, direct.stderr.decode()
+    assert streamed == direct.stdout
+    assert len(assert_jsonl(streamed)) == 200
+    assert err == b""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("workers", "extra"),
+    [("1", ["-k", "20"]), ("2", ["-k", "20", "--adaptive"]), ("2", ["--fraction", "0.3", "--dedupe"])],
+)
+def test_select_on_a_slowly_fed_stdin_gives_the_bytes_of_a_file_run(
+    slice_path: Path, workers: str, extra: list[str]
+) -> None:
+    """A pause cuts a batch short; which records are selected must not change."""
+    data = slice_path.read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    args = [*FAST[:-2], "-j", workers, "-q", *extra]
+    fed, _ = _fed_slowly(["select", "-", *args], data[:cut], data[cut:], wait_for_output=False)
+    direct = zipfit("select", str(slice_path), *args)
+    assert direct.returncode == 0, direct.stderr.decode()
+    assert fed == direct.stdout and fed
+
+
+@pytest.mark.slow
+def test_a_read_error_on_a_piped_stdin_is_the_file_runs_error(slice_path: Path, tmp_path: Path) -> None:
+    """A pipe is read by the feeding thread: an error there must still end the run with its
+    one line, naming the line, and the code of bad input, as reading the file does."""
+    blob = gzip.compress(slice_path.read_bytes())
+    path = tmp_path / "trunc.jsonl.gz"
+    path.write_bytes(blob[: len(blob) // 2])
+    args = [*FAST, "-q"]
+    piped = zipfit("score", "-", *args, stdin=path.read_bytes())
+    direct = zipfit("score", str(path), *args)
+    assert piped.returncode == direct.returncode == 3, piped.stderr.decode()
+    assert piped.stderr.count(b"\n") == 1 and b"Traceback" not in piped.stderr
+    assert piped.stderr.replace(b"-:", b"") == direct.stderr.replace(str(path).encode() + b":", b"")
+    assert piped.stdout == direct.stdout  # the records before the damage, as from the file

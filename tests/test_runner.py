@@ -1,10 +1,12 @@
-"""The worker pool (runner.py): started from a script without a main guard, or under a long $TMPDIR."""
+"""The worker pool (runner.py): started from a script without a main guard, or under a long $TMPDIR;
+a pause in the input hands on every result."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,30 @@ def test_script_with_main_guard_runs(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == b"40\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_empty_batch_hands_on_every_earlier_result_before_more_input_is_read(workers: int) -> None:
+    """An empty batch is a pause (the input went quiet): the results of the batches before it
+    must reach the consumer before the next batch is asked for, which may be minutes away.
+    Before, with workers > 1, they waited in the pool's window until more batches came."""
+    from zipfit_cli.engines.runner import ScoreJob, map_batches
+    from zipfit_cli.scoring.pairwise import TargetSet
+
+    job = ScoreJob(TargetSet.from_texts(["def f(): pass", "def g(): return 1"], "lz4"))
+    received: list[str] = []
+    asked_after_pause: list[list[str]] = []
+
+    def batches() -> Iterator[tuple[str, list[bytes]]]:
+        yield "a", [b"def a(): pass"] * 3
+        yield "b", [b"def b(): pass"] * 2
+        yield "pause", []
+        asked_after_pause.append(list(received))  # what had arrived when more was asked for
+        yield "c", [b"def c(): pass"]
+
+    for tag, results in map_batches(job, batches(), workers):
+        received.append(tag)
+        assert len(results) == {"a": 3, "b": 2, "pause": 0, "c": 1}[tag]
+    assert received == ["a", "b", "pause", "c"]
+    assert asked_after_pause == [["a", "b", "pause"]]

@@ -23,6 +23,7 @@ from ..base.errors import InvalidRecordError
 from ..base.results import Contaminated, Pruned, Result, Skipped
 from ..base.stats import RunStats
 from ..files.batches import Batch, Slicing, read_batches
+from ..files.feeder import QUIET
 from ..files.first_record import FirstRecordCheck
 from ..files.records import RecordError
 from ..files.writing import Sink, add_field
@@ -94,6 +95,7 @@ class RunSettings:
             self.spec.max_line_bytes,
             block,
             measure_long=self.skip_invalid,
+            quiet=QUIET,
         )
 
 
@@ -104,6 +106,9 @@ class RunContext:
     stats: RunStats = field(default_factory=RunStats)
     progress: ProgressSink = field(default_factory=NoProgress)
     aside: Sink | None = None
+    # Called when the input goes quiet, once every record read so far was yielded: a
+    # streaming output sends them on (`tail -f log.jsonl | zipfit score -`).
+    pause: Callable[[], object] = field(default=lambda: None)
 
     def set_aside(
         self,
@@ -259,6 +264,9 @@ def _check_results(
                 continue
             stats.add_score(result)
             yield result, index, line
+        if not batch.lines:
+            context.pause()
+            continue
         records += len(results)
         stats.count_pairs(comparisons)
         context.progress.update(records, batch.bytes_done)

@@ -176,10 +176,15 @@ def map_batches(
 
     At most 3 batches per worker are in flight, so memory does not grow with input size.
     With a gate, a batch waits until the gate is ready for it, yielding earlier results
-    meanwhile (the consumer handles each before the next is asked for).
+    meanwhile (the consumer handles each before the next is asked for). An empty batch (the
+    input went quiet: batches.read_batches) is not sent: every earlier result is yielded,
+    then its own empty one, so a slow input's records are not kept back until more come.
     """
     if workers <= 1:
         for tag, items in batches:
+            if not items:
+                yield tag, []
+                continue
             yield tag, job.score(gate.payload(tag, items) if gate is not None else items)
         return
     if getattr(multiprocessing.current_process(), "_inheriting", False):
@@ -193,6 +198,12 @@ def map_batches(
     clean = False
     try:
         for tag, items in batches:
+            if not items:
+                while pending:
+                    head, future = pending.popleft()
+                    yield head, future.result()
+                yield tag, []
+                continue
             while gate is not None and pending and not gate.ready(tag):
                 head, future = pending.popleft()
                 yield head, future.result()

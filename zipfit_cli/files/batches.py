@@ -9,11 +9,12 @@ the records of all sources leaves remainder I; with shard_by="file" it takes who
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..base.errors import shown
 from ..base.stats import RunStats
+from .feeder import Feed, Line, can_stall
 from .locations import STDIN, file_size
 from .reading import DEFAULT_MAX_LINE_BYTES, LongLine
 from .sources import RecordSource, open_source
@@ -49,14 +50,18 @@ class Slicing:
     # once, at the end of its batch, instead of being read to its end (/dev/zero has none).
     measure_long: bool = True
     max_bytes: int = BATCH_BYTES  # raw line bytes per batch, whatever the count
+    # Seconds an input that can stall (stdin, a pipe) may be quiet before the part-filled
+    # batch goes on, followed by an empty batch: a pause (feeder.py). None: never.
+    quiet: float | None = None
 
 
 def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> Iterator[Batch]:
-    """Batches of this run's records in input order; a batch never spans two files."""
+    """Batches of this run's records in input order; a batch never spans two files. With
+    `slicing.quiet`, an input that can stall also gives an empty batch when it goes quiet."""
     position = 0  # among the records of all sources read
     done_before = 0
     shard_i, shard_n = slicing.shard or (0, 1)
-    by_file, limit, max_line_bytes = slicing.by_file, slicing.limit, slicing.max_line_bytes
+    by_file, limit = slicing.by_file, slicing.limit
     # Counts of the input itself (blank lines, bytes): with record shards every shard reads
     # everything, so shard 0 alone counts them and a merge adds up to the single run's.
     counts_input = by_file or shard_i == 0
@@ -64,19 +69,25 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
         if by_file and file_no % shard_n != shard_i:
             done_before += file_size(path) or 0
             continue
-        source = open_source(path, max_line_bytes, slicing.measure_long)
+        source, items, close = _open(path, slicing)
         base = file_no << FILE_SHIFT
         in_file = 0
         batch, held = Batch(path, stats.records_read), 0  # held: the batch's line bytes
         try:
-            for line_no, line in source:
+            for item in items:
+                if item is None:  # the input went quiet: what it sent so far goes on now
+                    if batch.lines:
+                        yield _cut(batch, done_before + _done(source))
+                    yield Batch(path, stats.records_read)
+                    batch, held = Batch(path, stats.records_read), 0
+                    continue
+                line_no, line = item
                 if limit is not None and position >= limit:
                     break
                 stop = False
                 if by_file or position % shard_n == shard_i:
                     if batch.lines and held + len(line) > slicing.max_bytes:
-                        batch.bytes_done = done_before + _done(source)
-                        yield batch
+                        yield _cut(batch, done_before + _done(source))
                         batch, held = Batch(path, stats.records_read), 0
                     held += len(line)  # a LongLine holds only its marker
                     batch.line_nos.append(line_no)
@@ -88,25 +99,46 @@ def read_batches(sources: Sequence[str], slicing: Slicing, stats: RunStats) -> I
                 in_file += 1
                 at_edge = slicing.block is not None and stats.records_read % slicing.block == 0
                 if len(batch.lines) >= slicing.size or (at_edge and batch.lines) or stop:
-                    batch.bytes_done = done_before + _done(source)
-                    yield batch
+                    yield _cut(batch, done_before + _done(source))
                     if stop:  # the run stops at this record: results before it come first
                         return
                     batch, held = Batch(path, stats.records_read), 0
         finally:
-            source.close()
-        if in_file == 0:  # a truncated upstream file, say: exit 0 would hide it from a cron job
-            stats.warnings.append(f"{'stdin' if path == STDIN else shown(path)} holds no records")
-        size = file_size(path)
-        done_before += source.consumed if size is None else size
-        if counts_input:
-            stats.blank_lines += source.blank_lines
-            stats.bytes_read += source.consumed
+            close()
+        done_before = _count_file(path, source, in_file, done_before, stats, counts_input)
         if batch.lines:
-            batch.bytes_done = done_before
-            yield batch
+            yield _cut(batch, done_before)
         if limit is not None and position >= limit:
             return
+
+
+def _open(path: str, slicing: Slicing) -> tuple[RecordSource, Iterable[Line | None], Callable[[], None]]:
+    """The source of `path`, its items, and how to close it. An input that can stall is read
+    by a thread (feeder.py) whose items include a None each time it goes quiet."""
+    source = open_source(path, slicing.max_line_bytes, slicing.measure_long)
+    if slicing.quiet is None or not can_stall(path):
+        return source, source, source.close
+    feed = Feed(source, slicing.quiet)
+    return source, feed, lambda: feed.close(source.close)
+
+
+def _cut(batch: Batch, bytes_done: int) -> Batch:
+    batch.bytes_done = bytes_done
+    return batch
+
+
+def _count_file(
+    path: str, source: RecordSource, in_file: int, done_before: int, stats: RunStats, counts: bool
+) -> int:
+    """Note a file read to its end (its input counts too, when this run counts them);
+    returns the bytes of all the input read so far."""
+    if in_file == 0:  # a truncated upstream file, say: exit 0 would hide it from a cron job
+        stats.warnings.append(f"{'stdin' if path == STDIN else shown(path)} holds no records")
+    if counts:
+        stats.blank_lines += source.blank_lines
+        stats.bytes_read += source.consumed
+    size = file_size(path)
+    return done_before + (source.consumed if size is None else size)
 
 
 def _done(source: RecordSource) -> int:

@@ -131,6 +131,9 @@ class Prefixed(io.RawIOBase):
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
-        data = self._raw.read(len(buffer))
+        # A buffered stdin's read1: what has arrived, up to the buffer's size; its read()
+        # would wait to fill it, keeping a slowly fed pipe's lines back (feeder.py).
+        read1 = getattr(self._raw, "read1", None)
+        data = read1(len(buffer)) if read1 is not None else self._raw.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)

@@ -160,6 +160,19 @@ class Output:
         if self.line_buffered:
             self._stream.flush()
 
+    def flush(self) -> None:
+        """Send what was written on, to stdout, a pipe or a device (a run's input went quiet);
+        a temporary file is left alone: no one sees it before it is complete, and a
+        compressor flushed mid-stream would write other bytes."""
+        if self._pending:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write {shown(self.path)}: {exc.strerror or exc}") from None
+
     def finish(self) -> None:
         """Everything written reaches the disk (the temporary file); nothing is renamed yet."""
         try:

@@ -44,13 +44,34 @@ class ReadError(InputError):
 def open_input(path: str) -> tuple[IO[bytes], IO[bytes]]:
     """(raw, stream) for a path or '-': raw is what is on disk, stream yields decompressed bytes."""
     if path == STDIN:
-        stdin = sys.stdin.buffer
-        head = stdin.read(8)  # a buffered read waits for all 8 bytes, or the end of input
+        stdin = _stdin()
+        head = _read_exactly(stdin, 8)  # all 8 bytes, or the end of input
         kind = sniff_compression(head)
         raw: IO[bytes] = io.BufferedReader(Prefixed(head, stdin), buffer_size=1 << 20)
         return raw, decompressing(raw, kind)
     raw = open_url(path) if is_url(path) else open_local(path)
     return raw, decompressing(raw, compression_of(path))
+
+
+def _stdin() -> IO[bytes]:
+    """Descriptor 0, read through a file object of zipfit's own, unbuffered: a thread blocked
+    reading a slow stdin (feeder.py) holds its reader's lock, and Python's exit aborts
+    ("Fatal Python error") when that reader is sys.stdin.buffer. sys.stdin itself when it
+    has no descriptor (a test runner's)."""
+    stdin = sys.stdin.buffer  # a stdin the shell closed fails here, with its message
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, ValueError, OSError):
+        return stdin
+    return open(fd, "rb", buffering=0, closefd=False)
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    """`size` bytes of `stream`, fewer only at its end (a raw read returns what has come)."""
+    data = b""
+    while len(data) < size and (piece := stream.read(size - len(data))):
+        data += piece
+    return data
 
 
 def open_local(path: str, kind: str = "JSONL") -> IO[bytes]:

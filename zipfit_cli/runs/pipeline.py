@@ -37,6 +37,9 @@ def run_score(
     near-copies of targets (with decontamination) go to `aside` when given.
     """
     context = _context(settings, progress, aside)
+    flush = getattr(sink, "flush", None)
+    if callable(flush):  # stdout, a pipe: what is scored goes on when the input pauses
+        context.pause = flush
     start = time.perf_counter()
     writer = RecordWriter(sink, settings.score_key, context.stats, part, shape=shape)
     with closing(engine(settings, context, None)) as records:
