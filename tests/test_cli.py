@@ -64,7 +64,7 @@ def tie_corpus(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> Path:
 
 
 def test_select_top_k_stdout_is_ranked_jsonl(slice_path: Path) -> None:
-    result = ok("select", slice_path, *TARGETS, "-k", 20, "-j", 1)
+    result = ok("select", slice_path, *TARGETS, "-k", 20, "-j", 1, "--summary", "full")
     out = records(result.stdout_bytes)
     assert len(out) == 20
     scores = [r["zipfit_score"] for r in out]
@@ -108,7 +108,7 @@ def test_select_without_k_ranks_everything(slice_path: Path, scored_slice: list[
     ranked = sorted(enumerate(scored_slice), key=lambda p: (-p[1]["zipfit_score"], p[0]))
     result = ok("select", slice_path, *TARGETS, "-j", 1)
     assert records(result.stdout_bytes) == [r for _, r in ranked]
-    assert "selected 200" in result.stderr
+    assert "selected=200" in result.stderr  # the one-line summary: stderr is not a terminal
 
 
 @pytest.mark.parametrize(("fraction", "count"), [("0.1", 20), ("0.0125", 3), ("1", 200), ("0.0001", 1)])
@@ -238,7 +238,7 @@ def test_output_file_equals_stdout(slice_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     result = ok("select", slice_path, *FAST, "-k", 10, "-o", out)
     assert result.stdout == ""
-    assert "selected 10" in result.stderr
+    assert "selected=10" in result.stderr and f"output={out}" in result.stderr
     assert out.read_bytes() == stdout
     assert listing(tmp_path) == {"out.jsonl"}  # no temporary file left behind
 
@@ -379,8 +379,9 @@ def test_skip_invalid_counts_reasons_in_report(
     corpus = write_jsonl(rows)
     report = tmp_path / "report.json"
     result = ok(
-        "score", corpus, *FAST, "--skip-invalid", "--max-text-bytes", 4000, "--report", report, "-j", 2
-    )
+        "score", corpus, *FAST, "--skip-invalid", "--max-text-bytes", 4000, "--report", report, "-j", 2,
+        "--summary", "full",
+    )  # fmt: skip
     out = records(result.stdout_bytes)
     assert [r["id"] for r in out] == [json.loads(line)["id"] for line in good]
     stats = json.loads(report.read_text())["stats"]
@@ -510,7 +511,7 @@ def test_empty_source_is_a_warning_and_in_the_report(slice_path: Path, tmp_path:
 def test_a_source_with_records_gives_no_warning(slice_path: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     result = select_fast(slice_path, "-k", "2", "--report", str(report))
-    assert "warning" not in result.stderr
+    assert "zipfit: warning" not in result.stderr and "warnings=0" in result.stderr
     assert json.loads(report.read_text())["warnings"] == []
 
 
@@ -568,7 +569,7 @@ def test_stdin_source(slice_path: Path) -> None:
     assert from_stdin.stdout_bytes == from_file
     scored = ok("score", "-", *FAST, input=slice_path.read_bytes())
     assert len(records(scored.stdout_bytes)) == 200
-    assert "read 200 records" in scored.stderr
+    assert "read=200 " in scored.stderr
 
 
 @pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])

@@ -142,7 +142,7 @@ def test_cat_into_select_with_two_workers(slice_path: Path) -> None:
     assert piped.stdout == direct.stdout
     out = assert_jsonl(piped.stdout)
     assert len(out) == 15
-    assert b"selected 15" in piped.stderr
+    assert b"selected=15 " in piped.stderr
 
 
 @pytest.mark.slow

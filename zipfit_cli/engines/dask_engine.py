@@ -72,7 +72,7 @@ class DaskEngine:
         *,
         scheduler: str | None,
         workers: int,
-        blocksize: str | None = None,
+        blocksize: int | str | None = None,
         split: bool = True,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> DaskEngine:
@@ -83,8 +83,8 @@ class DaskEngine:
         if other is not None:
             raise UsageError(f"--engine dask reads JSONL only; {other} needs --engine local")
         require()
-        size: int | None = None
-        if blocksize is not None:
+        size: int | None = blocksize if isinstance(blocksize, int) else None  # the CLI's, parsed
+        if isinstance(blocksize, str):
             try:
                 size = int(_import("dask.utils").parse_bytes(blocksize))
                 if size < 0:
