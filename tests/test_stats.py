@@ -92,3 +92,11 @@ def test_the_binned_median_is_within_half_a_bin_and_says_it_is_approximate() -> 
     median = stats.quantile(0.5)
     assert median is not None and abs(median - 0.2416) <= 0.00025
     assert any("median ~0.24" in line for line in summary_lines(stats, "selected"))
+
+
+def test_an_empty_selection_is_a_warning_and_a_full_one_is_not() -> None:
+    empty, full = RunStats(scored=5), RunStats(scored=5, selected=2)
+    empty.check_selection()
+    full.check_selection()
+    assert empty.warnings == ["nothing was selected: the output holds no records"]
+    assert full.warnings == []
