@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import platform
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -65,6 +66,10 @@ def _where(path: str) -> str:
     return "stdout" if path == STDIN else shown(path)
 
 
+# The full summary's names of the outputs, and the line's: the options that name them.
+_OUTPUT_KEYS = {"near-copies": "contaminated_output"}
+
+
 def summary_line(stats: RunStats, what: str, outputs: dict[str, str]) -> str:
     """The summary as one line of key=value pairs (logfmt: a value with a space, a quote or
     an equals sign is quoted), for logs: `grep 'zipfit: summary'` finds one line a run, and
@@ -72,6 +77,8 @@ def summary_line(stats: RunStats, what: str, outputs: dict[str, str]) -> str:
     d = stats.to_dict()
     pairs: list[tuple[str, object]] = [("read", stats.records_read), ("scored", stats.scored)]
     pairs.append(("skipped", d["skipped_total"]))
+    # Each reason (records.REASONS, names a key can hold), as the full summary lists them.
+    pairs += [(f"skipped_{r}", n) for r, n in sorted(stats.skipped.items()) if re.fullmatch("[a-z_]+", r)]
     optional = {"blank_lines": stats.blank_lines, "contaminated": stats.contaminated}
     optional |= {"duplicates": sum(stats.duplicates.values()), "pruned": d["pruned_total"]}
     pairs += [(key, value) for key, value in optional.items() if value]
@@ -82,11 +89,16 @@ def summary_line(stats: RunStats, what: str, outputs: dict[str, str]) -> str:
         pairs.append(("threshold", _score(stats.threshold)))
     if stats.budget_used is not None:
         pairs += [("budget_used", stats.budget_used), ("budget_unit", stats.budget_unit or "")]
+    if stats.presampled:
+        pairs += [("presampled", stats.presampled), ("rescored", stats.rescored)]
     if stats.audited:
         pairs += [("audited", stats.audited), ("audit_misses", stats.audit_misses)]
-    pairs += [("elapsed_s", f"{stats.elapsed:.2f}"), ("records_per_s", f"{d['records_per_s'] or 0:.0f}")]
+    pairs.append(("elapsed_s", f"{stats.elapsed:.2f}"))
+    if stats.shards_elapsed is not None:  # a merge: the shards' time added up
+        pairs.append(("shards_elapsed_s", f"{stats.shards_elapsed:.2f}"))
+    pairs.append(("records_per_s", f"{d['records_per_s'] or 0:.0f}"))
     pairs.append(("warnings", len(stats.warnings)))
-    pairs += [(label.replace("-", "_"), _where(path)) for label, path in outputs.items()]
+    pairs += [(_OUTPUT_KEYS.get(label, label), _where(path)) for label, path in outputs.items()]
     return "summary " + " ".join(f"{key}={_logfmt(value)}" for key, value in pairs)
 
 
