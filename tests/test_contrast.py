@@ -176,7 +176,8 @@ def test_report_and_summary_count_background_comparisons(slice_path: Path, tmp_p
 
 def test_a_huge_finite_weight_ranks_and_summarises_without_overflow(slice_path: Path) -> None:
     """A weight of 1e308 makes scores near the float limit: the histogram clamps, the run ends."""
-    result = ok("select", slice_path, *FAST, "--contrast", "--contrast-weight", "1e308", "-k", "3", "--summary", "full")
+    weight = ("--contrast", "--contrast-weight", "1e308")
+    result = ok("select", slice_path, *FAST, *weight, "-k", "3", "--summary", "full")
     scores = [r["zipfit_score"] for r in records(result.stdout)]
     assert len(scores) == 3 and all(1e306 < s < float("inf") for s in scores)
     assert "score min " in result.stderr and "e+30" in result.stderr
