@@ -128,6 +128,7 @@ def test_contrast_output_is_the_same_for_any_workers_batch_and_background_file(
     background = tmp_path / "bg.jsonl"
     made = ok("background", slice_path, "-n", "16", "--seed", "5", "-o", background)
     assert "background of 16 records" in made.stderr and not made.stdout
+    assert made.stderr.rstrip().endswith(f"; output {background}")  # it names the file it wrote
     assert len(background.read_bytes().splitlines()) == 16
     from_file = [*TARGETS, "--compressor", "lz4", "--contrast", "--background", background, "-j", "1"]
     assert ok("score", slice_path, *from_file).stdout_bytes == one

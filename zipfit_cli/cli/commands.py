@@ -15,7 +15,7 @@ from typing import Any
 from ..base.errors import InputError, UsageError, WarnedError, faithful, redacted, shown
 from ..base.stats import RunStats
 from ..engines.engine import Engine, RunSettings, local_engine
-from ..files.locations import expand_paths, input_size
+from ..files.locations import STDIN, expand_paths, input_size
 from ..files.output import Output
 from ..files.output_checks import check_outputs
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
@@ -373,6 +373,7 @@ def background(
     if not quiet:
         print(
             f"zipfit: background of {len(sample.records):,} records, sampled from {sample.valid:,} "
-            f"that can be scored ({sample.read:,} read), seed {seed}",
+            f"that can be scored ({sample.read:,} read), seed {seed}; output "
+            f"{'stdout' if output == STDIN else shown(output)}",
             file=sys.stderr,
         )
