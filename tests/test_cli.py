@@ -457,6 +457,8 @@ def test_unknown_compressor_refused(slice_path: Path) -> None:
 def test_stdin_only_once(slice_path: Path) -> None:
     result = run("select", "-", "-t", "-", "-k", 3, input=slice_path.read_bytes())
     assert result.exit_code == 2, result.output
+    twice = run("select", "-", "-", *FAST, "-k", 3, input=slice_path.read_bytes())  # not a repeat to drop
+    assert twice.exit_code == 2 and "stdin (-) can be read only once" in twice.stderr, twice.output
 
 
 # --- report ----------------------------------------------------------------------------------

@@ -256,8 +256,8 @@ def _file_key(path: str) -> object:
         if scheme not in ("file", "local") or "::" in path:  # members of one archive differ
             return ("url", path)
         local = rest
-    if path == STDIN:
-        return STDIN
+    if path == STDIN:  # never one file with another: stdin twice is refused (options.check)
+        return object()
     try:
         info = os.stat(local)
     except OSError:  # missing: reading it will say so
