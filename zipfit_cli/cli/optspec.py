@@ -97,7 +97,8 @@ class Option:
                 help=f"{self.help} {self.form[0].upper()}{self.form[1:]}." if self.form else self.help,
                 envvar=self.env,
                 show_envvar=self.env is not None,
-                show_default=self.show_default,
+                # A switch with its --no- form would show "[default: no-force]": noise.
+                show_default=self.show_default and self.spellings == self.flags,
                 rich_help_panel=self.group,
                 min=self.min,
                 max=self.max,
