@@ -144,3 +144,15 @@ def test_strict_exit_6_is_one_last_line_after_the_outputs(slice_path: Path, tmp_
     lines = loud.stderr.splitlines()
     assert lines[0].startswith("zipfit: warning: ") and lines[-1].startswith("zipfit: error: --strict: ")
     assert run("select", slice_path, *FAST, "-k", "3", "--strict", "-q").exit_code == 0  # no warning
+
+
+def test_a_bad_variable_in_a_real_environment_is_exit_2_naming_it(slice_path: Path) -> None:
+    args = [*ZIPFIT, "select", str(slice_path), *TARGETS, "--compressor", "lz4", "-k", "2", "-q"]
+    env = {**colour_env(), "ZIPFIT_WORKERS": "0"}
+    done = subprocess.run(args, capture_output=True, timeout=60, env=env)
+    assert done.returncode == 2 and done.stdout == b""
+    line = done.stderr.decode()
+    assert line.startswith("zipfit: error: ") and line.count("\n") == 1
+    assert "(env var: 'ZIPFIT_WORKERS')" in line
+    empty = subprocess.run(args, capture_output=True, timeout=60, env={**env, "ZIPFIT_WORKERS": ""})
+    assert empty.returncode == 0 and len(empty.stdout.splitlines()) == 2  # empty: as if unset
