@@ -370,7 +370,7 @@ def test_the_audit_puts_wrongly_stopped_records_back_and_warns(
     assert records(exhaustive)[0]["id"] == "copy"
     assert ok(*args, "--adaptive", "--adaptive-audit", "0", "-q").stdout_bytes != exhaustive
     report = tmp_path / "run.json"
-    audited = ok(*args, "--adaptive", "--adaptive-audit", "100000", "--report", report)
+    audited = ok(*args, "--adaptive", "--adaptive-audit", "100000", "--report", report, "--summary", "full")
     assert audited.stdout_bytes == exhaustive
     stats = json.loads(report.read_text())["stats"]
     assert stats["audit_misses"] >= 1 and stats["audited"] == stats["pruned_total"] + stats["audit_misses"]

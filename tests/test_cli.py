@@ -10,6 +10,10 @@ import json
 import lzma
 import os
 import re
+import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +68,7 @@ def tie_corpus(write_jsonl: WriteJsonl, source_lines: list[bytes]) -> Path:
 
 
 def test_select_top_k_stdout_is_ranked_jsonl(slice_path: Path) -> None:
-    result = ok("select", slice_path, *TARGETS, "-k", 20, "-j", 1)
+    result = ok("select", slice_path, *TARGETS, "-k", 20, "-j", 1, "--summary", "full")
     out = records(result.stdout_bytes)
     assert len(out) == 20
     scores = [r["zipfit_score"] for r in out]
@@ -108,7 +112,7 @@ def test_select_without_k_ranks_everything(slice_path: Path, scored_slice: list[
     ranked = sorted(enumerate(scored_slice), key=lambda p: (-p[1]["zipfit_score"], p[0]))
     result = ok("select", slice_path, *TARGETS, "-j", 1)
     assert records(result.stdout_bytes) == [r for _, r in ranked]
-    assert "selected 200" in result.stderr
+    assert "selected=200" in result.stderr  # the one-line summary: stderr is not a terminal
 
 
 @pytest.mark.parametrize(("fraction", "count"), [("0.1", 20), ("0.0125", 3), ("1", 200), ("0.0001", 1)])
@@ -238,7 +242,7 @@ def test_output_file_equals_stdout(slice_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     result = ok("select", slice_path, *FAST, "-k", 10, "-o", out)
     assert result.stdout == ""
-    assert "selected 10" in result.stderr
+    assert "selected=10" in result.stderr and f"output={out}" in result.stderr
     assert out.read_bytes() == stdout
     assert listing(tmp_path) == {"out.jsonl"}  # no temporary file left behind
 
@@ -379,8 +383,9 @@ def test_skip_invalid_counts_reasons_in_report(
     corpus = write_jsonl(rows)
     report = tmp_path / "report.json"
     result = ok(
-        "score", corpus, *FAST, "--skip-invalid", "--max-text-bytes", 4000, "--report", report, "-j", 2
-    )
+        "score", corpus, *FAST, "--skip-invalid", "--max-text-bytes", 4000, "--report", report, "-j", 2,
+        "--summary", "full",
+    )  # fmt: skip
     out = records(result.stdout_bytes)
     assert [r["id"] for r in out] == [json.loads(line)["id"] for line in good]
     stats = json.loads(report.read_text())["stats"]
@@ -452,6 +457,8 @@ def test_unknown_compressor_refused(slice_path: Path) -> None:
 def test_stdin_only_once(slice_path: Path) -> None:
     result = run("select", "-", "-t", "-", "-k", 3, input=slice_path.read_bytes())
     assert result.exit_code == 2, result.output
+    twice = run("select", "-", "-", *FAST, "-k", 3, input=slice_path.read_bytes())  # not a repeat to drop
+    assert twice.exit_code == 2 and "stdin (-) can be read only once" in twice.stderr, twice.output
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -510,7 +517,7 @@ def test_empty_source_is_a_warning_and_in_the_report(slice_path: Path, tmp_path:
 def test_a_source_with_records_gives_no_warning(slice_path: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     result = select_fast(slice_path, "-k", "2", "--report", str(report))
-    assert "warning" not in result.stderr
+    assert "zipfit: warning" not in result.stderr and "warnings=0" in result.stderr
     assert json.loads(report.read_text())["warnings"] == []
 
 
@@ -568,7 +575,7 @@ def test_stdin_source(slice_path: Path) -> None:
     assert from_stdin.stdout_bytes == from_file
     scored = ok("score", "-", *FAST, input=slice_path.read_bytes())
     assert len(records(scored.stdout_bytes)) == 200
-    assert "read 200 records" in scored.stderr
+    assert "read=200 " in scored.stderr
 
 
 @pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
@@ -638,3 +645,166 @@ def test_read_error_names_line_of_that_file(slice_path: Path, tmp_path: Path) ->
     numbers = [int(n) for n in re.findall(r"(?:line |:)(\d+)", result.stderr.split("second.jsonl.gz", 1)[1])]
     assert numbers, result.stderr
     assert all(n <= 200 for n in numbers), result.stderr  # the file has 200 lines
+
+
+# --- warnings, --strict, and a source named twice -------------------------------------------
+
+
+@pytest.fixture
+def two_files(tmp_path: Path, source_lines: list[bytes]) -> tuple[Path, Path]:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_bytes(b"".join(source_lines[:60]))
+    b.write_bytes(b"".join(source_lines[60:100]))
+    return a, b
+
+
+def test_a_source_named_twice_is_read_once_with_a_warning(
+    two_files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = two_files
+    (tmp_path / "link.jsonl").symlink_to(a)
+    os.link(b, tmp_path / "hard.jsonl")
+    monkeypatch.chdir(tmp_path)
+    once = ok("score", "a.jsonl", "b.jsonl", *FAST, "--report", "once.json")
+    named = [
+        "a.jsonl",
+        "./a.jsonl",
+        "b.jsonl",
+        str(a),
+        "link.jsonl",
+        "hard.jsonl",
+        "[ab].jsonl",
+        f"file://{a}",
+    ]
+    twice = ok("score", *named, *FAST, "--report", "twice.json")
+    assert twice.stdout_bytes == once.stdout_bytes  # 100 records, each once, in the same order
+    warned = [line for line in twice.stderr.splitlines() if line.startswith("zipfit: warning: ")]
+    assert warned == [
+        "zipfit: warning: ./a.jsonl is named twice (as a.jsonl); it is read once",
+        f"zipfit: warning: {a} is named twice (as a.jsonl); it is read once",
+        "zipfit: warning: link.jsonl is named twice (as a.jsonl); it is read once",
+        "zipfit: warning: hard.jsonl is named twice (as b.jsonl); it is read once",
+        "zipfit: warning: a.jsonl is named twice; it is read once",  # the glob's a.jsonl
+        "zipfit: warning: b.jsonl is named twice; it is read once",
+        f"zipfit: warning: file://{a} is named twice (as a.jsonl); it is read once",
+    ]
+    report = json.loads(Path("twice.json").read_text())
+    assert report["settings"]["sources"] == ["a.jsonl", "b.jsonl"] and report["stats"]["records_read"] == 100
+
+
+def test_shards_of_a_repeated_list_merge_with_shards_of_the_plain_one(
+    two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, b = two_files
+    single = ok("select", a, b, *FAST, "-k", "15", "-q").stdout_bytes
+    part0, part1 = tmp_path / "p0.jsonl", tmp_path / "p1.jsonl"
+    ok("select", a, b, a, *FAST, "-k", "15", "--shard", "0/2", "-o", part0, "-q")  # a repeat...
+    ok("select", a, b, *FAST, "-k", "15", "--shard", "1/2", "-o", part1, "-q")  # ...and none
+    merged = run("merge", part0, part1, "--strict")
+    assert merged.exit_code == 6 and merged.stdout_bytes == single  # the shard's warning carried
+    assert f"zipfit: warning: {a} is named twice; it is read once" in merged.stderr
+
+
+def test_strict_ends_a_run_that_warned_with_exit_6_after_writing(
+    two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, _ = two_files
+    out, report = tmp_path / "top.jsonl", tmp_path / "run.json"
+    args = ["select", a, a, *FAST, "-k", "4", "-o", out, "--report", report]
+    assert run(*args).exit_code == 0  # a warning, no more
+    result = run(*args, "--force", "--strict")
+    assert result.exit_code == 6, result.output
+    assert len(records(out.read_bytes())) == 4 and json.loads(report.read_text())["warnings"]
+    assert result.stderr.splitlines()[-1] == (
+        f"zipfit: error: --strict: {a} is named twice; it is read once; the outputs were written"
+    )
+    assert run(*args, "--force", "--strict", "--no-strict").exit_code == 0
+    assert run(*args, "--force", env={"ZIPFIT_STRICT": "1"}).exit_code == 6
+
+
+def test_a_budget_that_stops_before_its_first_record_warns(slice_path: Path, tmp_path: Path) -> None:
+    best = records(ok("select", slice_path, *FAST, "-k", "1", "-q").stdout_bytes)[0]
+    size = len(best["text"])
+    under = ("--budget-chars", str(size - 1))
+    result = run("select", slice_path, *FAST, *under, "--report", tmp_path / "r.json")
+    assert result.exit_code == 0 and result.stdout == ""
+    warnings = json.loads((tmp_path / "r.json").read_text())["warnings"]
+    assert warnings == [
+        f"the budget of {size - 1:,} characters stops before the first record, which holds {size:,}: "
+        "nothing was selected",
+        "nothing was selected: the output holds no records",
+    ]
+    assert run("select", slice_path, *FAST, "--budget-chars", str(size - 1), "--strict", "-q").exit_code == 6
+    fits = run("select", slice_path, *FAST, "--budget-chars", str(size), "--strict", "-q")
+    assert fits.exit_code == 0 and len(records(fits.stdout_bytes)) == 1  # exactly the first: no warning
+    parts = [tmp_path / f"p{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        ok("select", slice_path, *FAST, "--shard", f"{i}/2", "-o", part, "-q")
+    merged = run("merge", *parts, "--budget-tokens", "1", "--strict")
+    assert merged.exit_code == 6 and "stops before the first record" in merged.stderr
+
+
+def test_an_empty_selection_warns(write_jsonl: WriteJsonl, tmp_path: Path) -> None:
+    empty = write_jsonl([b""], "blank.jsonl")
+    result = run("select", empty, *FAST, "-k", "3", "--strict")
+    assert result.exit_code == 6 and result.stdout == ""
+    assert "zipfit: warning: nothing was selected: the output holds no records" in result.stderr
+    scored = run("score", empty, *FAST, "--strict")  # score selects nothing by design: one warning
+    assert scored.exit_code == 6 and "nothing was selected" not in scored.stderr
+
+
+# --- a Makefile that rebuilds a selection when its inputs change (README) ----------------------
+
+
+def _readme_makefile() -> str:
+    """The Makefile rule in the README's "Running unattended", as written there."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("```make\n  # zipfit: rebuild the selection", 1)[1].split("```", 1)[0]
+    return textwrap.dedent("  # zipfit: rebuild the selection" + block)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
+def test_the_readme_makefile_rebuilds_only_when_an_input_changes(
+    tmp_path: Path, source_lines: list[bytes], target_texts: list[bytes]
+) -> None:
+    (tmp_path / "Makefile").write_text(_readme_makefile())
+    (tmp_path / "corpus.jsonl").write_bytes(b"".join(source_lines[:80]))
+    targets = tmp_path / "targets.jsonl"
+    targets.write_text("".join(json.dumps({"text": t.decode()}) + "\n" for t in target_texts[:3]))
+    env = {**os.environ, "ZIPFIT_WORKERS": "1"}
+    zipfit = f"{sys.executable} -m zipfit_cli"
+
+    def make() -> subprocess.CompletedProcess[str]:
+        command = ["make", f"ZIPFIT={zipfit}"]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    selected = tmp_path / "selected.jsonl"
+    first = make()
+    assert first.returncode == 0, first.stderr
+    assert len(records(selected.read_bytes())) == 80 and (tmp_path / "selected.report.json").exists()
+    built = selected.stat().st_mtime_ns
+    second = make()
+    assert second.returncode == 0 and zipfit not in second.stdout  # up to date: nothing ran
+    assert selected.stat().st_mtime_ns == built
+    later = built + 2_000_000_000  # past any file system's time granularity
+    os.utime(targets, ns=(later, later))
+    third = make()
+    assert third.returncode == 0 and zipfit in third.stdout, third.stderr
+    assert selected.stat().st_mtime_ns != built
+    # A warning under ZIPFIT_STRICT fails the rule and .DELETE_ON_ERROR takes the target away,
+    # so the next make tries again instead of taking it as up to date.
+    (tmp_path / "corpus.jsonl").write_bytes(b"")
+    failed = make()
+    assert failed.returncode != 0 and "--strict" in failed.stderr
+    assert not selected.exists()
+    # A run that fails writes nothing: the old target stays, older than its input, and is retried.
+    (tmp_path / "corpus.jsonl").write_bytes(b"".join(source_lines[:80]))
+    assert make().returncode == 0 and selected.exists()
+    built = selected.stat().st_mtime_ns
+    (tmp_path / "corpus.jsonl").write_bytes(b"not json\n")
+    os.utime(tmp_path / "corpus.jsonl", ns=(built + 2_000_000_000,) * 2)
+    broken = make()
+    assert broken.returncode != 0 and "malformed JSON" in broken.stderr
+    assert selected.stat().st_mtime_ns == built  # untouched...
+    assert zipfit in make().stdout  # ...and not taken as up to date

@@ -128,6 +128,7 @@ def test_contrast_output_is_the_same_for_any_workers_batch_and_background_file(
     background = tmp_path / "bg.jsonl"
     made = ok("background", slice_path, "-n", "16", "--seed", "5", "-o", background)
     assert "background of 16 records" in made.stderr and not made.stdout
+    assert made.stderr.rstrip().endswith(f"; output {background}")  # it names the file it wrote
     assert len(background.read_bytes().splitlines()) == 16
     from_file = [*TARGETS, "--compressor", "lz4", "--contrast", "--background", background, "-j", "1"]
     assert ok("score", slice_path, *from_file).stdout_bytes == one
@@ -176,7 +177,8 @@ def test_report_and_summary_count_background_comparisons(slice_path: Path, tmp_p
 
 def test_a_huge_finite_weight_ranks_and_summarises_without_overflow(slice_path: Path) -> None:
     """A weight of 1e308 makes scores near the float limit: the histogram clamps, the run ends."""
-    result = ok("select", slice_path, *FAST, "--contrast", "--contrast-weight", "1e308", "-k", "3")
+    weight = ("--contrast", "--contrast-weight", "1e308")
+    result = ok("select", slice_path, *FAST, *weight, "-k", "3", "--summary", "full")
     scores = [r["zipfit_score"] for r in records(result.stdout)]
     assert len(scores) == 3 and all(1e306 < s < float("inf") for s in scores)
     assert "score min " in result.stderr and "e+30" in result.stderr

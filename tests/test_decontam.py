@@ -234,7 +234,7 @@ def test_decontaminate_removes_planted_copies_and_nothing_else(planted: Path, tm
     assert len(kept) == 300 and not any(r["id"].startswith("leak") for r in kept)
     stats = json.loads(report.read_text())["stats"]
     assert stats["contaminated"] == 3 and stats["scored"] == 300
-    assert "3 near-copies of targets" in result.stderr
+    assert " contaminated=3 " in result.stderr and f"contaminated_output={aside}" in result.stderr
     # Without the option the verbatim copies rank first: ZIP-FIT favours leaked benchmarks.
     plain = records(ok("select", planted, *TARGETS, "--compressor", "lz4", "-k", "3").stdout)
     assert {"leak-0", "leak-2"} <= {r["id"] for r in plain}

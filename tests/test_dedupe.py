@@ -120,7 +120,8 @@ def test_dedupe_keeps_the_best_ranked_copy(write_jsonl: Any, source_lines: list[
     dup = dict(base[7], id="dup-of-7", text="  " + base[7]["text"].replace("\n", "\n  ") + "\n")
     path = write_jsonl([*base, dup])
     plain = records(ok("select", path, *TARGETS, "--compressor", "lz4").stdout)
-    deduped_run = ok("select", path, *TARGETS, "--compressor", "lz4", "--dedupe", "-k", "60")
+    args = ("--compressor", "lz4", "--dedupe", "-k", "60", "--summary", "full")
+    deduped_run = ok("select", path, *TARGETS, *args)
     deduped = records(deduped_run.stdout)
     seen: set[bytes] = set()
     expected = []

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST, SOURCE, TARGET, TARGETS, ZIPFIT, WriteJsonl, colour_env, run, zipfit
+from conftest import FAST, SOURCE, TARGET, TARGETS, ZIPFIT, WriteJsonl, colour_env, records, run, zipfit
 
 
 def _with_closed(fd: int, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -123,3 +123,36 @@ def test_bad_record_in_subprocess_is_one_line(write_jsonl: WriteJsonl, source_li
     assert f"{corpus}:41:" in err
     assert "Traceback" not in err
     assert [line for line in err.splitlines() if line.startswith("zipfit: error:")] == [err.strip()]
+
+
+def test_strict_exit_6_is_one_last_line_after_the_outputs(slice_path: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty\n\x1b[2J.jsonl"  # the warning names it: escaped, one line
+    empty.write_bytes(b"")
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [*ZIPFIT, "select", str(slice_path), str(empty), *FAST, "-k", "3", "-o", str(out), "--strict", "-q"],
+        capture_output=True, timeout=60, env=colour_env(),
+    )  # fmt: skip
+    assert done.returncode == 6
+    assert done.stderr.decode() == (
+        "zipfit: error: --strict: " + str(empty).replace("\n", "\\x0a").replace("\x1b", "\\x1b")
+        + " holds no records; the outputs were written\n"
+    )  # fmt: skip
+    assert len(out.read_text().splitlines()) == 3 and done.stdout == b""
+    loud = run("select", slice_path, empty, *FAST, "-k", "3", "--strict", "--summary", "full")
+    assert loud.exit_code == 6 and len(records(loud.stdout)) == 3  # stdout: the records, complete
+    lines = loud.stderr.splitlines()
+    assert lines[0].startswith("zipfit: warning: ") and lines[-1].startswith("zipfit: error: --strict: ")
+    assert run("select", slice_path, *FAST, "-k", "3", "--strict", "-q").exit_code == 0  # no warning
+
+
+def test_a_bad_variable_in_a_real_environment_is_exit_2_naming_it(slice_path: Path) -> None:
+    args = [*ZIPFIT, "select", str(slice_path), *TARGETS, "--compressor", "lz4", "-k", "2", "-q"]
+    env = {**colour_env(), "ZIPFIT_WORKERS": "0"}
+    done = subprocess.run(args, capture_output=True, timeout=60, env=env)
+    assert done.returncode == 2 and done.stdout == b""
+    line = done.stderr.decode()
+    assert line.startswith("zipfit: error: ") and line.count("\n") == 1
+    assert "(env var: 'ZIPFIT_WORKERS')" in line
+    empty = subprocess.run(args, capture_output=True, timeout=60, env={**env, "ZIPFIT_WORKERS": ""})
+    assert empty.returncode == 0 and len(empty.stdout.splitlines()) == 2  # empty: as if unset

@@ -171,7 +171,7 @@ def test_parquet_row_over_the_line_limit_is_a_too_long_record(tmp_path: Path) ->
     assert result.exit_code == 3 and f"{path}:2:" in result.stderr
     result = ok("score", path, *FAST, "--max-line-bytes", 1000, "--skip-invalid", "-o", "-")
     assert [r["text"] for r in records(result.stdout_bytes)] == ["short one", "short two"]
-    assert "too_long 1" in result.stderr
+    assert "skipped_too_long=1 " in result.stderr
 
 
 def test_parquet_is_read_a_batch_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,7 +274,7 @@ def test_csv_row_of_the_wrong_width_names_file_and_line(tmp_path: Path) -> None:
     assert f"{path}:6: row has 3 fields, the header names 2" in result.stderr
     result = ok("score", path, *FAST, "--text-key", "body", "--skip-invalid", "-o", "-")
     assert [r["body"] for r in records(result.stdout_bytes)] == ["first, quoted", "two\nlines", "fourth text"]
-    assert "malformed_row 2" in result.stderr
+    assert "skipped_malformed_row=2 " in result.stderr
 
 
 def test_csv_invalid_utf8_row_is_skippable(tmp_path: Path) -> None:
@@ -586,7 +586,7 @@ def test_csv_quote_never_closed_is_a_malformed_row_not_the_rest_of_the_file(tmp_
     assert f"{path}:3: a quoted field opened on line 3 is never closed" in result.stderr
     result = ok("score", path, *FAST, "--skip-invalid", "-o", "-")
     assert [r["id"] for r in records(result.stdout_bytes)] == ["1"]
-    assert "malformed_row 1" in result.stderr
+    assert "skipped_malformed_row=1 " in result.stderr
 
 
 def test_csv_row_over_the_line_limit_is_too_long_and_reading_goes_on(tmp_path: Path) -> None:
@@ -595,7 +595,7 @@ def test_csv_row_over_the_line_limit_is_too_long_and_reading_goes_on(tmp_path: P
     path.write_text(f'id,text\n1,def f(): return 1\n2,"{field}"\n3,def g(): pass\n')
     result = ok("score", path, *FAST, "--skip-invalid", "--max-line-bytes", 1000, "-o", "-")
     assert [r["id"] for r in records(result.stdout_bytes)] == ["1", "3"]
-    assert "too_long 1" in result.stderr
+    assert "skipped_too_long=1 " in result.stderr
     # A stray quote whose row passes the limit is too_long with --skip-invalid as without it
     # (which stops at the limit): the skipped row runs to the end of the file.
     stray = _stray_quote_csv(tmp_path / "stray.csv")
@@ -603,7 +603,7 @@ def test_csv_row_over_the_line_limit_is_too_long_and_reading_goes_on(tmp_path: P
     assert stopped.exit_code == 3 and f"{stray}:3: line is over the line-length limit" in stopped.stderr
     result = ok("score", stray, *FAST, "--skip-invalid", "--max-line-bytes", 1000, "-o", "-")
     assert [r["id"] for r in records(result.stdout_bytes)] == ["1"]
-    assert "too_long 1" in result.stderr and "malformed_row" not in result.stderr
+    assert "skipped_too_long=1 " in result.stderr and "malformed_row" not in result.stderr
 
 
 def test_csv_byte_order_mark_before_a_quoted_header(tmp_path: Path) -> None:
@@ -620,7 +620,7 @@ def test_csv_nul_byte_is_a_malformed_row_on_every_python(tmp_path: Path) -> None
     assert result.exit_code == 3 and f"{path}:2: row holds a NUL byte" in result.stderr
     result = ok("score", path, *FAST, "--skip-invalid", "-o", "-")
     assert [r["id"] for r in records(result.stdout_bytes)] == ["2"]
-    assert "malformed_row 1" in result.stderr
+    assert "skipped_malformed_row=1 " in result.stderr
 
 
 # --- CSV/TSV out ------------------------------------------------------------------------------

@@ -100,7 +100,9 @@ def test_merge_reports_its_own_time_and_the_shards_total(slice_path: Path, tmp_p
     assert stats["shards_elapsed_s"] == 100.0
     assert stats["elapsed_s"] < 10
     assert stats["records_per_s"] == round(200 / 100.0, 1)
-    assert "shards 100.00 s in total" in result.stderr
+    assert " shards_elapsed_s=100.00 " in result.stderr
+    full = run("merge", *made, "--report", report, "--force", "--summary", "full")
+    assert "shards 100.00 s in total" in full.stderr
 
 
 def _rewrite_trailer(part: Path, change: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import json
 import linecache
 import math
 import os
@@ -36,9 +37,9 @@ from zipfit_cli.selection.ranking import check_limits
 GOES_WITH_CONTRAST = "goes with --contrast (--seed also with --adaptive)"
 
 
-def refused(*args: Any) -> str:
+def refused(*args: Any, env: dict[str, str] | None = None) -> str:
     """The one error line of `zipfit ARGS...`, which must exit with 2 and write nothing."""
-    result = run(*args)
+    result = run(*args, env=env)
     assert result.exit_code == ExitCode.USAGE, result.output
     assert result.stdout == ""
     line = result.stderr.strip()
@@ -406,7 +407,7 @@ def test_every_float_option_has_a_parser_refusing_what_is_not_finite() -> None:
 @pytest.mark.parametrize("kind", [ScoringOptions, SelectionOptions, AlignOptions, CommandFlags])
 def test_every_field_is_declared_and_defaults_to_its_declaration(kind: type[Any]) -> None:
     for field in dataclasses.fields(kind):
-        if field.name in ("given", "command_line"):
+        if field.name in ("given", "command_line", "notices"):  # set by zipfit, not options
             continue
         default = field.default_factory() if field.default is dataclasses.MISSING else field.default  # type: ignore[misc]
         assert default == default_of(OPTIONS, field.name), field.name
@@ -533,3 +534,134 @@ def test_numbers_past_an_options_bound_are_usage_errors(source_path: Path, args:
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("zipfit: error: ") and result.stderr.count("\n") == 1
     assert result.stdout == ""
+
+
+# --- counts and sizes with suffixes (quantities.py) ------------------------------------------
+
+QUANTITIES = [
+    ("--top-k", "10k", 10_000),
+    ("--top-k", "2M", 2_000_000),
+    ("--top-k", "3K", 3_000),
+    ("--limit", "1_000", 1_000),
+    ("--budget-tokens", "1M", 1_000_000),
+    ("--budget-chars", "0", 0),
+    ("--batch-size", "1k", 1_000),
+    ("--max-line-bytes", "64MiB", 64 * 2**20),
+    ("--max-line-bytes", "64mib", 64 * 2**20),
+    ("--max-line-bytes", "1MB", 1_000_000),
+    ("--max-line-bytes", "1M", 1_000_000),
+    ("--max-text-bytes", "16 KiB", 16 * 1024),
+    ("--max-text-bytes", "2Gi", 2 * 2**30),
+    ("--max-text-bytes", "100B", 100),
+    ("--blocksize", "8KiB", 8 * 1024),
+    ("--blocksize", "0", 0),
+]
+
+
+@pytest.mark.parametrize(("flag", "value", "number"), QUANTITIES, ids=[f"{f} {v}" for f, v, _ in QUANTITIES])
+def test_counts_and_sizes_take_suffixes(flag: str, value: str, number: int) -> None:
+    name = next(o.name for o in OPTIONS if flag in o.flags)
+    assert parsed("select", flag, value)[name] == number
+
+
+QUANTITY_REFUSALS = [
+    ("--top-k", "1.5k", "'1.5k' is not a whole number: write 1500"),
+    ("--top-k", "1e6", "'1e6' is not a whole number: write 1000000"),
+    ("--top-k", "0.5", "'0.5' is not a whole number"),
+    ("--top-k", "10Ki", "'10Ki' is not a count like 20000, 20k or 2M"),  # 1024s are for bytes
+    ("--top-k", "10kB", "'10kB' is not a count like 20000, 20k or 2M"),
+    ("--top-k", "0k", "0 is not in the range 1<=x<=9007199254740992"),
+    ("--top-k", "10P", "'10P' is not a count like 20000, 20k or 2M"),
+    ("--top-k", "1e400", "'1e400' is too large"),
+    ("--top-k", "9" * 40, f"'{'9' * 40}' is too large"),
+    ("--top-k", "10000T", "10000000000000000 is not in the range 1<=x<=9007199254740992"),
+    ("--limit", "-1k", "-1000 is not in the range 1<=x<=9007199254740992"),
+    ("--limit", "k", "'k' is not a count like 20000, 20k or 2M"),
+    ("--limit", "nan", "'nan' is not a count like 20000, 20k or 2M"),
+    ("--max-line-bytes", "1.5MiB", "'1.5MiB' is not a whole number: write 1572864"),
+    ("--max-line-bytes", "64 MiBs", "'64 MiBs' is not a size like 1000000, 1MB or 64MiB"),
+    ("--max-line-bytes", "1\x1b[2J", "'1\\x1b[2J' is not a size like 1000000, 1MB or 64MiB"),
+    ("--blocksize", "1.5MB", "'1.5MB' is not a whole number: write 1500000"),
+]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"), QUANTITY_REFUSALS, ids=[f"{f} {v!r}" for f, v, _ in QUANTITY_REFUSALS]
+)
+def test_fractions_and_odd_suffixes_are_refused_with_what_to_write(flag: str, value: str, says: str) -> None:
+    with pytest.raises(typer.BadParameter) as raised:
+        parsed("select", flag, value)
+    assert raised.value.exit_code == ExitCode.USAGE
+    assert raised.value.format_message().endswith(f": {says}"), raised.value.format_message()
+
+
+def test_suffixed_values_run_end_to_end(slice_path: Path) -> None:
+    assert len(records(ok("select", slice_path, *FAST, "-k", "1k", "-q").stdout)) == 200
+    plain = ok("select", slice_path, *FAST, "--skip-invalid", "--max-line-bytes", "1024", "-q").stdout
+    assert ok("select", slice_path, *FAST, "--skip-invalid", "--max-line-bytes", "1KiB", "-q").stdout == plain
+    assert len(records(plain)) < 200  # the limit bit: some lines are longer than 1 KiB
+    line = refused("select", slice_path, *FAST, "--budget-tokens", "2.5k")
+    said = "Invalid value for '--budget-tokens': '2.5k' is not a whole number: write 2500"
+    assert line == f"{said} (see 'zipfit select -h')"
+
+
+def test_help_shows_the_form_of_counts_sizes_and_the_variables(slice_path: Path) -> None:
+    text = " ".join(ok("select", "--help").stdout.split())
+    assert "Keep the K best records. Takes 10k, 2M (k, M, G: 1000s)." in text
+    assert "Takes 1MB, 64MiB (kB, MB, GB: 1000s; KiB, MiB, GiB: 1024s)." in text
+    for variable in ("ZIPFIT_WORKERS", "ZIPFIT_FORCE", "ZIPFIT_QUIET", "ZIPFIT_SUMMARY", "ZIPFIT_STRICT"):
+        assert f"env var: {variable}" in text, variable
+    assert "--force / --no-force" in text and "-q, --quiet / --no-quiet" in text
+    merge = " ".join(ok("merge", "--help").stdout.split())
+    assert "env var: ZIPFIT_STRICT" in merge and "ZIPFIT_WORKERS" not in merge  # merge has no -j
+
+
+# --- options from the environment ---------------------------------------------------------
+
+
+def test_each_variable_sets_its_option_and_a_flag_beats_it(slice_path: Path, tmp_path: Path) -> None:
+    report = tmp_path / "run.json"
+    ok("select", slice_path, *TARGETS, "--compressor", "lz4", "-k", "2", "--report", report, "-q",
+       env={"ZIPFIT_WORKERS": "2"})  # fmt: skip
+    assert json.loads(report.read_text())["settings"]["workers"] == 2
+    # -j 1 wins, and the variable is not even read: a bad value would be refused otherwise.
+    ok("select", slice_path, *TARGETS, "--compressor", "lz4", "-k", "2", "--report", report, "-q", "-j", "1",
+       "--force", env={"ZIPFIT_WORKERS": "lots"})  # fmt: skip
+    assert json.loads(report.read_text())["settings"]["workers"] == 1
+    out = tmp_path / "out.jsonl"
+    out.write_text("old\n")
+    args = ["select", slice_path, *FAST, "-k", "2", "-o", out]
+    assert run(*args, "-q").exit_code == ExitCode.OUTPUT_EXISTS
+    assert ok(*args, env={"ZIPFIT_FORCE": "1", "ZIPFIT_QUIET": "yes"}).stderr == ""
+    assert len(records(out.read_bytes())) == 2
+    again = run(*args, "--no-force", "--no-quiet", env={"ZIPFIT_FORCE": "true", "ZIPFIT_QUIET": "on"})
+    assert again.exit_code == ExitCode.OUTPUT_EXISTS and "--force" in again.stderr
+    summary = ok(*args, "--force", env={"ZIPFIT_SUMMARY": "full"}).stderr
+    assert "score min" in summary and "summary read=" not in summary
+    line = ok(*args, "--force", "--summary", "line", env={"ZIPFIT_SUMMARY": "full"}).stderr
+    assert "summary read=" in line and "score min" not in line
+    assert ok(*args, "--force", env={"ZIPFIT_FORCE": "", "ZIPFIT_QUIET": "0"}).stderr  # empty: unset
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ZIPFIT_WORKERS", "0"), ("ZIPFIT_WORKERS", "many"), ("ZIPFIT_WORKERS", "5000"),
+     ("ZIPFIT_FORCE", "maybe"), ("ZIPFIT_QUIET", "2"), ("ZIPFIT_SUMMARY", "short"), ("ZIPFIT_STRICT", "sure"),
+     ("ZIPFIT_ENGINE", "ray"), ("ZIPFIT_WORKERS", "1\x1b[2J\n")],
+)  # fmt: skip
+def test_a_bad_variable_is_a_usage_error_naming_it(slice_path: Path, variable: str, value: str) -> None:
+    result = run("select", slice_path, *FAST[:-2], "-k", "2", env={variable: value})
+    assert result.exit_code == ExitCode.USAGE, result.output
+    line = result.stderr
+    assert line.startswith("zipfit: error: ") and line.count("\n") == 1 and "\x1b" not in line, line
+    assert f"(env var: '{variable}')" in line, line
+    assert result.stdout == ""
+
+
+def test_a_variable_is_a_standing_default_not_checked_against_partners(slice_path: Path) -> None:
+    # ZIPFIT_SCHEDULER exported for a whole Makefile must not fail the local runs in it.
+    env = {"ZIPFIT_SCHEDULER": "tcp://127.0.0.1:1"}
+    assert len(records(ok("select", slice_path, *FAST, "-k", "2", "-q", env=env).stdout)) == 2
+    # Typed for this run, the same value is refused without --engine dask.
+    typed = refused("select", slice_path, *FAST, "-k", "2", "--scheduler", env["ZIPFIT_SCHEDULER"])
+    assert "--engine dask" in typed

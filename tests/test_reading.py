@@ -83,7 +83,7 @@ def test_too_long_line_names_file_and_line_or_is_skipped(write_jsonl: Any, sourc
     result = run("score", source, *FAST, "--max-line-bytes", "50000", "--skip-invalid", "-j", "2")
     assert result.exit_code == 0, result.output
     assert len(result.stdout.splitlines()) == 2
-    assert "too_long 1" in result.stderr
+    assert "skipped_too_long=1 " in result.stderr
 
 
 def test_too_long_line_in_a_gzip_bomb(tmp_path: Path, source_lines: list[bytes]) -> None:
@@ -96,7 +96,7 @@ def test_too_long_line_in_a_gzip_bomb(tmp_path: Path, source_lines: list[bytes])
     args = ["select", str(source), *FAST, "--max-line-bytes", "1000000", "--skip-invalid"]
     result = run(*args, "--max-text-bytes", "100000")
     assert result.exit_code == 0, result.output
-    assert "too_long 1" in result.stderr and len(result.stdout.splitlines()) == 2
+    assert "skipped_too_long=1 " in result.stderr and len(result.stdout.splitlines()) == 2
 
 
 def test_a_long_csv_field_is_a_skippable_too_long_record(tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_cat_into_select_with_two_workers(slice_path: Path) -> None:
     assert piped.stdout == direct.stdout
     out = assert_jsonl(piped.stdout)
     assert len(out) == 15
-    assert b"selected 15" in piped.stderr
+    assert b"selected=15 " in piped.stderr
 
 
 @pytest.mark.slow

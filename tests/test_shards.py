@@ -246,10 +246,11 @@ def test_merge_summary_says_written_for_score_parts_and_selected_for_a_selection
     slice_path: Path, tmp_path: Path
 ) -> None:
     parts = shards(tmp_path, ["score", slice_path, *BASE], 2)
-    merged = run("merge", *parts)
+    merged = run("merge", *parts, "--summary", "full")
     assert merged.exit_code == 0, merged.output
     assert ", written 200" in merged.stderr and "selected" not in merged.stderr
-    assert ", selected 3" in ok("merge", *parts, "-k", "3").stderr
+    assert ", selected 3" in ok("merge", *parts, "-k", "3", "--summary", "full").stderr
+    assert " written=200 " in ok("merge", *parts).stderr  # the one-line form, in a log
 
 
 @pytest.mark.parametrize(

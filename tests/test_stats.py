@@ -125,3 +125,11 @@ def test_past_the_kept_scores_the_median_is_binned_and_says_so(monkeypatch: pyte
     old = RunStats(scored=1)  # a part written before scores were kept
     part = old.to_part() | {"score_min": 0.5, "score_max": 0.5}
     assert not RunStats.from_part({k: v for k, v in part.items() if k != "scores"}).median_exact
+
+
+def test_an_empty_selection_is_a_warning_and_a_full_one_is_not() -> None:
+    empty, full = RunStats(scored=5), RunStats(scored=5, selected=2)
+    empty.check_selection()
+    full.check_selection()
+    assert empty.warnings == ["nothing was selected: the output holds no records"]
+    assert full.warnings == []

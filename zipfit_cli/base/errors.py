@@ -106,6 +106,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad options or arguments (Click uses 2 as well)
     BAD_INPUT = 3  # input data: malformed JSONL, missing text, unreadable or missing file
     OUTPUT_EXISTS = 4  # the output file exists and --force was not given
+    WARNED = 6  # --strict: the run finished and wrote its outputs, but warned
     HANGUP = 129  # SIGHUP: the terminal or session went away (128 + SIGHUP)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     BROKEN_PIPE = 141  # the reader of stdout went away, e.g. `| head` (128 + SIGPIPE)
@@ -164,6 +165,19 @@ class OutputError(ZipfitError):
 
 class WorkerDiedError(ZipfitError):
     """A worker process exited without returning its batch (killed, out of memory)."""
+
+
+class WarnedError(ZipfitError):
+    """--strict: the run warned. Its outputs are written (they are what the run gives); the
+    exit code is what tells a cron job or a Makefile that something needs a look."""
+
+    exit_code = ExitCode.WARNED
+
+    def __init__(self, warnings: list[str]) -> None:
+        more = f" (and {len(warnings) - 1} more warning{'s' if len(warnings) > 2 else ''})"
+        super().__init__(
+            f"--strict: {shown(warnings[0])}{more if len(warnings) > 1 else ''}; the outputs were written"
+        )
 
 
 class Terminated(BaseException):

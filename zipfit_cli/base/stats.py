@@ -94,6 +94,11 @@ class RunStats:
                 setting="text_key",
             )
 
+    def check_selection(self) -> None:
+        """An empty selection is a warning: the run succeeds, but a cron job should notice."""
+        if self.selected == 0:
+            self.warnings.append("nothing was selected: the output holds no records")
+
     def add_pruned(self, pruned: Pruned, sign: int = 1) -> None:
         """Count a record --adaptive stopped (sign −1: take one back, scored after all)."""
         self.pruned[pruned.checkpoint] += sign

@@ -33,8 +33,13 @@ from .optspec import Body, command
 
 EXIT_CODES_HELP = """Exit codes: 0 ok; 1 runtime failure (a worker died, a write failed);
 2 usage error; 3 bad input (malformed JSONL, missing text field, missing file);
-4 output exists (use --force); 129 hangup (SIGHUP); 130 interrupted (Ctrl-C);
-141 output pipe closed early; 143 terminated (SIGTERM)."""
+4 output exists (use --force); 6 the run warned and --strict was given (outputs written);
+129 hangup (SIGHUP); 130 interrupted (Ctrl-C); 141 output pipe closed early;
+143 terminated (SIGTERM).
+
+Environment: ZIPFIT_WORKERS, ZIPFIT_FORCE, ZIPFIT_QUIET, ZIPFIT_SUMMARY, ZIPFIT_STRICT,
+ZIPFIT_ENGINE and ZIPFIT_SCHEDULER set the options of those names (a flag on the command
+line wins); ZIPFIT_PROGRESS_INTERVAL the seconds between progress lines in logs."""
 
 
 app = typer.Typer(
@@ -102,6 +107,8 @@ def merge(opts: ScoringOptions, selection: SelectionOptions, flags: CommandFlags
             output_format=opts.output_format,
             id_key=opts.id_key,
             max_line_bytes=opts.max_line_bytes,
+            summary=opts.summary,
+            strict=opts.strict,
         )
 
 

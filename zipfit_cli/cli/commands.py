@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..base.errors import InputError, UsageError, faithful, redacted, shown
+from ..base.errors import InputError, UsageError, WarnedError, faithful, redacted, shown
 from ..base.stats import RunStats
 from ..engines.engine import Engine, RunSettings, local_engine
-from ..files.locations import expand_paths, input_size
+from ..files.locations import STDIN, expand_paths, input_size
 from ..files.output import Output
 from ..files.output_checks import check_outputs
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
@@ -100,9 +100,11 @@ def run_job(
     command_line: list[str] | None = None,
     schema: Callable[[], Any] | None = None,
     output_format: str = "records",
+    summary: str | None = None,
+    strict: bool = False,
 ) -> RunStats:
     """`write_outputs` with a display, and the summary once the bar has stopped."""
-    display = make_display(quiet, total_bytes, label)
+    display = make_display(quiet, total_bytes, label, summary)
     stats = write_outputs(
         lambda out, sides: job(out, display, sides),
         inputs=inputs,
@@ -117,8 +119,26 @@ def run_job(
         output_format=output_format,
     )
     # After the bar has stopped, so it does not redraw below.
-    display.summary(stats, what if isinstance(what, str) else what())
+    display.summary(stats, what if isinstance(what, str) else what(), written(output, report))
+    check_strict(stats, strict)
     return stats
+
+
+def written(output: str, report: Path | str | None, near_copies: str | None = None) -> dict[str, str]:
+    """The outputs a run wrote, as its summary names them."""
+    named = {"output": output}
+    if report is not None:
+        named["report"] = str(report)
+    if near_copies:
+        named["near-copies"] = near_copies
+    return named
+
+
+def check_strict(stats: RunStats, strict: bool) -> None:
+    """With --strict, a run that warned ends with its own exit code, after its outputs and
+    summary: a cron job or a Makefile notices what a warning line in a log would hide."""
+    if strict and stats.warnings:
+        raise WarnedError(stats.warnings)
 
 
 def _settings(opts: ScoringOptions) -> RunSettings:
@@ -208,7 +228,7 @@ def _run_scoring(
         # The merge writes Parquet with the sources' schema, carried here: it opens nothing
         # but its parts.
         part = {**report_settings(), "parquet_schema": _schema_text(settings.sources, settings.score_key)}
-    display = make_display(opts.quiet, total_bytes, "scoring")
+    display = make_display(opts.quiet, total_bytes, "scoring", opts.summary)
     stats = run(
         output_format=opts.output_format,
         id_key=opts.id_key,
@@ -223,7 +243,8 @@ def _run_scoring(
         command_line=opts.command_line,
     )
     # After the bar has stopped, so it does not redraw below.
-    display.summary(stats, what)
+    display.summary(stats, what, written(opts.output, opts.report, opts.contaminated_output))
+    check_strict(stats, opts.strict)
 
 
 def _schema_text(sources: list[str], score_key: str) -> str | None:
@@ -271,6 +292,8 @@ def merge(
     output_format: str = "records",
     id_key: str = "id",
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    summary: str | None = None,
+    strict: bool = False,
 ) -> None:
     selection.check()
     filters = selection.filters()
@@ -301,6 +324,8 @@ def merge(
         command_line=command_line,
         schema=lambda: _merged_schema(parts, output_format),
         output_format=output_format,
+        summary=summary,
+        strict=strict,
     )
 
 
@@ -354,6 +379,7 @@ def background(
     if not quiet:
         print(
             f"zipfit: background of {len(sample.records):,} records, sampled from {sample.valid:,} "
-            f"that can be scored ({sample.read:,} read), seed {seed}",
+            f"that can be scored ({sample.read:,} read), seed {seed}; output "
+            f"{'stdout' if output == STDIN else shown(output)}",
             file=sys.stderr,
         )

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING
 
 from ..base.errors import UsageError, shown
 from ..base.stats import RunStats
-from ..runs.report import summary_lines, timestamp
+from ..runs.report import outputs_line, summary_line, summary_lines, timestamp
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,9 +36,10 @@ def _duration(seconds: float) -> str:
 class Display:
     """Base display: does nothing (used for --quiet)."""
 
-    def __init__(self, total_bytes: int | None = None, label: str = "scoring") -> None:
+    def __init__(self, total_bytes: int | None = None, label: str = "scoring", form: str = "full") -> None:
         self.total_bytes = total_bytes
         self.label = label
+        self.form = form  # of the summary: "full", or "line" (one key=value line, for logs)
 
     def __enter__(self) -> Display:
         return self
@@ -51,8 +52,18 @@ class Display:
     def update(self, records: int, bytes_done: int) -> None:
         pass
 
-    def summary(self, stats: RunStats, what: str) -> None:
+    def summary(self, stats: RunStats, what: str, outputs: dict[str, str] | None = None) -> None:
         pass
+
+    def summary_text(
+        self, stats: RunStats, what: str, outputs: dict[str, str] | None
+    ) -> tuple[list[str], list[str]]:
+        """The warning lines, and the summary in this display's form (naming the outputs)."""
+        warnings = [f"zipfit: warning: {shown(warning)}" for warning in stats.warnings]
+        if self.form == "line":
+            return warnings, [summary_line(stats, what, outputs or {})]
+        lines = summary_lines(stats, what)
+        return warnings, [*lines, outputs_line(outputs)] if outputs else lines
 
 
 class PlainDisplay(Display):
@@ -64,8 +75,9 @@ class PlainDisplay(Display):
         label: str = "scoring",
         interval: float = 5.0,
         stream: IO[str] | None = None,
+        form: str = "line",
     ) -> None:
-        super().__init__(total_bytes, label)
+        super().__init__(total_bytes, label, form)
         self.interval = interval
         self.stream = stream or sys.stderr
         self._start = time.monotonic()
@@ -90,10 +102,11 @@ class PlainDisplay(Display):
         parts.insert(2, f"{rate:,.0f} records/s")
         self._print(", ".join(parts))
 
-    def summary(self, stats: RunStats, what: str) -> None:
-        for warning in stats.warnings:
-            print(f"zipfit: warning: {shown(warning)}", file=self.stream, flush=True)
-        for line in summary_lines(stats, what):
+    def summary(self, stats: RunStats, what: str, outputs: dict[str, str] | None = None) -> None:
+        warnings, lines = self.summary_text(stats, what, outputs)
+        for warning in warnings:
+            print(warning, file=self.stream, flush=True)
+        for line in lines:
             self._print(line)
 
 
@@ -101,9 +114,13 @@ class RichDisplay(Display):
     """A live Rich bar on the stderr console; stdout stays untouched for data."""
 
     def __init__(
-        self, total_bytes: int | None = None, label: str = "scoring", console: Console | None = None
+        self,
+        total_bytes: int | None = None,
+        label: str = "scoring",
+        console: Console | None = None,
+        form: str = "full",
     ) -> None:
-        super().__init__(total_bytes, label)
+        super().__init__(total_bytes, label, form)
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -150,20 +167,24 @@ class RichDisplay(Display):
         rate = f"{records / elapsed:,.0f}" if elapsed else "0"
         self._progress.update(self._task, completed=bytes_done, records=f"{records:,}", rate=rate)
 
-    def summary(self, stats: RunStats, what: str) -> None:
-        for warning in stats.warnings:
-            self.console.print(f"zipfit: warning: {shown(warning)}", highlight=False, markup=False)
-        for line in summary_lines(stats, what):
-            self.console.print(line, highlight=False, markup=False)
+    def summary(self, stats: RunStats, what: str, outputs: dict[str, str] | None = None) -> None:
+        warnings, lines = self.summary_text(stats, what, outputs)
+        if self.form == "line":  # one line, however wide the terminal
+            lines = [f"zipfit: {line}" for line in lines]
+        for line in [*warnings, *lines]:
+            self.console.print(line, highlight=False, markup=False, soft_wrap=self.form == "line")
 
 
-def make_display(quiet: bool, total_bytes: int | None, label: str = "scoring") -> Display:
-    """The display that fits stderr: none, plain lines, or a Rich bar on a terminal."""
+def make_display(
+    quiet: bool, total_bytes: int | None, label: str = "scoring", summary: str | None = None
+) -> Display:
+    """The display that fits stderr: none, plain lines, or a Rich bar on a terminal. The
+    summary is `summary` (full or line), by default full on a terminal and one line in a log."""
     if quiet:
         return Display(total_bytes, label)
     if sys.stderr.isatty():
-        return RichDisplay(total_bytes, label)
-    return PlainDisplay(total_bytes, label, interval=progress_interval())
+        return RichDisplay(total_bytes, label, form=summary or "full")
+    return PlainDisplay(total_bytes, label, interval=progress_interval(), form=summary or "line")
 
 
 def progress_interval() -> float:

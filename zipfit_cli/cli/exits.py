@@ -24,6 +24,9 @@ from ..base.errors import ExitCode, InputError, Terminated, ZipfitError, remembe
 from .flags import OPTIONS
 from .optspec import setting_hints
 
+# Where a scheduler's address (and a password in it) may come from besides the command line.
+SCHEDULER_VARIABLES = ("ZIPFIT_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
+
 
 class Commands(TyperGroup):
     """Every command-line error in zipfit's one form: `zipfit: error: ...` on stderr and Click's
@@ -41,7 +44,7 @@ class Commands(TyperGroup):
         # The command line as given, for --report (Click hands it to commands as ctx.obj).
         extra.setdefault("obj", ["zipfit", *(sys.argv[1:] if args is None else args)])
         # Libraries repeat a URL's password in shapes the pattern cannot know: hide those given.
-        remember_urls([*extra["obj"], os.environ.get("DASK_SCHEDULER_ADDRESS", "")])
+        remember_urls([*extra["obj"], *(os.environ.get(name, "") for name in SCHEDULER_VARIABLES)])
         try:
             result = super().main(
                 args,

@@ -31,6 +31,13 @@ class ShardBy(str, Enum):
     file = "file"
 
 
+class SummaryForm(str, Enum):
+    """--summary values."""
+
+    full = "full"
+    line = "line"
+
+
 class EngineName(str, Enum):
     """--engine values."""
 
@@ -86,13 +93,14 @@ OPTIONS: tuple[Option, ...] = (
            (*SCORING, "align"), hint="use --skip-invalid to skip such records"),
     Option("limit", ("--limit",), int | None, None,
            "Stop after this many source records (for trying things out).", INPUT, (*SCORING, "background"),
-           metavar="N", min=1, max=MOST),
+           metavar="N", min=1, max=MOST, quantity="count"),
     Option("max_text_bytes", ("--max-text-bytes",), int, 0,
            "Texts longer than this are invalid records (0: no limit).", INPUT, READ, metavar="N", min=0,
-           max=MOST),
+           max=MOST, quantity="size"),
     Option("max_line_bytes", ("--max-line-bytes",), int, DEFAULT_MAX_LINE_BYTES,
            "Lines longer than this are invalid records (too_long), never read into memory whole (default 256 "
-           "MiB).", INPUT, ALL, metavar="N", show_default=False, doc_default="256 MiB", min=1, max=MOST),
+           "MiB).", INPUT, ALL, metavar="N", show_default=False, doc_default="256 MiB", min=1, max=MOST,
+           quantity="size"),
     # Targets
     Option("target", ("--target", "-t"), list[str], [],
            "Target examples: JSONL (or .txt, one per line). Repeatable.", TARGETS, (*SCORING, "align"),
@@ -131,9 +139,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="PATH", show_default=False, doc_default="a sample of the sources"),
     Option("background_size", ("--background-size",), int, DEFAULT_BACKGROUND_SIZE,
            "With --contrast and no --background: sample this many source records as background.", SCORE,
-           SCORING, metavar="N", min=1, max=MOST),
+           SCORING, metavar="N", min=1, max=MOST, quantity="count"),
     Option("background_size", ("--size", "-n"), int, DEFAULT_BACKGROUND_SIZE, "Records to sample.", SCORE,
-           ("background",), metavar="N", min=1, max=MOST),
+           ("background",), metavar="N", min=1, max=MOST, quantity="count"),
     Option("background_seed", ("--seed",), int, 0,
            "Seed of the background sample, and of --adaptive's order of targets and samples.", SCORE,
            SCORING, metavar="S", min=-MOST, max=MOST),
@@ -152,15 +160,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("adaptive_audit", ("--adaptive-audit",), int, DEFAULT_AUDIT,
            "With --adaptive: after the run, compare a seeded sample of N stopped records with every target, "
            "report how many belonged in the top K and put them there (0: no audit).", SCORE, ("select",),
-           metavar="N", min=0, max=MOST),
+           metavar="N", min=0, max=MOST, quantity="count"),
     Option("pairs", ("--pairs",), int | None, 20000,
            "Score this many sampled (record, target) pairs; all when fewer.", SCORE, ("align",), metavar="N",
-           min=1, max=MOST),
+           min=1, max=MOST, quantity="count"),
     Option("seed", ("--seed",), int, 0, "Seed of the pair sample.", SCORE, ("align",), metavar="S",
            min=-MOST, max=MOST),
     # Selection
     Option("top_k", ("--top-k", "-k"), int | None, None, "Keep the K best records.", SELECT, RANK,
-           metavar="K", hint="see -k/--top-k and --fraction", min=1, max=MOST),
+           metavar="K", hint="see -k/--top-k and --fraction", min=1, max=MOST, quantity="count"),
     Option("fraction", ("--fraction",), Decimal | None, None,
            "Keep this share of scored records, 0 < F <= 1 (rounded half up).", SELECT, RANK, metavar="F",
            parser=decimal),
@@ -170,10 +178,10 @@ OPTIONS: tuple[Option, ...] = (
            "Also drop near-duplicates (MinHash over word 5-grams).", SELECT, RANK),
     Option("budget_tokens", ("--budget-tokens",), int | None, None,
            "Take records in rank order up to this many tokens.", SELECT, RANK, metavar="N", min=0, max=MOST,
-           show_default=False),
+           show_default=False, quantity="count"),
     Option("budget_chars", ("--budget-chars",), int | None, None,
            "Take records in rank order up to this many characters.", SELECT, RANK, metavar="N", min=0,
-           max=MOST, show_default=False),
+           max=MOST, show_default=False, quantity="count"),
     Option("token_counter", ("--token-counter",), str, "approx",
            "How --budget-tokens counts: approx (a GPT-2-style pre-tokenizer, built in), chars (characters, "
            "as --budget-chars) or tiktoken:ENCODING (needs tiktoken and its encoding file).", SELECT, RANK,
@@ -225,13 +233,22 @@ OPTIONS: tuple[Option, ...] = (
            doc="write the summary as JSON: command line, versions, settings, a SHA-256 of the target texts, "
            "the inputs' sizes and times, counts, warnings; an output like the others: an existing one needs "
            "`--force` (exit 4), and it is put in place atomically, with the output"),
-    Option("force", ("--force",), bool, False, "Replace an existing output file.", OUTPUT, WRITE),
+    Option("force", ("--force",), bool, False, "Replace an existing output file.", OUTPUT, WRITE,
+           env="ZIPFIT_FORCE"),
     Option("quiet", ("--quiet", "-q"), bool, False, "Print nothing but errors.", OUTPUT, ALL,
-           doc="print nothing on stderr but errors"),
+           doc="print nothing on stderr but errors", env="ZIPFIT_QUIET"),
+    Option("summary", ("--summary",), SummaryForm | None, None,
+           "The summary at the end of a run: full (counts, scores, a histogram, outputs) or line (one "
+           "line of key=value pairs, for logs and grep). Default: full when stderr is a terminal, else "
+           "line.", OUTPUT, (*SCORING, "merge"), metavar="full|line", show_default=False,
+           doc_default="`full` on a terminal, else `line`", env="ZIPFIT_SUMMARY"),
+    Option("strict", ("--strict",), bool, False,
+           "End with exit code 6 when the run warned (an empty source or selection, a source named "
+           "twice, ...); the outputs are still written.", OUTPUT, (*SCORING, "merge"), env="ZIPFIT_STRICT"),
     # Running
     Option("workers", ("--workers", "-j"), int | None, None, "Worker processes (default: all cores).", RUN,
            SCORING, metavar="N", min=1, max=MOST_WORKERS, show_default=False, doc_default="all cores",
-           doc="worker processes; `-j 1` scores in the main process"),
+           doc="worker processes; `-j 1` scores in the main process", env="ZIPFIT_WORKERS"),
     Option("batch_size", ("--batch-size",), int, 256,
            "Records per task sent to a worker; a task also holds at most 8 MiB of lines.", RUN, SCORING,
            metavar="N",
@@ -239,7 +256,7 @@ OPTIONS: tuple[Option, ...] = (
            "8 MiB of lines (a larger record goes alone), so memory stays about workers × 3 tasks × 8 MiB "
            "plus the K records kept, whatever the record size; a record over 8 MiB costs about 5 times its "
            "size in the worker scoring it and up to 6 in the main process (five 20 MB records, `select -k 1 "
-           "-j 2`: 377 MB in all, 98 MB for a tiny input)", min=1, max=MOST),
+           "-j 2`: 377 MB in all, 98 MB for a tiny input)", min=1, max=MOST, quantity="count"),
     Option("shard", ("--shard",), str | None, None,
            "Process one N-th of the input (see --shard-by), writing a part for `zipfit merge`. I/N with "
            "0 <= I < N, or 'slurm' for SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.", RUN, SCORING,
@@ -251,18 +268,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("engine", ("--engine",), EngineName, EngineName.local.value,
            "Where scoring runs: local (this machine's cores) or dask (a Dask cluster; sources may then be "
            "globs or fsspec URLs like s3://...). Output is the same byte for byte.", RUN, SCORING,
-           metavar="local|dask"),
+           metavar="local|dask", env="ZIPFIT_ENGINE"),
     Option("scheduler", ("--scheduler",), str | None, None,
            "With --engine dask: the scheduler, like tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS, "
            "else a local cluster of --workers processes). Workers must have zipfit-cli installed and see the "
-           "source paths.", RUN, SCORING, metavar="ADDRESS", show_default=False),
-    Option("blocksize", ("--blocksize",), str | None, None,
+           "source paths.", RUN, SCORING, metavar="ADDRESS", show_default=False, env="ZIPFIT_SCHEDULER"),
+    Option("blocksize", ("--blocksize",), int | None, None,
            "With --engine dask: split uncompressed JSONL into partitions of this size, like 16MiB, and "
            "Parquet, Arrow files and saved datasets into runs of row groups, record batches or data files "
            "of about it (default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one "
            "partition per file). Compressed files, CSV/TSV and Arrow streams are one partition each.",
-           RUN, SCORING, metavar="SIZE",
-           show_default=False),
+           RUN, SCORING, metavar="SIZE", show_default=False, min=0, max=MOST, quantity="size"),
     Option("connect_timeout", ("--connect-timeout",), float, DEFAULT_CONNECT_TIMEOUT,
            "With --engine dask and --scheduler: give up on a scheduler that has not answered within this "
            "many seconds.", RUN, SCORING, metavar="SECONDS", parser=finite(minimum=0.0, maximum=MOST_SECONDS),

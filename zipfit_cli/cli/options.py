@@ -17,7 +17,7 @@ from typing import Any
 from ..base.errors import UsageError, shown
 from ..engines.engine import RunSettings
 from ..engines.runner import default_workers
-from ..files.locations import STDIN, expand_paths
+from ..files.locations import STDIN, distinct_sources, expand_paths
 from ..files.reading import is_plain_text
 from ..files.records import TextSpec, key_path, load_texts
 from ..files.shards import INDEX_KEY, PART_KEY, parse_shard
@@ -64,6 +64,8 @@ class ScoringOptions:
     score_key: str = _declared("score_key")
     skip_invalid: bool = _declared("skip_invalid")
     quiet: bool = _declared("quiet")
+    summary: str | None = _declared("summary")  # None: by whether stderr is a terminal
+    strict: bool = _declared("strict")
     report: Path | None = _declared("report")  # noqa: RUF009
     force: bool = _declared("force")
     batch_size: int = _declared("batch_size")
@@ -74,7 +76,7 @@ class ScoringOptions:
     shard_by: str = _declared("shard_by")
     engine: str = _declared("engine")
     scheduler: str | None = _declared("scheduler")
-    blocksize: str | None = _declared("blocksize")
+    blocksize: int | None = _declared("blocksize")
     connect_timeout: float = _declared("connect_timeout")
     decontaminate: bool = _declared("decontaminate")
     decontaminate_ngram: int | None = _declared("decontaminate_ngram")  # None: DECONTAMINATE_NGRAM
@@ -94,6 +96,7 @@ class ScoringOptions:
     # The options the user gave (Click's parameter source), whatever their values: an
     # option that goes with another is refused without it even at its default value.
     given: frozenset[str] = frozenset()
+    notices: list[str] = field(default_factory=list)  # warnings known from the options alone
 
     def check(self) -> None:
         """Every check of options against each other, before any file is read."""
@@ -163,10 +166,13 @@ class ScoringOptions:
             raise UsageError("the background is read from files, not stdin")
 
     def expanded(self) -> ScoringOptions:
-        """The options with source, target and background globs expanded (local or URL)."""
+        """The options with source, target and background globs expanded (local or URL), and
+        each source file once (a repeat is a warning: see locations.distinct_sources)."""
+        sources, repeats = distinct_sources(expand_paths(self.sources))
         return replace(
             self,
-            sources=expand_paths(self.sources),
+            notices=[*self.notices, *repeats],
+            sources=sources,
             target=expand_paths(self.target),
             background=expand_paths(self.background),
         )
@@ -254,6 +260,7 @@ def build_settings(opts: ScoringOptions, sampling: Callable[[int, int], None] | 
         shard=parse_shard(opts.shard) if opts.shard is not None else None,
         shard_by=opts.shard_by,
     )
+    settings.warnings += opts.notices
     if opts.adaptive:
         settings.adaptive = _adaptive(opts, settings.scorer)
         if settings.adaptive.exhaustive_reason is not None:

@@ -27,6 +27,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..base.errors import shown
+from .quantities import COUNT_FORM, SIZE_FORM, quantity
 
 T = TypeVar("T")
 Body = TypeVar("Body", bound=Callable[..., None])
@@ -59,10 +60,26 @@ class Option:
     show_default: bool = True
     doc: str | None = None  # the README's meaning, when more than `help`
     doc_default: str | None = None  # the README's default, when not the value itself
+    quantity: str | None = None  # "count" (10k, 2M) or "size" (bytes: 1MB, 64MiB), see quantities
+    env: str | None = None  # the environment variable a Makefile or cron line sets it with
 
     @property
     def long_flag(self) -> str:
         return next((f for f in self.flags if f.startswith("--")), self.metavar or self.name)
+
+    @property
+    def form(self) -> str:
+        """What --help and the README add to the help: the suffixes a value takes."""
+        return {"count": COUNT_FORM, "size": SIZE_FORM}.get(self.quantity or "", "")
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """The flags as Click takes them: a switch set from the environment can also be
+        turned off on the command line (`--no-force` over ZIPFIT_FORCE=1)."""
+        if self.env is None or self.type is not bool:
+            return self.flags
+        negative = "--no-" + self.long_flag.removeprefix("--")
+        return (f"{self.long_flag}/{negative}", *(f for f in self.flags if f != self.long_flag))
 
     def parameter(self) -> inspect.Parameter:
         """The parameter of a command's signature, as Typer reads it."""
@@ -71,15 +88,21 @@ class Option:
             info = typer.Argument(metavar=self.metavar, help=self.help, show_default=False)
             default: Any = inspect.Parameter.empty
         else:
+            parser = self.parser
+            if self.quantity is not None:  # suffixes read, bounds checked (Typer checks neither then)
+                parser = quantity(self.min, self.max, binary=self.quantity == "size")
             info = typer.Option(
-                *self.flags,
+                *self.spellings,
                 metavar=self.metavar,
-                help=self.help,
+                help=f"{self.help} {self.form[0].upper()}{self.form[1:]}." if self.form else self.help,
+                envvar=self.env,
+                show_envvar=self.env is not None,
+                # A switch with its --no- form would show "[default: no-force]": noise.
+                show_default=self.show_default and self.spellings == self.flags,
+                rich_help_panel=self.group,
                 min=self.min,
                 max=self.max,
-                parser=self.parser,
-                show_default=self.show_default,
-                rich_help_panel=self.group,
+                parser=parser,
             )
             default = self.default
         return inspect.Parameter(
@@ -143,10 +166,12 @@ def _plain(value: Any) -> Any:
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
-    """The user gave the option (command line or environment), whatever its value: Click's
-    parameter source, not a comparison with the default."""
+    """The user gave the option on the command line, whatever its value: Click's parameter
+    source, not a comparison with the default. A value from the environment is a standing
+    default for every run (ZIPFIT_SCHEDULER exported for a whole Makefile), so it is not held
+    against the other options the way a flag typed for this run is."""
     source = ctx.get_parameter_source(name)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+    return source is not None and source.name == "COMMANDLINE"
 
 
 def fill(kind: type[T], ctx: typer.Context, params: dict[str, Any]) -> T:

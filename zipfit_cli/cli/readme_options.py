@@ -45,6 +45,16 @@ def _default(option: Option) -> str:
     return f"`{value}`" if isinstance(value, str) else str(value)
 
 
+def _env(option: Option) -> str:
+    """The variable that sets an option, as the README's meaning ends."""
+    if option.env is None:
+        return ""
+    if option.type is bool:
+        negative = "--no-" + option.long_flag.removeprefix("--")
+        return f"env `{option.env}=1` (`{negative}` overrides it)"
+    return f"env `{option.env}`"
+
+
 def _commands(option: Option) -> str:
     if set(option.commands) == set(EVERY_COMMAND):
         return "all"
@@ -66,6 +76,9 @@ def reference() -> str:
         ]
         for option in options:
             meaning = option.doc or option.help
+            extra = [said for said in (option.form, _env(option)) if said]
+            if extra:  # the suffixes a value takes, the variable that sets it
+                meaning = "; ".join([meaning.rstrip("."), *extra])
             cells = (_spelling(option), _commands(option), _default(option), meaning)
             lines.append(f"| {' | '.join(_cell(cell) for cell in cells)} |")
         lines.append("")

@@ -83,14 +83,14 @@ class DaskEngine:
         *,
         scheduler: str | None,
         workers: int,
-        blocksize: str | None = None,
+        blocksize: int | str | None = None,
         split: bool = True,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> DaskEngine:
         """Resolve sources (globs too) to files; split=False: whole files only (for --limit)."""
         require()
-        size: int | None = None
-        if blocksize is not None:
+        size: int | None = blocksize if isinstance(blocksize, int) else None  # the CLI's, parsed
+        if isinstance(blocksize, str):
             try:
                 size = int(_import("dask.utils").parse_bytes(blocksize))
                 if size < 0:

@@ -227,3 +227,42 @@ def input_stats(sources: list[str]) -> list[dict[str, Any] | None]:
         else:
             found.append({"path": path, "size": info.st_size, "mtime_ns": info.st_mtime_ns})
     return found
+
+
+def distinct_sources(paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The sources with every repeat of a file left out (the first naming keeps its place),
+    and a warning for each repeat. A file is the same whether it is named again, matched by a
+    second glob, reached through a symbolic or hard link or spelled `./x` for `x`; remote
+    URLs are the same when they are spelled the same. Reading it twice would count and score
+    its records twice; left out, the run is the run with the repeat not named at all, so
+    file numbers, record keys and shards are that run's (shards dedupe alike and agree)."""
+    kept: list[str] = []
+    seen: dict[object, str] = {}
+    warnings: list[str] = []
+    for path in paths:
+        key = _file_key(path)
+        if key in seen:
+            first = seen[key]
+            also = "" if first == path else f" (as {shown(first)})"
+            warnings.append(f"{shown(path)} is named twice{also}; it is read once")
+            continue
+        seen[key] = path
+        kept.append(path)
+    return kept, warnings
+
+
+def _file_key(path: str) -> object:
+    """What makes two source names one file: (device, inode) of a local file."""
+    local = path
+    if is_url(path):
+        scheme, _, rest = path.partition("://")
+        if scheme not in ("file", "local") or "::" in path:  # members of one archive differ
+            return ("url", path)
+        local = rest
+    if path == STDIN:  # never one file with another: stdin twice is refused (options.check)
+        return object()
+    try:
+        info = os.stat(local)
+    except OSError:  # missing: reading it will say so
+        return ("path", os.path.normpath(os.path.abspath(local)))
+    return (info.st_dev, info.st_ino)

@@ -233,6 +233,8 @@ def run_merge(
             chosen = itertools.islice(apply_filters(chosen, spec, filters, stats), keep_after)
         for score, index, line in chosen:
             writer.write(score, index, line)
+    if selecting:
+        stats.check_selection()
     stats.elapsed = time.perf_counter() - start
     return stats
 

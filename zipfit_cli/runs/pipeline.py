@@ -91,6 +91,8 @@ def run_select(
         ):
             for score, index, line in ranked:
                 writer.write(score, index, line)
+    if settings.shard is None:  # a shard's share may be empty: the merge decides
+        stats.check_selection()
     return _finish(stats, start, writer, settings)
 
 

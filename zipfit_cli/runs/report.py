@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import platform
+import re
 from datetime import datetime, timezone
 from typing import Any
 
 from ..base.errors import redacted, shown
 from ..base.stats import RunStats
-from ..files.locations import input_stats
+from ..files.locations import STDIN, input_stats
 
 
 def timestamp() -> str:
@@ -55,6 +56,58 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
     else:  # a merge: its own wall time; the rates are the shards' (per shard-second)
         lines.append(f"elapsed {stats.elapsed:.2f} s; shards {stats.shards_elapsed:.2f} s in total, {speed}")
     return lines
+
+
+def outputs_line(outputs: dict[str, str]) -> str:
+    """Where the run's outputs went, for the full summary: `output top.jsonl; report run.json`."""
+    return "; ".join(f"{label} {_where(path)}" for label, path in outputs.items())
+
+
+def _where(path: str) -> str:
+    return "stdout" if path == STDIN else shown(path)
+
+
+# The full summary's names of the outputs, and the line's: the options that name them.
+_OUTPUT_KEYS = {"near-copies": "contaminated_output"}
+
+
+def summary_line(stats: RunStats, what: str, outputs: dict[str, str]) -> str:
+    """The summary as one line of key=value pairs (logfmt: a value with a space, a quote or
+    an equals sign is quoted), for logs: `grep 'zipfit: summary'` finds one line a run, and
+    the keys a run always has are always there, in the same order."""
+    d = stats.to_dict()
+    pairs: list[tuple[str, object]] = [("read", stats.records_read), ("scored", stats.scored)]
+    pairs.append(("skipped", d["skipped_total"]))
+    # Each reason (records.REASONS, names a key can hold), as the full summary lists them.
+    pairs += [(f"skipped_{r}", n) for r, n in sorted(stats.skipped.items()) if re.fullmatch("[a-z_]+", r)]
+    optional = {"blank_lines": stats.blank_lines, "contaminated": stats.contaminated}
+    optional |= {"duplicates": sum(stats.duplicates.values()), "pruned": d["pruned_total"]}
+    pairs += [(key, value) for key, value in optional.items() if value]
+    pairs.append((what, stats.selected))
+    for key in ("score_min", "score_median", "score_max"):
+        pairs.append((key, "none" if d[key] is None else _score(d[key])))
+    if stats.threshold is not None and what == "selected":
+        pairs.append(("threshold", _score(stats.threshold)))
+    if stats.budget_used is not None:
+        pairs += [("budget_used", stats.budget_used), ("budget_unit", stats.budget_unit or "")]
+    if stats.presampled:
+        pairs += [("presampled", stats.presampled), ("rescored", stats.rescored)]
+    if stats.audited:
+        pairs += [("audited", stats.audited), ("audit_misses", stats.audit_misses)]
+    pairs.append(("elapsed_s", f"{stats.elapsed:.2f}"))
+    if stats.shards_elapsed is not None:  # a merge: the shards' time added up
+        pairs.append(("shards_elapsed_s", f"{stats.shards_elapsed:.2f}"))
+    pairs.append(("records_per_s", f"{d['records_per_s'] or 0:.0f}"))
+    pairs.append(("warnings", len(stats.warnings)))
+    pairs += [(_OUTPUT_KEYS.get(label, label), _where(path)) for label, path in outputs.items()]
+    return "summary " + " ".join(f"{key}={_logfmt(value)}" for key, value in pairs)
+
+
+def _logfmt(value: object) -> str:
+    text = shown(value)  # one line, no control characters, no URL password
+    if text and not any(c in text for c in ' "=\\'):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _adaptive_lines(stats: RunStats) -> list[str]:

@@ -34,14 +34,24 @@ def apply_filters(
         count = filters.counter or make_counter("approx")
         tally = BudgetTally()
 
+        sizes: list[int] = []  # the first record's, to say why a budget took nothing
+
         def size(record: tuple[float, int, bytes]) -> int:
-            return count(spec.parse(record[2])[1])
+            n = count(spec.parse(record[2])[1])
+            if not sizes:
+                sizes.append(n)
+            return n
 
         stats.budget_used = 0
         stats.budget_unit = "characters" if count.spec == "chars" else "tokens"
         for record in take_within_budget(records, size, filters.budget, tally):
             stats.budget_used = tally.used
             yield record
+        if sizes and tally.records == 0:  # the output is empty, though records were there
+            stats.warnings.append(
+                f"the budget of {filters.budget:,} {stats.budget_unit} stops before the first record, "
+                f"which holds {sizes[0]:,}: nothing was selected"
+            )
         return
     yield from records
 
