@@ -13,9 +13,10 @@ from conftest import FAST, SOURCE, TARGET, TARGETS, ok, records, run
 
 from zipfit_cli.base.errors import UsageError
 from zipfit_cli.base.results import Pruned
-from zipfit_cli.scoring.adaptive import AdaptiveScorer, Audit, Thresholds, near_targets
+from zipfit_cli.scoring.adaptive import AdaptiveScorer, Audit, near_targets
 from zipfit_cli.scoring.contrast import ContrastScorer
 from zipfit_cli.scoring.pairwise import TargetSet
+from zipfit_cli.scoring.thresholds import Thresholds
 
 
 @pytest.mark.parametrize(("name", "level"), [("gzip", 9), ("gzip", 1), ("lz4", 0), ("zstd", 3)])

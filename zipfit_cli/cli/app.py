@@ -102,6 +102,7 @@ def merge(opts: ScoringOptions, selection: SelectionOptions, flags: CommandFlags
             output_format=opts.output_format,
             id_key=opts.id_key,
             max_line_bytes=opts.max_line_bytes,
+            min_score=opts.min_score,
         )
 
 

@@ -34,6 +34,9 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
         dropped.append(_count(n, f"{shown(kind)} duplicate"))
     if dropped:
         lines.append("dropped " + ", ".join(dropped))
+    if stats.min_score is not None:
+        # The threshold as given (the shortest decimal of the float), not rounded like scores.
+        lines.append(f"below --min-score {stats.min_score!r}: {_count(stats.below_min_score, 'record')}")
     if stats.budget_used is not None:
         lines.append(f"budget used: {stats.budget_used:,} {shown(stats.budget_unit or '')}".rstrip())
     if stats.scored:
