@@ -129,6 +129,9 @@ CASES = {
     "limit-150": ["select", "-k", 10, "--limit", 150],
     "contrast": ["select", "-k", 25, "--contrast", "--background-size", 16],
     "contrast-limit": ["score", "--limit", 120, "--contrast", "--background-size", 16, "--seed", 2],
+    # --min-score: counted on the workers under -k (they return their top K), else on the client
+    "min-score": ["select", "-k", 25, "--min-score", 0.06],
+    "min-score-score": ["score", "--min-score", 0.06],
 }
 
 
