@@ -1,11 +1,11 @@
 """Engines: from run settings to the stream of scored records, on this machine or elsewhere.
 
 An engine is called as engine(settings, context, top_k) and yields (score, index, line)
-for every valid record scoring at least `settings.min_score` in input order (counting the
-others below it), keeping the context's counters up to date; bad
-records raise or are counted through `context.set_aside`, the one skip-or-stop rule every
-engine shares. Given top_k it may leave out records that cannot be among the top_k best.
-The local engine is here; `dask_engine.py` is the other.
+for every valid record scoring at least `settings.min_score` (all, without one) in input
+order, keeping the context's counters up to date (those below it too); bad records raise
+or are counted through `context.set_aside`, the one skip-or-stop rule every engine shares.
+Given top_k it may leave out records that cannot be among the top_k best. The local engine
+is here; `dask_engine.py` is the other.
 """
 
 from __future__ import annotations
