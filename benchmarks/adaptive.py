@@ -13,7 +13,16 @@ or repeated, words renamed) to 100,000 records, with the 40 sample Python target
 records sit near the threshold, as in real pools.
 
     python benchmarks/adaptive.py [--corpus bench|mixed] [--n 100000] [--compressors gzip,lz4]
-        [--fractions 0.1,0.01,0.001]
+        [--fractions 0.1,0.01,0.001] [--min-score [--workers N]]
+
+--min-score measures instead what a threshold known before the first record gains: S is
+the exhaustive run's K-th best score (as a user would take it from an earlier run), and
+`--adaptive -k K`, `--adaptive -k K --min-score S` and `--adaptive --min-score S` (no -k)
+run one after the other, each compared with the exhaustive `-k K` (same bytes: all four
+select the records scoring at least S, unless the K-th best score is tied). With
+`--workers 1` the table also gives CPU seconds (the zipfit process and nothing else: with
+more workers their time is not counted), a measure that other work on the machine
+disturbs far less than wall time.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import argparse
 import json
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -80,18 +90,35 @@ def write_inputs(directory: Path, n: int, corpus: str) -> tuple[Path, Path]:
     return source, target
 
 
-def run(source: Path, target: Path, out: Path, k: int, compressor: str, adaptive: bool) -> dict[str, object]:
+def run(
+    source: Path, target: Path, out: Path, k: int | None, compressor: str, adaptive: bool, *extra: str
+) -> dict[str, object]:
     report = out.with_suffix(".report.json")
-    cmd = [sys.executable, "-m", "zipfit_cli", "select", str(source), "-t", str(target), "-k", str(k),
-           "--compressor", compressor, "-o", str(out), "--report", str(report), "--force", "-q"]  # fmt: skip
+    cmd = [sys.executable, "-m", "zipfit_cli", "select", str(source), "-t", str(target), "--compressor",
+           compressor, "-o", str(out), "--report", str(report), "--force", "-q", *extra]  # fmt: skip
+    if k is not None:
+        cmd += ["-k", str(k)]
     if adaptive:
         cmd.append("--adaptive")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(cmd, check=True)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     stats = json.loads(report.read_text())["stats"]
     audit = f"{stats['audit_misses']} of {stats['audited']}"
-    return {"wall": wall, "pairs": stats["pairs"], "pruned": stats["pruned_total"], "audit": audit}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "pairs": stats["pairs"],
+        "pruned": stats["pruned_total"],
+        "audit": audit,
+    }
+
+
+def _children_cpu() -> float:
+    """User + system seconds of the child processes waited for so far (zipfit's own; its pool
+    workers are the forkserver's children, not counted)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -100,10 +127,14 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--compressors", default="gzip,lz4")
     ap.add_argument("--fractions", default="0.1,0.01,0.001")
+    ap.add_argument("--min-score", action="store_true", help="measure a threshold known up front")
+    ap.add_argument("--workers", type=int, default=None, help="with --min-score: -j for every run")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         source, target = write_inputs(directory, args.n, args.corpus)
+        if args.min_score:
+            return min_score_table(directory, source, target, args)
         print(
             "| compressor | K | exhaustive: comparisons, s | adaptive: comparisons, s | "
             "fewer comparisons | faster | stopped early | recall | same bytes | audit: misses of sampled |"
@@ -124,6 +155,45 @@ def main() -> int:
                     f"{int(full['pairs']) / int(fast['pairs']):.2f}x | "  # type: ignore[call-overload]
                     f"{float(full['wall']) / float(fast['wall']):.2f}x | {fast['pruned']:,} | "  # type: ignore[arg-type]
                     f"{len(chosen & kept) / len(chosen):.4f} | {'yes' if same else 'no'} | {fast['audit']} |",
+                    flush=True,
+                )
+    return 0
+
+
+def min_score_table(directory: Path, source: Path, target: Path, args: argparse.Namespace) -> int:
+    """Exhaustive -k K, then --adaptive with -k, with -k and --min-score S, with S alone."""
+    columns = "compressor | K | S | run | comparisons | s | CPU s | fewer comparisons | faster | less CPU"
+    print(f"| {columns} | stopped early | same bytes |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    jobs = () if args.workers is None else ("-j", str(args.workers))
+    for compressor in args.compressors.split(","):
+        for fraction in map(float, args.fractions.split(",")):
+            k = max(1, round(fraction * args.n))
+            full_out = directory / "full.jsonl"
+            full = run(source, target, full_out, k, compressor, False, *jobs)
+            expected = full_out.read_bytes()
+            s = repr(orjson.loads(expected.splitlines()[-1])["zipfit_score"])
+            cases = [
+                ("exhaustive -k K", None),
+                ("--adaptive -k K", (k, ())),
+                ("--adaptive -k K --min-score S", (k, ("--min-score", s))),
+                ("--adaptive --min-score S", (None, ("--min-score", s))),
+            ]
+            for name, case in cases:
+                out, result = full_out, full
+                if case is not None:
+                    out = directory / "fast.jsonl"
+                    result = run(source, target, out, case[0], compressor, True, *case[1], *jobs)
+                pairs, wall, cpu = (
+                    int(str(result["pairs"])),
+                    float(str(result["wall"])),
+                    float(str(result["cpu"])),
+                )
+                print(
+                    f"| {compressor} | {k:,} | {s} | {name} | {pairs:,} | {wall:.1f} | {cpu:.1f} | "
+                    f"{int(str(full['pairs'])) / pairs:.2f}x | {float(str(full['wall'])) / wall:.2f}x | "
+                    f"{float(str(full['cpu'])) / cpu:.2f}x | "
+                    f"{result['pruned']:,} | {'yes' if out.read_bytes() == expected else 'no'} |",
                     flush=True,
                 )
     return 0

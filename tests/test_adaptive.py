@@ -13,9 +13,10 @@ from conftest import FAST, SOURCE, TARGET, TARGETS, ok, records, run
 
 from zipfit_cli.base.errors import UsageError
 from zipfit_cli.base.results import Pruned
-from zipfit_cli.scoring.adaptive import AdaptiveScorer, Audit, Thresholds, near_targets
+from zipfit_cli.scoring.adaptive import AdaptiveScorer, Audit, near_targets
 from zipfit_cli.scoring.contrast import ContrastScorer
 from zipfit_cli.scoring.pairwise import TargetSet
+from zipfit_cli.scoring.thresholds import Thresholds
 
 
 @pytest.mark.parametrize(("name", "level"), [("gzip", 9), ("gzip", 1), ("lz4", 0), ("zstd", 3)])
@@ -74,6 +75,83 @@ def test_thresholds_depend_on_positions_only() -> None:
     assert not Thresholds(k=1, block=4).ready(8)  # block 0 not back yet
 
 
+def test_a_min_score_is_a_floor_under_every_blocks_threshold() -> None:
+    thresholds = Thresholds(k=2, block=4, floor=0.6)
+    found = []
+    for position, score in enumerate([0.1, 0.9, None, 0.5, 0.3, 0.8, 0.2, 0.4, 0.7, 0.6, 0.05, None]):
+        if position % 4 == 0:
+            found.append(thresholds.threshold(position))
+        thresholds.add(score)
+    assert found == [0.6, 0.6, 0.6]  # from the first record on; block 2's own cut (0.5) is lower
+    assert thresholds.threshold(12) == 0.8 and thresholds.bar() == 0.8 and thresholds.kth() == 0.8
+    alone = Thresholds(k=None, block=4, floor=-0.2)  # --min-score without -k: S everywhere, no waiting
+    assert alone.ready(10**6) and alone.threshold(0) == alone.threshold(10**6) == alone.bar() == -0.2
+    alone.add(0.9)
+    assert alone.best() == [] and alone.kth() == -math.inf
+
+
+def test_the_audit_puts_back_only_stopped_records_that_reach_the_min_score() -> None:
+    audit = Audit(size=10, seed=0)
+    for i in range(10):
+        audit.offer(i, f"{i}".encode(), "0.1")
+    entered = audit.finish(lambda line: int(line) / 10, [], None, floor=0.65)
+    assert [index for _, index, _, _ in entered] == [7, 8, 9] and audit.misses == 3
+    audit = Audit(size=10, seed=0)
+    for i in range(10):
+        audit.offer(i, f"{i}".encode(), "0.1")
+    entered = audit.finish(lambda line: int(line) / 10, [(0.85, -100)], 2, floor=0.65)
+    assert [index for _, index, _, _ in entered] == [9]  # 0.9 enters the top 2; 0.8 does not
+
+
+MIN_SCORE_ARGS = [*TARGETS, "--compressor", "gzip", "--level", "6", "-j", "1", "-q"]
+
+
+@pytest.fixture(scope="module")
+def streamed() -> tuple[bytes, str]:
+    """The first 1,500 sample records (fewer than two blocks of 1,024: with -k alone nothing
+    can stop before the third), and S: the 20th best gzip-6 score, as the output shows it."""
+    lines = b"".join(SOURCE.read_bytes().splitlines(keepends=True)[:1500])
+    top = ok("select", "-", *MIN_SCORE_ARGS, "-k", "20", input=lines).stdout_bytes
+    return lines, repr(records(top)[-1]["zipfit_score"])
+
+
+@pytest.mark.parametrize("k", [[], ["-k", "20"], ["-k", "5"]])
+def test_a_min_score_lets_adaptive_stop_records_from_the_first_one(
+    streamed: tuple[bytes, str], tmp_path: Path, k: list[str]
+) -> None:
+    lines, threshold = streamed
+    exhaustive = ok("select", "-", *MIN_SCORE_ARGS, *k, "--min-score", threshold, input=lines).stdout_bytes
+    assert len(records(exhaustive)) == (int(k[1]) if k else 20)
+    report = tmp_path / "run.json"
+    args = ["select", "-", *MIN_SCORE_ARGS, *k, "--min-score", threshold, "--adaptive", "--report", report]
+    assert ok(*args, input=lines).stdout_bytes == exhaustive
+    stats = json.loads(report.read_text())["stats"]
+    assert stats["pruned_total"] > 100 and stats["presampled"] == 0  # stdin: no sample, S from the start
+    assert stats["scored"] + stats["pruned_total"] == 1500
+    # Scored in full and below S; with -k a record above S may be stopped too (below the K-th best).
+    above = stats["scored"] - stats["below_min_score"]
+    assert above == 20 if not k else len(records(exhaustive)) <= above <= 20
+    if k:  # -k alone waits two blocks for a threshold of its own: nothing stops in 1,500 records
+        ok("select", "-", *MIN_SCORE_ARGS, *k, "--adaptive", "--report", report, "--force", input=lines)
+        assert json.loads(report.read_text())["stats"]["pruned_total"] == 0
+
+
+def test_adaptive_min_score_without_k_goes_with_dedupe_and_shards(
+    streamed: tuple[bytes, str], tmp_path: Path
+) -> None:
+    lines, threshold = streamed
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(lines + lines[: lines.index(b"\n") + 1])  # a duplicate of record 0
+    args = ["select", source, *MIN_SCORE_ARGS, "--min-score", threshold]
+    exhaustive = ok(*args, "--dedupe").stdout_bytes
+    assert ok(*args, "--dedupe", "--adaptive").stdout_bytes == exhaustive
+    parts = []
+    for i in range(2):
+        parts.append(tmp_path / f"part-{i}.jsonl")
+        ok(*args, "--adaptive", "--shard", f"{i}/2", "-o", parts[-1])
+    assert ok("merge", *parts, "--dedupe", "-q").stdout_bytes == exhaustive
+
+
 def _select(*args: object) -> bytes:
     return ok("select", SOURCE, *args, "-q").stdout_bytes
 
@@ -121,6 +199,8 @@ def test_adaptive_shards_merge_to_the_exhaustive_selection(tmp_path: Path) -> No
         ([], "--adaptive needs -k"),
         (["-k", "5", "--dedupe"], "--dedupe or budgets"),
         (["-k", "5", "--method", "corpus"], "--method corpus"),
+        (["--min-score", "0.1", "--fraction", "0.1"], "--adaptive cannot go with --fraction"),
+        (["-k", "5", "--min-score", "0.1", "--budget-chars", "100"], "--dedupe or budgets"),
     ],
 )
 def test_adaptive_refusals(extra: list[str], message: str) -> None:

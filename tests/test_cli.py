@@ -17,12 +17,26 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import zstandard
-from conftest import FAST, SOURCE, TARGET, TARGETS, TEMPLATE, WriteJsonl, ok, records, run, select_fast
+from conftest import (
+    FAST,
+    SOURCE,
+    TARGET,
+    TARGETS,
+    TEMPLATE,
+    WriteJsonl,
+    ok,
+    records,
+    run,
+    run_process,
+    select_fast,
+)
 from test_scoring import ref_alignment
 
 from zipfit_cli import __version__
+from zipfit_cli.selection.ranking import count_for_fraction
 
 DECOMPRESS = {
     "gz": gzip.decompress,
@@ -808,3 +822,126 @@ def test_the_readme_makefile_rebuilds_only_when_an_input_changes(
     assert broken.returncode != 0 and "malformed JSON" in broken.stderr
     assert selected.stat().st_mtime_ns == built  # untouched...
     assert zipfit in make().stdout  # ...and not taken as up to date
+
+
+# --- --min-score: `select --min-score S` is `score | jq 'select(.zipfit_score >= S)'`, ranked ---
+
+
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes], str]:
+    """The sample with a copy of its 60th best record appended (a tie at exactly S), its
+    `score` output lines in input order, and S: that record's score as the output shows it."""
+    lines = SOURCE.read_bytes().splitlines(keepends=True)
+    first = ok("score", SOURCE, *FAST, "-q").stdout_bytes.splitlines(keepends=True)
+    ranked = sorted(range(len(first)), key=lambda i: -orjson.loads(first[i])["zipfit_score"])
+    copy = orjson.loads(lines[ranked[59]]) | {"id": "tie-copy"}
+    source = tmp_path_factory.mktemp("tied") / "tied.jsonl"
+    source.write_bytes(b"".join(lines) + orjson.dumps(copy) + b"\n")
+    scored = ok("score", source, *FAST, "-q").stdout_bytes.splitlines(keepends=True)
+    threshold = repr(orjson.loads(scored[ranked[59]])["zipfit_score"])
+    return source, scored, threshold
+
+
+def jq_at_least(scored: list[bytes], threshold: str) -> list[bytes]:
+    """What `jq -c 'select(.zipfit_score >= S)'` keeps of `score` output, sorted by rank
+    (score down, then input order), as zipfit writes those records."""
+    kept = [(orjson.loads(line)["zipfit_score"], i, line) for i, line in enumerate(scored)]
+    at_least = [entry for entry in kept if entry[0] >= float(threshold)]
+    return [line for _, _, line in sorted(at_least, key=lambda e: (-e[0], e[1]))]
+
+
+@pytest.mark.parametrize(
+    "extra", [[], ["-k", "10"], ["-k", "1000"], ["--fraction", "0.005"], ["--fraction", "0.5"]]
+)
+def test_select_min_score_is_score_filtered_by_jq_and_ranked(
+    tied: tuple[Path, list[bytes], str], extra: list[str]
+) -> None:
+    source, scored, threshold = tied
+    expected = jq_at_least(scored, threshold)
+    assert len(expected) == 61 and b'"tie-copy"' in expected[-1]  # both tied records, input order
+    if extra[:1] == ["-k"]:
+        expected = expected[: int(extra[1])]
+    elif extra:  # a fraction of every record scored, then at most what the threshold leaves
+        expected = expected[: count_for_fraction(float(extra[1]), len(scored))]
+    result = ok("select", source, *FAST, "--min-score", threshold, *extra, "--summary", "full")
+    assert result.stdout_bytes == b"".join(expected)
+    assert f"below --min-score {threshold}: {len(scored) - 61:,} records" in result.stderr
+
+
+def test_score_min_score_writes_the_records_at_or_above_it_in_input_order(
+    tied: tuple[Path, list[bytes], str], tmp_path: Path
+) -> None:
+    source, scored, threshold = tied
+    report = tmp_path / "run.json"
+    result = ok("score", source, *FAST, "--min-score", threshold, "--report", report)
+    expected = [line for line in scored if orjson.loads(line)["zipfit_score"] >= float(threshold)]
+    assert result.stdout_bytes == b"".join(expected) and len(expected) == 61
+    summary = json.loads(report.read_text())
+    assert summary["settings"]["min_score"] == float(threshold)
+    assert summary["stats"]["below_min_score"] == len(scored) - 61
+    assert summary["stats"]["scored"] == len(scored)  # below the threshold is still scored
+
+
+@pytest.mark.parametrize(("threshold", "kept"), [("-0.01", None), ("-1e300", 4000), ("1", 0), ("1e300", 0)])
+def test_min_score_anywhere_on_the_scale(threshold: str, kept: int | None) -> None:
+    # Scores can be negative (contrast scores mostly are): any finite S; none above it is no error.
+    result = ok("select", SOURCE, *FAST, "--min-score", threshold, "-q")
+    out = records(result.stdout_bytes)
+    assert all(r["zipfit_score"] >= float(threshold) for r in out)
+    if kept is not None:
+        assert len(out) == kept
+    else:
+        assert 3900 < len(out) < 4000  # a few sample records score below -0.01 with lz4
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "abc", ""])
+def test_min_score_that_is_not_a_finite_number_is_a_usage_error(value: str) -> None:
+    for command in ("select", "score"):
+        result = run(command, SOURCE, *FAST, "--min-score", value)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1 and "--min-score" in result.stderr
+        assert result.stdout == ""
+
+
+def test_score_refuses_attribute_output_with_a_min_score() -> None:
+    # An attribute file needs a line for every document: a threshold would leave some out.
+    result = run("score", SOURCE, *FAST, "--min-score", "0.05", "--output-format", "attributes")
+    assert result.exit_code == 2, result.output
+    assert "--min-score" in result.stderr and result.stdout == ""
+
+
+def test_min_score_in_every_output_format(tied: tuple[Path, list[bytes], str], tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    source, scored, threshold = tied
+    expected = records(b"".join(jq_at_least(scored, threshold)))
+    args = ["select", source, *FAST, "--min-score", threshold, "-q"]
+    ids = records(ok(*args, "--output-format", "ids").stdout_bytes)
+    assert ids == [{"id": r["id"], "zipfit_score": r["zipfit_score"]} for r in expected]
+    ok(*args, "-o", tmp_path / "top.jsonl.gz")
+    assert records(gzip.decompress((tmp_path / "top.jsonl.gz").read_bytes())) == expected
+    ok(*args, "-o", tmp_path / "top.parquet")
+    rows = pq.read_table(tmp_path / "top.parquet").to_pylist()
+    assert [(r["id"], r["zipfit_score"]) for r in rows] == [(r["id"], r["zipfit_score"]) for r in expected]
+
+
+def test_min_score_comes_before_dedupe_and_budgets(tied: tuple[Path, list[bytes], str]) -> None:
+    source, scored, threshold = tied
+    ranked = jq_at_least(scored, threshold)
+    result = ok("select", source, *FAST, "--min-score", threshold, "--dedupe", "--summary", "full")
+    assert result.stdout_bytes == b"".join(ranked[:-1])  # the tie's copy: the earlier one stays
+    assert "dropped 1 exact duplicate" in result.stderr
+    budget = sum(len(orjson.loads(line)["text"]) for line in ranked[:7])
+    result = ok("select", source, *FAST, "--min-score", threshold, "--budget-chars", budget, "-q")
+    assert result.stdout_bytes == b"".join(ranked[:7])
+
+
+def test_min_score_through_a_real_process(tied: tuple[Path, list[bytes], str]) -> None:
+    source, scored, threshold = tied
+    done = run_process("select", str(source), *FAST, "--min-score", threshold, "-k", "5")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"".join(jq_at_least(scored, threshold)[:5])  # stdout: records only
+    below = len(scored) - 61  # a log's one summary line says the threshold and what fell below it
+    assert f"min_score={threshold} below_min_score={below} selected=5 ".encode() in done.stderr
+    refused = run_process("select", str(source), *FAST, "--min-score", "nan")
+    assert refused.returncode == 2 and refused.stdout == b""
+    assert refused.stderr.startswith(b"zipfit: error: ") and refused.stderr.count(b"\n") == 1

@@ -130,6 +130,9 @@ CASES = {
     "limit-150": ["select", "-k", 10, "--limit", 150],
     "contrast": ["select", "-k", 25, "--contrast", "--background-size", 16],
     "contrast-limit": ["score", "--limit", 120, "--contrast", "--background-size", 16, "--seed", 2],
+    # --min-score: counted on the workers under -k (they return their top K), else on the client
+    "min-score": ["select", "-k", 25, "--min-score", 0.06],
+    "min-score-score": ["score", "--min-score", 0.06],
 }
 
 
@@ -331,12 +334,14 @@ def test_a_scheduler_port_out_of_range_is_a_usage_error(corpus: list[Path]) -> N
         assert result.exit_code == 2 and f"port {port} is out of range" in result.stderr, result.stderr
 
 
-def test_adaptive_with_its_audit_as_local(scheduler: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("floor", [[], ["--min-score", "0.06"]], ids=["k", "k-and-min-score"])
+def test_adaptive_with_its_audit_as_local(scheduler: str, tmp_path: Path, floor: list[str]) -> None:
     # One partition (a whole file) has the thresholds, stops and audit sample of the local
     # pool reading the records once, from stdin; the sampled starting threshold is the local
     # engine's alone (it reads a file twice), and it changes only the work, not the bytes.
+    # --min-score is a floor under both engines' thresholds from the first record.
     source = Path(__file__).resolve().parent.parent / "sample_data" / "source.jsonl"
-    args = ["select", "-k", 40, "--adaptive", *FAST]
+    args = ["select", "-k", 40, "--adaptive", *FAST, *floor]
     reports = tmp_path / "local.json", tmp_path / "dask.json"
     streamed = ok(*args, "-", "-j", 2, "--report", reports[0], input=source.read_bytes())
     cluster = ["--engine", "dask", "--scheduler", scheduler, "--blocksize", "0"]

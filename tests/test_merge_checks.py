@@ -172,6 +172,9 @@ def test_merge_opens_no_path_or_url_a_part_names(slice_path: Path, tmp_path: Pat
         ("shard_index", 5),
         ("parquet_schema", 42),
         ("stats", {"scored": 1}),
+        ("min_score", "0.1"),
+        ("min_score", True),
+        ("min_score", 1),  # a shard writes the float it compared with: 1.0
     ],
 )
 def test_merge_refuses_a_part_whose_trailer_holds_what_no_shard_writes(
@@ -282,6 +285,7 @@ def test_merge_to_attributes_refuses_parts_that_left_records_out(
     [
         ("records_read", lambda t: t.update(skipped={})),  # hides the record it skipped
         ("written", lambda t: t.update(written=t["scored"] + 1)),
+        ("written", lambda t: t["stats"].update(below_min_score=t["scored"])),  # wrote records below it
         ("score_min", lambda t: t["stats"].update(score_max=None)),
         ("score_min", lambda t: t["stats"].update(score_min=t["stats"]["score_max"] + 1)),
     ],
@@ -348,3 +352,53 @@ def test_attributes_are_never_written_in_rank_order(source_lines: list[bytes], t
         assert result.exit_code == 2 and "needs one line per document in input order" in result.stderr
         assert result.stdout == ""
     assert len(ok("merge", *scored, "--output-format", "attributes").stdout.splitlines()) == 10
+
+
+# --- --min-score: parts carry the threshold; merge applies it, and refuses what it cannot ----
+
+
+def test_merge_refuses_parts_made_with_different_thresholds(slice_path: Path, tmp_path: Path) -> None:
+    for name in ("low", "high", "plain"):
+        (tmp_path / name).mkdir()
+    low = parts(tmp_path / "low", slice_path, 2, "select", "--min-score", "0.01")
+    high = parts(tmp_path / "high", slice_path, 2, "select", "--min-score", "0.05")
+    result = run("merge", low[0], high[1])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.count("\n") == 1 and "min_score differs" in result.stderr
+    assert "(0.05 vs 0.01); parts must come from one run" in result.stderr
+    plain = parts(tmp_path / "plain", slice_path, 2, "select")
+    assert run("merge", plain[0], high[1]).exit_code == 3  # a threshold against none
+    assert result.stdout == ""
+
+
+def test_merge_refuses_a_threshold_below_the_parts_own(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "score", "--min-score", "0.05")
+    result = run("merge", *made, "--min-score", "0.04", "-o", tmp_path / "merged.jsonl")
+    assert result.exit_code == 3, result.output
+    assert "hold only records scoring at least 0.05" in result.stderr and "--min-score 0.04" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "merged.jsonl").exists()
+    assert ok("merge", *made, "--min-score", "0.05").stdout == ok("merge", *made).stdout  # the same: fine
+
+
+def test_merge_refuses_a_forged_threshold_that_is_not_finite(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "select", "--min-score", "0.05")
+    for part in made:  # orjson writes no NaN; a hand-made trailer can
+        lines = part.read_bytes().splitlines(keepends=True)
+        part.write_bytes(b"".join(lines[:-1]) + lines[-1].replace(b'"min_score":0.05', b'"min_score":NaN'))
+    result = run("merge", *made)
+    assert result.exit_code == 3, result.output
+    assert "not a complete zipfit part (no valid trailer line)" in result.stderr and result.stdout == ""
+
+
+def test_merge_to_attributes_refuses_a_threshold(source_lines: list[bytes], tmp_path: Path) -> None:
+    source = tmp_path / "source.jsonl"
+    source.write_bytes(b"".join(source_lines[:30]))
+    made = parts(tmp_path, source, 2, "score")
+    result = run("merge", *made, "--output-format", "attributes", "--min-score", "0.0")
+    assert result.exit_code == 2, result.output
+    assert "needs a line for every document" in result.stderr and "--min-score" in result.stderr
+    (tmp_path / "below").mkdir()
+    below = parts(tmp_path / "below", source, 2, "score", "--min-score", "0.03")
+    result = run("merge", *below, "--output-format", "attributes")
+    assert result.exit_code == 2, result.output
+    assert "record(s) out (--skip-invalid, decontamination or --min-score)" in result.stderr

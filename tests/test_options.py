@@ -394,6 +394,7 @@ def test_every_float_option_has_a_parser_refusing_what_is_not_finite() -> None:
         "--decontaminate-ncd",
         "--connect-timeout",
         "--fraction",
+        "--min-score",
     }
     for option in floats:
         assert option.parser is not None, option.long_flag

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from zipfit_cli.base.errors import UsageError, ZipfitError
-from zipfit_cli.selection.ranking import Spool, TopK, check_limits, count_for_fraction
+from zipfit_cli.selection.ranking import Spool, TopK, check_limits, count_for_fraction, rank
+from zipfit_cli.selection.rules import below, check_min_score
 
 # --- TopK ------------------------------------------------------------------------------------
 
@@ -190,3 +191,41 @@ def test_fraction_of_another_type_is_a_type_error(fraction: object) -> None:
         return
     with pytest.raises(TypeError, match="fraction must be a number"):
         check_limits(None, fraction)  # type: ignore[arg-type]
+
+
+# --- --min-score: the threshold rule (rules.py) and the fraction it leaves alone -------------
+
+
+def test_a_fraction_is_of_the_total_given_not_of_the_records_ranked() -> None:
+    # --min-score ranks only the records at or above it; --fraction stays a share of all scored.
+    kept = [(0.9, 0, b"a\n"), (0.8, 3, b"b\n"), (0.7, 5, b"c\n")]
+    assert [r[1] for r in rank(iter(kept), fraction=0.2, total=lambda: 10)] == [0, 3]
+    assert [r[1] for r in rank(iter(kept), fraction=0.5, total=lambda: 10)] == [0, 3, 5]  # 5 asked, 3 there
+    assert [r[1] for r in rank(iter(kept), fraction=0.5)] == [0, 3]  # default: of the records ranked
+
+
+def test_a_score_equal_to_the_threshold_is_kept_and_the_next_float_down_is_not() -> None:
+    s = 0.1 + 0.2  # 0.30000000000000004: the float the output shows, every digit
+    assert not below(s, s)
+    assert not below(s, float(repr(s)))
+    assert below(math.nextafter(s, -math.inf), s)
+    assert below(-0.25, -0.2) and not below(-0.2, -0.25)  # contrast scores: any sign
+    assert not below(-1e300, None)  # no threshold: nothing is below it
+    assert not below(-0.0, 0.0)  # as jq compares: -0.0 >= 0
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_threshold_that_is_not_finite_is_refused(value: float) -> None:
+    with pytest.raises(UsageError, match="min_score must be a finite number"):
+        check_min_score(value)
+
+
+@pytest.mark.parametrize("value", [True, "0.2"])
+def test_a_threshold_of_another_type_is_a_type_error(value: object) -> None:
+    with pytest.raises(TypeError, match="min_score must be a number"):
+        check_min_score(value)
+
+
+def test_an_int_threshold_becomes_its_float() -> None:
+    assert check_min_score(None) is None
+    assert check_min_score(0) == 0.0 and isinstance(check_min_score(0), float)

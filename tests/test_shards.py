@@ -267,3 +267,69 @@ def test_merge_applies_rules_like_one_run(planted: Path, tmp_path: Path, rule: l
         parts.append(part)
     merge_rule = rule if rule[0] in ("--dedupe", "--budget-chars") else []
     assert ok("merge", *parts, *merge_rule, "-q").stdout == single
+
+
+# --- --min-score across shards: parts carry it, merge applies it -------------------------------
+
+
+def _tied_threshold(corpus: list[Path]) -> str:
+    """A score that two records of the corpus share (its ties are copies), as written."""
+    scores = [r["zipfit_score"] for r in map(json.loads, ok("score", *corpus, *BASE).stdout.splitlines())]
+    tied = sorted({s for s in scores if scores.count(s) > 1}, reverse=True)
+    return repr(tied[len(tied) // 3])
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        ["select"],
+        ["select", "-k", "17"],
+        ["select", "--fraction", "0.3"],
+        ["score"],
+        ["select", "-k", "1000"],
+    ],
+)
+def test_min_score_shards_merge_to_the_single_run(
+    corpus: list[Path], tmp_path: Path, selection: list[str]
+) -> None:
+    threshold = _tied_threshold(corpus)
+    command = [selection[0], *corpus, *BASE, *selection[1:], "--min-score", threshold]
+    single = ok(*command).stdout_bytes
+    assert single and all(r["zipfit_score"] >= float(threshold) for r in map(json.loads, single.splitlines()))
+    parts = shards(tmp_path, command, 3)
+    trailer = json.loads(parts[0].read_bytes().splitlines()[-1])["_zipfit_part"]
+    assert trailer["min_score"] == float(threshold)
+    merged = ok("merge", *parts, "--report", tmp_path / "merge.json")
+    assert merged.stdout_bytes == single
+    stats = json.loads((tmp_path / "merge.json").read_text())["stats"]
+    scored = len(ok("score", *corpus, *BASE).stdout.splitlines())
+    assert stats["min_score"] == float(threshold)
+    assert stats["below_min_score"] == scored - len(
+        ok("score", *corpus, *BASE, "--min-score", threshold).stdout.splitlines()
+    )
+
+
+def _below(*args: Any, report: Path) -> tuple[bytes, int]:
+    """Output, and the report's count of records below --min-score."""
+    out = ok(*args, "--report", report, "--force").stdout_bytes
+    return out, json.loads(report.read_text())["stats"]["below_min_score"]
+
+
+@pytest.mark.parametrize("selection", [["select"], ["select", "-k", "40"], ["score"]])
+def test_merge_applies_a_min_score_of_its_own(
+    corpus: list[Path], tmp_path: Path, selection: list[str]
+) -> None:
+    # Parts with no threshold, or a lower one, hold every record a higher threshold keeps.
+    threshold = _tied_threshold(corpus)
+    command = [selection[0], *corpus, *BASE, *selection[1:]]
+    single, single_below = _below(*command, "--min-score", threshold, report=tmp_path / "single.json")
+    for made_with in ([], ["--min-score", "-1"]):
+        folder = tmp_path / f"made{len(made_with)}"
+        folder.mkdir()
+        parts = shards(folder, [*command, *made_with], 2)
+        merged, merged_below = _below(
+            "merge", *parts, "--min-score", threshold, report=tmp_path / "merge.json"
+        )
+        assert merged == single
+        # Parts cut to their own top K hold only some of the records below: counted, a lower bound.
+        assert merged_below == single_below if selection[1:] != ["-k", "40"] else merged_below <= single_below

@@ -39,13 +39,14 @@ def bin_of(score: float) -> int:
 # when shard parts carry it, so that `merge` adds it up too.
 SUMMED = ("records_read", "blank_lines", "scored", "selected", "pairs", "bytes_read", "elapsed",
           "contaminated", "pruned_pairs", "pairs_exhaustive", "audited", "audit_misses", "presampled",
-          "rescored")  # fmt: skip
+          "rescored", "below_min_score")  # fmt: skip
 TALLIED = ("skipped", "histogram", "duplicates", "pruned")  # Counters, added key by key
 OWN = ("score_min", "score_max", "scores", "threshold", "warnings", "budget_used", "budget_unit",
-       "shards_elapsed", "start_threshold")  # fmt: skip
+       "shards_elapsed", "start_threshold", "min_score")  # fmt: skip
 # Counts a part carries besides scored, pairs, bytes_read, elapsed, the score range and the
 # histogram: 0 when a part written before them lacks one.
-PART_COUNTS = ("pruned_pairs", "pairs_exhaustive", "audited", "audit_misses", "presampled", "rescored")
+PART_COUNTS = ("pruned_pairs", "pairs_exhaustive", "audited", "audit_misses", "presampled", "rescored",
+               "below_min_score")  # fmt: skip
 
 
 @dataclass
@@ -77,6 +78,8 @@ class RunStats:
     presampled: int = 0  # --adaptive: records scored in full before the run, for its starting threshold
     start_threshold: float | None = None  # --adaptive: that threshold (one run's, never added up)
     rescored: int = 0  # --adaptive: records stopped by it that were read and scored again
+    min_score: float | None = None  # --min-score: records scoring below it are not written
+    below_min_score: int = 0  # records scored in full below --min-score (stopped ones count as pruned)
 
     @property
     def work_time(self) -> float:
@@ -227,6 +230,8 @@ class RunStats:
             "presampled": self.presampled,
             "start_threshold": self.start_threshold,
             "rescored": self.rescored,
+            "min_score": self.min_score,
+            "below_min_score": self.below_min_score,
             "bytes_read": self.bytes_read,
             "score_min": self.score_min if self.scored else None,
             "score_median": self.median(),

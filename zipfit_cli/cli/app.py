@@ -109,6 +109,7 @@ def merge(opts: ScoringOptions, selection: SelectionOptions, flags: CommandFlags
             max_line_bytes=opts.max_line_bytes,
             summary=opts.summary,
             strict=opts.strict,
+            min_score=opts.min_score,
         )
 
 

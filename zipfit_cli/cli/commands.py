@@ -72,6 +72,7 @@ def describe(opts: ScoringOptions, settings: RunSettings, **extra: Any) -> dict[
         if decontam is None
         else {"ngram": decontam.ngram, "ncd_threshold": decontam.ncd_threshold},
         "adaptive": None if settings.adaptive is None else settings.adaptive.describe(),
+        "min_score": settings.min_score,
         "output_format": opts.output_format,
         "id_key": opts.id_key if opts.output_format != "records" else None,
         "shard_index": shard_index,
@@ -155,7 +156,7 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     refuse_ranked_attributes(opts.output_format, ranked=True)
     selection.check()
     if opts.adaptive:
-        _check_adaptive(selection)
+        _check_adaptive(selection, opts.min_score)
     settings = _settings(opts)
     filters = selection.filters()
     if filters and settings.shard is not None:
@@ -172,21 +173,27 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     _run_scoring(opts, settings, run, "select", "selected", selection.describe())
 
 
-def _check_adaptive(selection: SelectionOptions) -> None:
-    """--adaptive prunes against the K-th best exact score: it needs a K known up front, and
-    rules that reach further down the ranking would need the records it stopped."""
-    if selection.top_k is None:
+def _check_adaptive(selection: SelectionOptions, min_score: float | None) -> None:
+    """--adaptive prunes against the K-th best exact score or --min-score: it needs one of
+    them known up front. Rules that reach further down the ranking than the K best would
+    need the records it stopped; below --min-score nothing is selected anyway."""
+    if selection.top_k is None and min_score is None:
         raise UsageError(
-            "--adaptive needs -k: it stops records that cannot reach the K best (for a share of "
-            "the corpus, count the records and give -k)"
+            "--adaptive needs -k or --min-score: it stops records that cannot reach the K best or "
+            "the threshold (for a share of the corpus, count the records and give -k)"
         )
-    if (
+    if selection.fraction is not None:
+        raise UsageError("--adaptive cannot go with --fraction: its share counts records it would stop")
+    if selection.top_k is not None and (
         selection.dedupe
         or selection.dedupe_near
         or selection.budget_tokens is not None
         or (selection.budget_chars is not None)
     ):
-        raise UsageError("--adaptive cannot go with --dedupe or budgets: they read past the K best")
+        raise UsageError(
+            "--adaptive -k cannot go with --dedupe or budgets: they read past the K best "
+            "(with --min-score and no -k they can)"
+        )
 
 
 def score(opts: ScoringOptions) -> None:
@@ -294,6 +301,7 @@ def merge(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     summary: str | None = None,
     strict: bool = False,
+    min_score: float | None = None,
 ) -> None:
     selection.check()
     filters = selection.filters()
@@ -308,6 +316,7 @@ def merge(
             output_format=output_format,
             id_key=id_key,
             max_line_bytes=max_line_bytes,
+            min_score=min_score,
         )
 
     run_job(
@@ -319,7 +328,7 @@ def merge(
         force=force,
         label="merging",
         what=lambda: _merged_what(parts, selection),
-        settings=lambda: {"command": "merge", "parts": parts, **selection.describe()},
+        settings=lambda: {"command": "merge", "parts": parts, **selection.describe(), "min_score": min_score},
         total_bytes=None,
         command_line=command_line,
         schema=lambda: _merged_schema(parts, output_format),

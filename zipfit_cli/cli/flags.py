@@ -172,6 +172,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("fraction", ("--fraction",), Decimal | None, None,
            "Keep this share of scored records, 0 < F <= 1 (rounded half up).", SELECT, RANK, metavar="F",
            parser=decimal),
+    Option("min_score", ("--min-score",), float | None, None,
+           "Keep only records scoring at least S (any finite number: contrast scores are often below 0), "
+           "compared with the score as written. Applied first: -k, --fraction, --dedupe and budgets choose "
+           "among them.", SELECT, (*SCORING, "merge"), metavar="S", parser=finite(), show_default=False,
+           doc="keep only records scoring at least S, any finite number (contrast scores are often all "
+           "below 0), compared with the very float the output shows (so `jq 'select(.zipfit_score >= S)'` "
+           "keeps the same records, ties included); applied before `-k`, `--fraction` (still a share of "
+           "every record scored), `--dedupe` and budgets; `score` writes the records at or above S in input "
+           "order. Counted as `below_min_score`. See Selection rules"),
     Option("dedupe", ("--dedupe",), bool, False,
            "Drop exact duplicates (whitespace-normalised); the best-ranked stays.", SELECT, RANK),
     Option("dedupe_near", ("--dedupe-near",), bool, False,

@@ -92,6 +92,7 @@ class ScoringOptions:
     adaptive: bool = _declared("adaptive")
     adaptive_z: float = _declared("adaptive_z")
     adaptive_audit: int = _declared("adaptive_audit")
+    min_score: float | None = _declared("min_score")
     command_line: list[str] = field(default_factory=list)  # as given, for the report
     # The options the user gave (Click's parameter source), whatever their values: an
     # option that goes with another is refused without it even at its default value.
@@ -146,10 +147,12 @@ class ScoringOptions:
             raise UsageError("--adaptive-audit goes with --adaptive")
         if "id_key" in self.given and self.output_format == "records":
             raise UsageError("--id-key goes with --output-format ids or attributes")
-        if self.output_format == "attributes" and (self.skip_invalid or self.decontaminating):
+        if self.output_format == "attributes" and (
+            self.skip_invalid or self.decontaminating or self.min_score is not None
+        ):
             raise UsageError(
                 "an attribute file needs a line for every document, in order: --output-format attributes "
-                "cannot go with --skip-invalid or decontamination, which leave records out"
+                "cannot go with --skip-invalid, decontamination or --min-score, which leave records out"
             )
         if not self.contrast and self.method != "contrast":
             seed = () if self.adaptive else ("background_seed",)  # --seed also seeds --adaptive
@@ -259,6 +262,7 @@ def build_settings(opts: ScoringOptions, sampling: Callable[[int, int], None] | 
         limit=opts.limit,
         shard=parse_shard(opts.shard) if opts.shard is not None else None,
         shard_by=opts.shard_by,
+        min_score=opts.min_score,
     )
     settings.warnings += opts.notices
     if opts.adaptive:

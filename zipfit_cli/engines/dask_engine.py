@@ -28,6 +28,7 @@ from ..base.stats import RunStats
 from ..files.compression import compression_of
 from ..files.locations import STDIN, is_url, url_failure, url_glob, url_to_fs
 from ..files.sources import JsonlSource, is_dataset, open_source, reader_of
+from ..selection.rules import below
 from . import dask_worker
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
 from .dask_worker import Partition, PartResult, score_partition
@@ -171,6 +172,7 @@ class DaskEngine:
                     keep=keep,
                     cap=settings.limit,
                     skip_invalid=settings.skip_invalid,
+                    floor=settings.min_score,
                     pure=False,
                 )
                 pending.append((part, future))
@@ -236,8 +238,11 @@ class DaskEngine:
                     if not isinstance(score, float):
                         context.set_aside(settings.skip_invalid, part.path, line_base + line_no, score, line)
                         continue
-                    if not result.checked:
+                    if not result.checked:  # else the worker counted it, and kept none below the floor
                         stats.add_score(score)
+                        if below(score, settings.min_score):
+                            stats.below_min_score += 1
+                            continue
                     yield score, offset + index, line
                 offset += part_stats.records_read
                 line_base += result.lines

@@ -17,8 +17,10 @@ from ..base.stats import RunStats
 from ..files.batches import BATCH_BYTES
 from ..files.reading import DEFAULT_MAX_LINE_BYTES, ReadError
 from ..files.sources import open_range
-from ..scoring.adaptive import Audit, Thresholds
+from ..scoring.adaptive import Audit
+from ..scoring.thresholds import Thresholds
 from ..selection.ranking import TopK
+from ..selection.rules import below
 from .engine import audit_stopped
 from .runner import Gated, ScoreJob
 
@@ -57,16 +59,18 @@ def score_partition(
     keep: int | None,
     cap: int | None,
     skip_invalid: bool,
+    floor: float | None = None,
 ) -> PartResult:
     """Runs on a worker: read one partition, score it, return counters and rows.
 
     keep: return only the `keep` best valid rows, checking bad records here. cap: read at
     most this many records (--limit); the next non-blank line is still read and counted,
-    as the local reader does.
+    as the local reader does. floor: --min-score; with `keep`, rows below it are counted
+    here and not returned (and --adaptive prunes against it too).
     """
     stats = RunStats()
     result = PartResult(stats, checked=keep is not None)
-    rows = _PartRows(job, result, keep, skip_invalid)
+    rows = _PartRows(job, result, keep, skip_invalid, floor)
     try:
         limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES
         source = open_range(part.path, part.url, part.start, part.end, limit)
@@ -110,15 +114,18 @@ class _PartRows:
     `keep` only the best valid ones, checked here, plus near-copies for the client to count.
     """
 
-    def __init__(self, job: ScoreJob, result: PartResult, keep: int | None, skip_invalid: bool) -> None:
-        self.job = job
+    def __init__(
+        self, job: ScoreJob, result: PartResult, keep: int | None, skip_invalid: bool, floor: float | None
+    ) -> None:
+        self.job, self.floor = job, floor
         self.result = result
         self.skip_invalid = skip_invalid
         self.best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
         self.batch: list[tuple[int, int, int, bytes]] = []  # (index, line number, end offset, line)
         self.aside: list[Row] = []  # near-copies of targets, in checked mode
         # --adaptive: this partition prunes against its own top K, block by block (adaptive.py).
-        self.thresholds = Thresholds(keep) if keep is not None and job.adaptive is not None else None
+        adaptive = keep is not None and job.adaptive is not None
+        self.thresholds = Thresholds(keep, floor=floor) if adaptive else None
         self.audit = (
             Audit(job.adaptive.audit, job.adaptive.seed) if self.thresholds and job.adaptive else None
         )
@@ -162,7 +169,10 @@ class _PartRows:
                 stats.skipped[score.reason] += 1
             else:
                 stats.add_score(score)
-                best.push(score, index, (line_no, end, line))
+                if below(score, self.floor):
+                    stats.below_min_score += 1
+                else:
+                    best.push(score, index, (line_no, end, line))
         self.batch.clear()
         return True
 
@@ -171,7 +181,7 @@ class _PartRows:
         if best is not None and self.audit is not None and self.thresholds is not None and job.spec:
             found = self.thresholds.best()
             for score, index, line in audit_stopped(
-                job.scorer, job.spec, self.result.stats, self.audit, found, best.k
+                job.scorer, job.spec, self.result.stats, self.audit, found, best.k, self.floor
             ):
                 best.push(score, index, (0, 0, line))  # line number and offset serve set-aside rows only
         if self.best is not None:

@@ -1,15 +1,17 @@
 """Engines: from run settings to the stream of scored records, on this machine or elsewhere.
 
 An engine is called as engine(settings, context, top_k) and yields (score, index, line)
-for every valid record in input order, keeping the context's counters up to date; bad
-records raise or are counted through `context.set_aside`, the one skip-or-stop rule every
-engine shares. Given top_k it may leave out records that cannot be among the top_k best.
-The local engine is here; `dask_engine.py` is the other.
+for every valid record scoring at least `settings.min_score` (all, without one) in input
+order, keeping the context's counters up to date (those below it too); bad records raise
+or are counted through `context.set_aside`, the one skip-or-stop rule every engine shares.
+Given top_k it may leave out records that cannot be among the top_k best. The local engine
+is here; `dask_engine.py` is the other.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
@@ -27,7 +29,9 @@ from ..files.feeder import QUIET
 from ..files.first_record import FirstRecordCheck
 from ..files.records import RecordError
 from ..files.writing import Sink, add_field
-from ..scoring.adaptive import DEFAULT_BLOCK, AdaptiveScorer, Audit, Thresholds
+from ..scoring.adaptive import AdaptiveScorer, Audit
+from ..scoring.thresholds import DEFAULT_BLOCK, Thresholds
+from ..selection.rules import below, check_min_score
 from .presample import WarmStart, rereadable, rescore, warm_start
 from .runner import Gated, ScoreJob, map_batches
 
@@ -64,6 +68,7 @@ class RunSettings:
     limit: int | None = None  # stop after this many records (debugging)
     decontaminate: Decontaminator | None = None
     adaptive: AdaptiveScorer | None = None  # --adaptive: select -k stops hopeless records early
+    min_score: float | None = None  # --min-score: records scoring below it are counted, not yielded
     warnings: list[str] = field(default_factory=list)  # known before the run: shown and reported with it
     # (output format, id key) when the output writes each record's id (ids, attributes).
     output_id: tuple[str, str] | None = None
@@ -74,6 +79,7 @@ class RunSettings:
         checks.count("batch_size", self.batch_size)
         if self.limit is not None:
             checks.count("limit", self.limit)
+        self.min_score = check_min_score(self.min_score)
 
     def job(self) -> ScoreJob:
         """What each worker receives once."""
@@ -138,37 +144,57 @@ Engine = Callable[[RunSettings, RunContext, "int | None"], Scored]
 
 
 def local_engine(settings: RunSettings, context: RunContext, top_k: int | None = None) -> Scored:
-    """This machine, a process pool when workers > 1; top_k serves --adaptive only."""
+    """This machine, a process pool when workers > 1; top_k serves --adaptive only, which
+    prunes against the higher of the K-th best and --min-score (without -k, the latter)."""
     read = checked_first(read_batches(settings.sources, settings.slicing(), context.stats), settings)
     batches = ((batch, batch.lines) for batch in read)
     adaptive, gate, audit, warm = settings.adaptive, None, None, None
-    if adaptive is not None and top_k is not None:
-        if adaptive.exhaustive_reason is None and rereadable(settings.sources):
+    floor = settings.min_score
+    if adaptive is not None and (top_k is not None or floor is not None):
+        if top_k is not None and adaptive.exhaustive_reason is None and rereadable(settings.sources):
             warm = warm_start(
                 settings.sources, settings.slicing(), settings.job(), settings.workers, top_k, adaptive.seed
             )
-        gate = BlockGate(Thresholds(top_k, DEFAULT_BLOCK), warm)
+        gate = BlockGate(Thresholds(top_k, DEFAULT_BLOCK, floor), warm)
         audit = Audit(adaptive.audit, adaptive.seed)
     # closing(): an exception in the consumer must stop the pool at once, not at GC time.
     with closing(map_batches(settings.job(), batches, settings.workers, gate)) as scored:
         yield from _check_results(settings, context, scored, gate, audit)
-    if gate is None or audit is None or adaptive is None or top_k is None:
+    if gate is None or audit is None or adaptive is None:
         return
     stats = context.stats
     if warm is not None:
-        stats.presampled, stats.start_threshold = warm.sampled, warm.threshold
-        kth = gate.thresholds.kth()
-        if kth < warm.threshold and warm.used:  # the sample misled: score what it stopped
-            found = rescore(warm, settings.sources, settings.slicing(), settings.spec, adaptive, kth, stats)
-            entered = set()
-            for score, index, line in found:
-                gate.thresholds.offer(score, index)
-                entered.add(index)
-                yield score, index, line
-            audit.discard(entered & audit.indexes())
-            stats.pruned += Counter()  # drops checkpoints left at zero
-            stats.count_pairs(settings.scorer.comparisons)
-    yield from audit_stopped(settings.scorer, settings.spec, stats, audit, gate.thresholds.best(), top_k)
+        yield from _rescored(settings, stats, warm, gate, audit, adaptive)
+    best = gate.thresholds.best()
+    yield from audit_stopped(settings.scorer, settings.spec, stats, audit, best, top_k, floor)
+
+
+def _rescored(
+    settings: RunSettings,
+    stats: RunStats,
+    warm: WarmStart,
+    gate: BlockGate,
+    audit: Audit,
+    adaptive: AdaptiveScorer,
+) -> Iterator[tuple[float, int, bytes]]:
+    """When the run's bar ends below the sampled starting threshold (the sample misled), the
+    records stopped against it, read again and scored against the bar (presample.rescore)."""
+    stats.presampled, stats.start_threshold = warm.sampled, warm.threshold
+    bar = gate.thresholds.bar()
+    if bar >= warm.threshold or not warm.used:
+        return
+    found = rescore(warm, settings.sources, settings.slicing(), settings.spec, adaptive, bar, stats)
+    entered = set()
+    for score, index, line in found:
+        gate.thresholds.offer(score, index)
+        entered.add(index)
+        if below(score, settings.min_score):
+            stats.below_min_score += 1
+            continue
+        yield score, index, line
+    audit.discard(entered & audit.indexes())
+    stats.pruned += Counter()  # drops checkpoints left at zero
+    stats.count_pairs(settings.scorer.comparisons)
 
 
 def checked_first(batches: Iterator[Batch], settings: RunSettings) -> Iterator[Batch]:
@@ -189,10 +215,12 @@ def audit_stopped(
     stats: RunStats,
     audit: Audit,
     best: Sequence[tuple[float, int]],
-    k: int,
+    k: int | None,
+    floor: float | None = None,
 ) -> list[tuple[float, int, bytes]]:
     """Score the audit's sample of stopped records in full and count them; the records that
-    belong among the k best (`best`: the run's (score, -index)) are returned, to be ranked."""
+    belong among the k best (`best`: the run's (score, -index)) and reach --min-score
+    (`floor`) are returned, to be ranked."""
 
     def exact(line: bytes) -> float | None:
         try:
@@ -200,7 +228,7 @@ def audit_stopped(
         except RecordError:  # parsed once already: cannot happen, but never a reason to fail
             return None
 
-    entered = audit.finish(exact, best, k)
+    entered = audit.finish(exact, best, k, -math.inf if floor is None else floor)
     comparisons = scorer.comparisons
     stats.audited += audit.sampled
     stats.audit_misses += audit.misses
@@ -263,6 +291,9 @@ def _check_results(
                 context.set_aside(settings.skip_invalid, batch.path, line_no, result, line)
                 continue
             stats.add_score(result)
+            if below(result, settings.min_score):
+                stats.below_min_score += 1
+                continue
             yield result, index, line
         if not batch.lines:
             context.pause()

@@ -31,7 +31,8 @@ from ..base.stats import RunStats
 from ..files.batches import Batch, Slicing, read_batches
 from ..files.locations import STDIN, is_url
 from ..files.records import RecordError
-from ..scoring.adaptive import DEFAULT_BLOCK, scatter
+from ..scoring.adaptive import scatter
+from ..scoring.thresholds import DEFAULT_BLOCK
 from .runner import ScoreJob, map_batches
 
 if TYPE_CHECKING:

@@ -150,6 +150,7 @@ _TRAILER_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "fraction": ("a fraction in (0, 1]", lambda v: v is None or part_share(v) is not None),
     "skip_invalid": ("true or false", lambda v: isinstance(v, bool)),
     "parquet_schema": ("a schema", lambda v: v is None or isinstance(v, str)),
+    "min_score": ("a finite number", lambda v: v is None or _is_score(v)),
 }
 _STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "scored": ("a count", _is_count),
@@ -171,6 +172,7 @@ _OPTIONAL = {
     "parquet_schema",
     "pruned",
     "scores",
+    "min_score",
     *PART_COUNTS,
 }
 
@@ -207,8 +209,8 @@ def _inconsistency(info: dict[str, Any]) -> str | None:
     accounted = info["scored"] + sum(info["skipped"].values()) + info["contaminated"] + stopped
     if info["records_read"] != accounted:
         return "its trailer's records_read is not scored + skipped + contaminated + stopped"
-    if info["written"] > info["scored"]:
-        return "its trailer's written is more than scored"
+    if info["written"] > info["scored"] - info["stats"].get("below_min_score", 0):
+        return "its trailer's written is more than scored (less those below its min_score)"
     low, high = info["stats"]["score_min"], info["stats"]["score_max"]
     if (low is None) != (high is None) or (low is not None and low > high):
         return "its trailer's stats.score_min and stats.score_max are not a range"

@@ -22,7 +22,7 @@ from ..files.records import TextSpec
 from ..files.shards import PART_KEY, PART_VERSION, part_share, trailer_problem, untag_index
 from ..files.writing import RecordWriter, Sink, output_shape, refuse_ranked_attributes
 from ..selection.ranking import Share, check_limits, count_for_fraction, rank
-from ..selection.rules import Filters, apply_filters
+from ..selection.rules import Filters, apply_filters, below, check_min_score
 
 Record = tuple[float, int, bytes]
 _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
@@ -45,8 +45,10 @@ class Part:
 
     @property
     def complete(self) -> bool:
-        """Holds every record its shard scored (not cut to a local top K)."""
-        return bool(self.info["written"] == self.info["scored"])
+        """Holds every record its shard scored at or above its --min-score (not cut to a
+        local top K)."""
+        below = self.info["stats"].get("below_min_score", 0)
+        return bool(self.info["written"] == self.info["scored"] - below)
 
 
 def _part_lines(path: str, max_line_bytes: int) -> Iterator[tuple[int, bytes]]:
@@ -187,21 +189,24 @@ def run_merge(
     output_format: str = "records",
     id_key: str = "id",
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    min_score: float | None = None,
 ) -> RunStats:
     """Merge parts; -k/--fraction override the selection the parts were written with.
 
     Filters (dedupe, budgets) apply to the merged ranking, so they need parts that hold
-    their shard's whole ranking (written without -k).
+    their shard's whole ranking (written without -k). `min_score` (else the parts' own)
+    leaves out records below it first; it may not be below the parts' own.
     """
     check_limits(top_k, fraction)
     start = time.perf_counter()
     parts = [read_part(p, max_line_bytes) for p in paths]
     check_parts(parts)
+    floor = _floor(parts, check_min_score(min_score))
     if output_format == "attributes":
         selects = parts[0].info["command"] == "select" or top_k is not None or fraction is not None
-        _check_attribute_merge(parts, ranked=selects or bool(filters), id_key=id_key)
+        _check_attribute_merge(parts, ranked=selects or bool(filters), id_key=id_key, floor=min_score)
     info = parts[0].info
-    stats = _merged_stats(parts)
+    stats = _merged_stats(parts, floor)
     stats.check_any_scored()  # the shards leave this check to the merge
     scored_total = sum(p.info["scored"] for p in parts)
     score_key = info["score_key"]
@@ -214,18 +219,12 @@ def run_merge(
     if filters:
         keep = None  # duplicates and budgets decide how far down the ranking to read
         selecting = True
-    _check_parts_hold(parts, keep, by_rank, score_key, max_line_bytes)
-    streams = [_records(p, score_key, by_rank, max_line_bytes) for p in parts]
-    order = (lambda r: (-r[0], r[1])) if by_rank else (lambda r: r[1])
-    merged: Generator[Record, None, None] = heapq.merge(*streams, key=order)
+    stats.below_min_score += _check_parts_hold(parts, keep, by_rank, score_key, max_line_bytes, floor)
+    streams = [_at_least(floor, _records(p, score_key, by_rank, max_line_bytes)) for p in parts]
+    merged: Generator[Record, None, None] = heapq.merge(*streams, key=_rank_order if by_rank else _index)
     shape = output_shape(output_format, score_key, id_key, TextSpec.build(info["text_key"]))
     writer = RecordWriter(sink, score_key, stats, ranked=selecting, scored=True, shape=shape)
-    if by_rank:
-        ranked = merged if keep is None else _first(keep, merged)
-    elif selecting:
-        ranked = rank(merged, top_k=keep, spool_dir=spool_dir)
-    else:
-        ranked = merged
+    ranked = _ordered(merged, by_rank, selecting, keep, spool_dir)
     with closing(ranked):
         chosen: Iterator[Record] = ranked
         if filters:
@@ -239,9 +238,50 @@ def run_merge(
     return stats
 
 
-def _check_attribute_merge(parts: list[Part], ranked: bool, id_key: str) -> None:
+def _ordered(
+    merged: Generator[Record, None, None],
+    by_rank: bool,
+    selecting: bool,
+    keep: int | None,
+    spool_dir: str | None,
+) -> Generator[Record, None, None]:
+    """The merged records in output order: select parts are merged in rank order already
+    (cut at `keep`); score parts are ranked here when selecting, else stay in input order."""
+    if by_rank:
+        return merged if keep is None else _first(keep, merged)
+    if selecting:
+        return rank(merged, top_k=keep, spool_dir=spool_dir)
+    return merged
+
+
+def _floor(parts: list[Part], min_score: float | None) -> float | None:
+    """The merge's --min-score, else the one the parts were written with (they all agree:
+    check_parts). Below the parts' own it would need records the shards left out."""
+    made: float | None = parts[0].info.get("min_score")
+    if min_score is None:
+        return made
+    if made is not None and min_score < made:
+        raise InputError(
+            f"the parts hold only records scoring at least {shown(repr(made))} (their --min-score); "
+            f"--min-score {shown(repr(min_score))} needs records they left out: write the parts with it",
+            setting="min_score",
+        )
+    return min_score
+
+
+def _at_least(floor: float | None, records: Iterator[Record]) -> Iterator[Record]:
+    return records if floor is None else (record for record in records if not below(record[0], floor))
+
+
+def _check_attribute_merge(parts: list[Part], ranked: bool, id_key: str, floor: float | None = None) -> None:
     """Attribute output from parts: one line per document, in order, each with its id."""
     refuse_ranked_attributes("attributes", ranked=ranked)
+    if floor is not None:
+        raise UsageError(
+            "an attribute file needs a line for every document, in order: --min-score leaves records "
+            "out; merge with --output-format records or ids",
+            setting="min_score",
+        )
     _check_every_document(parts)
     if parts[0].info["score_key"] == id_key:
         # A part's records carry their score under the score key: there, it replaced the id.
@@ -253,9 +293,15 @@ def _check_attribute_merge(parts: list[Part], ranked: bool, id_key: str) -> None
 
 
 def _check_parts_hold(
-    parts: list[Part], keep: int | None, by_rank: bool, score_key: str, max_line_bytes: int
-) -> None:
-    """Each part holds the records the merge needs, and every part reads to its end."""
+    parts: list[Part],
+    keep: int | None,
+    by_rank: bool,
+    score_key: str,
+    max_line_bytes: int,
+    floor: float | None,
+) -> int:
+    """Each part holds the records the merge needs, and every part reads to its end; the
+    count of records the parts hold below `floor` (a --min-score above the parts' own)."""
     for part in parts:
         if by_rank and not part.complete and (keep is None or part.info["written"] < keep):
             raise InputError(
@@ -264,27 +310,32 @@ def _check_parts_hold(
             )
     # Every part read to its end before anything is written: a selection stops reading early,
     # and a part with a line deleted or moved must not merge into a wrong result.
+    held_below = 0
     for part in parts:
-        for _ in _records(part, score_key, by_rank, max_line_bytes):
-            pass
+        for score, _, _ in _records(part, score_key, by_rank, max_line_bytes):
+            held_below += below(score, floor)
+    return held_below
 
 
 def _check_every_document(parts: list[Part]) -> None:
     """An attribute file has a line for every document, in order, as `score` refuses to
     write one under --skip-invalid or decontamination: parts that left records out cannot
     make one either."""
-    left_out = sum(sum(p.info["skipped"].values()) + p.info["contaminated"] for p in parts)
+    left_out = sum(
+        sum(p.info["skipped"].values()) + p.info["contaminated"] + p.info["stats"].get("below_min_score", 0)
+        for p in parts
+    )
     if left_out:
         raise UsageError(
             "an attribute file needs a line for every document, in order: the parts left "
-            f"{left_out:,} record(s) out (--skip-invalid or decontamination); merge them with "
+            f"{left_out:,} record(s) out (--skip-invalid, decontamination or --min-score); merge them with "
             "--output-format records or ids"
         )
 
 
-def _merged_stats(parts: list[Part]) -> RunStats:
+def _merged_stats(parts: list[Part], floor: float | None) -> RunStats:
     """Every scored record's statistics, not only the ones the parts kept, added up."""
-    stats = RunStats()
+    stats = RunStats(min_score=floor)
     for part in parts:
         stats += RunStats.from_part(part.info["stats"])
         stats.records_read += part.info["records_read"]
@@ -295,6 +346,14 @@ def _merged_stats(parts: list[Part]) -> RunStats:
         stats.warnings += [w for w in map(shown, part.info.get("warnings", [])) if w not in stats.warnings]
     stats.shards_elapsed, stats.elapsed = stats.elapsed, 0.0
     return stats
+
+
+def _rank_order(record: Record) -> tuple[float, int]:
+    return -record[0], record[1]
+
+
+def _index(record: Record) -> int:
+    return record[1]
 
 
 def _first(n: int, records: Iterator[Record]) -> Generator[Record, None, None]:

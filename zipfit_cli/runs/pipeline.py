@@ -62,6 +62,8 @@ def run_select(
     shape: Shape | None = None,
 ) -> RunStats:
     """The best records ranked by score (all of them when neither top_k nor fraction is set).
+    Records below `settings.min_score` are left out first; a fraction is of every record
+    scored, so the threshold and the fraction each may end the selection.
 
     With top_k, memory holds k records; otherwise (and with filters) records are spooled to
     a temporary file and only their scores stay in memory.
@@ -87,7 +89,7 @@ def run_select(
     else:
         with (
             closing(engine(settings, context, top_k)) as records,
-            closing(rank(records, top_k, fraction, spool_dir)) as ranked,
+            closing(rank(records, top_k, fraction, spool_dir, lambda: stats.scored)) as ranked,
         ):
             for score, index, line in ranked:
                 writer.write(score, index, line)
@@ -99,6 +101,7 @@ def run_select(
 def _context(settings: RunSettings, progress: ProgressSink | None, aside: Sink | None) -> RunContext:
     context = RunContext(aside=aside)
     context.stats.warnings.extend(settings.warnings)
+    context.stats.min_score = settings.min_score
     if progress is not None:
         context.progress = progress
     return context

@@ -35,6 +35,9 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
         dropped.append(_count(n, f"{shown(kind)} duplicate"))
     if dropped:
         lines.append("dropped " + ", ".join(dropped))
+    if stats.min_score is not None:
+        # The threshold as given (the shortest decimal of the float), not rounded like scores.
+        lines.append(f"below --min-score {stats.min_score!r}: {_count(stats.below_min_score, 'record')}")
     if stats.budget_used is not None:
         lines.append(f"budget used: {stats.budget_used:,} {shown(stats.budget_unit or '')}".rstrip())
     if stats.scored:
@@ -83,6 +86,8 @@ def summary_line(stats: RunStats, what: str, outputs: dict[str, str]) -> str:
     optional = {"blank_lines": stats.blank_lines, "contaminated": stats.contaminated}
     optional |= {"duplicates": sum(stats.duplicates.values()), "pruned": d["pruned_total"]}
     pairs += [(key, value) for key, value in optional.items() if value]
+    if stats.min_score is not None:
+        pairs += [("min_score", repr(stats.min_score)), ("below_min_score", stats.below_min_score)]
     pairs.append((what, stats.selected))
     for key in ("score_min", "score_median", "score_max"):
         pairs.append((key, "none" if d[key] is None else _score(d[key])))

@@ -22,7 +22,7 @@ records would have entered the top K, and puts them there.
 The threshold depends on input positions only, never on timing: records are taken in
 blocks of `block`; block j uses the K-th best exact score among the records of blocks
 0..j−2 (−inf while fewer than K are known). The engine cuts batches at block edges and
-sends a batch of block j only once blocks 0..j−2 have come back (`Thresholds`). Over
+sends a batch of block j only once blocks 0..j−2 have come back (thresholds.py). Over
 regular files a threshold from a scored sample can raise it from the first record on
 (presample.py), without changing what is selected.
 """
@@ -42,7 +42,6 @@ from ..base.results import Pruned
 from .pairwise import HasNcdTerms, NcdTerm, TargetSet, ncd
 
 DEFAULT_Z = 4.0
-DEFAULT_BLOCK = 1024  # records
 DEFAULT_AUDIT = 256  # stopped records compared with every target after the run
 MIN_TARGETS = 16  # fewer: no checkpoint leaves enough unseen targets to stop anything safely
 MIN_SEEN = 2  # no check on fewer texts of a part; the spread floor stands in for what 2 cannot show
@@ -281,58 +280,6 @@ class _Term:
         return total / len(self.ncds)
 
 
-class Thresholds:
-    """The pruning threshold of each block of records, from exact scores by position only.
-
-    Feed every record of the run in input order (`add`: its exact score, or None for a
-    record with none: invalid, set aside or pruned). Block j's threshold is the K-th best
-    exact score among positions before (j − 1) × block.
-    """
-
-    def __init__(self, k: int, block: int = DEFAULT_BLOCK) -> None:
-        self.k, self.block = k, block
-        self.done = 0  # records added
-        self._best: list[tuple[float, int]] = []  # min-heap of the k best (score, -index) so far
-        self._cuts: dict[int, float] = {}
-
-    def add(self, score: float | None, index: int = 0) -> None:
-        if self.done % self.block == 0:  # blocks before this one are complete
-            self._cuts[self.done // self.block + 1] = self.kth()
-        self.done += 1
-        if score is not None:
-            self.offer(score, index)
-
-    def offer(self, score: float, index: int) -> None:
-        """An exact score that counts for the k best, whatever its position."""
-        entry = (score, -index)  # ranking.TopK's order: equal scores keep the earlier record
-        if len(self._best) < self.k:
-            heapq.heappush(self._best, entry)
-        elif entry > self._best[0]:
-            heapq.heapreplace(self._best, entry)
-
-    def best(self) -> list[tuple[float, int]]:
-        """The k best (score, -index) added so far."""
-        return list(self._best)
-
-    def kth(self) -> float:
-        """The k-th best exact score added so far (−inf while fewer than k)."""
-        return self._best[0][0] if len(self._best) >= self.k else -math.inf
-
-    def ready(self, position: int) -> bool:
-        """Whether the threshold of the block holding `position` is known yet."""
-        return self.done >= (position // self.block - 1) * self.block
-
-    def threshold(self, position: int) -> float:
-        block = position // self.block
-        if block < 2:
-            return -math.inf
-        cut = self._cuts.get(block)
-        if cut is None:  # exactly at the edge: nothing of block j-1 has been added yet
-            assert self.done == (block - 1) * self.block, "threshold asked before its blocks were done"
-            return self.kth()
-        return cut
-
-
 _MASK = (1 << 64) - 1
 
 
@@ -379,10 +326,15 @@ class Audit:
         return {entry[1] for entry in self._heap}
 
     def finish(
-        self, score: Callable[[bytes], float | None], best: Sequence[tuple[float, int]], k: int
+        self,
+        score: Callable[[bytes], float | None],
+        best: Sequence[tuple[float, int]],
+        k: int | None,
+        floor: float = -math.inf,
     ) -> list[tuple[float, int, bytes, str]]:
         """(score, index, line, checkpoint) of the sampled records that enter the k best of
-        `best` (the run's (score, -index) entries); `score` gives a line's exact score."""
+        `best` (the run's (score, -index) entries; every record without k) and reach
+        `floor`; `score` gives a line's exact score."""
         scored = []
         for _, index, line, checkpoint in sorted(self._heap, key=lambda e: e[1]):
             value = score(line)
@@ -391,7 +343,7 @@ class Audit:
         self._heap.clear()
         self.sampled = len(scored)
         entries = [*best, *((value, -index) for value, index, _, _ in scored)]
-        top = set(heapq.nlargest(k, entries))
-        entered = [record for record in scored if (record[0], -record[1]) in top]
+        top = set(heapq.nlargest(k, entries)) if k is not None else set(entries)
+        entered = [record for record in scored if (record[0], -record[1]) in top and record[0] >= floor]
         self.misses = len(entered)
         return entered

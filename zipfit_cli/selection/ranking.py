@@ -9,7 +9,7 @@ import heapq
 import os
 import tempfile
 from array import array
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Decimal, Inexact, localcontext
 from typing import Generic, TypeVar
 
@@ -175,8 +175,11 @@ def rank(
     top_k: int | None = None,
     fraction: Share | None = None,
     spool_dir: str | None = None,
+    total: Callable[[], int] | None = None,
 ) -> Generator[tuple[float, int, bytes], None, None]:
-    """(score, index, line) in rank order: the top_k, the best fraction, or all."""
+    """(score, index, line) in rank order: the top_k, the best fraction, or all. The
+    fraction is of `total()`, asked once every record is in (default: the records ranked);
+    under --min-score a run passes its count of records scored, above the threshold or not."""
     if top_k is not None:
         best: TopK[bytes] = TopK(top_k)
         for score, index, line in records:
@@ -186,5 +189,6 @@ def rank(
     with Spool(spool_dir) as spool:
         for score, index, line in records:
             spool.add(score, index, line)
-        k = None if fraction is None else count_for_fraction(fraction, len(spool))
+        of = len(spool) if total is None else total()
+        k = None if fraction is None else count_for_fraction(fraction, of)
         yield from spool.ranked(k)

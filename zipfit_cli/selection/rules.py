@@ -1,14 +1,28 @@
-"""Selection rules applied in rank order after scoring: drop duplicates, stop at a budget."""
+"""Selection rules: a score threshold applied to every scored record first (--min-score),
+then, in rank order, drop duplicates and stop at a budget."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..base import checks
 from ..base.stats import RunStats
 from ..files.records import TextSpec
 from .budget import BudgetTally, SizeCounter, make_counter, take_within_budget
 from .dedupe import Deduper
+
+
+def check_min_score(value: object) -> float | None:
+    """--min-score: None, or any finite number (contrast scores are often all below 0)."""
+    return None if value is None else checks.number("min_score", value, setting="min_score")
+
+
+def below(score: float, floor: float | None) -> bool:
+    """Whether a score falls below --min-score. Scores are written as the shortest decimal
+    that reads back as the same float (orjson), so this compares the very number the output
+    shows: `jq 'select(.zipfit_score >= S)'` keeps the same records, ties at S included."""
+    return floor is not None and score < floor
 
 
 @dataclass
