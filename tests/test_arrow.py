@@ -151,6 +151,28 @@ def test_a_file_that_is_not_arrow_is_one_line(slice_path: Path, tmp_path: Path) 
     assert f"{fake}: not a readable Arrow IPC file" in result.stderr
 
 
+@pytest.mark.parametrize("cut", [1, 10, 0.5])
+def test_a_truncated_arrow_file_is_refused_before_pyarrow_opens_it(
+    cut: float, table: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file-format Arrow file without its footer (a write cut short): pyarrow's file reader,
+    failing on it, can abort the whole process at exit (SIGABRT, 'terminate called without an
+    active exception', now and then): zipfit finds the missing footer itself."""
+    whole = write_arrow(tmp_path / "whole.arrow", table).read_bytes()
+    cut_at = int(len(whole) * cut) if cut < 1 else len(whole) - int(cut)
+    truncated = tmp_path / "cut.arrow"
+    truncated.write_bytes(whole[:cut_at])
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("pyarrow opened a file without a footer")
+
+    monkeypatch.setattr(ipc, "open_file", refuse)
+    result = run("score", truncated, *FAST)
+    assert result.exit_code == 3, result.output
+    assert result.stderr.count("\n") == 1
+    assert f"{truncated}: not a readable Arrow IPC file (truncated: no footer" in result.stderr
+
+
 def test_files_inside_a_saved_dataset_are_inputs(table: Any, tmp_path: Path) -> None:
     dataset = write_dataset(tmp_path / "saved", table)
     data_file = dataset / "data-00000-of-00001.arrow"

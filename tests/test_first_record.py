@@ -59,6 +59,21 @@ def test_a_missing_id_key_fails_before_a_dask_cluster_starts(
     assert f"{source}:1: the record has no 'doc_id' field" in result.stderr
 
 
+@pytest.mark.parametrize("engine", [[], ["--engine", "dask", "-j", "1"]])
+def test_the_first_record_of_the_run_is_checked_past_empty_files(
+    write_jsonl: WriteJsonl, no_scoring: None, engine: list[str]
+) -> None:
+    """An empty first file (or one of blank lines) does not let the run's first record go unchecked."""
+    empty = write_jsonl([], "empty.jsonl")
+    blank = write_jsonl([b"", b"  "], "blank.jsonl")
+    source = write_jsonl(_without(ROWS, "doc_id"))
+    args = ("score", empty, blank, source, *FAST, "--output-format", "ids", "--id-key", "doc_id")
+    result = run(*args, *engine)
+    assert result.exit_code == 3, result.output
+    assert f"{source}:1: the record has no 'doc_id' field" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_template_field_missing_from_the_first_record_fails_before_scoring(
     write_jsonl: WriteJsonl, no_scoring: None
 ) -> None:

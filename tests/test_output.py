@@ -661,6 +661,9 @@ def _as_csv_of(source: Path, tmp_path: Path, *selection: str) -> list[dict[str, 
         (["--output-format", "attributes", "-o", "a.parquet"], "an attribute file is JSON lines"),
         (["--shard", "0/2", "-o", "part.csv.gz"], "shard parts are JSONL"),
         (["-o", "top.jsonl", "--contaminated-output", "leaks.parquet.zst"], "name it {dir}/leaks.parquet"),
+        # zipfit reads .arrow: JSON lines under that name would be a file it cannot read back.
+        (["-o", "top.arrow"], "{dir}/top.arrow: zipfit reads this format (.arrow) but does not write it"),
+        (["-o", "top.jsonl", "--contaminated-output", "leaks.ARROW"], "does not write it"),
     ],
 )
 def test_unsupported_output_names_are_usage_errors_with_a_hint(

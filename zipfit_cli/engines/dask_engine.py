@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import importlib
+import itertools
 import logging
 from collections import deque
 from collections.abc import Generator, Iterator
@@ -200,8 +201,8 @@ class DaskEngine:
         # With --limit, a partition cannot know which of its records fall under the limit,
         # so it returns all of them (at most `limit`) and this side cuts.
         keep = top_k if settings.limit is None else None
-        if self.files:  # before the cluster starts: a problem every record shares fails now
-            check_first_file(self.files[0].path, settings)
+        # Before the cluster starts: a problem every record shares fails now.
+        check_first_record([file.path for file in self.files], settings)
         stats = context.stats
         comparisons = settings.scorer.comparisons
         limit = settings.limit
@@ -335,10 +336,16 @@ def _runs(path: str, url: str, pieces: list[int], size: int, done: int, length: 
     return parts or [Partition(path, url, done=done + length)]
 
 
-def check_first_file(path: str, settings: RunSettings) -> None:
-    """The first record of `path` passes settings.first_record_check() (read here, once)."""
-    source = open_source(path, settings.spec.max_line_bytes, settings.skip_invalid)
-    try:
-        settings.first_record_check().check(path, source)
-    finally:
-        source.close()
+def check_first_record(paths: list[str], settings: RunSettings) -> None:
+    """The run's first record passes settings.first_record_check(): read here, once, from the
+    first of `paths` that holds one (an empty first file must not leave the check undone)."""
+    for path in paths:
+        source = open_source(path, settings.spec.max_line_bytes, settings.skip_invalid)
+        try:
+            records = iter(source)
+            first = next(records, None)
+            if first is not None:
+                settings.first_record_check().check(path, itertools.chain([first], records))
+                return
+        finally:
+            source.close()

@@ -84,6 +84,15 @@ def _splits(directory: str) -> list[str]:
     return [str(s) for s in splits] if isinstance(splits, list) else []
 
 
+def _has_footer(handle: IO[bytes]) -> bool:
+    """A file-format Arrow file ends as it starts: its footer's length, then the magic."""
+    end = handle.seek(0, os.SEEK_END)
+    if end < 2 * len(FILE_MAGIC) + 4:
+        return False
+    handle.seek(end - len(FILE_MAGIC))
+    return handle.read(len(FILE_MAGIC)) == FILE_MAGIC
+
+
 class _Reader:
     """The record batches of one Arrow IPC file, opened: file format by its magic, else stream."""
 
@@ -95,6 +104,9 @@ class _Reader:
         self.handle, self.size = open_file(location, "Arrow")
         try:
             self.is_file = self.handle.read(len(FILE_MAGIC)) == FILE_MAGIC
+            if self.is_file and not _has_footer(self.handle):
+                # pyarrow's file reader, failing on it, can abort the process at exit.
+                raise ValueError("truncated: no footer at its end")
             self.handle.seek(0)
             self.reader: Any = ipc.open_file(self.handle) if self.is_file else ipc.open_stream(self.handle)
         except (pa.ArrowException, *READ_ERRORS) as exc:

@@ -1,5 +1,6 @@
 """Parquet out (writers.WRITERS' `.parquet`): the JSON lines an `Output` is given, written
-as row groups of at most GROUP_ROWS records or GROUP_BYTES of JSON, through pyarrow.
+as row groups of at most GROUP_ROWS records, GROUP_BYTES of JSON or GROUP_CELLS cells
+(records times columns: the schema may grow to thousands of fields), through pyarrow.
 
 A schema given (the sources', when every source is Parquet of one schema, or the one a
 merge's parts carry) is kept: each value is turned back by parquet_values' rules, and a
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from typing import IO, Any
 
 from ..base.errors import OutputError, shown
@@ -28,9 +30,12 @@ from .parquet_values import MISFITS, fits, from_json, pyarrow_modules
 from .parquet_widen import Conflict, conform, json_kind, unify, widened
 from .writers import JSONL_HINT, load_record
 
-# A row group of the output: whichever comes first.
+# A row group of the output: whichever comes first. Cells are rows times columns: a field a
+# record lacks is a null that still takes its slot, so records that each bring new fields
+# would otherwise grow a row group with their square.
 GROUP_ROWS = 10_000
 GROUP_BYTES = 64 << 20
+GROUP_CELLS = 1 << 23
 
 
 class _Spool:
@@ -50,6 +55,18 @@ class _Spool:
     def drop(self) -> None:
         self.writer.is_open = False  # its __del__ would write a footer into a closed file
         self.file.close()
+
+
+def _slices(pa: Any, stored: Any, columns: int) -> Iterator[Any]:
+    """The row groups of `stored` as tables, each cut to at most GROUP_CELLS cells of a schema
+    of `columns` columns (the final one, which may be far wider than theirs)."""
+    rows = max(1, GROUP_CELLS // max(1, columns))
+    for group in range(stored.num_row_groups):
+        if stored.metadata.row_group(group).num_rows <= rows:
+            yield stored.read_row_group(group)
+            continue
+        for batch in stored.iter_batches(batch_size=rows, row_groups=[group], use_threads=False):
+            yield pa.Table.from_batches([batch])
 
 
 def _failure(pa: Any, values: list[Any]) -> Exception:
@@ -76,6 +93,7 @@ class ParquetSink:
         self._rows: list[dict[str, Any]] = []
         self._size = 0
         self._pending = b""  # a line not yet ended
+        self._names: set[str] = set(schema.names) if schema is not None else set()  # columns so far
         self._written = 0  # records in finished row groups
         self._discarded = False
 
@@ -94,8 +112,10 @@ class ParquetSink:
                     "is not a JSON object"
                 )
             self._rows.append(row)
+            self._names.update(row)
             self._size += len(line)
-            if len(self._rows) >= GROUP_ROWS or self._size >= GROUP_BYTES:
+            full = len(self._rows) >= GROUP_ROWS or len(self._rows) * len(self._names) >= GROUP_CELLS
+            if full or self._size >= GROUP_BYTES:
                 self._flush()
 
     def _record_no(self, index: int) -> str:
@@ -124,6 +144,8 @@ class ParquetSink:
     def _spool(self, table: Any) -> None:
         if not self._spools or not self._spools[-1].schema.equals(table.schema):
             directory = os.path.dirname(os.path.realpath(self.path))
+            if self._spools:  # done with: its writer's buffers (per column) need not stay
+                self._spools[-1].writer.close()
             self._spools.append(_Spool(self._pq, directory, table.schema, self._written))
         self._spools[-1].writer.write_table(table, row_group_size=table.num_rows)
 
@@ -281,8 +303,7 @@ class ParquetSink:
         for spool in self._spools:
             stored = self._pq.ParquetFile(spool.finish())
             offset = spool.first
-            for group in range(stored.num_row_groups):
-                table = stored.read_row_group(group)
+            for table in _slices(self._pa, stored, len(final)):
                 try:
                     table = conform(table, final)
                 except self._pa.ArrowInvalid:

@@ -11,7 +11,8 @@ Adding a format: one module with a class shaped like `RecordWriter`, taking
 `(stream, path, schema)`, plus one line in WRITERS. JSONL needs no writer: every name no
 writer claims gets the lines as they are. stdout and devices are always JSONL. A name
 that ends in a format's ending plus a compression ending the format does not list
-(`top.parquet.gz`) is refused (`check_output_name`), never written as JSONL.
+(`top.parquet.gz`), or in a format zipfit reads but does not write (`top.arrow`), is
+refused (`check_output_name`), never written as JSONL.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import orjson
 from ..base.errors import UsageError, shown
 from .compression import without_compression
 from .locations import file_name
-from .sources import TABLES
+from .sources import READERS, TABLES
 
 
 class RecordWriter(Protocol):
@@ -88,6 +89,14 @@ def check_output_name(path: str, output_format: str = "records") -> bool:
         raise UsageError(
             f"output {shown(path)}: zipfit does not compress this format by name "
             f"({shown(name[len(bare) :])}); name it {shown(path[: len(bare)])}",
+            setting="output",
+        )
+    # A format zipfit reads but does not write: JSON lines under its name could not be read back.
+    unwritten = next((e for endings in READERS for e in endings if name.endswith(e)), None)
+    if unwritten is not None:
+        raise UsageError(
+            f"output {shown(path)}: zipfit reads this format ({shown(unwritten)}) but does not write "
+            "it; name it .jsonl, .parquet or .csv (compressed too: .jsonl.gz)",
             setting="output",
         )
     return False
