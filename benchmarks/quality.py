@@ -472,9 +472,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep.add_argument("--sweep-weights", default="0,0.5,0.75,1", help="weights of the sweep")
     sweep.add_argument("--sweep-sizes", default="32,128,256", help="background sizes of the sweep")
     sweep.add_argument("--blend-sizes", default="128", help="background sizes the blends are tried at")
+    sweep.add_argument("--blend-weights", default="0,0.5,0.75,1", help="weights the blends are tried at")
+    sweep.add_argument(
+        "--compressors", default="gzip:9,lz4:0", help="the sweep's compressors (--quick: lz4:0)"
+    )
     sweep.add_argument("--jobs", type=int, default=1, help="processes for the sweep")
     sweep.add_argument("--save", default="", help="write the sweep's raw results to this JSON file")
-    sweep.add_argument("--load", default="", help="report a saved sweep instead of running one")
+    sweep.add_argument("--load", nargs="+", default=[], help="report saved sweeps (merged) instead")
     args = ap.parse_args(argv)
 
     if args.dsir and importlib.util.find_spec("data_selection") is None:
@@ -494,6 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.sweep_weights = [float(w) for w in args.sweep_weights.split(",")]
         args.sweep_sizes = [int(b) for b in args.sweep_sizes.split(",")]
         args.blend_sizes = [int(b) for b in args.blend_sizes.split(",")]
+        args.blend_weights = [float(w) for w in args.blend_weights.split(",")]
         args.bg_seeds = max(args.bg_seeds, 2)  # the verdict needs the spread over draws
         return sweep(args, wanted)
 

@@ -55,14 +55,18 @@ class Setting:
         )
 
 
-def grid(weights: Sequence[float], sizes: Sequence[int], blend_sizes: Sequence[int]) -> list[Setting]:
-    """paper; contrast and coverage at every weight and size; the blends at the blend sizes.
-    A weight of 0 needs no background: it is one setting, not one per size."""
+def grid(args: argparse.Namespace) -> list[Setting]:
+    """paper; contrast and coverage at every weight and size; the blends at the blend weights
+    and sizes. A weight of 0 needs no background: it is one setting, not one per size."""
+    weights, sizes = args.sweep_weights, [b for b in args.sweep_sizes if b in args.blend_sizes]
     out = [Setting("paper"), Setting("coverage")]
-    out += [Setting(r, w, b) for r in ("contrast", "coverage") for w in weights if w for b in sizes]
+    out += [
+        Setting(r, w, b) for r in ("contrast", "coverage") for w in weights if w for b in args.sweep_sizes
+    ]
     for rule, params in BLENDS.items():
-        out += [Setting(rule, 0.0, 0, p) for p in params]
-        out += [Setting(rule, w, b, p) for w in weights if w for b in blend_sizes for p in params]
+        if 0 in args.blend_weights:
+            out += [Setting(rule, 0.0, 0, p) for p in params]
+        out += [Setting(rule, w, b, p) for w in args.blend_weights if w for b in sizes for p in params]
     return out
 
 
@@ -137,7 +141,7 @@ def dsir_job(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, kinds: list[str], compressors: list[str]) -> dict[str, Any]:
     """Every job, `args.jobs` at a time (gzip's first: they take longest)."""
-    settings = grid(args.sweep_weights, args.sweep_sizes, args.blend_sizes)
+    settings = grid(args)
     start = time.time()
     found: dict[str, Any] = {"settings": [s.__dict__ for s in settings], "sweep": [], "dsir": []}
     sizes = Counter(q.load(args.data).kinds)
@@ -158,13 +162,23 @@ def run(args: argparse.Namespace, kinds: list[str], compressors: list[str]) -> d
 
 def sweep(args: argparse.Namespace, kinds: list[str]) -> int:
     if args.load:
-        found = json.loads(Path(args.load).read_text())
+        found = merge([json.loads(Path(path).read_text()) for path in args.load])
     else:
-        compressors = ["lz4:0"] if args.quick else ["gzip:9", "lz4:0"]
-        found = run(args, kinds, compressors)
+        found = run(args, kinds, ["lz4:0"] if args.quick else args.compressors.split(","))
         if args.save:
             Path(args.save).write_text(json.dumps(found))
     from quality_verdict import report
 
     report(found)
     return 0
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Saved sweeps as one (say, one run per compressor, each with its own grid)."""
+    return {
+        "settings": [s for run in runs for s in run["settings"]],
+        "sweep": [job for run in runs for job in run["sweep"]],
+        "dsir": [job for run in runs for job in run["dsir"]],
+        "seconds": sum(run["seconds"] for run in runs),
+        "args": [run["args"] for run in runs],
+    }

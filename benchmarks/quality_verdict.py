@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import quality as q
@@ -18,6 +19,7 @@ MEASURES = ("share", "bits@200", "bits@budget", "zstd")
 HIGHER = {"share"}  # the other measures are bits: lower is better
 SHORT_LIST = ("paper", "contrast w=0.75 B=128", "coverage w=0.75 B=128")
 TIE = 1e-9
+ZSTD_NOISE = 0.06  # one set of records in two orders differs by this much (BENCHMARKS.md §8)
 
 Cells = dict[str, dict[str, dict[str, list[float]]]]  # compressor -> setting -> kind -> per draw
 
@@ -37,26 +39,42 @@ def tables(found: dict[str, Any], measure: str) -> tuple[Cells, dict[str, float]
     return cells, dsir
 
 
-def tally(
-    measure: str, per_kind: dict[str, list[float]], dsir: dict[str, float]
-) -> tuple[int, int, int, int]:
-    """(wins, ties, losses, wins in every draw) against DSIR over the kinds."""
-    wins = ties = losses = robust = 0
+@dataclass
+class Tally:
+    """One setting against DSIR on one measure, over the kinds."""
+
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    robust: int = 0  # wins that hold in every background draw
+    material: int = 0  # losses beyond the measure's own noise (zstd: ZSTD_NOISE)
+    spread: float = 0.0  # the largest max - min across background draws on any kind
+
+    def cell(self) -> str:
+        return f"{self.wins}-{self.ties}-{self.losses} ({self.robust})"
+
+
+def tally(measure: str, per_kind: dict[str, list[float]], dsir: dict[str, float]) -> Tally:
+    t = Tally()
     for kind, values in per_kind.items():
         mean = statistics.fmean(values)
+        t.spread = max(t.spread, max(values) - min(values))
         if better(measure, mean, dsir[kind]):
-            wins += 1
-            robust += all(better(measure, v, dsir[kind]) for v in values)
+            t.wins += 1
+            t.robust += all(better(measure, v, dsir[kind]) for v in values)
         elif better(measure, dsir[kind], mean):
-            losses += 1
+            t.losses += 1
+            t.material += measure != "zstd" or mean - dsir[kind] > ZSTD_NOISE
         else:
-            ties += 1
-    return wins, ties, losses, robust
+            t.ties += 1
+    return t
 
 
-def verdicts(found: dict[str, Any]) -> dict[str, dict[str, dict[str, tuple[int, int, int, int]]]]:
-    """setting -> compressor -> measure -> tally."""
-    out: dict[str, dict[str, dict[str, tuple[int, int, int, int]]]] = defaultdict(dict)
+Verdicts = dict[str, dict[str, dict[str, Tally]]]  # setting -> compressor -> measure -> tally
+
+
+def verdicts(found: dict[str, Any]) -> Verdicts:
+    out: Verdicts = defaultdict(dict)
     for measure in MEASURES:
         cells, dsir = tables(found, measure)
         for comp, settings in cells.items():
@@ -65,32 +83,57 @@ def verdicts(found: dict[str, Any]) -> dict[str, dict[str, dict[str, tuple[int, 
     return out
 
 
-def order(found: dict[str, Any]) -> list[str]:
-    """Settings, best first: fewest losses to DSIR over both compressors and all measures, then
-    most wins that hold in every draw, then most wins."""
-    v = verdicts(found)
+def totals(v: Verdicts, label: str) -> tuple[int, int, int, int]:
+    """(material losses, losses, robust wins, wins) over both compressors and every measure."""
+    ts = [t for comp in v[label].values() for t in comp.values()]
+    return (
+        sum(t.material for t in ts),
+        sum(t.losses for t in ts),
+        sum(t.robust for t in ts),
+        sum(t.wins for t in ts),
+    )
 
-    def key(label: str) -> tuple[int, int, int]:
-        ts = [t for comp in v[label].values() for t in comp.values()]
-        return sum(t[2] for t in ts), -sum(t[3] for t in ts), -sum(t[0] for t in ts)
+
+def order(v: Verdicts) -> list[str]:
+    """Settings, best first: those measured on every compressor; then fewest material losses to
+    DSIR, then fewest losses, then most wins that hold in every draw, then most wins."""
+
+    complete = max(len(comps) for comps in v.values())
+
+    def key(label: str) -> tuple[int, int, int, int, int]:
+        material, losses, robust, wins = totals(v, label)
+        return (
+            complete - len(v[label]),
+            material,
+            losses,
+            -robust,
+            -wins,
+        )  # measured on every compressor first
 
     return sorted(v, key=key)
 
 
-def print_summary(found: dict[str, Any]) -> None:
-    v = verdicts(found)
+def print_summary(found: dict[str, Any], v: Verdicts) -> None:
     n_kinds = len({job["kind"] for job in found["sweep"]})
     print(f"\n#### Against DSIR on {n_kinds} kinds: wins-ties-losses (wins in every background draw)\n")
     comps = sorted({job["compressor"] for job in found["sweep"]})
-    header = ["setting", *(f"{c} {m}" for c in comps for m in MEASURES), "losses"]
+    header = ["setting", *(f"{c} {m}" for c in comps for m in MEASURES), "losses (material)"]
     lines = []
-    for label in order(found):
-        cells = [
-            "{}-{}-{} ({})".format(*v[label][c][m]) if c in v[label] else "" for c in comps for m in MEASURES
-        ]
-        losses = sum(t[2] for comp in v[label].values() for t in comp.values())
-        lines.append([label, *cells, str(losses)])
+    for label in order(v):
+        cells = [v[label][c][m].cell() if c in v[label] else "" for c in comps for m in MEASURES]
+        material, losses, _, _ = totals(v, label)
+        lines.append([label, *cells, f"{losses} ({material})"])
     q.markdown(header, lines)
+    print(
+        f"\nmaterial: a loss on zstd by more than {ZSTD_NOISE} bits/char (the measure's own order noise) "
+        "is material, a smaller one is not; every loss on the other measures is."
+    )
+    spreads = (
+        f"{comp} {m} {max(v[label][comp][m].spread for label in v if comp in v[label]):.3f}"
+        for comp in comps
+        for m in MEASURES
+    )
+    print(f"largest spread across background draws, any setting and kind: {', '.join(spreads)}.")
 
 
 def print_details(found: dict[str, Any], labels: list[str]) -> None:
@@ -109,9 +152,13 @@ def print_details(found: dict[str, Any], labels: list[str]) -> None:
 
 
 def report(found: dict[str, Any]) -> None:
-    print_summary(found)
-    ranked = order(found)
+    if not found["dsir"]:
+        print("note: no DSIR results, so no verdict (pip install -e '.[bench]')")
+        return
+    v = verdicts(found)
+    print_summary(found, v)
+    ranked = order(v)
     labels = list(dict.fromkeys([*SHORT_LIST, *ranked[:3]]))
     print_details(found, [label for label in labels if label in ranked])
     print(f"\nbest by the verdict: {', '.join(ranked[:3])}")
-    print(f"{found['seconds']:.0f}s; {len(found['settings'])} settings; args {found['args']}")
+    print(f"{found['seconds']:.0f}s of sweep runs; {len(v)} settings; args {found['args']}")
