@@ -155,8 +155,10 @@ def run(args: argparse.Namespace, kinds: list[str], compressors: list[str]) -> d
             found["dsir" if "dsir" in result else "sweep"].append(result)
             what = result.get("compressor", "DSIR")
             print(f"  {result['kind']:8s} {what:8s} {time.time() - start:6.0f}s", file=sys.stderr, flush=True)
-    found["seconds"] = time.time() - start
-    found["args"] = {k: str(v) for k, v in vars(args).items()}
+            found["seconds"] = time.time() - start
+            found["args"] = {k: str(v) for k, v in vars(args).items()}
+            if args.save:  # after every job: an interrupted sweep keeps what it measured
+                Path(args.save).write_text(json.dumps(found))
     return found
 
 
@@ -165,8 +167,6 @@ def sweep(args: argparse.Namespace, kinds: list[str]) -> int:
         found = merge([json.loads(Path(path).read_text()) for path in args.load])
     else:
         found = run(args, kinds, ["lz4:0"] if args.quick else args.compressors.split(","))
-        if args.save:
-            Path(args.save).write_text(json.dumps(found))
     from quality_verdict import report
 
     report(found)

@@ -57,6 +57,8 @@ class Tally:
 def tally(measure: str, per_kind: dict[str, list[float]], dsir: dict[str, float]) -> Tally:
     t = Tally()
     for kind, values in per_kind.items():
+        if kind not in dsir:  # an interrupted sweep
+            continue
         mean = statistics.fmean(values)
         t.spread = max(t.spread, max(values) - min(values))
         if better(measure, mean, dsir[kind]):
@@ -146,8 +148,10 @@ def print_details(found: dict[str, Any], labels: list[str]) -> None:
         lines = [["DSIR (better mode)", *(f"{dsir[k]:.{digits}f}" if k in dsir else "" for k in kinds)]]
         for comp in sorted(cells):
             for label in labels:
-                per_kind = cells[comp][label]
-                lines.append([f"{label} {comp}", *(q.fmt(per_kind[k], digits) for k in kinds)])
+                per_kind = cells[comp].get(label, {})
+                lines.append(
+                    [f"{label} {comp}", *(q.fmt(per_kind[k], digits) if k in per_kind else "" for k in kinds)]
+                )
         q.markdown(["setting", *kinds], lines)
 
 
