@@ -25,6 +25,8 @@ zipfit's scores come from its own TargetSet and ContrastScorer.
     python benchmarks/quality.py          # gzip:9 and lz4:0, B=128, 2 background seeds
     python benchmarks/quality.py --quick  # lz4:0 only, one background seed
     python benchmarks/quality.py --sizes 32,128,256 --kinds perl,config  # a background sweep
+    python benchmarks/quality.py --sweep --save sweep.json  # rules x weights x sizes x blends
+                                                            # against DSIR (quality_sweep.py)
 
 DSIR needs the benchmark extra, `pip install -e '.[bench]'`; without it the other methods still run.
 """
