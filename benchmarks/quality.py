@@ -25,6 +25,8 @@ zipfit's scores come from its own TargetSet and ContrastScorer.
     python benchmarks/quality.py          # gzip:9 and lz4:0, B=128, 2 background seeds
     python benchmarks/quality.py --quick  # lz4:0 only, one background seed
     python benchmarks/quality.py --sizes 32,128,256 --kinds perl,config  # a background sweep
+    python benchmarks/quality.py --sweep --save sweep.json  # rules x weights x sizes x blends
+                                                            # against DSIR (quality_sweep.py)
 
 DSIR needs the benchmark extra, `pip install -e '.[bench]'`; without it the other methods still run.
 """
@@ -52,6 +54,7 @@ import orjson
 import zstandard
 
 from zipfit_cli import Compressor, ContrastScorer, TargetSet, get_compressor
+from zipfit_cli.scoring.pairwise import ncd
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DEFAULT_DATA = [SAMPLE_DATA / "source.jsonl", SAMPLE_DATA / "styles.jsonl"]
@@ -291,6 +294,120 @@ def dsir_rankings(task: Task, seed: int) -> dict[str, list[int]]:
 
 
 # --------------------------------------------------------------------------------------------
+# Per-target NCD matrices, and selection rules derived from them without recompressing.
+# --------------------------------------------------------------------------------------------
+
+
+def plain_mean(values: Sequence[float]) -> float:
+    """Left-to-right total / n, the float TargetSet.mean_ncd gives (sum() compensates on 3.12+)."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total / len(values)
+
+
+def ncd_rows(texts: Sequence[bytes], against: TargetSet) -> list[list[float]]:
+    """NCD (source first) of every text to each of `against`'s texts, from the set's cached
+    compressed sizes and the compressor's pair sizer, as TargetSet.mean_ncd computes them."""
+    sizer = against.compressor.sizer(against.texts)
+    rows = []
+    for x in texts:
+        c_x, pairs = sizer(x)
+        rows.append([ncd(c_x, c_t, c_xt) for c_t, c_xt in zip(against.sizes, pairs, strict=True)])
+    return rows
+
+
+def background_means(
+    texts: Sequence[bytes], background: TargetSet, sizes: Sequence[int]
+) -> dict[int, list[float]]:
+    """Mean NCD of every text to the first `size` background texts, for each size, leaving out
+    background texts identical to it (all count if every one is), as ContrastScorer.terms does:
+    a background of 32 or 128 is a prefix of the draw of 256, so one pass serves every size."""
+    sizer = background.compressor.sizer(background.texts)
+    means: dict[int, list[float]] = {size: [] for size in sizes}
+    for x in texts:
+        c_x, pairs = sizer(x)
+        total, kept, every = 0.0, 0, 0.0
+        for j, (c_b, c_xb) in enumerate(zip(background.sizes, pairs, strict=True)):
+            d = ncd(c_x, c_b, c_xb)
+            every += d
+            if background.texts[j] != x:
+                total += d
+                kept += 1
+            if j + 1 in means:
+                means[j + 1].append(total / kept if kept else every / (j + 1))
+    return means
+
+
+def contrast_rank(
+    to_targets: Sequence[float], to_background: Sequence[float], weight: float, k: int
+) -> list[int]:
+    """The k best by weight x mean NCD to the background - mean NCD to the targets (`--contrast`;
+    weight 0 ranks as the paper's score), best first, ties by pool position."""
+    return top_k([weight * b - t for t, b in zip(to_targets, to_background, strict=True)], k)
+
+
+def coverage_rank(
+    rows: Sequence[Sequence[float]], penalty: Sequence[float], k: int, taken: Sequence[int] = ()
+) -> list[int]:
+    """The coverage rule: round robin over the targets in their order, each taking its nearest
+    record not yet taken, nearest by rows[i][j] - penalty[i] (NCD to target j minus weight x
+    background term; ties by pool position), until k records are taken. Records in `taken` (a
+    blend's first part) come first and are never taken again. Returns pool positions in the
+    order taken."""
+    n, k = len(rows[0]), min(k, len(rows))
+    orders = [sorted(range(len(rows)), key=lambda i, j=j: (rows[i][j] - penalty[i], i)) for j in range(n)]
+    chosen, seen, cursors = list(taken)[:k], set(taken), [0] * n
+    while len(chosen) < k:
+        for j in range(n):
+            if len(chosen) == k:
+                break
+            order, c = orders[j], cursors[j]
+            while order[c] in seen:  # an untaken record exists while len(chosen) < k <= len(rows)
+                c += 1
+            cursors[j] = c + 1
+            chosen.append(order[c])
+            seen.add(order[c])
+    return chosen
+
+
+def mean_then_coverage(
+    rows: Sequence[Sequence[float]], to_background: Sequence[float], weight: float, k: int, fraction: float
+) -> list[int]:
+    """Blend: round(fraction x k) records by contrast rank (the mean over targets), the rest by
+    the coverage rule."""
+    head = contrast_rank([plain_mean(r) for r in rows], to_background, weight, round(fraction * k))
+    return coverage_rank(rows, [weight * b for b in to_background], k, taken=head)
+
+
+def coverage_then_mean(
+    rows: Sequence[Sequence[float]], to_background: Sequence[float], weight: float, k: int, fraction: float
+) -> list[int]:
+    """Blend: round(fraction x k) records by the coverage rule, the rest by contrast rank."""
+    head = coverage_rank(rows, [weight * b for b in to_background], round(fraction * k))
+    seen = set(head)
+    ranked = contrast_rank([plain_mean(r) for r in rows], to_background, weight, len(rows))
+    return head + [i for i in ranked if i not in seen][: k - len(head)]
+
+
+def quota_rank(
+    rows: Sequence[Sequence[float]], to_background: Sequence[float], weight: float, k: int, slack: float
+) -> list[int]:
+    """Blend: a per-target quota with slack. Each target's q = ceil(ceil(k / n) x (1 + slack))
+    nearest records (by NCD - weight x background term) are pooled and ranked by contrast score;
+    if the pool holds fewer than k, the best-ranked records outside it fill the rest."""
+    n = len(rows[0])
+    q = math.ceil(math.ceil(k / n) * (1 + slack))
+    pooled: set[int] = set()
+    for j in range(n):
+        pooled.update(
+            sorted(range(len(rows)), key=lambda i, j=j: (rows[i][j] - weight * to_background[i], i))[:q]
+        )
+    ranked = contrast_rank([plain_mean(r) for r in rows], to_background, weight, len(rows))
+    return ([i for i in ranked if i in pooled] + [i for i in ranked if i not in pooled])[:k]
+
+
+# --------------------------------------------------------------------------------------------
 # Benchmark.
 # --------------------------------------------------------------------------------------------
 
@@ -352,6 +469,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed for targets, evaluation, backgrounds and DSIR")
     ap.add_argument("--kinds", default="", help="comma-separated kinds (default: all)")
     ap.add_argument("--no-dsir", dest="dsir", action="store_false", help="leave DSIR out")
+    sweep = ap.add_argument_group("the rule sweep (issue 20; benchmarks/quality_sweep.py)")
+    sweep.add_argument("--sweep", action="store_true", help="every rule, weight, size and blend")
+    sweep.add_argument("--sweep-weights", default="0,0.5,0.75,1", help="weights of the sweep")
+    sweep.add_argument("--sweep-sizes", default="32,128,256", help="background sizes of the sweep")
+    sweep.add_argument("--blend-sizes", default="128", help="background sizes the blends are tried at")
+    sweep.add_argument("--blend-weights", default="0,0.5,0.75,1", help="weights the blends are tried at")
+    sweep.add_argument(
+        "--compressors", default="gzip:9,lz4:0", help="the sweep's compressors (--quick: lz4:0)"
+    )
+    sweep.add_argument("--jobs", type=int, default=1, help="processes for the sweep")
+    sweep.add_argument("--save", default="", help="write the sweep's raw results to this JSON file")
+    sweep.add_argument("--load", nargs="+", default=[], help="report saved sweeps (merged) instead")
     args = ap.parse_args(argv)
 
     if args.dsir and importlib.util.find_spec("data_selection") is None:
@@ -365,6 +494,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quick:
         compressors = {"gzip-9": get_compressor("gzip", 9), **compressors}
     wanted = args.kinds.split(",") if args.kinds else sorted(set(data.kinds))
+    if args.sweep or args.load:
+        from quality_sweep import sweep  # here: a plain run does not need it
+
+        args.sweep_weights = [float(w) for w in args.sweep_weights.split(",")]
+        args.sweep_sizes = [int(b) for b in args.sweep_sizes.split(",")]
+        args.blend_sizes = [int(b) for b in args.blend_sizes.split(",")]
+        args.blend_weights = [float(w) for w in args.blend_weights.split(",")]
+        args.bg_seeds = max(args.bg_seeds, 2)  # the verdict needs the spread over draws
+        return sweep(args, wanted)
 
     start = time.time()
     tasks = [make_task(kind, data, args) for kind in wanted]

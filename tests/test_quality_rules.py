@@ -1,0 +1,101 @@
+"""benchmarks/quality.py's selection rules and NCD matrices, on hand-made cases whose answer is known."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from quality import (  # benchmarks/ is not a package: on the path above
+    background_means,
+    contrast_rank,
+    coverage_rank,
+    coverage_then_mean,
+    mean_then_coverage,
+    ncd_rows,
+    plain_mean,
+    quota_rank,
+)
+
+from zipfit_cli import ContrastScorer, TargetSet, get_compressor
+
+# Four records, two targets: records 0 and 1 are near target 0, records 2 and 3 near target 1;
+# by the mean over targets, 0, 1 and 3 tie (0.5) and 2 is last (0.6).
+ROWS = [[0.1, 0.9], [0.2, 0.8], [0.9, 0.3], [0.8, 0.2]]
+NO_BACKGROUND = [0.0] * 4
+
+
+def test_coverage_goes_round_the_targets_each_taking_its_nearest_untaken_record() -> None:
+    assert coverage_rank(ROWS, NO_BACKGROUND, 3) == [0, 3, 1]
+    assert coverage_rank(ROWS, NO_BACKGROUND, 4) == [0, 3, 1, 2]
+
+
+def test_the_mean_would_leave_a_target_uncovered_where_coverage_does_not() -> None:
+    assert contrast_rank([plain_mean(r) for r in ROWS], NO_BACKGROUND, 0.0, 2) == [0, 1]
+    assert coverage_rank(ROWS, NO_BACKGROUND, 2) == [0, 3]
+
+
+def test_coverage_breaks_ties_by_pool_position_and_stops_at_the_pool() -> None:
+    assert coverage_rank([[0.5], [0.5], [0.5]], [0.0] * 3, 2) == [0, 1]
+    assert coverage_rank(ROWS, NO_BACKGROUND, 10) == [0, 3, 1, 2]
+
+
+def test_coverage_subtracts_the_background_penalty() -> None:
+    # Record 1 is generic (close to the background): a penalty on the others makes it lose target 0.
+    assert coverage_rank(ROWS, [0.0, 0.0, 0.0, 0.0], 1) == [0]
+    assert coverage_rank(ROWS, [0.0, 0.5, 0.0, 0.0], 1) == [1]
+
+
+def test_coverage_skips_and_keeps_first_the_records_already_taken() -> None:
+    assert coverage_rank(ROWS, NO_BACKGROUND, 3, taken=[0]) == [0, 1, 3]
+
+
+def test_contrast_rank_is_weight_times_background_minus_targets() -> None:
+    to_targets = [0.5, 0.5, 0.6, 0.5]
+    assert contrast_rank(to_targets, [0.9, 0.2, 0.9, 0.5], 1.0, 4) == [0, 2, 3, 1]
+    assert contrast_rank(to_targets, [0.9, 0.2, 0.9, 0.5], 0.0, 4) == [0, 1, 3, 2]
+
+
+def test_mean_then_coverage_takes_the_fraction_by_mean_and_the_rest_round_robin() -> None:
+    # Half of K=2 by the mean (record 0), then target 0 takes its nearest untaken (record 1).
+    assert mean_then_coverage(ROWS, NO_BACKGROUND, 0.0, 2, 0.5) == [0, 1]
+    assert mean_then_coverage(ROWS, NO_BACKGROUND, 0.0, 3, 0.0) == coverage_rank(ROWS, NO_BACKGROUND, 3)
+
+
+def test_coverage_then_mean_takes_the_fraction_round_robin_and_the_rest_by_mean() -> None:
+    assert coverage_then_mean(ROWS, NO_BACKGROUND, 0.0, 3, 0.34) == [0, 1, 3]
+    assert coverage_then_mean(ROWS, NO_BACKGROUND, 0.0, 3, 1.0) == [0, 3, 1]
+
+
+def test_quota_pools_each_targets_nearest_and_ranks_them_by_contrast() -> None:
+    # K=2, n=2: q = ceil(1 x (1 + 0)) = 1, pooled {0, 3}; with slack 1, q = 2: {0, 1, 2, 3}.
+    assert quota_rank(ROWS, NO_BACKGROUND, 0.0, 2, 0.0) == [0, 3]
+    assert quota_rank(ROWS, NO_BACKGROUND, 0.0, 2, 1.0) == [0, 1]
+    # Fewer pooled than K: the best by contrast outside the pool fill the rest.
+    assert quota_rank([[0.1], [0.2], [0.3]], [0.0] * 3, 0.0, 3, 0.0) == [0, 1, 2]
+
+
+def test_plain_mean_adds_left_to_right() -> None:
+    values = [1e16, 1.0, -1e16]
+    assert plain_mean(values) == ((1e16 + 1.0) - 1e16) / 3
+
+
+@pytest.mark.parametrize("spec", [("lz4", 0), ("gzip", 9)])
+def test_the_matrices_give_the_tools_own_means(spec: tuple[str, int]) -> None:
+    comp = get_compressor(*spec)
+    texts = [f"record {i}: ".encode() + b"alpha beta " * i for i in range(6)]
+    targets = TargetSet([b"alpha beta gamma", b"delta epsilon alpha"], comp)
+    rows = ncd_rows(texts, targets)
+    assert [plain_mean(r) for r in rows] == [targets.mean_ncd(x) for x in texts]
+    drawn = [texts[2], texts[4], texts[2], b"zeta eta theta", texts[5]]  # texts 2, 4, 5 drawn; 2 twice
+    means = background_means(texts, TargetSet(drawn, comp), [2, 5])
+    for size in (2, 5):
+        scorer = ContrastScorer(targets, TargetSet(drawn[:size], comp))
+        assert [scorer.terms(x)[0] for x in texts] == means[size]
+    # Every background record a copy of the record: all count, as the tool does.
+    assert background_means([b"same"], TargetSet([b"same"], comp), [1])[1] == [
+        ContrastScorer(targets, TargetSet([b"same"], comp)).terms(b"same")[0]
+    ]
