@@ -21,6 +21,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ..base.errors import ExitCode, InputError, Terminated, ZipfitError, remember_urls, shown
+from ..base.held_signals import run_or_hold
 from .flags import OPTIONS
 from .optspec import setting_hints
 
@@ -180,12 +181,16 @@ def _first_signal() -> bool:
 
 def _on_signal(signum: int, frame: object) -> None:
     if _first_signal():
-        raise Terminated(signum)
+        run_or_hold(lambda: _raise(Terminated(signum)))
 
 
 def _on_interrupt(signum: int, frame: object) -> None:
     if _first_signal():
-        raise KeyboardInterrupt
+        run_or_hold(lambda: _raise(KeyboardInterrupt()))
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
 
 
 def ignore_signals_while_exiting() -> None:

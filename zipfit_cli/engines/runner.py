@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import orjson
 
 from ..base.errors import UsageError, WorkerDiedError, ZipfitError
+from ..base.held_signals import signals_held
 from ..base.results import Contaminated, Result, Skipped
 from ..files.records import RecordError, TextSpec
 
@@ -208,7 +209,8 @@ def map_batches(
                 head, future = pending.popleft()
                 yield head, future.result()
             payload = gate.payload(tag, items) if gate is not None else items
-            pending.append((tag, pool.submit(_score_in_worker, payload)))
+            with signals_held():  # a submit may start a worker: see held_signals
+                pending.append((tag, pool.submit(_score_in_worker, payload)))
             if len(pending) >= window:
                 head, future = pending.popleft()
                 yield head, future.result()
