@@ -706,6 +706,29 @@ def test_a_source_named_twice_is_read_once_with_a_warning(
     assert report["settings"]["sources"] == ["a.jsonl", "b.jsonl"] and report["stats"]["records_read"] == 100
 
 
+def test_a_target_or_background_file_named_twice_is_read_once_with_a_warning(
+    two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, b = two_files
+    lines = TARGET.read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "t1.jsonl", tmp_path / "t2.jsonl"
+    first.write_bytes(b"".join(lines[:3]))
+    second.write_bytes(b"".join(lines[3:]))
+    link = tmp_path / "again.jsonl"
+    link.symlink_to(first)
+    scoring = ["--target-template", TEMPLATE, "--contrast", "--compressor", "lz4", "-j", "1"]
+    once = ok("score", a, "-t", first, "-t", second, *scoring, "--background", a, "--background", b, "-q")
+    twice = run("score", a, "-t", first, "-t", second, "-t", link, *scoring,
+                "--background", a, "--background", b, "--background", b)  # fmt: skip
+    # Read twice, t1's targets (and b's background records) would weigh double in the means.
+    assert twice.exit_code == 0 and twice.stdout_bytes == once.stdout_bytes
+    warned = [line for line in twice.stderr.splitlines() if line.startswith("zipfit: warning: ")]
+    assert warned == [
+        f"zipfit: warning: {link} is named twice (as {first}); it is read once",
+        f"zipfit: warning: {b} is named twice; it is read once",
+    ]
+
+
 def test_shards_of_a_repeated_list_merge_with_shards_of_the_plain_one(
     two_files: tuple[Path, Path], tmp_path: Path
 ) -> None:

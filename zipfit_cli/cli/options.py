@@ -170,14 +170,18 @@ class ScoringOptions:
 
     def expanded(self) -> ScoringOptions:
         """The options with source, target and background globs expanded (local or URL), and
-        each source file once (a repeat is a warning: see locations.distinct_sources)."""
+        each source, target and background file once (a repeat is a warning: see
+        locations.distinct_sources)."""
         sources, repeats = distinct_sources(expand_paths(self.sources))
+        # A target file named twice would weigh its targets twice in the mean: once, too.
+        target, target_repeats = distinct_sources(expand_paths(self.target))
+        background, background_repeats = distinct_sources(expand_paths(self.background))
         return replace(
             self,
-            notices=[*self.notices, *repeats],
+            notices=[*self.notices, *repeats, *target_repeats, *background_repeats],
             sources=sources,
-            target=expand_paths(self.target),
-            background=expand_paths(self.background),
+            target=target,
+            background=background,
         )
 
     @property
