@@ -209,8 +209,7 @@ def map_batches(
                 head, future = pending.popleft()
                 yield head, future.result()
             payload = gate.payload(tag, items) if gate is not None else items
-            with signals_held():  # a submit may start a worker: see held_signals
-                pending.append((tag, pool.submit(_score_in_worker, payload)))
+            pending.append((tag, _submit(pool, payload)))
             if len(pending) >= window:
                 head, future = pending.popleft()
                 yield head, future.result()
@@ -228,6 +227,13 @@ def map_batches(
         # Only now, with the workers stopped: to them, this end closing means the parent died.
         alive.close()
         parent_alive.close()
+
+
+def _submit(pool: ProcessPoolExecutor, payload: Sequence[bytes] | Gated) -> Future[list[Result]]:
+    # A submit may start a worker process; a stop signal waits until the pool has it in
+    # hand, or the half-started worker would outlive the run (base/held_signals.py).
+    with signals_held():
+        return pool.submit(_score_in_worker, payload)
 
 
 def _start_pool(
