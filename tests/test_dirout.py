@@ -317,3 +317,59 @@ def test_memory_url_and_near_copies_aside(planted: Path, tmp_path: Path) -> None
     assert aside.read_bytes() == (tmp_path / "leaked1.jsonl").read_bytes()
     assert aside.read_bytes().count(b"\n") == 3
     fs.rm("/zipfit-dirout", recursive=True)
+
+
+def test_parquet_parts_keep_the_sources_columns(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [json.loads(line) for line in SOURCE.read_bytes().splitlines()[:300]]
+    columns = [("id", pa.string()), ("text", pa.string()), ("source", pa.string()), ("n", pa.int32())]
+    table = pa.Table.from_pylist([{**row, "n": i} for i, row in enumerate(rows)], schema=pa.schema(columns))
+    pq.write_table(table, tmp_path / "src.parquet", row_group_size=40)
+    ok("score", tmp_path / "src.parquet", *FAST, "-o", tmp_path / "single.parquet")
+    out = tmp_path / "out"
+    ok(
+        "score",
+        tmp_path / "src.parquet",
+        *FAST,
+        "-o",
+        f"{out}/",
+        "--output-name",
+        "p-{n:02d}.parquet",
+        "--blocksize",
+        "60KB",
+    )
+    names = [entry["name"] for entry in _manifest(out)["parts"]]
+    assert len(names) > 2
+    single = pq.read_table(tmp_path / "single.parquet")
+    parts = [pq.read_table(out / name) for name in names]
+    assert all(part.schema == single.schema for part in parts)  # int32 stays int32
+    assert pa.concat_tables(parts).equals(single)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_the_report_counts_as_the_single_run_does(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exact: bool
+) -> None:
+    if not exact:  # past the exact median: parts stop sending scores, the histogram gives it
+        monkeypatch.setattr("zipfit_cli.base.stats.EXACT_SCORES", 100)
+    ok("score", corpus, *FAST, "-o", tmp_path / "single.jsonl", "--report", tmp_path / "single.json")
+    ok(
+        "score",
+        corpus,
+        *FAST,
+        "-o",
+        f"{tmp_path}/out/",
+        "--blocksize",
+        "64KiB",
+        "--report",
+        tmp_path / "dir.json",
+    )
+    timing = ("elapsed_s", "records_per_s", "pairs_per_s")
+    single, parted = (
+        json.loads((tmp_path / name).read_bytes())["stats"] for name in ("single.json", "dir.json")
+    )
+    assert {k: v for k, v in parted.items() if k not in timing} == {
+        k: v for k, v in single.items() if k not in timing
+    }
+    assert single["score_median_exact"] is exact

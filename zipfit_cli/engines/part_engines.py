@@ -12,7 +12,7 @@ one partition per file (blocksize 0).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -27,7 +27,8 @@ from .runner import ScoreJob, map_tasks
 DIRECTORY_BLOCKSIZE = 16 << 20
 
 # Runs the tasks of a directory output, in order: (job, plans) -> what each task returned.
-PartRunner = Callable[[ScoreJob, list[PartPlan]], Generator[PartWritten, None, None]]
+# Plans come lazily: the client decides each as the results before it come in.
+PartRunner = Callable[[ScoreJob, Iterator[PartPlan]], Generator[PartWritten, None, None]]
 
 
 def source_files(sources: list[str]) -> list[SourceFile]:
@@ -43,8 +44,8 @@ def plan_partitions(files: list[SourceFile], blocksize: int) -> list[Partition]:
 def local_parts(workers: int) -> PartRunner:
     """Tasks in this machine's worker processes (in this process with one worker)."""
 
-    def run(job: ScoreJob, plans: list[PartPlan]) -> Generator[PartWritten, None, None]:
-        return map_tasks(job, write_partition, iter(plans), workers)
+    def run(job: ScoreJob, plans: Iterator[PartPlan]) -> Generator[PartWritten, None, None]:
+        return map_tasks(job, write_partition, plans, workers)
 
     return run
 
@@ -52,21 +53,21 @@ def local_parts(workers: int) -> PartRunner:
 def dask_parts(engine: DaskEngine) -> PartRunner:
     """Tasks on the engine's Dask cluster; the client receives only what they return."""
 
-    def run(job: ScoreJob, plans: list[PartPlan]) -> Generator[PartWritten, None, None]:
+    def run(job: ScoreJob, plans: Iterator[PartPlan]) -> Generator[PartWritten, None, None]:
         return _dask_tasks(engine, job, plans)
 
     return run
 
 
 def _dask_tasks(
-    engine: DaskEngine, job: ScoreJob, plans: list[PartPlan]
+    engine: DaskEngine, job: ScoreJob, plans: Iterator[PartPlan]
 ) -> Generator[PartWritten, None, None]:
     killed = _import("distributed").KilledWorker
     with ExitStack() as stack:
         client = engine._client(stack)
         shared = client.scatter(job, broadcast=True, hash=False)  # the targets, once per worker
         window = max(8, 4 * (sum(client.nthreads().values()) or engine.workers))
-        todo = iter(plans)
+        todo = plans
         pending: deque[tuple[PartPlan, Any]] = deque()
 
         def submit() -> None:

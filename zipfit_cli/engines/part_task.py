@@ -35,6 +35,9 @@ class PartPlan:
     batch_size: int
     skip_invalid: bool
     min_score: float | None
+    schema: Any = None  # a Parquet part's columns: the Parquet sources' (None: inferred, as for -o)
+    # Return the scores for an exact median: not once the run is past stats.EXACT_SCORES.
+    keep_scores: bool = True
 
 
 @dataclass
@@ -55,10 +58,10 @@ def write_partition(job: ScoreJob, plan: PartPlan) -> PartWritten:
     """Runs on a worker: score one partition and write its part (see the module docstring)."""
     assert job.spec is not None, "a directory output scores records"
     shape = output_shape(plan.output_format, plan.score_key, plan.id_key, job.spec)
-    counts = RunStats()
+    counts = RunStats(scores=[] if plan.keep_scores else None)
     aside: list[Row] = []
     invalid: list[tuple[int, str, str]] = []
-    out = PartFile(PartDir(plan.directory), plan.name, replace=plan.force)
+    out = PartFile(PartDir(plan.directory), plan.name, replace=plan.force, schema=plan.schema)
     writer = RecordWriter(out, plan.score_key, counts, shape=shape)
 
     def drain(rows: list[Row]) -> None:

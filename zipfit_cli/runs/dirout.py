@@ -15,7 +15,8 @@ import contextlib
 import os
 import posixpath
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,8 +34,9 @@ from ..files.locations import STDIN, is_url
 from ..files.output import Output, publish_all
 from ..files.output_checks import check_outputs, local_file
 from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, check_pattern, safe_name
-from ..files.sources import JsonlSource, reader_of
+from ..files.sources import JsonlSource, is_parquet, reader_of
 from ..files.writers import check_output_name
+from .files import parquet_schema
 from .report import report_dict
 
 
@@ -112,7 +114,11 @@ def score_to_directory(
 
 
 def _check(settings: RunSettings, target: DirectoryOutput) -> None:
-    """What a directory output cannot do (yet)."""
+    """What a directory output cannot do (yet), and what it needs."""
+    try:
+        import fsspec  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+    except ImportError:  # workers read their partitions by byte range, through fsspec
+        raise UsageError("-o DIR/ needs fsspec: pip install 'zipfit-cli[remote]'") from None
     if STDIN in settings.sources:
         raise UsageError("a directory output (-o DIR/) is written from files the workers read, not stdin")
     if settings.limit is not None or settings.shard is not None:
@@ -140,8 +146,11 @@ def _plan(settings: RunSettings, target: DirectoryOutput, force: bool) -> _Plann
         pattern = target.output_name or DEFAULT_PART_NAME
         names = [pattern.format(n=n) for n in range(len(partitions))]
     how = (target.output_format, settings.score_key, target.id_key, settings.batch_size)
+    schema = None
+    if is_parquet(names[0] if names else ""):  # the sources' columns, as a single -o NAME.parquet keeps
+        schema = parquet_schema(settings.sources, settings.score_key, target.output_format)
     plans = [
-        PartPlan(part, target.directory, name, force, *how, settings.skip_invalid, settings.min_score)
+        PartPlan(part, target.directory, name, force, *how, settings.skip_invalid, settings.min_score, schema)
         for part, name in zip(partitions, names, strict=True)
     ]
     return _Planned(files, plans)
@@ -188,9 +197,10 @@ def _run(
     Returns the manifest's entries and the bytes of record lines the client received."""
     stats, entries, received, line_base = context.stats, [], 0, 0
     comparisons = settings.scorer.comparisons
-    with closing(runner(settings.job(), plans)) as results:
-        for plan, written in zip(plans, results, strict=False):
-            part, result = plan.part, written.result
+    issued: deque[PartPlan] = deque()
+    with closing(runner(settings.job(), _issued(plans, stats, issued))) as results:
+        for written in results:
+            part, result = issued.popleft().part, written.result
             line_base = 0 if part.start == 0 else line_base
             _raise_failure(part, result, line_base)
             stats += result.stats
@@ -204,6 +214,14 @@ def _run(
             context.progress.update(stats.records_read, part.done)
     stats.check_any_scored()
     return entries, received
+
+
+def _issued(plans: list[PartPlan], stats: RunStats, issued: deque[PartPlan]) -> Iterator[PartPlan]:
+    """The plans as the runner takes them, noted in `issued`; once the run is past an exact
+    median (stats.scores dropped), without the scores: they would only cost bytes."""
+    for plan in plans:
+        issued.append(plan if stats.scores is not None else replace(plan, keep_scores=False))
+        yield issued[-1]
 
 
 def _raise_failure(part: Partition, result: PartResult, line_base: int) -> None:
