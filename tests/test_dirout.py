@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import zstandard
 from conftest import FAST, SOURCE, TARGETS, ZIPFIT, busy_corpus, ok, run
+from test_dask import scheduler as cluster  # noqa: F401  # a scheduler and 2 workers, as processes
 
 from zipfit_cli.files.part_dir import MANIFEST, safe_name
 
@@ -373,3 +374,49 @@ def test_the_report_counts_as_the_single_run_does(
         k: v for k, v in single.items() if k not in timing
     }
     assert single["score_median_exact"] is exact
+
+
+def test_a_part_that_appears_meanwhile_is_kept_and_the_run_fails(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zipfit_cli.files.part_dir import PartDir
+
+    prepare = PartDir.prepare
+
+    def other_run_writes(self: PartDir, force: bool) -> None:  # after the check, as a racing run would
+        prepare(self, force)
+        (Path(self.root) / "part-00003.jsonl").write_bytes(b"theirs\n")
+
+    monkeypatch.setattr(PartDir, "prepare", other_run_writes)
+    result = run("score", corpus, *FAST, "-o", f"{tmp_path}/out/", "--blocksize", "64KiB")
+    assert result.exit_code == 4, result.output
+    assert "appeared" in result.stderr or "exists" in result.stderr
+    assert _files(tmp_path / "out") == {"part-00003.jsonl": b"theirs\n"}  # only this run's parts removed
+
+
+def test_a_part_is_never_an_input(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    source = docs / "a.jsonl"
+    source.write_bytes(SOURCE.read_bytes()[:5000].rsplit(b"\n", 1)[0] + b"\n")
+    before = source.read_bytes()
+    result = run("score", source, *LZ4, "--output-format", "attributes", "-o", f"{docs}/", "--force")
+    assert result.exit_code == 2, result.output
+    assert "is also an input" in result.stderr
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in docs.iterdir()) == ["a.jsonl"]
+
+
+@pytest.mark.slow
+def test_a_separate_process_cluster_writes_the_same_parts(corpus: Path, tmp_path: Path, cluster: str) -> None:  # noqa: F811
+    lines = corpus.read_bytes().splitlines(keepends=True)
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(b"".join(lines[300:]), mtime=0))
+    (tmp_path / "a.jsonl").write_bytes(b"".join(lines[:300]))
+    sources = [tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"]
+    cut = ["--blocksize", "64KiB"]
+    ok("score", *sources, *FAST, "-o", f"{tmp_path}/local/", *cut, "--output-name", "p-{n}.jsonl.zst")
+    dask = ["--engine", "dask", "--scheduler", cluster, "--report", tmp_path / "r.json"]
+    ok("score", *sources, *LZ4, *dask, "-o", f"{tmp_path}/dask/", *cut, "--output-name", "p-{n}.jsonl.zst")
+    assert _parts(tmp_path / "local") == _parts(tmp_path / "dask")
+    report = json.loads((tmp_path / "r.json").read_bytes())
+    assert report["settings"]["directory_output"]["record_bytes_received"] == 0

@@ -23,7 +23,16 @@ from typing import Any
 
 import orjson
 
-from ..base.errors import InputError, InvalidRecordError, Terminated, UsageError, redacted, shown, stored
+from ..base.errors import (
+    InputError,
+    InvalidRecordError,
+    OutputExistsError,
+    Terminated,
+    UsageError,
+    redacted,
+    shown,
+    stored,
+)
 from ..base.stats import RunStats
 from ..engines.dask_engine import SourceFile, check_first_record
 from ..engines.dask_worker import Partition, PartResult
@@ -86,6 +95,7 @@ def score_to_directory(
     report_out = Output(report, replace=force, records=False) if report is not None else None
     outputs = [sink for sink in (aside, report_out) if sink is not None]
     around = progress if isinstance(progress, AbstractContextManager) else contextlib.nullcontext()
+    entries: list[dict[str, Any]] = []  # the parts written, in order
     with around:
         try:
             for sink in outputs:
@@ -94,7 +104,7 @@ def score_to_directory(
             if progress is not None:
                 context.progress = progress
             start = time.perf_counter()
-            entries, received = _run(settings, runner, planned.plans, context)
+            received = _run(settings, runner, planned.plans, context, entries)
             context.stats.elapsed = time.perf_counter() - start
             summary = {**described(), "directory_output": _described(target, entries, received)}
             if report_out is not None:
@@ -107,6 +117,9 @@ def score_to_directory(
         except (KeyboardInterrupt, Terminated) as exc:
             _undo(where, names, outputs)
             raise Terminated(exc.signum if isinstance(exc, Terminated) else 2) from None
+        except OutputExistsError:  # another run writes here: remove only the parts this one wrote
+            _undo(where, [entry["name"] for entry in entries], outputs)
+            raise
         except BaseException:
             _undo(where, names, outputs)
             raise
@@ -191,11 +204,16 @@ def _refuse_inputs(where: PartDir, names: list[str], inputs: list[str]) -> None:
 
 
 def _run(
-    settings: RunSettings, runner: PartRunner, plans: list[PartPlan], context: RunContext
-) -> tuple[list[dict[str, Any]], int]:
+    settings: RunSettings,
+    runner: PartRunner,
+    plans: list[PartPlan],
+    context: RunContext,
+    entries: list[dict[str, Any]],
+) -> int:
     """Run the tasks; add up their counters, keep their near-copies aside, raise their errors.
-    Returns the manifest's entries and the bytes of record lines the client received."""
-    stats, entries, received, line_base = context.stats, [], 0, 0
+    Adds each part's manifest entry to `entries`; returns the bytes of record lines the
+    client received."""
+    stats, received, line_base = context.stats, 0, 0
     comparisons = settings.scorer.comparisons
     issued: deque[PartPlan] = deque()
     with closing(runner(settings.job(), _issued(plans, stats, issued))) as results:
@@ -213,7 +231,7 @@ def _run(
             stats.count_pairs(comparisons)
             context.progress.update(stats.records_read, part.done)
     stats.check_any_scored()
-    return entries, received
+    return received
 
 
 def _issued(plans: list[PartPlan], stats: RunStats, issued: deque[PartPlan]) -> Iterator[PartPlan]:
