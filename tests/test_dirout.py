@@ -297,6 +297,20 @@ def test_usage_errors(corpus: Path, tmp_path: Path) -> None:
         ),
         (["score", "-", *FAST, "-o", f"{tmp_path}/s/"], "not stdin"),
         (["score", corpus, *FAST, "--limit", "5", "-o", f"{tmp_path}/l/"], "--limit"),
+        (
+            [
+                "score",
+                corpus,
+                *FAST,
+                "-o",
+                f"{tmp_path}/r/",
+                "--blocksize",
+                "20KiB",
+                "--output-name",
+                "{n:.0e}.jsonl",
+            ],
+            "repeat",
+        ),
     ]
     for args, message in cases:
         result = run(*args)

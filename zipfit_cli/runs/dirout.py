@@ -157,7 +157,9 @@ def _plan(settings: RunSettings, target: DirectoryOutput, force: bool) -> _Plann
         size = DIRECTORY_BLOCKSIZE if target.blocksize is None else target.blocksize
         partitions = plan_partitions(files, size)
         pattern = target.output_name or DEFAULT_PART_NAME
-        names = [pattern.format(n=n) for n in range(len(partitions))]
+        names = [safe_name(pattern.format(n=n)) for n in range(len(partitions))]
+    if len(set(names)) < len(names):  # `{n:.0e}` gives 10 and 11 one name, say
+        raise UsageError(f"the parts' names repeat: {shown(target.output_name)} must name each part apart")
     how = (target.output_format, settings.score_key, target.id_key, settings.batch_size)
     schema = None
     if is_parquet(names[0] if names else ""):  # the sources' columns, as a single -o NAME.parquet keeps
