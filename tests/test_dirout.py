@@ -110,6 +110,9 @@ def test_manifest_describes_every_part(corpus: Path, tmp_path: Path) -> None:
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["records"] == data.count(b"\n")
     assert manifest["complete"] is True
+    last_part = max((out / name).stat().st_mtime_ns for name in names)
+    assert (out / MANIFEST).stat().st_mtime_ns >= last_part
+    assert (out / MANIFEST).stat().st_mtime_ns >= (tmp_path / "r.json").stat().st_mtime_ns  # after the report
     assert manifest["records"] == 600
     assert manifest["settings"]["compressor"] == "lz4"
     report = json.loads((tmp_path / "r.json").read_bytes())
