@@ -192,6 +192,7 @@ SCORING_REFUSALS: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"scheduler": "tcp://127.0.0.1:1"}, ("--scheduler", "--engine dask")),
     ({"blocksize": "16MiB"}, ("--blocksize", "--engine dask")),
     ({"connect_timeout": 10.0}, ("--connect-timeout", "--engine dask")),
+    ({"output_name": "p-{n}.jsonl"}, ("--output-name", "-o DIR/")),
     ({"engine": "dask", "connect_timeout": 0.0}, ("--connect-timeout", "not 0.0")),
     ({"engine": "dask", "connect_timeout": -1.0}, ("--connect-timeout", "not -1.0")),
     ({"engine": "dask", "connect_timeout": math.nan}, ("--connect-timeout", "not nan")),

@@ -18,6 +18,7 @@ from ..engines.engine import Engine, RunSettings, local_engine
 from ..files.locations import STDIN, expand_paths, input_size
 from ..files.output import Output
 from ..files.output_checks import check_outputs
+from ..files.part_dir import is_directory_output, refuse_directory_output
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
 from ..files.writers import check_output_name
@@ -154,6 +155,7 @@ def _settings(opts: ScoringOptions) -> RunSettings:
 def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     opts = opts.expanded()
     refuse_ranked_attributes(opts.output_format, ranked=True)
+    refuse_directory_output(opts.output, "select writes one ranked output")
     selection.check()
     if opts.adaptive:
         _check_adaptive(selection, opts.min_score)
@@ -199,6 +201,10 @@ def _check_adaptive(selection: SelectionOptions, min_score: float | None) -> Non
 def score(opts: ScoringOptions) -> None:
     opts = opts.expanded()
     settings = _settings(opts)
+    if is_directory_output(opts.output):  # the workers write the parts: cli/directory.py
+        from .directory import score_directory
+
+        return check_strict(score_directory(opts, settings, *_engine(opts, settings), describe), opts.strict)
 
     def run(**common: Any) -> RunStats:
         return score_files(settings, opts.output, **common)

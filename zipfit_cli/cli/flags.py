@@ -215,7 +215,16 @@ OPTIONS: tuple[Option, ...] = (
            f"Output file: JSONL, compressed by name ({PACKED}), Parquet (.parquet) or CSV/TSV (.csv, "
            ".tsv, compressed too); - for stdout.", OUTPUT, WRITE, metavar="PATH", doc_default="`-` (stdout)",
            doc=f"output file, written atomically; {PACKED_DOC} are compressed, `.parquet` is "
-           "Parquet, `.csv` and `.tsv` (also compressed) CSV and TSV (see Formats); stdout is JSONL"),
+           "Parquet, `.csv` and `.tsv` (also compressed) CSV and TSV (see Formats); stdout is JSONL. For "
+           "`score`, a name ending in `/` (a local directory or an fsspec URL) is a directory output: the "
+           "workers write one part each, a manifest comes last (see \"Directory outputs\")"),
+    Option("output_name", ("--output-name",), str | None, None,
+           "With -o DIR/: the parts' file names, {n} their number in input order; the ending picks the "
+           "format and compression as for -o (default part-{n:05d}.jsonl).", OUTPUT, ("score",),
+           metavar="PATTERN", show_default=False, doc_default="`part-{n:05d}.jsonl`",
+           doc="with a directory output (`-o DIR/`): the parts' names, a Python format string of `n`, the "
+           "part's number in input order (`part-{n:05d}.jsonl.zst`, `scores-{n}.csv`); the ending picks the "
+           "format and compression as for `-o`. Attribute files are named after their sources instead"),
     Option("output_format", ("--output-format",), str, "records",
            "records: every field with the score added; ids: {ID_KEY, SCORE_KEY} a line; attributes: a Dolma "
            "attribute line (id, and the score as a span over the whole text; one a document, in input "
@@ -286,7 +295,8 @@ OPTIONS: tuple[Option, ...] = (
            "With --engine dask: split uncompressed JSONL into partitions of this size, like 16MiB, and "
            "Parquet, Arrow files and saved datasets into runs of row groups, record batches or data files "
            "of about it (default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one "
-           "partition per file). Compressed files, CSV/TSV and Arrow streams are one partition each.",
+           "partition per file). Compressed files, CSV/TSV and Arrow streams are one partition each. With a "
+           "directory output (-o DIR/), on either engine: the input a part holds (default 16MiB).",
            RUN, SCORING, metavar="SIZE", show_default=False, min=0, max=MOST, quantity="size"),
     Option("connect_timeout", ("--connect-timeout",), float, DEFAULT_CONNECT_TIMEOUT,
            "With --engine dask and --scheduler: give up on a scheduler that has not answered within this "

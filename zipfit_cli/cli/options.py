@@ -18,6 +18,7 @@ from ..base.errors import UsageError, shown
 from ..engines.engine import RunSettings
 from ..engines.runner import default_workers
 from ..files.locations import STDIN, distinct_sources, expand_paths
+from ..files.part_dir import is_directory_output
 from ..files.reading import is_plain_text
 from ..files.records import TextSpec, key_path, load_texts
 from ..files.shards import INDEX_KEY, PART_KEY, parse_shard
@@ -54,6 +55,7 @@ class ScoringOptions:
     sources: list[str] = _declared("sources")  # noqa: RUF009
     target: list[str] = _declared("target")  # noqa: RUF009
     output: str = _declared("output")
+    output_name: str | None = _declared("output_name")  # parts' names, with -o DIR/
     text_key: str = _declared("text_key")
     target_key: str = _declared("target_key")
     target_template: str | None = _declared("target_template")
@@ -116,8 +118,12 @@ class ScoringOptions:
             raise UsageError("--shard-by goes with --shard")
         if self.shard_by == "file" and self.limit is not None:
             raise UsageError("--limit counts records across all files; it cannot go with --shard-by file")
-        if self.engine == "local" and self.given & {"scheduler", "blocksize", "connect_timeout"}:
+        directory = is_directory_output(self.output)  # --blocksize cuts its parts on either engine
+        dask_only = {"scheduler", "connect_timeout"} | (set() if directory else {"blocksize"})
+        if self.engine == "local" and self.given & dask_only:
             raise UsageError("--scheduler, --blocksize and --connect-timeout need --engine dask")
+        if "output_name" in self.given and not directory:
+            raise UsageError("--output-name names the parts of an output directory (-o DIR/)")
         if not 0 < self.connect_timeout < math.inf:  # NaN too
             raise UsageError(f"--connect-timeout takes seconds > 0, not {self.connect_timeout}")
         if self.engine != "local" and self.shard is not None:

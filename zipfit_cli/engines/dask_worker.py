@@ -9,6 +9,7 @@ side (dask_engine.py) plans partitions and turns their rows into the global stre
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..base.errors import InputError
@@ -60,17 +61,21 @@ def score_partition(
     cap: int | None,
     skip_invalid: bool,
     floor: float | None = None,
+    drain: Callable[[list[Row]], None] | None = None,
 ) -> PartResult:
     """Runs on a worker: read one partition, score it, return counters and rows.
 
     keep: return only the `keep` best valid rows, checking bad records here. cap: read at
     most this many records (--limit); the next non-blank line is still read and counted,
     as the local reader does. floor: --min-score; with `keep`, rows below it are counted
-    here and not returned (and --adaptive prunes against it too).
+    here and not returned (and --adaptive prunes against it too). drain (without `keep`):
+    given each batch's rows as they are scored, which are then not kept (a directory
+    output's worker writes them itself: part_task.py).
     """
     stats = RunStats()
     result = PartResult(stats, checked=keep is not None)
     rows = _PartRows(job, result, keep, skip_invalid, floor)
+    rows.drain = drain
     try:
         limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES
         source = open_range(part.path, part.url, part.start, part.end, limit)
@@ -122,6 +127,7 @@ class _PartRows:
         self.skip_invalid = skip_invalid
         self.best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
         self.batch: list[tuple[int, int, int, bytes]] = []  # (index, line number, end offset, line)
+        self.drain: Callable[[list[Row]], None] | None = None  # takes the rows of each batch
         self.aside: list[Row] = []  # near-copies of targets, in checked mode
         # --adaptive: this partition prunes against its own top K, block by block (adaptive.py).
         adaptive = keep is not None and job.adaptive is not None
@@ -174,6 +180,9 @@ class _PartRows:
                 else:
                     best.push(score, index, (line_no, end, line))
         self.batch.clear()
+        if self.drain is not None and best is None:
+            self.drain(result.rows)
+            result.rows.clear()
         return True
 
     def finish(self) -> None:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..selection.decontam import Decontaminator
 
 T = TypeVar("T")
+A = TypeVar("A")
 T_contra = TypeVar("T_contra", contravariant=True)
 
 
@@ -141,6 +142,45 @@ def _exit_with_parent(parent_alive: multiprocessing.connection.Connection, mp_te
 def _score_in_worker(items: Sequence[bytes] | Gated) -> list[Result]:
     assert _worker_job is not None, "worker used before its initializer ran"
     return _worker_job.score(items)
+
+
+def _run_in_worker(function: Callable[[ScoreJob, A], T], task: A) -> T:
+    assert _worker_job is not None, "worker used before its initializer ran"
+    return function(_worker_job, task)
+
+
+def map_tasks(
+    job: ScoreJob, function: Callable[[ScoreJob, A], T], tasks: Iterator[A], workers: int = 1
+) -> Generator[T, None, None]:
+    """function(job, task) for each task, in the pool's workers (in this process for one
+    worker), results in order; at most 2 tasks per worker in flight. `function` must be a
+    module-level function: it travels by name. A task does its own output (a directory
+    output's part: part_task.py) and returns what the parent needs to know."""
+    if workers <= 1:
+        for task in tasks:
+            yield function(job, task)
+        return
+    pool, parent_alive, alive = _start_pool(job, workers)
+    pending: deque[Future[T]] = deque()
+    clean = False
+    try:
+        for task in tasks:
+            with signals_held():  # a submit may start a worker: see held_signals
+                pending.append(pool.submit(_run_in_worker, function, task))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+        clean = True
+    except BrokenProcessPool:
+        raise _broken(pool) from None
+    finally:
+        if clean:
+            pool.shutdown(wait=True)
+        else:
+            _kill(pool)
+        alive.close()  # with the workers stopped: see map_batches
+        parent_alive.close()
 
 
 def default_workers() -> int:

@@ -1,0 +1,59 @@
+"""`zipfit score SOURCES -o DIR/`: a directory output, from checked options to the manifest
+(runs/dirout.py does the work; here the engine's runner, the display and the summary)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..base.stats import RunStats
+from ..engines.engine import Engine, RunSettings
+from ..engines.part_engines import PartRunner, dask_parts, local_parts
+from ..runs.dirout import DirectoryOutput, score_to_directory
+from .display import make_display
+from .options import ScoringOptions
+
+
+def score_directory(
+    opts: ScoringOptions,
+    settings: RunSettings,
+    engine: Engine,
+    total_bytes: int | None,
+    describe: Callable[..., dict[str, Any]],
+) -> RunStats:
+    """Run `score` into the directory -o names; the summary is the caller's to show."""
+    runner: PartRunner
+    if opts.engine == "local":
+        runner = local_parts(settings.workers)
+    else:
+        from ..engines.dask_engine import DaskEngine
+
+        assert isinstance(engine, DaskEngine), "--engine dask plans a DaskEngine"
+        runner = dask_parts(engine)
+    target = DirectoryOutput(
+        opts.output, opts.output_name, opts.blocksize, output_format=opts.output_format, id_key=opts.id_key
+    )
+    display = make_display(opts.quiet, total_bytes, "scoring", opts.summary)
+    stats = score_to_directory(
+        settings,
+        target,
+        runner,
+        report=str(opts.report) if opts.report is not None else None,
+        contaminated_output=opts.contaminated_output or None,
+        force=opts.force,
+        inputs=opts.target + opts.background,
+        progress=display,
+        described=lambda: describe(opts, settings, command="score"),
+        command_line=opts.command_line,
+    )
+    display.summary(stats, "written", _written(opts))
+    return stats
+
+
+def _written(opts: ScoringOptions) -> dict[str, str]:
+    named = {"output": opts.output}
+    if opts.report is not None:
+        named["report"] = str(opts.report)
+    if opts.contaminated_output:
+        named["near-copies"] = opts.contaminated_output
+    return named
