@@ -296,7 +296,8 @@ OPTIONS: tuple[Option, ...] = (
            "Parquet, Arrow files and saved datasets into runs of row groups, record batches or data files "
            "of about it (default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one "
            "partition per file). Compressed files, CSV/TSV and Arrow streams are one partition each. With a "
-           "directory output (-o DIR/), on either engine: the input a part holds (default 16MiB).",
+           "directory output (-o DIR/), on either engine: the input a part holds (default: 1/64 of the "
+           "input, within 256KiB..16MiB).",
            RUN, SCORING, metavar="SIZE", show_default=False, min=0, max=MOST, quantity="size"),
     Option("connect_timeout", ("--connect-timeout",), float, DEFAULT_CONNECT_TIMEOUT,
            "With --engine dask and --scheduler: give up on a scheduler that has not answered within this "

@@ -22,9 +22,19 @@ from .dask_worker import Partition
 from .part_task import PartPlan, PartWritten, write_partition
 from .runner import ScoreJob, map_tasks
 
-# A part per 16 MiB of uncompressed JSONL by default: a few seconds of cheap scoring each,
-# small enough to spread a file over many workers, large enough to keep part counts low.
-DIRECTORY_BLOCKSIZE = 16 << 20
+# By default a part holds 1/64 of the input, within 256 KiB..16 MiB: a big corpus gets parts
+# of a few seconds of cheap scoring each (part counts stay low), and a small one still gets
+# enough parts to keep every worker busy (one 16 MiB part for a 3 MB file left -j 2 running
+# on one core, 1.8x slower). It follows from the input alone, never from the workers.
+DIRECTORY_PARTS = 64
+DIRECTORY_BLOCKSIZE_RANGE = (256 << 10, 16 << 20)
+
+
+def directory_blocksize(files: list[SourceFile]) -> int:
+    """The default bytes of input a part holds for these source files."""
+    low, high = DIRECTORY_BLOCKSIZE_RANGE
+    return min(high, max(low, sum(file.size for file in files) // DIRECTORY_PARTS))
+
 
 # Runs the tasks of a directory output, in order: (job, plans) -> what each task returned.
 # Plans come lazily: the client decides each as the results before it come in.

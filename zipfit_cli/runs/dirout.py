@@ -37,7 +37,7 @@ from ..base.stats import RunStats
 from ..engines.dask_engine import SourceFile, check_first_record
 from ..engines.dask_worker import Partition, PartResult
 from ..engines.engine import ProgressSink, RunContext, RunSettings
-from ..engines.part_engines import DIRECTORY_BLOCKSIZE, PartRunner, plan_partitions, source_files
+from ..engines.part_engines import PartRunner, directory_blocksize, plan_partitions, source_files
 from ..engines.part_task import PartPlan
 from ..files.locations import STDIN, is_url
 from ..files.output import Output, publish_all
@@ -55,7 +55,7 @@ class DirectoryOutput:
 
     directory: str  # ends with '/': a local path or an fsspec URL
     output_name: str | None = None  # the parts' name pattern (None: DEFAULT_PART_NAME)
-    blocksize: int | None = None  # bytes of uncompressed JSONL a part (None: DIRECTORY_BLOCKSIZE)
+    blocksize: int | None = None  # bytes of uncompressed JSONL a part (None: directory_blocksize)
     output_format: str = "records"
     id_key: str = "id"
 
@@ -154,7 +154,7 @@ def _plan(settings: RunSettings, target: DirectoryOutput, force: bool) -> _Plann
         names = mirrored_names(files)
         partitions = plan_partitions(files, 0)
     else:
-        size = DIRECTORY_BLOCKSIZE if target.blocksize is None else target.blocksize
+        size = directory_blocksize(files) if target.blocksize is None else target.blocksize
         partitions = plan_partitions(files, size)
         pattern = target.output_name or DEFAULT_PART_NAME
         names = [safe_name(pattern.format(n=n)) for n in range(len(partitions))]
