@@ -220,11 +220,12 @@ OPTIONS: tuple[Option, ...] = (
            "workers write one part each, a manifest comes last (see \"Directory outputs\")"),
     Option("output_name", ("--output-name",), str | None, None,
            "With -o DIR/: the parts' file names, {n} their number in input order; the ending picks the "
-           "format and compression as for -o (default part-{n:05d}.jsonl).", OUTPUT, ("score",),
+           "format and compression as for -o (default part-{n:05d}.jsonl).", OUTPUT, ("score", "merge"),
            metavar="PATTERN", show_default=False, doc_default="`part-{n:05d}.jsonl`",
            doc="with a directory output (`-o DIR/`): the parts' names, a Python format string of `n`, the "
            "part's number in input order (`part-{n:05d}.jsonl.zst`, `scores-{n}.csv`); the ending picks the "
-           "format and compression as for `-o`. Attribute files are named after their sources instead"),
+           "format and compression as for `-o`. Attribute files are named after their sources instead; for "
+           "`merge`, `n` is the shard's number"),
     Option("output_format", ("--output-format",), str, "records",
            "records: every field with the score added; ids: {ID_KEY, SCORE_KEY} a line; attributes: a Dolma "
            "attribute line (id, and the score as a span over the whole text; one a document, in input "
