@@ -122,7 +122,7 @@ def _copy_part(
     schema = info.get("parquet_schema") if target.output_format == "records" else None
     out = PartFile(where, name, replace=force, schema=_schema(schema, part.path))
     counts = RunStats()
-    writer = RecordWriter(out, info["score_key"], counts, shape=shape)
+    writer = RecordWriter(out, info["score_key"], counts, scored=True, shape=shape)  # lines hold it
     try:
         for score, index, line in _records(part, info["score_key"], False, target.max_line_bytes):
             writer.write(score, index, line)
