@@ -565,3 +565,13 @@ def test_sigterm_while_merging_runs_removes_them(tmp_path: Path, scheduler: str)
             proc.kill()
             proc.wait()
     assert os.listdir(spill) == []
+
+
+def test_score_keys_order_as_the_scores_and_back() -> None:
+    from zipfit_cli.engines.select_task import key_score, score_key
+
+    scores = [-1e308, -2.5, -1e-300, -0.0, 0.0, 5e-324, 1e-300, 0.03, 0.0300000001, 2.5, 1e308]
+    keys = [score_key(score) for score in scores]
+    assert keys == sorted(keys) and score_key(-0.0) == score_key(0.0)
+    assert len(set(keys)) == len(scores) - 1  # -0.0 and 0.0 are one score
+    assert [key_score(key) for key in keys] == [score + 0.0 for score in scores]
