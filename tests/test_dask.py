@@ -575,3 +575,34 @@ def test_score_keys_order_as_the_scores_and_back() -> None:
     assert keys == sorted(keys) and score_key(-0.0) == score_key(0.0)
     assert len(set(keys)) == len(scores) - 1  # -0.0 and 0.0 are one score
     assert [key_score(key) for key in keys] == [score + 0.0 for score in scores]
+
+
+def test_a_local_cluster_spills_its_runs_to_the_temporary_directory(
+    tied: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zipfit_cli.engines import dask_select
+
+    merged: list[int] = []
+    plain = dask_select._run_records
+    monkeypatch.setattr(dask_select, "_run_records", lambda run: merged.append(1) or plain(run))
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a run without --spill-dir spills
+    local = ok("select", tied, *FAST, "--fraction", "0.37", "-j", "2").stdout_bytes
+    on_dask = ["--engine", "dask", "-j", "2", "--blocksize", "32KiB"]
+    dask = ok("select", tied, *FAST, "--fraction", "0.37", *on_dask)
+    assert dask.stdout_bytes == local
+    assert merged and not [name for name in os.listdir(tmp_path) if name.startswith(".zipfit-runs-")]
+
+
+def test_a_spill_dir_that_cannot_be_written_fails_before_scoring(
+    tied: Path, tmp_path: Path, scheduler: str
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    result = run(
+        "select", tied, *FAST, "--fraction", "0.5", "--engine", "dask", "--scheduler", scheduler,
+        "--spill-dir", blocked / "runs\x1b[2J", "-o", tmp_path / "out.jsonl",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("zipfit: error: cannot write sorted runs under --spill-dir")
+    assert "\x1b" not in result.stderr and not (tmp_path / "out.jsonl").exists()

@@ -30,7 +30,7 @@ from collections.abc import Generator, Iterator
 from contextlib import ExitStack, suppress
 from typing import Any, BinaryIO
 
-from ..base.errors import InputError, InvalidRecordError, WorkerDiedError, shown
+from ..base.errors import InputError, InvalidRecordError, OutputError, WorkerDiedError, shown
 from ..files.locations import url_to_fs
 from ..selection.ranking import Record, Share, count_for_fraction
 from . import select_task
@@ -60,24 +60,36 @@ def _ranked(
 ) -> Generator[Record, None, None]:
     check_first_record([file.path for file in engine.files], settings)
     runs = posixpath.join(spill.rstrip("/") or "/", f".zipfit-runs-{secrets.token_hex(6)}")
-    fs, inner = url_to_fs(runs)
-    with ExitStack() as stack:
-        client = engine._client(stack)
-        held: list[tuple[Partition, Any, int]] = []  # (partition, its held future, global offset)
-        job = client.scatter(settings.job(), broadcast=True, hash=False)
-        try:
-            _score(engine, client, job, settings, context, held)
-            counts = _selected_counts(client, held, fraction, context.stats.scored)
-            fs.makedirs(inner, exist_ok=True)
-            streams = _write_runs(client, settings, held, counts, runs)
-            with ExitStack() as opened:
-                files = [opened.enter_context(fs.open(path, "rb")) for path in streams]
-                merged = heapq.merge(*map(_run_records, files), key=_rank_order)
-                yield from merged
-        finally:
-            client.cancel([job, *(future for _, future, _ in held)])
-            with suppress(Exception):  # a run dir that never came to be, or is gone
-                fs.rm(inner, recursive=True)
+    fs, inner = _spill_to(spill, runs)
+    try:
+        with ExitStack() as stack:
+            client = engine._client(stack)
+            held: list[tuple[Partition, Any, int]] = []  # (partition, its held future, global offset)
+            job = client.scatter(settings.job(), broadcast=True, hash=False)
+            try:
+                _score(engine, client, job, settings, context, held)
+                counts = _selected_counts(client, held, fraction, context.stats.scored)
+                streams = _write_runs(client, settings, held, counts, runs)
+                with ExitStack() as opened:
+                    files = [opened.enter_context(fs.open(path, "rb")) for path in streams]
+                    yield from heapq.merge(*map(_run_records, files), key=_rank_order)
+            finally:
+                client.cancel([job, *(future for _, future, _ in held)])
+    finally:  # after a local cluster has closed: no worker writes a run any more
+        with suppress(Exception):  # a run that is gone already
+            fs.rm(inner, recursive=True)
+
+
+def _spill_to(spill: str, runs: str) -> tuple[Any, str]:
+    """The filesystem of `runs` and its path there, created before any scoring: a spill
+    location that cannot be written fails now, in one line (exit 1)."""
+    try:
+        fs, inner = url_to_fs(runs)
+        fs.makedirs(inner, exist_ok=True)
+    except Exception as exc:  # fsspec and its backends raise anything: the location is the input
+        problem = shown(str(exc))
+        raise OutputError(f"cannot write sorted runs under --spill-dir {shown(spill)}: {problem}") from None
+    return fs, inner
 
 
 def _score(
