@@ -88,7 +88,7 @@ def hold_scores(
     result.rows = aside
     kept.sort()
     scores = array("d", (-negative for negative, _ in kept))
-    keys = array("Q", sorted(score_key(score) for score in scores))
+    keys = array("Q", map(score_key, reversed(scores)))  # keys order as scores: ascending
     return Held(result, scores, array("q", (index for _, index in kept)), keys)
 
 
