@@ -10,6 +10,12 @@ the end. Dask runs use a scheduler and single-threaded workers started here as s
 in the client, and its workers' reads would be added to the client's rchar when reaped.
 
     python benchmarks/dirout.py --copies 50 --repeat 2
+    python benchmarks/dirout.py --copies 50 --repeat 2 --select   # select --fraction 0.1 on Dask
+
+With --select: `select --fraction 0.1 -o FILE` on 1- and 2-worker clusters, every scored record
+sent to the client (no --spill-dir: today's path for a remote scheduler) against the workers
+ranking and writing sorted runs that the client merges (--spill-dir); the client's reads of
+those runs count as bytes it received.
 
 Writes the corpus (the sample source repeated) and the outputs under a temporary directory.
 """
@@ -103,20 +109,31 @@ def cluster(workers: int, work: str) -> Iterator[list[str]]:
             proc.wait()
 
 
-def run_case(corpus: Path, target: Path, output: str, engine: list[str]) -> tuple[float, float, int]:
+def run_case(
+    corpus: Path, target: Path, output: str, engine: list[str], command: tuple[str, ...] = ("score",)
+) -> tuple[float, float, int]:
     args = [str(corpus), "-t", str(target), "--compressor", "lz4", "-q", "--force", "-o", output, *engine]
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CHILD, "score", *args], capture_output=True, check=True)
+    done = subprocess.run([sys.executable, "-c", CHILD, *command, *args], capture_output=True, check=True)
     wall = time.perf_counter() - start
     measured = json.loads(done.stderr.decode().strip().splitlines()[-1])
     return wall, measured["cpu"], measured["rchar"]
 
 
-def measure(label: str, engine: list[str], corpus: Path, target: Path, records: int, repeat: int) -> None:
-    """One engine, both outputs: a table row each."""
+def measure(
+    label: str, engine: list[str], corpus: Path, target: Path, records: int, repeat: int, select: bool = False
+) -> None:
+    """One engine, both outputs (or with `select`, both select paths): a table row each."""
     work = corpus.parent
-    for kind, output in (("-o FILE", f"{work}/single.jsonl"), ("-o DIR/", f"{work}/parts/")):
-        runs = [run_case(corpus, target, output, engine) for _ in range(repeat)]
+    score: tuple[str, ...] = ("score",)
+    cases = [("-o FILE", f"{work}/single.jsonl", [], score), ("-o DIR/", f"{work}/parts/", [], score)]
+    if select:
+        os.makedirs(f"{work}/spill", exist_ok=True)
+        pick, out = ("select", "--fraction", "0.1"), f"{work}/selected.jsonl"
+        spill = ["--spill-dir", f"{work}/spill"]
+        cases = [("records to the client", out, [], pick), ("runs merged", out, spill, pick)]
+    for kind, output, extra, command in cases:
+        runs = [run_case(corpus, target, output, [*engine, *extra], command) for _ in range(repeat)]
         wall = f"{min(r[0] for r in runs):.1f}–{max(r[0] for r in runs):.1f}"
         cpu = [r[1] for r in runs]
         per = [r[2] / records for r in runs]
@@ -132,6 +149,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=50, help="copies of the 4,000 sample records")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--select", action="store_true", help="select --fraction 0.1 on 1 and 2 Dask workers")
     options = parser.parse_args()
     sample = (ROOT / "sample_data" / "source.jsonl").read_bytes()
     records = sample.count(b"\n") * options.copies
@@ -143,9 +161,9 @@ def main() -> int:
         print(f"{records:,} records, {corpus.stat().st_size / 1e6:.0f} MB")
         print("| engine | output | wall s | client CPU s | µs/record | bytes read by the client/record |")
         print("| --- | --- | ---: | ---: | ---: | ---: |")
-        for label, workers in CASES:
+        for label, workers in CASES[1:3] if options.select else CASES:
             with cluster(workers, work) as engine:
-                measure(label, engine, corpus, target, records, options.repeat)
+                measure(label, engine, corpus, target, records, options.repeat, options.select)
     return 0
 
 

@@ -457,3 +457,152 @@ def test_a_directory_without_state_json_is_refused(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
     result = run("score", tmp_path, *FAST, "--engine", "dask")
     assert result.exit_code == 3 and "is a directory, not a file or a saved dataset" in result.stderr
+
+
+# select --fraction / --min-score without -k (dask_select.py): ranked on the workers, the
+# selected records written as sorted runs under --spill-dir and merged by the client.
+
+
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """270 records, 120 of them twins (same text, their own id) in other partitions: ties."""
+    lines = (TARGET.parent / "source.jsonl").read_bytes().splitlines(keepends=True)[:150]
+    twins = [
+        json.dumps(json.loads(line) | {"id": f"twin-{i}"}).encode() + b"\n" for i, line in enumerate(lines)
+    ]
+    path = tmp_path_factory.mktemp("tied") / "tied.jsonl"
+    path.write_bytes(b"".join([*lines, *twins[:60], *twins[90:150]]))
+    return path
+
+
+def _tie_at_the_cut(source: Path) -> tuple[str, str]:
+    """A --fraction whose K-th score is tied with the next record's, and a score that many share."""
+    out = ok("select", source, *FAST).stdout_bytes
+    ranked = [json.loads(line)["zipfit_score"] for line in out.splitlines()]
+    k = next(k for k in range(len(ranked) // 3, len(ranked)) if ranked[k - 1] == ranked[k])
+    return f"{k / len(ranked):.12f}", repr(ranked[k])
+
+
+def _counters(report: Path) -> dict[str, Any]:
+    stats = json.loads(report.read_text())["stats"]
+    return {k: v for k, v in stats.items() if k not in TIMING}
+
+
+@pytest.mark.parametrize(
+    "output", [["x.jsonl"], ["x.parquet"], ["x.jsonl", "--output-format", "ids"], ["x.csv"]]
+)
+def test_fraction_and_min_score_rank_on_the_workers_with_the_local_bytes(
+    tied: Path, tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch, output: list[str]
+) -> None:
+    from zipfit_cli.engines import dask_select
+
+    merged: list[int] = []
+    plain = dask_select._run_records
+    monkeypatch.setattr(dask_select, "_run_records", lambda run: merged.append(1) or plain(run))
+    fraction, tied_score = _tie_at_the_cut(tied)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    both = ["--fraction", fraction, "--min-score", "0.02"]
+    for n, chosen in enumerate((["--fraction", fraction], ["--min-score", tied_score], both)):
+        name, *rest = output
+        local, dask = tmp_path / f"local{n}-{name}", tmp_path / f"dask{n}-{name}"
+        ok("select", tied, *FAST, *chosen, *rest, "-j", "2", "-o", local, "--report", f"{local}.json")
+        ok(
+            "select", tied, *FAST, *chosen, *rest, "--engine", "dask", "--scheduler", scheduler,
+            "--blocksize", "32KiB", "--spill-dir", spill, "-o", dask, "--report", f"{dask}.json",
+        )  # fmt: skip
+        assert dask.read_bytes() == local.read_bytes(), chosen
+        assert _counters(Path(f"{dask}.json")) == _counters(Path(f"{local}.json"))
+        assert os.listdir(spill) == [], "the runs are removed"
+    assert len(merged) > 3, "the selection was merged from the workers' runs"
+
+
+def test_a_run_that_fails_while_merging_removes_its_runs(
+    tied: Path, tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zipfit_cli.base.errors import InputError
+    from zipfit_cli.engines import dask_select
+
+    def broken(run: Any) -> Iterator[Any]:
+        yield from []
+        raise InputError("the disk went away")
+
+    monkeypatch.setattr(dask_select, "_run_records", broken)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    result = run(
+        "select", tied, *FAST, "--fraction", "0.5", "--engine", "dask", "--scheduler", scheduler,
+        "--spill-dir", spill, "--blocksize", "32KiB", "-o", tmp_path / "out.jsonl",
+    )  # fmt: skip
+    assert result.exit_code == 3 and "the disk went away" in result.stderr, result.output
+    assert os.listdir(spill) == [] and not (tmp_path / "out.jsonl").exists()
+
+
+def test_sigterm_while_merging_runs_removes_them(tmp_path: Path, scheduler: str) -> None:
+    lines = (TARGET.parent / "source.jsonl").read_bytes().splitlines(keepends=True)[:2000]
+    source = tmp_path / "big.jsonl"
+    source.write_bytes(b"".join(lines))
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    proc = subprocess.Popen(  # stdout is never read: the merge blocks on a full pipe
+        [
+            sys.executable, "-m", "zipfit_cli", "select", str(source), *FAST, "--fraction", "1",
+            "--engine", "dask", "--scheduler", scheduler, "--spill-dir", str(spill), "--blocksize", "256KiB",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not any(runs.is_dir() and any(runs.iterdir()) for runs in spill.iterdir()):
+            assert proc.poll() is None and time.monotonic() < deadline, "no runs appeared"
+            time.sleep(0.05)
+        time.sleep(1.0)  # the client merging, blocked on stdout
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert os.listdir(spill) == []
+
+
+def test_score_keys_order_as_the_scores_and_back() -> None:
+    from zipfit_cli.engines.select_task import key_score, score_key
+
+    scores = [-1e308, -2.5, -1e-300, -0.0, 0.0, 5e-324, 1e-300, 0.03, 0.0300000001, 2.5, 1e308]
+    keys = [score_key(score) for score in scores]
+    assert keys == sorted(keys) and score_key(-0.0) == score_key(0.0)
+    assert len(set(keys)) == len(scores) - 1  # -0.0 and 0.0 are one score
+    assert [key_score(key) for key in keys] == [score + 0.0 for score in scores]
+
+
+def test_a_local_cluster_spills_its_runs_to_the_temporary_directory(
+    tied: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zipfit_cli.engines import dask_select
+
+    merged: list[int] = []
+    plain = dask_select._run_records
+    monkeypatch.setattr(dask_select, "_run_records", lambda run: merged.append(1) or plain(run))
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a run without --spill-dir spills
+    local = ok("select", tied, *FAST, "--fraction", "0.37", "-j", "2").stdout_bytes
+    on_dask = ["--engine", "dask", "-j", "2", "--blocksize", "32KiB"]
+    dask = ok("select", tied, *FAST, "--fraction", "0.37", *on_dask)
+    assert dask.stdout_bytes == local
+    assert merged and not [name for name in os.listdir(tmp_path) if name.startswith(".zipfit-runs-")]
+
+
+def test_a_spill_dir_that_cannot_be_written_fails_before_scoring(
+    tied: Path, tmp_path: Path, scheduler: str
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    result = run(
+        "select", tied, *FAST, "--fraction", "0.5", "--engine", "dask", "--scheduler", scheduler,
+        "--spill-dir", blocked / "runs\x1b[2J", "-o", tmp_path / "out.jsonl",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("zipfit: error: cannot write sorted runs under --spill-dir")
+    assert "\x1b" not in result.stderr and not (tmp_path / "out.jsonl").exists()

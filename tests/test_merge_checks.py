@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 from conftest import TARGET, TEMPLATE, ok, run
+
+from zipfit_cli.files.part_dir import MANIFEST
 
 BASE = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q", "-j", "1"]
 
@@ -402,3 +405,102 @@ def test_merge_to_attributes_refuses_a_threshold(source_lines: list[bytes], tmp_
     result = run("merge", *below, "--output-format", "attributes")
     assert result.exit_code == 2, result.output
     assert "record(s) out (--skip-invalid, decontamination or --min-score)" in result.stderr
+
+
+# `zipfit merge PARTS -o DIR/` (runs/merge_dir.py): one file a score part, a manifest last.
+
+
+def _two_files(tmp_path: Path, slice_path: Path) -> list[Path]:
+    lines = slice_path.read_bytes().splitlines(keepends=True)
+    made = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    made[0].write_bytes(b"".join(lines[:120]))
+    made[1].write_bytes(b"".join(lines[120:]))
+    return made
+
+
+def _file_parts(tmp_path: Path, sources: list[Path], n: int) -> list[Path]:
+    made = []
+    for i in range(n):
+        part = tmp_path / f"part-{i}.jsonl"
+        ok("score", *sources, *BASE, "--shard-by", "file", "--shard", f"{i}/{n}", "-o", part)
+        made.append(part)
+    return made
+
+
+@pytest.mark.parametrize("name", ["part-{n:05d}.jsonl", "part-{n}.jsonl.zst"])
+def test_merge_into_a_directory_writes_each_score_part_as_the_single_merge_does(
+    slice_path: Path, tmp_path: Path, name: str
+) -> None:
+    made = _file_parts(tmp_path, _two_files(tmp_path, slice_path), 2)
+    ok("merge", *made, "-o", tmp_path / "one.jsonl", "-q")
+    ok("merge", *reversed(made), "-o", f"{tmp_path}/out/", "--output-name", name, "-q")
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_bytes())
+    names = [entry["name"] for entry in manifest["parts"]]
+    assert names == [name.format(n=0), name.format(n=1)]
+    assert [entry["shard"] for entry in manifest["parts"]] == ["0/2", "1/2"]
+
+    def plain(path: Path) -> bytes:
+        data = path.read_bytes()
+        unpack = zstandard.ZstdDecompressor().decompressobj().decompress
+        return unpack(data) if path.suffix == ".zst" else data
+
+    # --shard-by file: shard 0 read a.jsonl, shard 1 b.jsonl, so the parts concatenate to input order.
+    assert b"".join(plain(tmp_path / "out" / n) for n in names) == (tmp_path / "one.jsonl").read_bytes()
+    assert manifest["records"] == 200 and sorted(os.listdir(tmp_path / "out")) == sorted([*names, MANIFEST])
+    for entry in manifest["parts"]:
+        assert entry["bytes"] == (tmp_path / "out" / entry["name"]).stat().st_size
+
+
+def test_merge_into_a_directory_of_interleaved_shards_holds_every_record_once(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    made = parts(tmp_path, slice_path, 3, "score")
+    ok("merge", *made, "-o", tmp_path / "one.jsonl", "--output-format", "ids", "-q")
+    ok("merge", *made, "-o", f"{tmp_path}/out/", "--output-format", "ids", "-q")
+    written = b"".join((tmp_path / "out" / f"part-{i:05d}.jsonl").read_bytes() for i in range(3))
+    assert sorted(written.splitlines()) == sorted((tmp_path / "one.jsonl").read_bytes().splitlines())
+    assert b"_zipfit" not in written
+
+
+def test_merge_into_a_directory_refuses_a_hostile_trailer_and_leaves_nothing(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    made = parts(tmp_path, slice_path, 2, "score")
+    _rewrite_trailer(made[1], lambda t: t.update(score_key="text\n\x1b[2Jzipfit: error: FAKE"))
+    result = run("merge", *made, "-o", f"{tmp_path}/out/")
+    assert result.exit_code == 3, result.output
+    assert "differs" in result.stderr and "\x1b" not in result.stderr and result.stdout == ""
+    assert not (tmp_path / "out").exists()
+    # A part whose records were cut after its trailer was checked: no manifest, no part left.
+    (tmp_path / "again").mkdir()
+    made = parts(tmp_path / "again", slice_path, 2, "score")
+    lines = made[1].read_bytes().splitlines(keepends=True)
+    made[1].write_bytes(b"".join([*lines[:5], lines[-1]]))
+    result = run("merge", *made, "-o", f"{tmp_path}/out/")
+    assert result.exit_code == 3, result.output
+    assert "part-1.jsonl:6: not a zipfit part record" in result.stderr
+    assert os.listdir(tmp_path / "out") == []
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "said"),
+    [
+        ("select", [], "ranked across shards"),
+        ("score", ["-k", "5"], "--top-k"),
+        ("score", ["--min-score", "0.01"], "--min-score"),
+        ("score", ["--output-format", "attributes"], "attribute parts"),
+    ],
+)
+def test_merge_into_a_directory_refuses_selections_and_attributes(
+    slice_path: Path, tmp_path: Path, command: str, extra: list[str], said: str
+) -> None:
+    made = parts(tmp_path, slice_path, 2, command, *(["-k", "5"] if command == "select" else []))
+    result = run("merge", *made, "-o", f"{tmp_path}/out/", *extra)
+    assert result.exit_code == 2 and said in result.stderr, result.output
+    assert not (tmp_path / "out" / "_zipfit_manifest.json").exists()
+
+
+def test_merge_output_name_needs_a_directory(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "score")
+    result = run("merge", *made, "-o", tmp_path / "one.jsonl", "--output-name", "p{n}.jsonl")
+    assert result.exit_code == 2 and "--output-name" in result.stderr, result.output

@@ -88,6 +88,9 @@ def test_background_file_and_size_are_refused_together() -> None:
     )
 
 
+DASK_ONLY = "--scheduler, --blocksize, --connect-timeout and --spill-dir need --engine dask"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -95,11 +98,12 @@ def test_background_file_and_size_are_refused_together() -> None:
         (("--adaptive-audit", "256"), "--adaptive-audit goes with --adaptive"),
         (("--id-key", "id"), "--id-key goes with --output-format ids or attributes"),
         (("--shard-by", "record"), "--shard-by goes with --shard"),
-        (("--connect-timeout", "10"), "--scheduler, --blocksize and --connect-timeout need --engine dask"),
+        (("--connect-timeout", "10"), DASK_ONLY),
         (
             ("--scheduler", "tcp://127.0.0.1:1"),
-            "--scheduler, --blocksize and --connect-timeout need --engine dask",
+            DASK_ONLY,
         ),
+        (("--spill-dir", "/tmp"), DASK_ONLY),
         (("--token-counter", "approx"), "--token-counter goes with --budget-tokens"),
     ],
 )

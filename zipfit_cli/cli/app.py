@@ -16,8 +16,9 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from ..base.errors import ZipfitError, shown
+from ..base.errors import UsageError, ZipfitError, shown
 from ..base.version import __version__
+from ..files.part_dir import is_directory_output
 from . import commands
 from .exits import (
     Command,
@@ -96,6 +97,13 @@ def merge(opts: ScoringOptions, selection: SelectionOptions, flags: CommandFlags
     here choose another one. Every shard must be present exactly once.
     """
     with errors(flags.traceback, "merge"):
+        if is_directory_output(opts.output):  # one file a score part: cli/directory.py
+            from .directory import merge_directory
+
+            merge_directory(opts, selection)
+            return
+        if "output_name" in opts.given:
+            raise UsageError("--output-name names the parts of an output directory (-o DIR/)")
         commands.merge(
             opts.sources,  # the parts
             selection,

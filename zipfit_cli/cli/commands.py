@@ -48,6 +48,7 @@ def _engine(opts: ScoringOptions, settings: RunSettings) -> tuple[Engine, int | 
         blocksize=opts.blocksize,
         connect_timeout=opts.connect_timeout,
         split=settings.limit is None,  # --limit needs whole files, to count as the local reader does
+        spill_dir=opts.spill_dir,
     )
     return engine, engine.total_bytes if settings.limit is None else None
 
@@ -137,8 +138,7 @@ def written(output: str, report: Path | str | None, near_copies: str | None = No
 
 
 def check_strict(stats: RunStats, strict: bool) -> None:
-    """With --strict, a run that warned ends with its own exit code, after its outputs and
-    summary: a cron job or a Makefile notices what a warning line in a log would hide."""
+    """With --strict, a run that warned ends with its own exit code (a cron job notices it)."""
     if strict and stats.warnings:
         raise WarnedError(stats.warnings)
 

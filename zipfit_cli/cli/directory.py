@@ -1,17 +1,19 @@
-"""`zipfit score SOURCES -o DIR/`: a directory output, from checked options to the manifest
-(runs/dirout.py does the work; here the engine's runner, the display and the summary)."""
+"""Directory outputs (`score SOURCES -o DIR/`, `merge PARTS -o DIR/`), from checked options to
+the manifest (runs/dirout.py and runs/merge_dir.py do the work; here the engine's runner, the
+display and the summary)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from ..base.errors import UsageError
 from ..base.stats import RunStats
 from ..engines.engine import Engine, RunSettings
 from ..engines.part_engines import PartRunner, dask_parts, local_parts
 from ..runs.dirout import DirectoryOutput, score_to_directory
 from .display import make_display
-from .options import ScoringOptions
+from .options import ScoringOptions, SelectionOptions
 
 
 def score_directory(
@@ -57,3 +59,32 @@ def _written(opts: ScoringOptions) -> dict[str, str]:
     if opts.contaminated_output:
         named["near-copies"] = opts.contaminated_output
     return named
+
+
+def merge_directory(opts: ScoringOptions, selection: SelectionOptions) -> RunStats:
+    """Merge `score` parts into the directory -o names, one file a part, in shard order."""
+    from ..runs.merge_dir import MergeDirectory, merge_to_directory
+    from .commands import check_strict
+
+    chosen = selection.given | ({"min_score"} if opts.min_score is not None else set())
+    if chosen - {"token_counter"}:
+        flags = ", ".join("--" + name.replace("_", "-") for name in sorted(chosen))
+        raise UsageError(
+            "a directory output (-o DIR/) holds each score part as it is: select and filter into "
+            f"one file (-o NAME) instead of {flags}"
+        )
+    how = (opts.output_format, opts.id_key, opts.max_line_bytes)
+    target = MergeDirectory(opts.output, opts.output_name, *how)
+    display = make_display(opts.quiet, None, "merging", opts.summary)
+    with display:
+        stats = merge_to_directory(
+            opts.sources,
+            target,
+            force=opts.force,
+            report=str(opts.report) if opts.report is not None else None,
+            settings={"command": "merge", "parts": opts.sources},
+            command_line=opts.command_line,
+        )
+    display.summary(stats, "written", {"output": opts.output})
+    check_strict(stats, opts.strict)
+    return stats

@@ -220,11 +220,12 @@ OPTIONS: tuple[Option, ...] = (
            "workers write one part each, a manifest comes last (see \"Directory outputs\")"),
     Option("output_name", ("--output-name",), str | None, None,
            "With -o DIR/: the parts' file names, {n} their number in input order; the ending picks the "
-           "format and compression as for -o (default part-{n:05d}.jsonl).", OUTPUT, ("score",),
+           "format and compression as for -o (default part-{n:05d}.jsonl).", OUTPUT, ("score", "merge"),
            metavar="PATTERN", show_default=False, doc_default="`part-{n:05d}.jsonl`",
            doc="with a directory output (`-o DIR/`): the parts' names, a Python format string of `n`, the "
            "part's number in input order (`part-{n:05d}.jsonl.zst`, `scores-{n}.csv`); the ending picks the "
-           "format and compression as for `-o`. Attribute files are named after their sources instead"),
+           "format and compression as for `-o`. Attribute files are named after their sources instead; for "
+           "`merge`, `n` is the shard's number"),
     Option("output_format", ("--output-format",), str, "records",
            "records: every field with the score added; ids: {ID_KEY, SCORE_KEY} a line; attributes: a Dolma "
            "attribute line (id, and the score as a span over the whole text; one a document, in input "
@@ -303,6 +304,17 @@ OPTIONS: tuple[Option, ...] = (
            "With --engine dask and --scheduler: give up on a scheduler that has not answered within this "
            "many seconds.", RUN, SCORING, metavar="SECONDS", parser=finite(minimum=0.0, maximum=MOST_SECONDS),
            doc="give up on a `--scheduler` that has not answered by then: one line, exit 1"),
+    Option("spill_dir", ("--spill-dir",), str | None, None,
+           "With --engine dask, select --fraction or --min-score (without -k): where workers write their "
+           "sorted runs of selected records for the client to merge, a directory or fsspec URL both see "
+           "(default: the system's temporary directory with a local cluster; with --scheduler and no "
+           "--spill-dir, every record goes to the client).", RUN, ("select",), metavar="URL",
+           show_default=False, doc_default="the temporary directory (local cluster)",
+           doc="with `--engine dask` and `select --fraction` or `--min-score` (no `-k`): where the workers "
+           "write their selected records as sorted runs for the client to merge (a local path all of them "
+           "share, or an fsspec URL); removed at the end, also on failure or a stop. Without it, a local "
+           "cluster uses the system's temporary directory and a `--scheduler` run sends every scored record "
+           "to the client (see \"A Dask cluster\")"),
     Option("traceback", ("--traceback",), bool, False, "Show the Python traceback of an error.", RUN, ALL),
 )
 # fmt: on

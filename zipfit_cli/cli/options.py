@@ -80,6 +80,7 @@ class ScoringOptions:
     scheduler: str | None = _declared("scheduler")
     blocksize: int | None = _declared("blocksize")
     connect_timeout: float = _declared("connect_timeout")
+    spill_dir: str | None = _declared("spill_dir")
     decontaminate: bool = _declared("decontaminate")
     decontaminate_ngram: int | None = _declared("decontaminate_ngram")  # None: DECONTAMINATE_NGRAM
     decontaminate_ncd: float | None = _declared("decontaminate_ncd")
@@ -119,9 +120,9 @@ class ScoringOptions:
         if self.shard_by == "file" and self.limit is not None:
             raise UsageError("--limit counts records across all files; it cannot go with --shard-by file")
         directory = is_directory_output(self.output)  # --blocksize cuts its parts on either engine
-        dask_only = {"scheduler", "connect_timeout"} | (set() if directory else {"blocksize"})
+        dask_only = {"scheduler", "connect_timeout", "spill_dir"} | (set() if directory else {"blocksize"})
         if self.engine == "local" and self.given & dask_only:
-            raise UsageError("--scheduler, --blocksize and --connect-timeout need --engine dask")
+            raise UsageError("--scheduler, --blocksize, --connect-timeout and --spill-dir need --engine dask")
         if "output_name" in self.given and not directory:
             raise UsageError("--output-name names the parts of an output directory (-o DIR/)")
         if not 0 < self.connect_timeout < math.inf:  # NaN too

@@ -71,8 +71,10 @@ class DaskEngine:
         workers: int,
         blocksize: int | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        spill_dir: str | None = None,
     ) -> None:
         self.files = files
+        self.spill_dir = spill_dir  # where select's workers write sorted runs (dask_select.py)
         self.scheduler = scheduler
         self.connect_timeout = connect_timeout
         self.workers = workers
@@ -88,6 +90,7 @@ class DaskEngine:
         blocksize: int | str | None = None,
         split: bool = True,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        spill_dir: str | None = None,
     ) -> DaskEngine:
         """Resolve sources (globs too) to files; split=False: whole files only (for --limit)."""
         require()
@@ -102,7 +105,7 @@ class DaskEngine:
         if scheduler is not None:
             _check_address(scheduler)
         files = list(_resolve(sources))
-        return cls(files, scheduler, workers, size if split else 0, connect_timeout)
+        return cls(files, scheduler, workers, size if split else 0, connect_timeout, spill_dir)
 
     @property
     def total_bytes(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..base.results import Skipped
 from ..base.stats import RunStats
+from ..engines.dask_select import worker_ranking
 from ..engines.engine import Engine, ProgressSink, RunContext, RunSettings, local_engine
 from ..files.records import RecordError
 from ..files.sources import open_source
@@ -86,6 +87,10 @@ def run_select(
                 chosen = apply_filters(itertools.chain([first], ranked), settings.spec, filters, stats)
                 for score, index, line in itertools.islice(chosen, keep):
                     writer.write(score, index, line)
+    elif top_k is None and (on_workers := worker_ranking(engine, settings, context, fraction)) is not None:
+        with closing(on_workers) as ranked:  # the workers rank; only the selection reaches here
+            for score, index, line in ranked:
+                writer.write(score, index, line)
     else:
         with (
             closing(engine(settings, context, top_k)) as records,
