@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from ..base.errors import InputError
 from ..base.results import Contaminated, Pruned, Result, Skipped
@@ -18,7 +19,9 @@ from ..files.batches import BATCH_BYTES
 from ..files.reading import DEFAULT_MAX_LINE_BYTES, ReadError
 from ..files.sources import open_range
 from ..scoring.adaptive import Audit
+from ..scoring.distances import coverage_targets
 from ..scoring.thresholds import Thresholds
+from ..selection.coverage import Candidates
 from ..selection.ranking import TopK
 from ..selection.rules import below
 from .engine import audit_stopped
@@ -60,17 +63,19 @@ def score_partition(
     cap: int | None,
     skip_invalid: bool,
     floor: float | None = None,
+    coverage: Decimal | None = None,
 ) -> PartResult:
     """Runs on a worker: read one partition, score it, return counters and rows.
 
     keep: return only the `keep` best valid rows, checking bad records here. cap: read at
     most this many records (--limit); the next non-blank line is still read and counted,
     as the local reader does. floor: --min-score; with `keep`, rows below it are counted
-    here and not returned (and --adaptive prunes against it too).
+    here and not returned (and --adaptive prunes against it too). coverage: --coverage's
+    share; with `keep`, each target's nearest rows are returned too (selection/coverage.py).
     """
     stats = RunStats()
     result = PartResult(stats, checked=keep is not None)
-    rows = _PartRows(job, result, keep, skip_invalid, floor)
+    rows = _PartRows(job, result, keep, skip_invalid, floor, coverage)
     try:
         limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES
         source = open_range(part.path, part.url, part.start, part.end, limit)
@@ -115,12 +120,21 @@ class _PartRows:
     """
 
     def __init__(
-        self, job: ScoreJob, result: PartResult, keep: int | None, skip_invalid: bool, floor: float | None
+        self,
+        job: ScoreJob,
+        result: PartResult,
+        keep: int | None,
+        skip_invalid: bool,
+        floor: float | None,
+        coverage: Decimal | None = None,
     ) -> None:
         self.job, self.floor = job, floor
         self.result = result
         self.skip_invalid = skip_invalid
-        self.best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
+        self.best: TopK[tuple[int, int, bytes]] | Candidates[tuple[int, int, bytes]] | None = None
+        if keep is not None:
+            n_targets = coverage_targets(job.scorer) if coverage else 0
+            self.best = Candidates(keep, coverage, n_targets) if coverage else TopK(keep)
         self.batch: list[tuple[int, int, int, bytes]] = []  # (index, line number, end offset, line)
         self.aside: list[Row] = []  # near-copies of targets, in checked mode
         # --adaptive: this partition prunes against its own top K, block by block (adaptive.py).

@@ -133,6 +133,17 @@ class Spool:
             raise self._failed(exc) from None
         self._end += len(line)
 
+    def record(self, position: int) -> tuple[float, int, bytes]:
+        """The record spooled at `position` (0: the first added)."""
+        try:
+            self._file.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
+        n = len(self.scores)
+        start, end = self._offsets[position], self._offsets[position + 1] if position + 1 < n else self._end
+        self._file.seek(start)
+        return self.scores[position], self.indexes[position], self._file.read(end - start)
+
     def ranked(self, k: int | None = None) -> Iterator[tuple[float, int, bytes]]:
         """The k best (all if None) in rank order, read back from the spool file."""
         n = len(self.scores)
