@@ -273,7 +273,7 @@ def test_the_summary_and_report_say_how_many_each_rule_took(tmp_path: Path) -> N
         (["-k", 5, "--coverage", "1.5"], "from 0 to 1"),
         (["-k", 5, "--coverage", "1", "--adaptive"], "--adaptive"),
         (["-k", 5, "--coverage", "1", "--method", "corpus"], "--method corpus"),
-        (["-k", 5, "--coverage", "1", "--shard", "0/2"], "--shard"),
+        (["-k", 5, "--coverage", "1", "--dedupe", "--shard", "0/2"], "zipfit merge"),
     ],
 )
 def test_refused_combinations_exit_2(extra: list[Any], message: str) -> None:
@@ -287,3 +287,64 @@ def test_a_refusal_is_one_line_on_stderr_with_exit_2() -> None:
     proc = run_process("select", str(SOURCE), *targets, "--coverage", "0.5", "--adaptive")
     assert proc.returncode == 2 and proc.stdout == b""
     assert proc.stderr.decode().startswith("zipfit: error: ") and proc.stderr.count(b"\n") == 1
+
+
+# ---- shards and merge ------------------------------------------------------------------
+
+
+def _parts(tmp_path: Path, n: int, *extra: Any, by: str = "record") -> list[Path]:
+    paths = []
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        path = tmp_path / f"part{i}.jsonl"
+        ok("select", SOURCE, *FAST, "-q", *extra, "--shard", f"{i}/{n}", "--shard-by", by, "-o", path)
+        paths.append(path)
+    return paths
+
+
+MERGED = {
+    "coverage-1": ("-k", 45, "--coverage", "1"),
+    "recommended": ("-k", 45, "--contrast", "--background-size", 16, "--coverage", "0.25"),
+    "fraction": ("--fraction", "0.01", "--coverage", "0.5"),
+    "min-score": ("-k", 30, "--coverage", "1", "--min-score", "0.05"),
+}
+
+
+@pytest.mark.parametrize("extra", MERGED.values(), ids=MERGED.keys())
+@pytest.mark.parametrize("shards", [2, 3])
+def test_shards_and_merge_give_the_single_runs_output(
+    tmp_path: Path, extra: tuple[Any, ...], shards: int
+) -> None:
+    parts = _parts(tmp_path, shards, *extra)
+    assert b'"_zipfit_distances":[' in parts[0].read_bytes()
+    merged = ok("merge", *parts, "-q", "--report", tmp_path / "r.json").stdout_bytes
+    assert merged == _select(*extra)
+    assert b"_zipfit" not in merged
+    stats = json.loads((tmp_path / "r.json").read_text())["stats"]
+    assert sum(stats["selected_by"].values()) == len(merged.splitlines())
+
+
+def test_merge_with_a_smaller_k_or_dedupe_selects_as_one_run(tmp_path: Path) -> None:
+    parts = _parts(tmp_path, 2, "-k", 60, "--coverage", "0.5")
+    assert ok("merge", *parts, "-q", "-k", 40).stdout_bytes == _select("-k", 40, "--coverage", "0.5")
+    refused = run("merge", *parts, "-q", "-k", 61)
+    assert refused.exit_code == 3 and "--coverage selection of 60" in refused.stderr
+    whole = _parts(tmp_path / "whole", 2, "--fraction", "0.01", "--coverage", "1", by="file")
+    deduped = ok("merge", *whole, "-q", "--dedupe").stdout_bytes
+    assert deduped == _select("--fraction", "0.01", "--coverage", "1", "--dedupe")
+
+
+def test_merge_refuses_parts_of_another_coverage(tmp_path: Path) -> None:
+    a, _ = _parts(tmp_path / "a", 2, "-k", 20, "--coverage", "1")
+    _, b = _parts(tmp_path / "b", 2, "-k", 20)
+    result = run("merge", a, b)
+    assert result.exit_code == 3 and "coverage" in result.stderr
+
+
+def test_merge_refuses_a_part_whose_distances_were_cut(tmp_path: Path) -> None:
+    (a, b) = _parts(tmp_path, 2, "-k", 20, "--coverage", "1")
+    lines = a.read_bytes().splitlines(keepends=True)
+    lines[0] = lines[0].replace(b'"_zipfit_distances":[', b'"_zipfit_distances":[0.5,', 1)
+    a.write_bytes(b"".join(lines))
+    result = run("merge", a, b)
+    assert result.exit_code == 3 and "not a zipfit part record" in result.stderr

@@ -182,8 +182,9 @@ OPTIONS: tuple[Option, ...] = (
            "(by NCD, with `--contrast` minus the background term), then the rest of K by score; the "
            "coverage picks are written first, the scores written stay the method's, and the summary and "
            "report count each rule's records (`selected_by`). Needs `-k` or `--fraction`; refused with "
-           "`--adaptive`, `--method corpus`, `--shard` and `merge` (exit 2). The recommended setting is "
-           "`--contrast --coverage 0.25`. See Which score to use"),
+           "`--adaptive` and `--method corpus` (exit 2). Shard parts carry each record's distances and "
+           "`zipfit merge` selects with the parts' share. The recommended setting is `--contrast "
+           "--coverage 0.25`. See Which score to use"),
     Option("min_score", ("--min-score",), float | None, None,
            "Keep only records scoring at least S (any finite number: contrast scores are often below 0), "
            "compared with the score as written. Applied first: -k, --fraction, --dedupe and budgets choose "

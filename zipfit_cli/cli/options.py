@@ -315,12 +315,6 @@ def check_coverage_options(opts: ScoringOptions) -> None:
             f"compute; --method {opts.scoring_method} does not",
             setting="coverage",
         )
-    if opts.shard is not None:
-        raise UsageError(
-            "--coverage cannot go with --shard yet: parts do not carry each target's candidates; "
-            "run without --shard (or with --engine dask)",
-            setting="coverage",
-        )
 
 
 def _adaptive(opts: ScoringOptions, scorer: Scorer) -> AdaptiveScorer:

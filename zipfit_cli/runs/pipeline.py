@@ -20,7 +20,7 @@ from ..files.sources import open_source
 from ..files.writing import RecordWriter, Shape, Sink
 from ..scoring.distances import coverage_targets
 from ..selection.coverage import select_top
-from ..selection.coverage_spool import select_spooled
+from ..selection.coverage_spool import candidates, select_spooled
 from ..selection.ranking import Share, check_limits, count_for_fraction, rank
 from ..selection.rules import Filters, apply_filters
 
@@ -117,6 +117,11 @@ def _select_covering(
     and the K best as records stream in; else over the spool, once K is known."""
     stats, share, n = context.stats, settings.coverage, coverage_targets(settings.scorer)
     assert share is not None
+    if settings.shard is not None:  # the merge selects: hand on what it may take, with distances
+        with closing(engine(settings, context, top_k)) as records:
+            for score, index, line in candidates(records, top_k, share, n, spool_dir):
+                writer.write(score, index, line)
+        return
     picked: set[int] = set()
     streaming = top_k is not None and not filters
     with closing(engine(settings, context, top_k if streaming else None)) as records:

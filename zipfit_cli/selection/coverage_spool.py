@@ -18,7 +18,7 @@ from ..base.errors import ZipfitError
 from ..base.stats import RunStats
 from ..files.records import TextSpec
 from ..scoring.distances import CoverageScore
-from .coverage import Nearest, coverage_count, go_round, list_length
+from .coverage import Candidates, Nearest, coverage_count, go_round, list_length
 from .ranking import Share, Spool, count_for_fraction
 from .rules import Filters, apply_filters
 
@@ -63,8 +63,46 @@ class DistanceSpool:
                 yield position, chunk[at : at + self.n]
                 position += 1
 
+    def row(self, position: int) -> tuple[float, ...]:
+        """The distances of the record added at `position`."""
+        self._file.flush()
+        self._file.seek(8 * self.n * position)
+        found = array("d")
+        found.frombytes(self._file.read(8 * self.n))
+        return tuple(found)
+
     def close(self) -> None:
         self._file.close()
+
+
+def candidates(
+    records: Iterator[Record], top_k: int | None, share: Decimal, n_targets: int, spool_dir: str | None = None
+) -> Generator[Record, None, None]:
+    """What a shard hands on to the merge, in rank order, scores with their distances: with
+    top_k, the K best and each target's nearest (coverage.Candidates); else every record."""
+    if top_k is not None:
+        found: Candidates[bytes] = Candidates(top_k, share, n_targets)
+        for score, index, line in records:
+            found.push(score, index, line)
+        yield from found.ranked()
+        return
+    spool, distances = Spool(spool_dir), DistanceSpool(n_targets, spool_dir)
+    try:
+        for score, index, line in records:
+            spool.add(score, index, line)
+            distances.add(_distances(score))
+        for position in spool.order():
+            score, index, line = spool.record(position)
+            yield CoverageScore(score, distances.row(position)), index, line
+    finally:
+        distances.close()
+        spool.close()
+
+
+def _distances(score: float) -> tuple[float, ...]:
+    if not isinstance(score, CoverageScore):
+        raise TypeError("a coverage selection needs scores with distances (scoring.distances)")
+    return score.distances
 
 
 def select_spooled(
@@ -87,10 +125,8 @@ def select_spooled(
     distances = DistanceSpool(n_targets, spool_dir)
     try:
         for score, index, line in records:
-            if not isinstance(score, CoverageScore):
-                raise TypeError("a coverage selection needs scores with distances (scoring.distances)")
             spool.add(score, index, line)
-            distances.add(score.distances)
+            distances.add(_distances(score))
         of = len(spool) if total is None else total()
         k = count_for_fraction(fraction, of) if fraction is not None else top_k
         if k is None:
