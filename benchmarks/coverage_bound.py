@@ -14,8 +14,12 @@ differ, the measures of both (share, bits@200, bits@budget, zstd).
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import random
+import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -77,6 +81,30 @@ def compare(task: q.Task, data: q.Data, rows: Matrix, to_b: list[float], weight:
     return lines
 
 
+def through_tool(task: q.Task, data: q.Data, spec: str, draw: int, seed: int, matrix: list[int]) -> str:
+    """`zipfit select --contrast --coverage 0.25 -k K` on the task's pool, with the draw's
+    background given as a file, against the selection computed here from the matrix."""
+    order = random.Random(f"{seed}-background-{draw}").sample(range(len(task.pool)), len(task.pool))
+    name, level = spec.split(":")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"pool": task.pool, "targets": [], "bg": [task.pool[j] for j in order[:SIZE]]}
+        for label, members in files.items():
+            texts = [data.texts[i] for i in members] or [t.decode("utf-8", "surrogatepass") for t in task.targets]
+            rows = [{"pos": j, "text": text} for j, text in enumerate(texts)]
+            Path(tmp, f"{label}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        command = [sys.executable, "-m", "zipfit_cli", "select", f"{tmp}/pool.jsonl", "-t", f"{tmp}/targets.jsonl"]
+        command += ["--contrast", "--background", f"{tmp}/bg.jsonl", "--coverage", "0.25", "-k", str(task.k)]
+        command += ["--compressor", name, "--level", level, "-j", "1", "-q"]
+        if name == "lz4":
+            command = command[: command.index("--level")] + command[command.index("--level") + 2 :]
+        found = subprocess.run(command, capture_output=True, check=True).stdout.splitlines()
+    tool = [json.loads(line)["pos"] for line in found]
+    if tool == matrix:
+        return f"{task.kind:8s} draw {draw}: the tool's selection is the matrix's, record for record"
+    values = q.measure(task, tool, data).values
+    return f"{task.kind:8s} draw {draw}: {len(set(tool) - set(matrix))} records differ; tool: {values}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, nargs="+", default=q.DEFAULT_DATA)
@@ -86,6 +114,7 @@ def main() -> int:
     ap.add_argument("--targets", type=int, default=40)
     ap.add_argument("--eval", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--through-tool", action="store_true", help="also run the recommended setting with zipfit")
     args = ap.parse_args()
     data = q.load(args.data)
     kinds = args.kinds.split(",") if args.kinds else sorted(set(data.kinds))
@@ -97,8 +126,11 @@ def main() -> int:
             task = q.make_task(kind, data, args)
             rows, _, backgrounds = qs.matrices(task, comp, [SIZE], args.draws, args.seed)
             out = compare(task, data, rows, [0.0] * len(rows), 0.0)  # the paper's score
-            for draw in backgrounds:
+            for d, draw in enumerate(backgrounds):
                 out += compare(task, data, rows, draw[SIZE], WEIGHT)
+                if args.through_tool:
+                    matrix = selection(rows, draw[SIZE], WEIGHT, task.k, "0.25", len(rows))
+                    out.append(through_tool(task, data, spec, d, args.seed, matrix))
             for line in out:
                 print(f"{spec:6s} {line}", flush=True)
             print(f"  {spec} {kind}: {time.time() - start:.0f}s", file=sys.stderr, flush=True)
