@@ -89,10 +89,13 @@ def through_tool(task: q.Task, data: q.Data, spec: str, draw: int, seed: int, ma
     with tempfile.TemporaryDirectory() as tmp:
         files = {"pool": task.pool, "targets": [], "bg": [task.pool[j] for j in order[:SIZE]]}
         for label, members in files.items():
-            texts = [data.texts[i] for i in members] or [t.decode("utf-8", "surrogatepass") for t in task.targets]
+            texts = [data.texts[i] for i in members]
+            if label == "targets":
+                texts = [t.decode("utf-8", "surrogatepass") for t in task.targets]
             rows = [{"pos": j, "text": text} for j, text in enumerate(texts)]
             Path(tmp, f"{label}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        command = [sys.executable, "-m", "zipfit_cli", "select", f"{tmp}/pool.jsonl", "-t", f"{tmp}/targets.jsonl"]
+        command = [sys.executable, "-m", "zipfit_cli", "select", f"{tmp}/pool.jsonl"]
+        command += ["-t", f"{tmp}/targets.jsonl"]
         command += ["--contrast", "--background", f"{tmp}/bg.jsonl", "--coverage", "0.25", "-k", str(task.k)]
         command += ["--compressor", name, "--level", level, "-j", "1", "-q"]
         if name == "lz4":
@@ -114,7 +117,7 @@ def main() -> int:
     ap.add_argument("--targets", type=int, default=40)
     ap.add_argument("--eval", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--through-tool", action="store_true", help="also run the recommended setting with zipfit")
+    ap.add_argument("--through-tool", action="store_true", help="run the recommended setting in zipfit")
     args = ap.parse_args()
     data = q.load(args.data)
     kinds = args.kinds.split(",") if args.kinds else sorted(set(data.kinds))
