@@ -264,6 +264,8 @@ def test_the_summary_and_report_say_how_many_each_rule_took(tmp_path: Path) -> N
     assert "by_coverage=5 by_score=15" in result.stderr
     assert json.loads(report.read_text())["stats"]["selected_by"] == {"coverage": 5, "score": 15}
     assert json.loads(report.read_text())["settings"]["coverage"] == "0.25"
+    lowest = min(r["zipfit_score"] for r in records(result.stdout_bytes))
+    assert json.loads(report.read_text())["stats"]["threshold"] == lowest  # the lowest, not the last
 
 
 @pytest.mark.parametrize(
@@ -322,6 +324,7 @@ def test_shards_and_merge_give_the_single_runs_output(
     assert b"_zipfit" not in merged
     stats = json.loads((tmp_path / "r.json").read_text())["stats"]
     assert sum(stats["selected_by"].values()) == len(merged.splitlines())
+    assert stats["threshold"] == min(r["zipfit_score"] for r in records(merged))
 
 
 def test_merge_with_a_smaller_k_or_dedupe_selects_as_one_run(tmp_path: Path) -> None:

@@ -86,6 +86,9 @@ def merge_covering(
         )
     else:
         chosen = select_top(merged, keep, share, n_targets, picked)
+    lowest = None
     for score, index, line in chosen:
         stats.selected_by["coverage" if index in picked else "score"] += 1
+        lowest = score if lowest is None else min(lowest, score)
         yield score, index, line
+    stats.threshold = lowest  # once the last is written: coverage picks come first, not best

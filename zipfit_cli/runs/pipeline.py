@@ -143,9 +143,12 @@ def _select_covering(
                 picked=picked,
             )
         with closing(chosen):
+            lowest = None
             for score, index, line in chosen:
                 stats.selected_by["coverage" if index in picked else "score"] += 1
                 writer.write(score, index, line)
+                lowest = score if lowest is None else min(lowest, score)
+            stats.threshold = lowest  # not the last written: coverage picks come first
 
 
 def _context(settings: RunSettings, progress: ProgressSink | None, aside: Sink | None) -> RunContext:
