@@ -141,6 +141,21 @@ def test_same_bytes_as_local(args: list[Any], corpus: list[Path], scheduler: str
     same(*args, *corpus, *FAST, scheduler=scheduler)
 
 
+COVERAGE = {
+    "coverage-1": ["select", "-k", 30, "--coverage", 1],
+    "recommended": ["select", "-k", 30, "--contrast", "--background-size", 16, "--coverage", "0.25"],
+    "coverage-fraction": ["select", "--fraction", "0.1", "--coverage", "0.5"],
+    "coverage-min-score": ["select", "-k", 30, "--coverage", 1, "--min-score", 0.06],
+}
+
+
+@pytest.mark.parametrize("args", COVERAGE.values(), ids=COVERAGE.keys())
+def test_coverage_same_bytes_as_local(args: list[Any], corpus: list[Path], scheduler: str) -> None:
+    # 8 KiB blocks: many partitions, each handing on its top K and each target's nearest.
+    local, _ = same(*args, *corpus, *FAST, scheduler=scheduler, dask_args=("--blocksize", "8KiB"))
+    assert local.stdout_bytes == ok(*args, *corpus, *FAST, "-j", 1).stdout_bytes
+
+
 def test_fraction_rounds_the_decimal_given(corpus: list[Path], scheduler: str) -> None:
     # 0.145 of 100 records: 15 (floating point computes 14.499999999999998).
     _, dask = same("select", "--fraction", "0.145", "--limit", 100, *corpus, *FAST, scheduler=scheduler)

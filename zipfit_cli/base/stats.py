@@ -40,7 +40,7 @@ def bin_of(score: float) -> int:
 SUMMED = ("records_read", "blank_lines", "scored", "selected", "pairs", "bytes_read", "elapsed",
           "contaminated", "pruned_pairs", "pairs_exhaustive", "audited", "audit_misses", "presampled",
           "rescored", "below_min_score")  # fmt: skip
-TALLIED = ("skipped", "histogram", "duplicates", "pruned")  # Counters, added key by key
+TALLIED = ("skipped", "histogram", "duplicates", "pruned", "selected_by")  # Counters, added key by key
 OWN = ("score_min", "score_max", "scores", "threshold", "warnings", "budget_used", "budget_unit",
        "shards_elapsed", "start_threshold", "min_score")  # fmt: skip
 # Counts a part carries besides scored, pairs, bytes_read, elapsed, the score range and the
@@ -66,6 +66,7 @@ class RunStats:
     elapsed: float = 0.0  # seconds
     contaminated: int = 0  # near-copies of a target, dropped by --decontaminate
     duplicates: Counter[str] = field(default_factory=Counter)  # dropped by --dedupe: exact, near
+    selected_by: Counter[str] = field(default_factory=Counter)  # --coverage: records by rule taking them
     budget_used: int | None = None  # tokens or characters selected under a budget
     budget_unit: str | None = None  # "tokens" or "characters"
     warnings: list[str] = field(default_factory=list)  # shown unless --quiet, kept in the report
@@ -114,6 +115,7 @@ class RunStats:
         self.pairs_exhaustive = (self.scored + sum(self.pruned.values())) * comparisons
 
     def add_score(self, score: float) -> None:
+        score = float(score)  # a subclass (a score with its distances, --coverage) is kept as the float
         self.scored += 1
         if score < self.score_min:
             self.score_min = score
@@ -240,6 +242,7 @@ class RunStats:
             "threshold": self.threshold,
             "contaminated": self.contaminated,
             "duplicates": dict(sorted(self.duplicates.items())),
+            "selected_by": dict(sorted(self.selected_by.items())),
             "budget_used": self.budget_used,
             "budget_unit": self.budget_unit,
             "elapsed_s": round(self.elapsed, 3),

@@ -27,8 +27,9 @@ from ..runs.files import parquet_schema, score_files, select_files
 from ..runs.merge import run_merge
 from ..runs.outputs import write_outputs
 from ..runs.pipeline import read_texts
+from ..scoring.distances import WithDistances
 from .display import Display, make_display
-from .options import ScoringOptions, SelectionOptions, build_settings
+from .options import ScoringOptions, SelectionOptions, build_settings, check_coverage_options
 
 # A job writes to the main output, shows progress on the display and may write side outputs.
 Job = Callable[[Output, Display, dict[str, Output]], RunStats]
@@ -159,7 +160,12 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     selection.check()
     if opts.adaptive:
         _check_adaptive(selection, opts.min_score)
+    if selection.coverage:
+        check_coverage_options(opts)
     settings = _settings(opts)
+    if selection.coverage:
+        settings.coverage = selection.coverage
+        settings.scorer = WithDistances(settings.scorer)
     filters = selection.filters()
     if filters and settings.shard is not None:
         raise UsageError("--dedupe and budgets apply to the whole ranking: give them to `zipfit merge`")

@@ -172,6 +172,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("fraction", ("--fraction",), Decimal | None, None,
            "Keep this share of scored records, 0 < F <= 1 (rounded half up).", SELECT, RANK, metavar="F",
            parser=decimal),
+    Option("coverage", ("--coverage",), Decimal, Decimal(0),
+           "Take this share of the K records, 0 <= F <= 1 (rounded half up), by covering the targets: "
+           "round the targets, each taking its nearest record not yet taken; the rest by score (0: off, "
+           "1: all). Needs -k or --fraction. Recommended for a task's data: --contrast --coverage 0.25.",
+           SELECT, ("select",), metavar="F", parser=decimal,
+           doc="take this share of the K records, 0 <= F <= 1 (rounded half up), by covering the targets: "
+           "going round the targets in target-file order, each takes its nearest record not yet taken "
+           "(by NCD, with `--contrast` minus the background term), then the rest of K by score; the "
+           "coverage picks are written first, the scores written stay the method's, and the summary and "
+           "report count each rule's records (`selected_by`). Needs `-k` or `--fraction`; refused with "
+           "`--adaptive` and `--method corpus` (exit 2). Shard parts carry each record's distances and "
+           "`zipfit merge` selects with the parts' share. The recommended setting is `--contrast "
+           "--coverage 0.25`. See Which score to use"),
     Option("min_score", ("--min-score",), float | None, None,
            "Keep only records scoring at least S (any finite number: contrast scores are often below 0), "
            "compared with the score as written. Applied first: -k, --fraction, --dedupe and budgets choose "

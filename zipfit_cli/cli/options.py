@@ -27,6 +27,7 @@ from ..scoring.adaptive import AdaptiveScorer
 from ..scoring.compressors import get_compressor
 from ..scoring.pairwise import HasNcdTerms
 from ..scoring.scorers import Scorer, ScoringInputs, build_scorer, method_settings, needs_background
+from ..selection.coverage import check_coverage
 from ..selection.ranking import check_limits
 from ..selection.rules import Filters
 from .flags import OPTIONS
@@ -218,6 +219,7 @@ class SelectionOptions:
 
     top_k: int | None = _declared("top_k")
     fraction: Decimal | None = _declared("fraction")  # noqa: RUF009 (as typed: see describe)
+    coverage: Decimal = _declared("coverage")  # noqa: RUF009
     dedupe: bool = _declared("dedupe")
     dedupe_near: bool = _declared("dedupe_near")
     budget_tokens: int | None = _declared("budget_tokens")
@@ -231,13 +233,22 @@ class SelectionOptions:
             raise UsageError("give either --budget-tokens or --budget-chars, not both")
         if "token_counter" in self.given and self.budget_tokens is None:
             raise UsageError("--token-counter goes with --budget-tokens")
+        check_coverage(self.coverage)
+        if self.coverage and self.top_k is None and self.fraction is None:
+            raise UsageError(
+                "--coverage takes a share of the K records: give -k or --fraction", setting="coverage"
+            )
 
     def describe(self) -> dict[str, Any]:
         """The selection as a report or a shard part records it. The fraction is the decimal
         as given, as a string: a float would round 0.1449999999999999999999 to 0.145 (and
         1e-999999999 to 0), and a merge must count from what the user wrote."""
         described = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "given"}
-        return {**described, "fraction": None if self.fraction is None else str(self.fraction)}
+        return {
+            **described,
+            "fraction": None if self.fraction is None else str(self.fraction),
+            "coverage": str(self.coverage) if self.coverage else None,
+        }
 
     def filters(self) -> Filters:
         from ..selection.budget import make_counter
@@ -300,6 +311,21 @@ def build_settings(opts: ScoringOptions, sampling: Callable[[int, int], None] | 
             names=target_ids,
         )
     return settings
+
+
+def check_coverage_options(opts: ScoringOptions) -> None:
+    """--coverage combinations that are refused (exit 2), before anything is read."""
+    if opts.adaptive:
+        raise UsageError(
+            "--coverage cannot go with --adaptive: a record it stops early has no distance to each target",
+            setting="coverage",
+        )
+    if opts.scoring_method not in ("pairwise", "contrast"):
+        raise UsageError(
+            f"--coverage needs each record's NCD to each target, which the paper's score and --contrast "
+            f"compute; --method {opts.scoring_method} does not",
+            setting="coverage",
+        )
 
 
 def _adaptive(opts: ScoringOptions, scorer: Scorer) -> AdaptiveScorer:

@@ -131,9 +131,12 @@ def finite(minimum: float | None = None, maximum: float | None = None) -> Callab
     return parse
 
 
-def decimal(value: str | float) -> Decimal:
+def decimal(value: str | float | Decimal) -> Decimal:
     """The parser of --fraction: the decimal number as typed (0.145 stays 0.145, where a float
-    holds 0.14499999999999999), so that rounding half up rounds what the user wrote."""
+    holds 0.14499999999999999), so that rounding half up rounds what the user wrote. A
+    Decimal (a declared default, which Click parses too) is taken as it is."""
+    if isinstance(value, Decimal):
+        return value
     try:
         number = Decimal(value.strip() if isinstance(value, str) else repr(value))
     except InvalidOperation:

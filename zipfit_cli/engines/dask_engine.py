@@ -177,6 +177,7 @@ class DaskEngine:
                     cap=settings.limit,
                     skip_invalid=settings.skip_invalid,
                     floor=settings.min_score,
+                    coverage=settings.coverage,
                     pure=False,
                 )
                 pending.append((part, future))

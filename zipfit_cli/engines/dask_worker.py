@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from ..base.errors import InputError
 from ..base.results import Contaminated, Pruned, Result, Skipped
@@ -19,7 +20,9 @@ from ..files.batches import BATCH_BYTES
 from ..files.reading import DEFAULT_MAX_LINE_BYTES, ReadError
 from ..files.sources import open_range
 from ..scoring.adaptive import Audit
+from ..scoring.distances import coverage_targets
 from ..scoring.thresholds import Thresholds
+from ..selection.coverage import Candidates
 from ..selection.ranking import TopK
 from ..selection.rules import below
 from .engine import audit_stopped
@@ -62,6 +65,7 @@ def score_partition(
     skip_invalid: bool,
     floor: float | None = None,
     drain: Callable[[list[Row]], None] | None = None,
+    coverage: Decimal | None = None,
 ) -> PartResult:
     """Runs on a worker: read one partition, score it, return counters and rows.
 
@@ -70,11 +74,12 @@ def score_partition(
     as the local reader does. floor: --min-score; with `keep`, rows below it are counted
     here and not returned (and --adaptive prunes against it too). drain (without `keep`):
     given each batch's rows as they are scored, which are then not kept (a directory
-    output's worker writes them itself: part_task.py).
+    output's worker writes them itself: part_task.py). coverage: --coverage's share; with
+    `keep`, each target's nearest rows are returned too (selection/coverage.py).
     """
     stats = RunStats()
     result = PartResult(stats, checked=keep is not None)
-    rows = _PartRows(job, result, keep, skip_invalid, floor)
+    rows = _PartRows(job, result, keep, skip_invalid, floor, coverage)
     rows.drain = drain
     try:
         limit = job.spec.max_line_bytes if job.spec is not None else DEFAULT_MAX_LINE_BYTES
@@ -120,12 +125,21 @@ class _PartRows:
     """
 
     def __init__(
-        self, job: ScoreJob, result: PartResult, keep: int | None, skip_invalid: bool, floor: float | None
+        self,
+        job: ScoreJob,
+        result: PartResult,
+        keep: int | None,
+        skip_invalid: bool,
+        floor: float | None,
+        coverage: Decimal | None = None,
     ) -> None:
         self.job, self.floor = job, floor
         self.result = result
         self.skip_invalid = skip_invalid
-        self.best: TopK[tuple[int, int, bytes]] | None = TopK(keep) if keep is not None else None
+        self.best: TopK[tuple[int, int, bytes]] | Candidates[tuple[int, int, bytes]] | None = None
+        if keep is not None:
+            n_targets = coverage_targets(job.scorer) if coverage else 0
+            self.best = Candidates(keep, coverage, n_targets) if coverage else TopK(keep)
         self.batch: list[tuple[int, int, int, bytes]] = []  # (index, line number, end offset, line)
         self.drain: Callable[[list[Row]], None] | None = None  # takes the rows of each batch
         self.aside: list[Row] = []  # near-copies of targets, in checked mode

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 import orjson
@@ -69,6 +70,9 @@ class RunSettings:
     decontaminate: Decontaminator | None = None
     adaptive: AdaptiveScorer | None = None  # --adaptive: select -k stops hopeless records early
     min_score: float | None = None  # --min-score: records scoring below it are counted, not yielded
+    # --coverage F (select): the scorer yields scoring.distances.CoverageScore, and with top_k
+    # an engine keeps selection.coverage.Candidates, not only the top K.
+    coverage: Decimal | None = None
     warnings: list[str] = field(default_factory=list)  # known before the run: shown and reported with it
     # (output format, id key) when the output writes each record's id (ids, attributes).
     output_id: tuple[str, str] | None = None

@@ -22,10 +22,12 @@ from .locations import input_stats
 from .records import REASONS
 
 INDEX_KEY = "_zipfit_index"
+DISTANCES_KEY = "_zipfit_distances"  # select --coverage: the record's distance to each target
 PART_KEY = "_zipfit_part"
 PART_VERSION = 2  # 2: the trailer records the inputs' size and mtime
 MOST_SHARDS = 1_000_000  # far above any cluster's job array; more would only fill a disk with parts
 _INDEX_TAG = b',"' + INDEX_KEY.encode() + b'":'
+_DISTANCES_TAG = b',"' + DISTANCES_KEY.encode() + b'":['
 
 
 def parse_shard(spec: str) -> tuple[int, int]:
@@ -64,6 +66,29 @@ def untag_index(line: bytes) -> tuple[int, bytes]:
     if cut < 0:
         raise ValueError("no index")
     return int(line[cut + len(_INDEX_TAG) : line.rindex(b"}")]), line[:cut] + b"}\n"
+
+
+def tag_distances(line: bytes, distances: tuple[float, ...]) -> bytes:
+    """Append a record's distances to the targets (--coverage) to an output line, before its
+    index: floats written as the shortest decimal that reads back as the same float."""
+    return line[:-2] + _DISTANCES_TAG[:-1] + orjson.dumps(list(distances)) + b"}\n"
+
+
+def untag_distances(line: bytes) -> tuple[list[float] | None, bytes]:
+    """(the distances, or None when the line has none; the line without them). The tag is
+    the last field of a line whose index was untagged: a record's own field of that name,
+    earlier in the line, stays."""
+    body = line.rstrip()
+    cut = body.rfind(_DISTANCES_TAG)
+    if cut < 0 or not body.endswith(b"]}"):
+        return None, line
+    try:
+        distances = orjson.loads(body[cut + len(_DISTANCES_TAG) - 1 : -1])
+    except orjson.JSONDecodeError:
+        return None, line
+    if not isinstance(distances, list) or not all(_is_score(d) for d in distances):
+        raise ValueError("distances")
+    return distances, body[:cut] + b"}\n"
 
 
 def part_trailer(info: dict[str, Any], stats: RunStats) -> bytes:
@@ -122,6 +147,15 @@ def part_share(value: Any) -> Decimal | None:
     return share if share.is_finite() and 0 < share <= 1 else None
 
 
+def _is_coverage(value: Any) -> bool:
+    """A part's --coverage: the decimal as typed, a string, from 0 to 1."""
+    try:
+        share = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        return False
+    return share is not None and share.is_finite() and 0 <= share <= 1
+
+
 def _is_input(value: Any) -> bool:
     return value is None or (
         isinstance(value, dict)
@@ -151,6 +185,8 @@ _TRAILER_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "skip_invalid": ("true or false", lambda v: isinstance(v, bool)),
     "parquet_schema": ("a schema", lambda v: v is None or isinstance(v, str)),
     "min_score": ("a finite number", lambda v: v is None or _is_score(v)),
+    "coverage": ("a share from 0 to 1", lambda v: v is None or _is_coverage(v)),
+    "n_targets": ("a count of at least 1", lambda v: _is_count(v) and v >= 1),
 }
 _STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "scored": ("a count", _is_count),
@@ -173,6 +209,8 @@ _OPTIONAL = {
     "pruned",
     "scores",
     "min_score",
+    "coverage",
+    "n_targets",
     *PART_COUNTS,
 }
 

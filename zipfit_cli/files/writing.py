@@ -12,7 +12,7 @@ import orjson
 from ..base.errors import InputError, UsageError, shown
 from ..base.stats import RunStats
 from .records import TextSpec, field_name, missing_key
-from .shards import part_trailer, tag_index
+from .shards import part_trailer, tag_distances, tag_index
 
 
 class Sink(Protocol):
@@ -193,11 +193,16 @@ class RecordWriter:
         self.shape = shape
 
     def write(self, score: float, index: int, line: bytes) -> None:
+        # A score with its distances to the targets (select --coverage): a part keeps them.
+        distances: tuple[float, ...] | None = getattr(score, "distances", None)
+        score = float(score)
         if self.shape is not None:
             out = self.shape(line, score)
         else:
             out = line if self.scored else add_score(line, self.score_key, score)
         if self.part is not None:
+            if distances is not None:
+                out = tag_distances(out, distances)
             out = tag_index(out, index)
         self.sink.write(out)
         self.stats.selected += 1

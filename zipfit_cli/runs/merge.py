@@ -23,6 +23,7 @@ from ..files.shards import PART_KEY, PART_VERSION, part_share, trailer_problem, 
 from ..files.writing import RecordWriter, Sink, output_shape, refuse_ranked_attributes
 from ..selection.ranking import Share, check_limits, count_for_fraction, rank
 from ..selection.rules import Filters, apply_filters, below, check_min_score
+from .merge_coverage import merge_covering, with_distances
 
 Record = tuple[float, int, bytes]
 _TRAILER_START = b'{"' + PART_KEY.encode() + b'"'
@@ -147,8 +148,10 @@ def _records(
 ) -> Iterator[tuple[float, int, bytes]]:
     """(score, index, line) of a part's records, checking their count and the order the
     merge relies on. Records come first, as many as the trailer says, then the trailer:
-    a record may itself start like a trailer.
+    a record may itself start like a trailer. A --coverage part's scores carry their
+    distances to the targets (merge_coverage.py).
     """
+    covered = part.info.get("coverage") is not None
     expected = part.info["written"]
     seen = 0
     prev: tuple[float, int] | None = None
@@ -167,6 +170,8 @@ def _records(
             score = orjson.loads(line)[score_key]
             if not isinstance(score, float):
                 raise TypeError(score)
+            if covered:
+                score, clean = with_distances(score, clean, part.info["n_targets"])
         except (ValueError, KeyError, TypeError):
             raise InputError(f"{shown(part.path)}:{line_no}: not a zipfit part record") from None
         key = (-score, index) if by_rank else (0.0, index)
@@ -224,6 +229,9 @@ def run_merge(
     merged: Generator[Record, None, None] = heapq.merge(*streams, key=_rank_order if by_rank else _index)
     shape = output_shape(output_format, score_key, id_key, TextSpec.build(info["text_key"]))
     writer = RecordWriter(sink, score_key, stats, ranked=selecting, scored=True, shape=shape)
+    if info.get("coverage") is not None:  # the selection is made here: merge_coverage.py
+        merged = merge_covering(parts, merged, keep_after, filters, stats, spool_dir)
+        keep, filters = None, None
     ranked = _ordered(merged, by_rank, selecting, keep, spool_dir)
     with closing(ranked):
         chosen: Iterator[Record] = ranked

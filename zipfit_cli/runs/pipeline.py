@@ -19,6 +19,9 @@ from ..engines.engine import Engine, ProgressSink, RunContext, RunSettings, loca
 from ..files.records import RecordError
 from ..files.sources import open_source
 from ..files.writing import RecordWriter, Shape, Sink
+from ..scoring.distances import coverage_targets
+from ..selection.coverage import select_top
+from ..selection.coverage_spool import candidates, select_spooled
 from ..selection.ranking import Share, check_limits, count_for_fraction, rank
 from ..selection.rules import Filters, apply_filters
 
@@ -74,7 +77,9 @@ def run_select(
     stats = context.stats
     start = time.perf_counter()
     writer = RecordWriter(sink, settings.score_key, stats, part, ranked=True, shape=shape)
-    if filters:
+    if settings.coverage:
+        _select_covering(settings, context, writer, top_k, fraction, spool_dir, engine, filters)
+    elif filters:
         # Dropping duplicates or stopping at a budget changes which records count, so the
         # whole ranking is kept and the limits are applied while reading it in order.
         with (
@@ -101,6 +106,54 @@ def run_select(
     if settings.shard is None:  # a shard's share may be empty: the merge decides
         stats.check_selection()
     return _finish(stats, start, writer, settings)
+
+
+def _select_covering(
+    settings: RunSettings,
+    context: RunContext,
+    writer: RecordWriter,
+    top_k: int | None,
+    fraction: Share | None,
+    spool_dir: str | None,
+    engine: Engine,
+    filters: Filters | None,
+) -> None:
+    """select --coverage (selection/coverage.py): with -k alone, each target's bounded list
+    and the K best as records stream in; else over the spool, once K is known."""
+    stats, share, n = context.stats, settings.coverage, coverage_targets(settings.scorer)
+    assert share is not None
+    if settings.shard is not None:  # the merge selects: hand on what it may take, with distances
+        with closing(engine(settings, context, top_k)) as records:
+            for score, index, line in candidates(records, top_k, share, n, spool_dir):
+                writer.write(score, index, line)
+        return
+    picked: set[int] = set()
+    streaming = top_k is not None and not filters
+    with closing(engine(settings, context, top_k if streaming else None)) as records:
+        if streaming:
+            assert top_k is not None
+            chosen = select_top(records, top_k, share, n, picked)
+        else:
+            chosen = select_spooled(
+                records,
+                top_k=top_k,
+                fraction=fraction,
+                share=share,
+                n_targets=n,
+                spec=settings.spec,
+                filters=filters or Filters(),
+                stats=stats,
+                spool_dir=spool_dir,
+                total=lambda: stats.scored,
+                picked=picked,
+            )
+        with closing(chosen):
+            lowest = None
+            for score, index, line in chosen:
+                stats.selected_by["coverage" if index in picked else "score"] += 1
+                writer.write(score, index, line)
+                lowest = score if lowest is None else min(lowest, score)
+            stats.threshold = lowest  # not the last written: coverage picks come first
 
 
 def _context(settings: RunSettings, progress: ProgressSink | None, aside: Sink | None) -> RunContext:

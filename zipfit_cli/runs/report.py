@@ -38,6 +38,9 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
     if stats.min_score is not None:
         # The threshold as given (the shortest decimal of the float), not rounded like scores.
         lines.append(f"below --min-score {stats.min_score!r}: {_count(stats.below_min_score, 'record')}")
+    if stats.selected_by:  # --coverage: the first records by coverage, the rest by score
+        took = stats.selected_by
+        lines.append(f"by coverage {took['coverage']:,} (written first), by score {took['score']:,}")
     if stats.budget_used is not None:
         lines.append(f"budget used: {stats.budget_used:,} {shown(stats.budget_unit or '')}".rstrip())
     if stats.scored:
@@ -89,6 +92,8 @@ def summary_line(stats: RunStats, what: str, outputs: dict[str, str]) -> str:
     if stats.min_score is not None:
         pairs += [("min_score", repr(stats.min_score)), ("below_min_score", stats.below_min_score)]
     pairs.append((what, stats.selected))
+    if stats.selected_by:
+        pairs += [(f"by_{rule}", stats.selected_by[rule]) for rule in ("coverage", "score")]
     for key in ("score_min", "score_median", "score_max"):
         pairs.append((key, "none" if d[key] is None else _score(d[key])))
     if stats.threshold is not None and what == "selected":

@@ -108,6 +108,16 @@ class TargetSet:
             total += (c_xt - lo) / hi
         return total / len(self.sizes)
 
+    def ncds(self, source: bytes) -> list[float]:
+        """NCD of `source` against each target, in target order (summed in that order and
+        divided by their count, they give `mean_ncd`'s float bit for bit)."""
+        c_x, pairs = self._sizes(source)
+        found: list[float] = []
+        for c_t, c_xt in zip(self.sizes, pairs, strict=True):
+            lo, hi = (c_x, c_t) if c_x < c_t else (c_t, c_x)
+            found.append((c_xt - lo) / hi)
+        return found
+
     def mean_ncd_excluding(self, source: bytes, skip: Collection[int]) -> float:
         """Mean NCD over the targets whose positions are not in `skip` (all, if that is every one)."""
         c_x, pairs = self._sizes(source)

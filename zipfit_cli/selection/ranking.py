@@ -133,29 +133,36 @@ class Spool:
             raise self._failed(exc) from None
         self._end += len(line)
 
-    def ranked(self, k: int | None = None) -> Iterator[tuple[float, int, bytes]]:
-        """The k best (all if None) in rank order, read back from the spool file."""
+    def record(self, position: int) -> tuple[float, int, bytes]:
+        """The record spooled at `position` (0: the first added)."""
+        try:
+            self._file.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
+        n = len(self.scores)
+        start, end = self._offsets[position], self._offsets[position + 1] if position + 1 < n else self._end
+        self._file.seek(start)
+        return self.scores[position], self.indexes[position], self._file.read(end - start)
+
+    def order(self, k: int | None = None) -> list[int]:
+        """The positions of the k best (all if None), in rank order."""
         n = len(self.scores)
         scores = self.scores
         if k is None or k >= n:
             candidates: Iterable[int] = range(n)
         elif k == 0:
-            return
+            return []
         else:
             # Memory in k, not n: the k-th best score bounds the candidates (ties included).
             threshold = heapq.nlargest(k, scores)[-1]
             candidates = [i for i, score in enumerate(scores) if score >= threshold]
         # A stable sort over candidates in input order keeps equal scores in input order.
-        order = sorted(candidates, key=scores.__getitem__, reverse=True)[:k]
-        try:
-            self._file.flush()
-        except OSError as exc:
-            raise self._failed(exc) from None
-        offsets = self._offsets
-        for i in order:
-            start, end = offsets[i], offsets[i + 1] if i + 1 < n else self._end
-            self._file.seek(start)
-            yield self.scores[i], self.indexes[i], self._file.read(end - start)
+        return sorted(candidates, key=scores.__getitem__, reverse=True)[:k]
+
+    def ranked(self, k: int | None = None) -> Iterator[tuple[float, int, bytes]]:
+        """The k best (all if None) in rank order, read back from the spool file."""
+        for i in self.order(k):
+            yield self.record(i)
 
     def close(self) -> None:
         try:
