@@ -29,7 +29,13 @@ from ..runs.outputs import write_outputs
 from ..runs.pipeline import read_texts
 from ..scoring.distances import WithDistances
 from .display import Display, make_display
-from .options import ScoringOptions, SelectionOptions, build_settings, check_coverage_options
+from .options import (
+    ScoringOptions,
+    SelectionOptions,
+    build_settings,
+    check_adaptive_selection,
+    check_coverage_options,
+)
 
 # A job writes to the main output, shows progress on the display and may write side outputs.
 Job = Callable[[Output, Display, dict[str, Output]], RunStats]
@@ -159,7 +165,7 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     refuse_directory_output(opts.output, "select writes one ranked output")
     selection.check()
     if opts.adaptive:
-        _check_adaptive(selection, opts.min_score)
+        check_adaptive_selection(selection, opts.min_score)
     if selection.coverage:
         check_coverage_options(opts)
     settings = _settings(opts)
@@ -179,29 +185,6 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
         )
 
     _run_scoring(opts, settings, run, "select", "selected", selection.describe())
-
-
-def _check_adaptive(selection: SelectionOptions, min_score: float | None) -> None:
-    """--adaptive prunes against the K-th best exact score or --min-score: it needs one of
-    them known up front. Rules that reach further down the ranking than the K best would
-    need the records it stopped; below --min-score nothing is selected anyway."""
-    if selection.top_k is None and min_score is None:
-        raise UsageError(
-            "--adaptive needs -k or --min-score: it stops records that cannot reach the K best or "
-            "the threshold (for a share of the corpus, count the records and give -k)"
-        )
-    if selection.fraction is not None:
-        raise UsageError("--adaptive cannot go with --fraction: its share counts records it would stop")
-    if selection.top_k is not None and (
-        selection.dedupe
-        or selection.dedupe_near
-        or selection.budget_tokens is not None
-        or (selection.budget_chars is not None)
-    ):
-        raise UsageError(
-            "--adaptive -k cannot go with --dedupe or budgets: they read past the K best "
-            "(with --min-score and no -k they can)"
-        )
 
 
 def score(opts: ScoringOptions) -> None:

@@ -365,3 +365,26 @@ class CommandFlags:
     """What every command takes about itself rather than the data."""
 
     traceback: bool = _declared("traceback")
+
+
+def check_adaptive_selection(selection: SelectionOptions, min_score: float | None) -> None:
+    """--adaptive prunes against the K-th best exact score or --min-score: it needs one of
+    them known up front. Rules that reach further down the ranking than the K best would
+    need the records it stopped; below --min-score nothing is selected anyway."""
+    if selection.top_k is None and min_score is None:
+        raise UsageError(
+            "--adaptive needs -k or --min-score: it stops records that cannot reach the K best or "
+            "the threshold (for a share of the corpus, count the records and give -k)"
+        )
+    if selection.fraction is not None:
+        raise UsageError("--adaptive cannot go with --fraction: its share counts records it would stop")
+    if selection.top_k is not None and (
+        selection.dedupe
+        or selection.dedupe_near
+        or selection.budget_tokens is not None
+        or (selection.budget_chars is not None)
+    ):
+        raise UsageError(
+            "--adaptive -k cannot go with --dedupe or budgets: they read past the K best "
+            "(with --min-score and no -k they can)"
+        )

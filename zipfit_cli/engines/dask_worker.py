@@ -72,11 +72,8 @@ def score_partition(
     keep: return only the `keep` best valid rows, checking bad records here. cap: read at
     most this many records (--limit); the next non-blank line is still read and counted,
     as the local reader does. floor: --min-score; with `keep`, rows below it are counted
-    here and not returned (and --adaptive prunes against it too). drain (without `keep`):
-    given each batch's rows as they are scored, which are then not kept (a directory
-    output's worker writes them itself: part_task.py). coverage: --coverage's share; with
-    `keep`, each target's nearest rows are returned too (selection/coverage.py).
-    """
+    here and not returned (and --adaptive prunes against it too). drain: takes each batch's
+    rows, not kept (part_task.py). coverage: with `keep`, each target's nearest rows too."""
     stats = RunStats()
     result = PartResult(stats, checked=keep is not None)
     rows = _PartRows(job, result, keep, skip_invalid, floor, coverage)
