@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -160,10 +161,8 @@ def map_tasks(
         for task in tasks:
             yield function(job, task)
         return
-    pool, parent_alive, alive = _start_pool(job, workers)
     pending: deque[Future[T]] = deque()
-    clean = False
-    try:
+    with _running_pool(job, workers) as pool:
         for task in tasks:
             with signals_held():  # a submit may start a worker: see held_signals
                 pending.append(pool.submit(_run_in_worker, function, task))
@@ -171,16 +170,6 @@ def map_tasks(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-        clean = True
-    except BrokenProcessPool:
-        raise _broken(pool) from None
-    finally:
-        if clean:
-            pool.shutdown(wait=True)
-        else:
-            _kill(pool)
-        alive.close()  # with the workers stopped: see map_batches
-        parent_alive.close()
 
 
 def default_workers() -> int:
@@ -228,16 +217,9 @@ def map_batches(
                 continue
             yield tag, job.score(gate.payload(tag, items) if gate is not None else items)
         return
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
-        # A worker starting up is re-running the main script, which starts a pool again:
-        # leave quietly with a code the parent recognises (see _REIMPORTED_MAIN).
-        os._exit(_REIMPORTED_MAIN)
-
-    pool, parent_alive, alive = _start_pool(job, workers)
     pending: deque[tuple[T, Future[list[Result]]]] = deque()
     window = 3 * workers
-    clean = False
-    try:
+    with _running_pool(job, workers) as pool:
         for tag, items in batches:
             if not items:
                 while pending:
@@ -256,6 +238,27 @@ def map_batches(
         while pending:
             head, future = pending.popleft()
             yield head, future.result()
+
+
+def _submit(pool: ProcessPoolExecutor, payload: Sequence[bytes] | Gated) -> Future[list[Result]]:
+    # A submit may start a worker process; a stop signal waits until the pool has it in
+    # hand, or the half-started worker would outlive the run (base/held_signals.py).
+    with signals_held():
+        return pool.submit(_score_in_worker, payload)
+
+
+@contextmanager
+def _running_pool(job: ScoreJob, workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `workers` processes for the block: shut down cleanly when the block ends
+    normally, killed at once when it ends by an error, a stop or a consumer leaving early."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # A worker starting up is re-running the main script, which starts a pool again:
+        # leave quietly with a code the parent recognises (see _REIMPORTED_MAIN).
+        os._exit(_REIMPORTED_MAIN)
+    pool, parent_alive, alive = _start_pool(job, workers)
+    clean = False
+    try:
+        yield pool
         clean = True
     except BrokenProcessPool:
         raise _broken(pool) from None
@@ -267,13 +270,6 @@ def map_batches(
         # Only now, with the workers stopped: to them, this end closing means the parent died.
         alive.close()
         parent_alive.close()
-
-
-def _submit(pool: ProcessPoolExecutor, payload: Sequence[bytes] | Gated) -> Future[list[Result]]:
-    # A submit may start a worker process; a stop signal waits until the pool has it in
-    # hand, or the half-started worker would outlive the run (base/held_signals.py).
-    with signals_held():
-        return pool.submit(_score_in_worker, payload)
 
 
 def _start_pool(
