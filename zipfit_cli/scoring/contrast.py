@@ -107,15 +107,16 @@ class ContrastScorer:
             0.0, (NcdTerm(-1.0, self.targets), NcdTerm(self.weight, self.background, leave_out_copies=True))
         )
 
+    def background_ncd(self, text: bytes) -> float:
+        """Mean NCD of `text` to the background, its own copies there left out."""
+        copies = self.copies.get(text)
+        if copies is None:
+            return self.background.mean_ncd(text)
+        return self.background.mean_ncd_excluding(text, copies)
+
     def terms(self, text: bytes) -> tuple[float, float]:
         """(mean NCD to the background, copies of `text` left out; mean NCD to the targets)."""
-        copies = self.copies.get(text)
-        background = self.background
-        if copies is None:
-            to_background = background.mean_ncd(text)
-        else:
-            to_background = background.mean_ncd_excluding(text, copies)
-        return to_background, self.targets.mean_ncd(text)
+        return self.background_ncd(text), self.targets.mean_ncd(text)
 
     def score(self, text: bytes) -> float:
         to_background, to_targets = self.terms(text)

@@ -73,14 +73,8 @@ class WithDistances:
         if isinstance(scorer, TargetSet):
             ncds = scorer.ncds(text)
             return CoverageScore(1.0 - _mean(ncds), ncds)
-        copies = scorer.copies.get(text)
-        background = scorer.background
-        if copies is None:
-            to_background = background.mean_ncd(text)
-        else:
-            to_background = background.mean_ncd_excluding(text, copies)
         ncds = scorer.targets.ncds(text)
-        pull = scorer.weight * to_background
+        pull = scorer.weight * scorer.background_ncd(text)
         return CoverageScore(pull - _mean(ncds), [d - pull for d in ncds])
 
 
