@@ -30,12 +30,12 @@ from collections.abc import Generator, Iterator
 from contextlib import ExitStack, suppress
 from typing import Any, BinaryIO
 
-from ..base.errors import InputError, InvalidRecordError, OutputError, WorkerDiedError, shown
+from ..base.errors import InputError, OutputError, WorkerDiedError, shown
 from ..files.locations import url_to_fs
 from ..selection.ranking import Record, Share, count_for_fraction
 from . import select_task
 from .dask_engine import DaskEngine, check_first_record
-from .dask_worker import Partition
+from .dask_worker import Partition, raise_part_failure
 from .engine import Engine, RunContext, RunSettings
 from .select_task import DIGIT_BITS, RUN_HEADER
 
@@ -127,7 +127,7 @@ def _score(
             summary.release()
             submit()
             line_base = 0 if part.start == 0 else line_base
-            _raise_failure(part, result, line_base)
+            raise_part_failure(part, result, line_base)
             stats += result.stats
             for _, line_no, _, why, line in result.rows:
                 context.set_aside(settings.skip_invalid, part.path, line_base + line_no, why, line)
@@ -144,17 +144,6 @@ def _import_killed() -> Any:
     import importlib
 
     return importlib.import_module("distributed").KilledWorker
-
-
-def _raise_failure(part: Partition, result: Any, line_base: int) -> None:
-    if result.refused is not None:
-        raise InputError(result.refused)
-    if result.failure is not None:
-        line_no, error = result.failure
-        raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
-    if result.invalid is not None:
-        line_no, reason, detail = result.invalid
-        raise InvalidRecordError(part.path, line_base + line_no, reason, detail)
 
 
 def _selected_counts(client: Any, held: list[Any], fraction: Share | None, scored: int) -> list[int]:

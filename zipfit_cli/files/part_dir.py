@@ -25,6 +25,7 @@ import orjson
 from ..base.errors import OutputError, OutputExistsError, UsageError, shown
 from .compression import compression_of
 from .locations import STDIN, is_url, url_to_fs
+from .output_checks import local_file
 from .writers import RecordWriter, check_output_name, compressing, writer_for
 
 MANIFEST = "_zipfit_manifest.json"
@@ -134,6 +135,18 @@ class PartDir:
     def exists(self, name: str) -> bool:
         where = _join(self, name)
         return os.path.lexists(where) if self.local else bool(self.fs.exists(where))
+
+    def refuse_inputs(self, names: list[str], inputs: list[str]) -> None:
+        """No part may be an input file (a source in the output directory, say)."""
+        if not self.local:
+            return
+        read = {os.path.realpath(path) for name in inputs if (path := local_file(name)) is not None}
+        for name in names:
+            if os.path.realpath(self.path(name)) in read:
+                raise UsageError(
+                    f"output {self.shown(name)} is also an input; inputs are only ever read: "
+                    "choose another output directory"
+                )
 
     def prepare(self, force: bool) -> None:
         """Create the directory; refuse one that holds files unless --force, which removes its

@@ -12,7 +12,6 @@ that fails or is stopped removes the parts it planned and writes no manifest.
 from __future__ import annotations
 
 import contextlib
-import os
 import posixpath
 import time
 from collections import deque
@@ -24,8 +23,6 @@ from typing import Any
 import orjson
 
 from ..base.errors import (
-    InputError,
-    InvalidRecordError,
     OutputExistsError,
     Terminated,
     UsageError,
@@ -35,13 +32,13 @@ from ..base.errors import (
 )
 from ..base.stats import RunStats
 from ..engines.dask_engine import SourceFile, check_first_record
-from ..engines.dask_worker import Partition, PartResult
+from ..engines.dask_worker import raise_part_failure
 from ..engines.engine import ProgressSink, RunContext, RunSettings
 from ..engines.part_engines import PartRunner, directory_blocksize, plan_partitions, source_files
 from ..engines.part_task import PartPlan
 from ..files.locations import STDIN, is_url
 from ..files.output import Output, publish_all
-from ..files.output_checks import check_outputs, local_file
+from ..files.output_checks import check_outputs
 from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, check_pattern, safe_name
 from ..files.sources import JsonlSource, is_parquet, reader_of
 from ..files.writers import check_output_name
@@ -86,7 +83,7 @@ def score_to_directory(
     where = PartDir(target.directory)
     planned = _plan(settings, target, force)
     names = [plan.name for plan in planned.plans]
-    _refuse_inputs(where, names, [*settings.sources, *(inputs or [])])
+    where.refuse_inputs(names, [*settings.sources, *(inputs or [])])
     sides = [path for path in (contaminated_output, report) if path is not None]
     check_outputs(sides, [*settings.sources, *(inputs or [])], force)
     check_first_record([file.path for file in planned.files], settings)
@@ -192,19 +189,6 @@ def mirrored_names(files: list[SourceFile]) -> list[str]:
     return names
 
 
-def _refuse_inputs(where: PartDir, names: list[str], inputs: list[str]) -> None:
-    """No part may be an input file (a source in the output directory, say)."""
-    if not where.local:
-        return
-    read = {os.path.realpath(path) for name in inputs if (path := local_file(name)) is not None}
-    for name in names:
-        if os.path.realpath(where.path(name)) in read:
-            raise UsageError(
-                f"output {shown(where.directory + name)} is also an input; inputs are only ever read: "
-                "choose another output directory"
-            )
-
-
 def _run(
     settings: RunSettings,
     runner: PartRunner,
@@ -222,7 +206,7 @@ def _run(
         for written in results:
             part, result = issued.popleft().part, written.result
             line_base = 0 if part.start == 0 else line_base
-            _raise_failure(part, result, line_base)
+            raise_part_failure(part, result, line_base)
             stats += result.stats
             for _, line_no, _, why, line in written.aside:
                 received += len(line)
@@ -242,17 +226,6 @@ def _issued(plans: list[PartPlan], stats: RunStats, issued: deque[PartPlan]) -> 
     for plan in plans:
         issued.append(plan if stats.scores is not None else replace(plan, keep_scores=False))
         yield issued[-1]
-
-
-def _raise_failure(part: Partition, result: PartResult, line_base: int) -> None:
-    if result.refused is not None:
-        raise InputError(result.refused)
-    if result.failure is not None:
-        line_no, error = result.failure
-        raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
-    if result.invalid is not None:
-        line_no, reason, detail = result.invalid
-        raise InvalidRecordError(part.path, line_base + line_no, reason, detail)
 
 
 def _described(target: DirectoryOutput, entries: list[dict[str, Any]], received: int) -> dict[str, Any]:

@@ -29,8 +29,7 @@ from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, PartFile, che
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
 from ..files.writing import RecordWriter, output_shape
-from .dirout import _refuse_inputs
-from .merge import Part, _merged_stats, _records, check_parts, read_part
+from .merge import Part, check_parts, merged_stats, part_records, read_part
 from .report import report_dict
 
 
@@ -61,12 +60,12 @@ def merge_to_directory(
     parts = [read_part(path, target.max_line_bytes) for path in paths]
     check_parts(parts)
     _refuse_selections(parts, target)
-    stats = _merged_stats(parts, None)
+    stats = merged_stats(parts, None)
     stats.check_any_scored()  # the shards leave this check to the merge
     where = PartDir(target.directory)
     ordered = sorted(parts, key=lambda part: int(part.info["shard_index"]))
     names = [safe_name(pattern.format(n=part.info["shard_index"])) for part in ordered]
-    _refuse_inputs(where, names, paths)
+    where.refuse_inputs(names, paths)
     check_outputs([report] if report else [], paths, force)
     where.prepare(force)
     report_out = Output(report, replace=force, records=False) if report is not None else None
@@ -124,7 +123,7 @@ def _copy_part(
     counts = RunStats()
     writer = RecordWriter(out, info["score_key"], counts, scored=True, shape=shape)  # lines hold it
     try:
-        for score, index, line in _records(part, info["score_key"], False, target.max_line_bytes):
+        for score, index, line in part_records(part, info["score_key"], False, target.max_line_bytes):
             writer.write(score, index, line)
     except BaseException:
         out.abort()
