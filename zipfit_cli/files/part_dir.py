@@ -12,6 +12,7 @@ or from the sources' own relative paths: each is checked to stay inside the dire
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import os
@@ -84,6 +85,36 @@ def safe_name(name: str) -> str:
     if name == MANIFEST:
         raise UsageError(f"part name {shown(name)} is the manifest's")
     return name
+
+
+def relative_names(locations: list[str]) -> list[str]:
+    """Each location's path relative to their common parent directory: the name of the
+    attribute file that mirrors it. Locations are absolute local paths or URLs, on one
+    filesystem. The names are not checked here: each user of one calls safe_name."""
+    if len({loc.partition("://")[0] if is_url(loc) else "" for loc in locations}) > 1:
+        raise UsageError("attribute files mirror the sources' paths: give sources on one filesystem")
+    bare = [posixpath.normpath(loc.partition("://")[2] if is_url(loc) else loc) for loc in locations]
+    parent = posixpath.commonpath([posixpath.dirname(path) for path in bare]) if bare else ""
+    return [posixpath.relpath(path, parent or "/") for path in bare]
+
+
+def _located(path: str) -> str:
+    """A source as relative_names takes it: a local path made absolute, a URL as it is."""
+    local = path.startswith("file://") or not is_url(path)
+    return os.path.abspath(path.removeprefix("file://")) if local else path
+
+
+def source_names(sources: list[str]) -> list[str] | None:
+    """The names attribute files mirroring `sources` get (relative_names), as a shard part
+    records them for `zipfit merge -o DIR/`; None when they cannot be mirrored (stdin,
+    sources on more than one filesystem)."""
+    if STDIN in sources:
+        return None
+    located = [_located(path) for path in sources]
+    try:
+        return relative_names(located)
+    except UsageError:
+        return None
 
 
 class _Hashing(io.BufferedIOBase):
@@ -169,14 +200,33 @@ class PartDir:
         if force and self.exists(MANIFEST):
             self.remove([MANIFEST])
 
-    def remove(self, names: list[str]) -> None:
-        """Remove these files where they exist (a failed run's parts); errors are ignored."""
+    def remove(self, names: list[str], temporaries: bool = False) -> None:
+        """Remove these files where they exist (a failed run's parts); errors are ignored.
+        temporaries: their hidden temporary files too, which a worker process stopped while
+        writing leaves behind (only for names no other run may be writing)."""
         for name in names:
             with contextlib.suppress(OSError, FileNotFoundError):
                 if self.local:
                     os.unlink(_join(self, name))
                 elif self.fs.exists(_join(self, name)):
                     self.fs.rm(_join(self, name))
+            if temporaries:
+                self._remove_temporaries(name)
+
+    def _remove_temporaries(self, name: str) -> None:
+        folder, base = (os.path if self.local else posixpath).split(_join(self, name))
+        pattern = (os.path if self.local else posixpath).join(glob.escape(folder), glob.escape(f".{base}."))
+        with contextlib.suppress(OSError, FileNotFoundError):
+            found = (
+                glob.glob(pattern + "*" + _TMP_SUFFIX)
+                if self.local
+                else self.fs.glob(pattern + "*" + _TMP_SUFFIX)
+            )
+            for path in found:
+                if self.local:
+                    os.unlink(path)
+                else:
+                    self.fs.rm(path)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """The manifest, written last: the set of parts it lists is complete."""

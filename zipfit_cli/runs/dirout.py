@@ -12,7 +12,6 @@ that fails or is stopped removes the parts it planned and writes no manifest.
 from __future__ import annotations
 
 import contextlib
-import posixpath
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -36,10 +35,10 @@ from ..engines.dask_worker import raise_part_failure
 from ..engines.engine import ProgressSink, RunContext, RunSettings
 from ..engines.part_engines import PartRunner, directory_blocksize, plan_partitions, source_files
 from ..engines.part_task import PartPlan
-from ..files.locations import STDIN, is_url
+from ..files.locations import STDIN
 from ..files.output import Output, publish_all
 from ..files.output_checks import check_outputs
-from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, check_pattern, safe_name
+from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, check_pattern, relative_names, safe_name
 from ..files.sources import JsonlSource, is_parquet, reader_of
 from ..files.writers import check_output_name
 from .files import parquet_schema
@@ -171,7 +170,6 @@ def _plan(settings: RunSettings, target: DirectoryOutput, force: bool) -> _Plann
 def mirrored_names(files: list[SourceFile]) -> list[str]:
     """Each source file's path relative to the sources' common parent directory: where its
     attribute file goes. JSONL sources only (an attribute file mirrors a document file)."""
-    bare: list[str] = []
     for file in files:
         if reader_of(file.path) is not JsonlSource or "::" in file.url:
             raise UsageError(
@@ -179,11 +177,7 @@ def mirrored_names(files: list[SourceFile]) -> list[str]:
                 "(write --output-format attributes to a file, -o NAME.jsonl)",
                 setting="output_format",
             )
-        bare.append(posixpath.normpath(file.url.partition("://")[2] if is_url(file.url) else file.url))
-    if len({file.url.partition("://")[0] if is_url(file.url) else "" for file in files}) > 1:
-        raise UsageError("attribute files mirror the sources' paths: give sources on one filesystem")
-    parent = posixpath.commonpath([posixpath.dirname(path) for path in bare]) if bare else ""
-    names = [safe_name(posixpath.relpath(path, parent or "/")) for path in bare]
+    names = [safe_name(name) for name in relative_names([file.url for file in files])]
     for name in names:
         check_output_name(name, "attributes")
     return names

@@ -209,7 +209,7 @@ def run_merge(
     floor = _floor(parts, check_min_score(min_score))
     if output_format == "attributes":
         selects = parts[0].info["command"] == "select" or top_k is not None or fraction is not None
-        _check_attribute_merge(parts, ranked=selects or bool(filters), id_key=id_key, floor=min_score)
+        check_attribute_merge(parts, ranked=selects or bool(filters), id_key=id_key, floor=min_score)
     info = parts[0].info
     stats = merged_stats(parts, floor)
     stats.check_any_scored()  # the shards leave this check to the merge
@@ -281,7 +281,7 @@ def _at_least(floor: float | None, records: Iterator[Record]) -> Iterator[Record
     return records if floor is None else (record for record in records if not below(record[0], floor))
 
 
-def _check_attribute_merge(parts: list[Part], ranked: bool, id_key: str, floor: float | None = None) -> None:
+def check_attribute_merge(parts: list[Part], ranked: bool, id_key: str, floor: float | None = None) -> None:
     """Attribute output from parts: one line per document, in order, each with its id."""
     refuse_ranked_attributes("attributes", ranked=ranked)
     if floor is not None:
