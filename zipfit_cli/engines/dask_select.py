@@ -2,8 +2,8 @@
 sending every scored record to the client.
 
 1. Each worker scores its partition and keeps the scores (select_task.hold_scores); the
-   client receives counters only (and, until the run passes stats.EXACT_SCORES, the scores
-   that make the summary's median exact, as a directory output does).
+   client receives counters only (and, from the partitions within stats.EXACT_SCORES_BYTES of
+   input, the scores that make the summary's median exact, as a directory output does).
 2. The client decides how many records the run keeps, K (the fraction of every record
    scored, at most those at or above --min-score), and finds the K-th score exactly in up to
    eight passes of bucket counts over the scores' 64-bit keys, each a tiny task a partition.
@@ -101,6 +101,7 @@ def _score(
     todo = iter(engine.partitions(threads))
     pending: deque[tuple[Partition, Any, Any]] = deque()
     stats, offset, line_base = context.stats, 0, 0
+    handed = [0]  # bytes of input in the partitions submitted so far
 
     def submit() -> None:
         part = next(todo, None)
@@ -108,8 +109,9 @@ def _score(
             future = client.submit(
                 select_task.hold_scores, job, part, batch_size=settings.batch_size,
                 skip_invalid=settings.skip_invalid, floor=settings.min_score,
-                keep_scores=stats.scores is not None, pure=False,
+                keep_scores=stats.asks_scores(handed[0]), pure=False,
             )  # fmt: skip
+            handed[0] = part.done
             pending.append((part, future, client.submit(select_task.summary_of, future, pure=False)))
 
     try:

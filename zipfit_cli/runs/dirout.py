@@ -215,10 +215,12 @@ def _run(
 
 
 def _issued(plans: list[PartPlan], stats: RunStats, issued: deque[PartPlan]) -> Iterator[PartPlan]:
-    """The plans as the runner takes them, noted in `issued`; once the run is past an exact
-    median (stats.scores dropped), without the scores: they would only cost bytes."""
+    """The plans as the runner takes them, noted in `issued`; past the input an exact median
+    can come from (RunStats.asks_scores), without the scores: they would only cost bytes."""
+    before = 0  # bytes of input in the plans handed out so far
     for plan in plans:
-        issued.append(plan if stats.scores is not None else replace(plan, keep_scores=False))
+        issued.append(plan if stats.asks_scores(before) else replace(plan, keep_scores=False))
+        before = plan.part.done
         yield issued[-1]
 
 
