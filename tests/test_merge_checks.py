@@ -531,3 +531,19 @@ def test_merge_into_a_directory_with_two_workers_stops_at_a_bad_part_and_leaves_
     assert result.returncode == 3, result.stderr
     assert result.stderr.decode() == f"zipfit: error: {made[2]}:6: not a zipfit part record\n"
     assert os.listdir(tmp_path / "out") == []
+
+
+def test_merge_into_a_memory_directory_stays_in_this_process(slice_path: Path, tmp_path: Path) -> None:
+    import fsspec
+
+    made = parts(tmp_path, slice_path, 2, "score")
+    ok("merge", *made, "-o", "memory://merged-j2/", "-j", "2", "-q")
+    fs = fsspec.filesystem("memory")
+    try:  # the files are where this process can read them, not in a worker's memory
+        assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("/merged-j2", detail=False)) == [
+            MANIFEST,
+            "part-00000.jsonl",
+            "part-00001.jsonl",
+        ]
+    finally:
+        fs.rm("/merged-j2", recursive=True)

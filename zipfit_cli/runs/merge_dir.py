@@ -83,7 +83,9 @@ def merge_to_directory(
             write_attribute_files(ordered, names, where, target, force, stats, entries)
         else:
             tasks = (_Copy(part, name, target, force) for part, name in zip(ordered, names, strict=True))
-            for entry in map_tasks(ScoreJob(_NoScoring()), _copy_task, tasks, workers):
+            # A memory:// directory lives in this process: other processes' files would be lost.
+            pool = 1 if target.directory.startswith("memory://") else workers
+            for entry in map_tasks(ScoreJob(_NoScoring()), _copy_task, tasks, pool):
                 stats.selected += entry["records"]
                 entries.append(entry)
         stats.elapsed = time.perf_counter() - start
