@@ -202,31 +202,20 @@ class PartDir:
 
     def remove(self, names: list[str], temporaries: bool = False) -> None:
         """Remove these files where they exist (a failed run's parts); errors are ignored.
-        temporaries: their hidden temporary files too, which a worker process stopped while
-        writing leaves behind (only for names no other run may be writing)."""
+        temporaries: in a local directory, their hidden temporary files too, which a worker
+        process stopped while writing leaves behind (only for names no other run writes)."""
         for name in names:
             with contextlib.suppress(OSError, FileNotFoundError):
                 if self.local:
                     os.unlink(_join(self, name))
                 elif self.fs.exists(_join(self, name)):
                     self.fs.rm(_join(self, name))
-            if temporaries:
-                self._remove_temporaries(name)
-
-    def _remove_temporaries(self, name: str) -> None:
-        folder, base = (os.path if self.local else posixpath).split(_join(self, name))
-        pattern = (os.path if self.local else posixpath).join(glob.escape(folder), glob.escape(f".{base}."))
-        with contextlib.suppress(OSError, FileNotFoundError):
-            found = (
-                glob.glob(pattern + "*" + _TMP_SUFFIX)
-                if self.local
-                else self.fs.glob(pattern + "*" + _TMP_SUFFIX)
-            )
-            for path in found:
-                if self.local:
-                    os.unlink(path)
-                else:
-                    self.fs.rm(path)
+            if temporaries and self.local:  # remotely, a listing a name would cost too much
+                folder, base = os.path.split(_join(self, name))
+                pattern = os.path.join(glob.escape(folder), glob.escape(f".{base}.")) + "*" + _TMP_SUFFIX
+                for path in glob.glob(pattern):
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """The manifest, written last: the set of parts it lists is complete."""

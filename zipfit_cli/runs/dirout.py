@@ -114,7 +114,7 @@ def score_to_directory(
             _undo(where, names, outputs)
             raise Terminated(exc.signum if isinstance(exc, Terminated) else 2) from None
         except OutputExistsError:  # another run writes here: remove only the parts this one wrote
-            _undo(where, [entry["name"] for entry in entries], outputs)
+            _undo(where, [entry["name"] for entry in entries], outputs, temporaries=False)
             raise
         except BaseException:
             _undo(where, names, outputs)
@@ -247,8 +247,9 @@ def _manifest(
     }
 
 
-def _undo(where: PartDir, names: list[str], outputs: list[Output]) -> None:
-    """A failed or stopped run: its side outputs dropped, the parts it planned removed."""
+def _undo(where: PartDir, names: list[str], outputs: list[Output], temporaries: bool = True) -> None:
+    """A failed or stopped run: its side outputs dropped, the parts it planned removed (and
+    the temporary files of the worker processes stopped while writing them)."""
     for sink in outputs:
         sink.abort()
-    where.remove(names)
+    where.remove(names, temporaries)
