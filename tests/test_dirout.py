@@ -239,8 +239,8 @@ def test_a_stopped_run_leaves_no_manifest_and_no_partial_part(tmp_path: Path, si
             proc.wait()
     left = _files(out)
     assert MANIFEST not in left
-    if sig == signal.SIGTERM:  # it stops cleanly: the parts it planned are removed
-        assert [name for name in left if not name.startswith(".")] == []
+    if sig == signal.SIGTERM:  # it stops cleanly: the parts it planned and their temporaries removed
+        assert left == {}
     finished = _files(complete)
     for name, data in left.items():  # under a part's name, only ever a whole part
         if not name.startswith("."):
@@ -437,3 +437,48 @@ def test_a_separate_process_cluster_writes_the_same_parts(corpus: Path, tmp_path
     assert _parts(tmp_path / "local") == _parts(tmp_path / "dask")
     report = json.loads((tmp_path / "r.json").read_bytes())
     assert report["settings"]["directory_output"]["record_bytes_received"] == 0
+
+
+@pytest.mark.parametrize("engine", ["local", "dask"])
+def test_scores_for_the_exact_median_come_only_from_the_input_under_the_bound(
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cluster: str,  # noqa: F811
+    engine: str,
+) -> None:
+    from zipfit_cli.engines import part_engines
+
+    asked: list[bool] = []  # local -j 1 runs the tasks here: what each part was asked for
+    plain = part_engines.write_partition
+    monkeypatch.setattr(
+        part_engines, "write_partition", lambda job, plan: asked.append(plan.keep_scores) or plain(job, plan)
+    )
+    ok("score", corpus, *FAST, "-o", tmp_path / "single.jsonl", "--report", tmp_path / "single.json")
+    single = json.loads((tmp_path / "single.json").read_bytes())["stats"]
+    on = ["--engine", "dask", "--scheduler", cluster] if engine == "dask" else []
+    for bound, exact in ((None, True), (100_000, False)):
+        if bound is not None:  # about 1.5 of the 64 KiB parts: the third and later are asked for none
+            monkeypatch.setattr("zipfit_cli.base.stats.EXACT_SCORES_BYTES", bound)
+        out, report = tmp_path / f"out-{exact}", tmp_path / f"r-{exact}.json"
+        result = ok(
+            "score",
+            corpus,
+            *FAST,
+            *on,
+            "-o",
+            f"{out}/",
+            "--blocksize",
+            "64KiB",
+            "--report",
+            report,
+            "--summary",
+            "full",
+        )
+        stats = json.loads(report.read_bytes())["stats"]
+        assert stats["score_median_exact"] is exact and single["score_median_exact"] is True
+        if exact:  # the single run's median, exactly
+            assert stats["score_median"] == single["score_median"]
+        assert ("median ~" in result.stderr) is not exact
+    if engine == "local":
+        assert asked == [True] * 6 + [True, True, False, False, False, False]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import TARGET, TEMPLATE, ok, run
+from conftest import TARGET, TEMPLATE, ok, run, run_process
 
 from zipfit_cli.files.part_dir import MANIFEST
 
@@ -488,10 +488,10 @@ def test_merge_into_a_directory_refuses_a_hostile_trailer_and_leaves_nothing(
         ("select", [], "ranked across shards"),
         ("score", ["-k", "5"], "--top-k"),
         ("score", ["--min-score", "0.01"], "--min-score"),
-        ("score", ["--output-format", "attributes"], "attribute parts"),
+        ("score", ["--output-format", "attributes", "--id-key", "zipfit_score"], "in place of each"),
     ],
 )
-def test_merge_into_a_directory_refuses_selections_and_attributes(
+def test_merge_into_a_directory_refuses_selections_and_what_attributes_cannot_hold(
     slice_path: Path, tmp_path: Path, command: str, extra: list[str], said: str
 ) -> None:
     made = parts(tmp_path, slice_path, 2, command, *(["-k", "5"] if command == "select" else []))
@@ -504,3 +504,46 @@ def test_merge_output_name_needs_a_directory(slice_path: Path, tmp_path: Path) -
     made = parts(tmp_path, slice_path, 2, "score")
     result = run("merge", *made, "-o", tmp_path / "one.jsonl", "--output-name", "p{n}.jsonl")
     assert result.exit_code == 2 and "--output-name" in result.stderr, result.output
+
+
+@pytest.mark.parametrize("name", ["part-{n:05d}.jsonl", "part-{n}.jsonl.zst"])
+def test_merge_into_a_directory_writes_the_same_files_with_one_worker_or_two(
+    slice_path: Path, tmp_path: Path, name: str
+) -> None:
+    made = parts(tmp_path, slice_path, 3, "score")
+    for workers in ("1", "2"):
+        ok("merge", *made, "-o", f"{tmp_path}/j{workers}/", "--output-name", name, "-j", workers, "-q")
+    one, two = (json.loads((tmp_path / f"j{w}" / MANIFEST).read_bytes()) for w in ("1", "2"))
+    assert one["parts"] == two["parts"] and len(one["parts"]) == 3  # names, counts, sizes, hashes
+    for entry in one["parts"]:
+        assert (tmp_path / "j1" / entry["name"]).read_bytes() == (
+            tmp_path / "j2" / entry["name"]
+        ).read_bytes()
+
+
+def test_merge_into_a_directory_with_two_workers_stops_at_a_bad_part_and_leaves_nothing(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    made = parts(tmp_path, slice_path, 4, "score")
+    lines = made[2].read_bytes().splitlines(keepends=True)
+    made[2].write_bytes(b"".join([*lines[:5], lines[-1]]))  # records cut after the trailer was read
+    result = run_process("merge", *map(str, made), "-o", f"{tmp_path}/out/", "-j", "2", "-q")
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.decode() == f"zipfit: error: {made[2]}:6: not a zipfit part record\n"
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_merge_into_a_memory_directory_stays_in_this_process(slice_path: Path, tmp_path: Path) -> None:
+    import fsspec
+
+    made = parts(tmp_path, slice_path, 2, "score")
+    ok("merge", *made, "-o", "memory://merged-j2/", "-j", "2", "-q")
+    fs = fsspec.filesystem("memory")
+    try:  # the files are where this process can read them, not in a worker's memory
+        assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("/merged-j2", detail=False)) == [
+            MANIFEST,
+            "part-00000.jsonl",
+            "part-00001.jsonl",
+        ]
+    finally:
+        fs.rm("/merged-j2", recursive=True)

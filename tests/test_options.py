@@ -622,7 +622,7 @@ def test_help_shows_the_form_of_counts_sizes_and_the_variables(slice_path: Path)
         assert f"env var: {variable}" in text, variable
     assert "--force / --no-force" in text and "-q, --quiet / --no-quiet" in text
     merge = " ".join(ok("merge", "--help").stdout.split())
-    assert "env var: ZIPFIT_STRICT" in merge and "ZIPFIT_WORKERS" not in merge  # merge has no -j
+    assert "env var: ZIPFIT_STRICT" in merge and "env var: ZIPFIT_WORKERS" in merge  # merge -o DIR/ -j N
 
 
 # --- options from the environment ---------------------------------------------------------

@@ -24,6 +24,11 @@ LAST_BIN = 2**60
 # median; parts and Dask partitions carry theirs, so a merge's median is the single run's.
 # Past it the median is the histogram's, to half a bin, and says so (`median_exact`).
 EXACT_SCORES = 1 << 16
+# Partitions of a directory output or a select on Dask send their scores to the client only
+# while the input handed out before them (bytes on disk) is under this: 65,536 records of
+# 4 KiB. Decided as each is submitted, it bounds what the client receives for the median
+# whatever the number of partitions in flight; a run of more input has the histogram's.
+EXACT_SCORES_BYTES = EXACT_SCORES * 4096
 
 
 def bin_of(score: float) -> int:
@@ -174,6 +179,11 @@ class RunStats:
         if "pairs_exhaustive" not in part:  # a part from before --adaptive: every pair was made
             stats.pairs_exhaustive = stats.pairs
         return stats
+
+    def asks_scores(self, bytes_before: int) -> bool:
+        """Whether a partition after `bytes_before` bytes of input is asked for its scores:
+        only while the run may still have an exact median (EXACT_SCORES_BYTES)."""
+        return self.scores is not None and bytes_before < EXACT_SCORES_BYTES
 
     @property
     def median_exact(self) -> bool:

@@ -18,7 +18,7 @@ from ..engines.engine import Engine, RunSettings, local_engine
 from ..files.locations import STDIN, expand_paths, input_size
 from ..files.output import Output
 from ..files.output_checks import check_outputs
-from ..files.part_dir import is_directory_output, refuse_directory_output
+from ..files.part_dir import is_directory_output, refuse_directory_output, source_names
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
 from ..files.writers import check_output_name
@@ -229,7 +229,12 @@ def _run_scoring(
     if settings.shard is not None:
         # The merge writes Parquet with the sources' schema, carried here: it opens nothing
         # but its parts.
-        part = {**report_settings(), "parquet_schema": _schema_text(settings.sources, settings.score_key)}
+        # and the names attribute files mirroring the sources get (merge -o DIR/ writes those).
+        part = {
+            **report_settings(),
+            "parquet_schema": _schema_text(settings.sources, settings.score_key),
+            "source_names": source_names(settings.sources),
+        }
     display = make_display(opts.quiet, total_bytes, "scoring", opts.summary)
     stats = run(
         output_format=opts.output_format,

@@ -11,6 +11,7 @@ from ..base.errors import UsageError
 from ..base.stats import RunStats
 from ..engines.engine import Engine, RunSettings
 from ..engines.part_engines import PartRunner, dask_parts, local_parts
+from ..engines.runner import default_workers
 from ..runs.dirout import DirectoryOutput, score_to_directory
 from .display import make_display
 from .options import ScoringOptions, SelectionOptions
@@ -84,6 +85,7 @@ def merge_directory(opts: ScoringOptions, selection: SelectionOptions) -> RunSta
             report=str(opts.report) if opts.report is not None else None,
             settings={"command": "merge", "parts": opts.sources},
             command_line=opts.command_line,
+            workers=min(opts.workers or default_workers(), len(opts.sources)),
         )
     display.summary(stats, "written", {"output": opts.output})
     check_strict(stats, opts.strict)

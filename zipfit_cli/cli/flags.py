@@ -278,9 +278,12 @@ OPTIONS: tuple[Option, ...] = (
            "End with exit code 6 when the run warned (an empty source or selection, a source named "
            "twice, ...); the outputs are still written.", OUTPUT, (*SCORING, "merge"), env="ZIPFIT_STRICT"),
     # Running
-    Option("workers", ("--workers", "-j"), int | None, None, "Worker processes (default: all cores).", RUN,
-           SCORING, metavar="N", min=1, max=MOST_WORKERS, show_default=False, doc_default="all cores",
-           doc="worker processes; `-j 1` scores in the main process", env="ZIPFIT_WORKERS"),
+    Option("workers", ("--workers", "-j"), int | None, None,
+           "Worker processes (default: all cores); merge -o DIR/ writes that many parts at once.", RUN,
+           (*SCORING, "merge"), metavar="N", min=1, max=MOST_WORKERS, show_default=False,
+           doc_default="all cores", doc="worker processes; `-j 1` scores in the main process; "
+           "`merge -o DIR/` writes that many `score` parts at once (a merge into one file uses one)",
+           env="ZIPFIT_WORKERS"),
     Option("batch_size", ("--batch-size",), int, 256,
            "Records per task sent to a worker; a task also holds at most 8 MiB of lines.", RUN, SCORING,
            metavar="N",

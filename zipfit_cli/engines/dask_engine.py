@@ -24,7 +24,7 @@ from collections.abc import Generator, Iterator
 from contextlib import ExitStack, closing
 from typing import Any, NamedTuple
 
-from ..base.errors import InputError, InvalidRecordError, UsageError, WorkerDiedError, ZipfitError, shown
+from ..base.errors import InputError, UsageError, WorkerDiedError, ZipfitError, shown
 from ..base.stats import RunStats
 from ..files.compression import compression_of
 from ..files.locations import STDIN, is_url, url_failure, url_glob, url_to_fs
@@ -32,7 +32,7 @@ from ..files.sources import JsonlSource, is_dataset, open_source, reader_of
 from ..selection.rules import below
 from . import dask_worker
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
-from .dask_worker import Partition, PartResult, score_partition
+from .dask_worker import Partition, PartResult, raise_part_failure, score_partition
 from .engine import RunContext, RunSettings, Scored
 
 MIN_BLOCKSIZE, MAX_BLOCKSIZE = 256 << 10, 64 << 20
@@ -218,11 +218,9 @@ class DaskEngine:
             results = stack.enter_context(closing(self._results(client, settings, keep)))
             for part, result in results:
                 line_base = 0 if part.start == 0 else line_base
-                if result.refused is not None:
-                    raise InputError(result.refused)
-                if result.failure is not None:
-                    line_no, error = result.failure
-                    raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
+                # A bad record is reported only by checked rows (-k), which runs with --limit
+                # never ask for: raised before the limit's cut, it is still within it.
+                raise_part_failure(part, result, line_base)
                 part_stats, rows, last = result.stats, result.rows, False
                 if limit is not None:
                     room = limit - offset
@@ -235,9 +233,6 @@ class DaskEngine:
                         )
                         rows = rows[:room]
                     last = part_stats.records_read >= room
-                if result.invalid is not None:
-                    line_no, reason, detail = result.invalid
-                    raise InvalidRecordError(part.path, line_base + line_no, reason, detail)
                 stats += part_stats
                 for index, line_no, _, score, line in rows:
                     if not isinstance(score, float):

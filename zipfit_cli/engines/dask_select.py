@@ -2,8 +2,8 @@
 sending every scored record to the client.
 
 1. Each worker scores its partition and keeps the scores (select_task.hold_scores); the
-   client receives counters only (and, until the run passes stats.EXACT_SCORES, the scores
-   that make the summary's median exact, as a directory output does).
+   client receives counters only (and, from the partitions within stats.EXACT_SCORES_BYTES of
+   input, the scores that make the summary's median exact, as a directory output does).
 2. The client decides how many records the run keeps, K (the fraction of every record
    scored, at most those at or above --min-score), and finds the K-th score exactly in up to
    eight passes of bucket counts over the scores' 64-bit keys, each a tiny task a partition.
@@ -30,12 +30,12 @@ from collections.abc import Generator, Iterator
 from contextlib import ExitStack, suppress
 from typing import Any, BinaryIO
 
-from ..base.errors import InputError, InvalidRecordError, OutputError, WorkerDiedError, shown
+from ..base.errors import InputError, OutputError, WorkerDiedError, shown
 from ..files.locations import url_to_fs
 from ..selection.ranking import Record, Share, count_for_fraction
 from . import select_task
 from .dask_engine import DaskEngine, check_first_record
-from .dask_worker import Partition
+from .dask_worker import Partition, raise_part_failure
 from .engine import Engine, RunContext, RunSettings
 from .select_task import DIGIT_BITS, RUN_HEADER
 
@@ -101,6 +101,7 @@ def _score(
     todo = iter(engine.partitions(threads))
     pending: deque[tuple[Partition, Any, Any]] = deque()
     stats, offset, line_base = context.stats, 0, 0
+    handed = [0]  # bytes of input in the partitions submitted so far
 
     def submit() -> None:
         part = next(todo, None)
@@ -108,8 +109,9 @@ def _score(
             future = client.submit(
                 select_task.hold_scores, job, part, batch_size=settings.batch_size,
                 skip_invalid=settings.skip_invalid, floor=settings.min_score,
-                keep_scores=stats.scores is not None, pure=False,
+                keep_scores=stats.asks_scores(handed[0]), pure=False,
             )  # fmt: skip
+            handed[0] = part.done
             pending.append((part, future, client.submit(select_task.summary_of, future, pure=False)))
 
     try:
@@ -127,7 +129,7 @@ def _score(
             summary.release()
             submit()
             line_base = 0 if part.start == 0 else line_base
-            _raise_failure(part, result, line_base)
+            raise_part_failure(part, result, line_base)
             stats += result.stats
             for _, line_no, _, why, line in result.rows:
                 context.set_aside(settings.skip_invalid, part.path, line_base + line_no, why, line)
@@ -144,17 +146,6 @@ def _import_killed() -> Any:
     import importlib
 
     return importlib.import_module("distributed").KilledWorker
-
-
-def _raise_failure(part: Partition, result: Any, line_base: int) -> None:
-    if result.refused is not None:
-        raise InputError(result.refused)
-    if result.failure is not None:
-        line_no, error = result.failure
-        raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
-    if result.invalid is not None:
-        line_no, reason, detail = result.invalid
-        raise InvalidRecordError(part.path, line_base + line_no, reason, detail)
 
 
 def _selected_counts(client: Any, held: list[Any], fraction: Share | None, scored: int) -> list[int]:

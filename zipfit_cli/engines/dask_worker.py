@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..base.errors import InputError
+from ..base.errors import InputError, InvalidRecordError, shown
 from ..base.results import Contaminated, Pruned, Result, Skipped
 from ..base.stats import RunStats
 from ..files.batches import BATCH_BYTES
@@ -53,6 +53,19 @@ class PartResult:
     invalid: tuple[int, str, str] | None = None  # checked: first bad record (line, reason, detail)
     failure: tuple[int, str] | None = None  # the file could not be read: (line, error)
     refused: str | None = None  # the reader's own one-line error (not a table, a bad row)
+
+
+def raise_part_failure(part: Partition, result: PartResult, line_base: int) -> None:
+    """Raise the error a partition's result reports, if any, as the local engine would:
+    `line_base` is the lines of the same file in the blocks before this one."""
+    if result.refused is not None:
+        raise InputError(result.refused)
+    if result.failure is not None:
+        line_no, error = result.failure
+        raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
+    if result.invalid is not None:
+        line_no, reason, detail = result.invalid
+        raise InvalidRecordError(part.path, line_base + line_no, reason, detail)
 
 
 def score_partition(

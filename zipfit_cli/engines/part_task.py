@@ -36,7 +36,7 @@ class PartPlan:
     skip_invalid: bool
     min_score: float | None
     schema: Any = None  # a Parquet part's columns: the Parquet sources' (None: inferred, as for -o)
-    # Return the scores for an exact median: not once the run is past stats.EXACT_SCORES.
+    # Return the scores for an exact median: not past stats.EXACT_SCORES_BYTES of input.
     keep_scores: bool = True
 
 

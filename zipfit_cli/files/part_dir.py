@@ -12,6 +12,7 @@ or from the sources' own relative paths: each is checked to stay inside the dire
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import os
@@ -25,6 +26,7 @@ import orjson
 from ..base.errors import OutputError, OutputExistsError, UsageError, shown
 from .compression import compression_of
 from .locations import STDIN, is_url, url_to_fs
+from .output_checks import local_file
 from .writers import RecordWriter, check_output_name, compressing, writer_for
 
 MANIFEST = "_zipfit_manifest.json"
@@ -85,6 +87,36 @@ def safe_name(name: str) -> str:
     return name
 
 
+def relative_names(locations: list[str]) -> list[str]:
+    """Each location's path relative to their common parent directory: the name of the
+    attribute file that mirrors it. Locations are absolute local paths or URLs, on one
+    filesystem. The names are not checked here: each user of one calls safe_name."""
+    if len({loc.partition("://")[0] if is_url(loc) else "" for loc in locations}) > 1:
+        raise UsageError("attribute files mirror the sources' paths: give sources on one filesystem")
+    bare = [posixpath.normpath(loc.partition("://")[2] if is_url(loc) else loc) for loc in locations]
+    parent = posixpath.commonpath([posixpath.dirname(path) for path in bare]) if bare else ""
+    return [posixpath.relpath(path, parent or "/") for path in bare]
+
+
+def _located(path: str) -> str:
+    """A source as relative_names takes it: a local path made absolute, a URL as it is."""
+    local = path.startswith("file://") or not is_url(path)
+    return os.path.abspath(path.removeprefix("file://")) if local else path
+
+
+def source_names(sources: list[str]) -> list[str] | None:
+    """The names attribute files mirroring `sources` get (relative_names), as a shard part
+    records them for `zipfit merge -o DIR/`; None when they cannot be mirrored (stdin,
+    sources on more than one filesystem)."""
+    if STDIN in sources:
+        return None
+    located = [_located(path) for path in sources]
+    try:
+        return relative_names(located)
+    except UsageError:
+        return None
+
+
 class _Hashing(io.BufferedIOBase):
     """Writes to `raw`, counting and hashing the bytes: what the file on disk holds."""
 
@@ -135,6 +167,18 @@ class PartDir:
         where = _join(self, name)
         return os.path.lexists(where) if self.local else bool(self.fs.exists(where))
 
+    def refuse_inputs(self, names: list[str], inputs: list[str]) -> None:
+        """No part may be an input file (a source in the output directory, say)."""
+        if not self.local:
+            return
+        read = {os.path.realpath(path) for name in inputs if (path := local_file(name)) is not None}
+        for name in names:
+            if os.path.realpath(self.path(name)) in read:
+                raise UsageError(
+                    f"output {self.shown(name)} is also an input; inputs are only ever read: "
+                    "choose another output directory"
+                )
+
     def prepare(self, force: bool) -> None:
         """Create the directory; refuse one that holds files unless --force, which removes its
         manifest first (the set it described is no longer complete)."""
@@ -156,14 +200,22 @@ class PartDir:
         if force and self.exists(MANIFEST):
             self.remove([MANIFEST])
 
-    def remove(self, names: list[str]) -> None:
-        """Remove these files where they exist (a failed run's parts); errors are ignored."""
+    def remove(self, names: list[str], temporaries: bool = False) -> None:
+        """Remove these files where they exist (a failed run's parts); errors are ignored.
+        temporaries: in a local directory, their hidden temporary files too, which a worker
+        process stopped while writing leaves behind (only for names no other run writes)."""
         for name in names:
             with contextlib.suppress(OSError, FileNotFoundError):
                 if self.local:
                     os.unlink(_join(self, name))
                 elif self.fs.exists(_join(self, name)):
                     self.fs.rm(_join(self, name))
+            if temporaries and self.local:  # remotely, a listing a name would cost too much
+                folder, base = os.path.split(_join(self, name))
+                pattern = os.path.join(glob.escape(folder), glob.escape(f".{base}.")) + "*" + _TMP_SUFFIX
+                for path in glob.glob(pattern):
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """The manifest, written last: the set of parts it lists is complete."""

@@ -187,6 +187,11 @@ _TRAILER_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "min_score": ("a finite number", lambda v: v is None or _is_score(v)),
     "coverage": ("a share from 0 to 1", lambda v: v is None or _is_coverage(v)),
     "n_targets": ("a count of at least 1", lambda v: _is_count(v) and v >= 1),
+    # Checked as names inside a directory by the merge that writes them (part_dir.safe_name).
+    "source_names": (
+        "a list of names",
+        lambda v: v is None or (isinstance(v, list) and all(isinstance(n, str) for n in v)),
+    ),
 }
 _STATS_CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "scored": ("a count", _is_count),
@@ -211,6 +216,7 @@ _OPTIONAL = {
     "min_score",
     "coverage",
     "n_targets",
+    "source_names",  # parts before merge -o DIR/ wrote attribute files lack it
     *PART_COUNTS,
 }
 

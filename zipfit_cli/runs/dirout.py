@@ -12,8 +12,6 @@ that fails or is stopped removes the parts it planned and writes no manifest.
 from __future__ import annotations
 
 import contextlib
-import os
-import posixpath
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -24,8 +22,6 @@ from typing import Any
 import orjson
 
 from ..base.errors import (
-    InputError,
-    InvalidRecordError,
     OutputExistsError,
     Terminated,
     UsageError,
@@ -35,14 +31,14 @@ from ..base.errors import (
 )
 from ..base.stats import RunStats
 from ..engines.dask_engine import SourceFile, check_first_record
-from ..engines.dask_worker import Partition, PartResult
+from ..engines.dask_worker import raise_part_failure
 from ..engines.engine import ProgressSink, RunContext, RunSettings
 from ..engines.part_engines import PartRunner, directory_blocksize, plan_partitions, source_files
 from ..engines.part_task import PartPlan
-from ..files.locations import STDIN, is_url
+from ..files.locations import STDIN
 from ..files.output import Output, publish_all
-from ..files.output_checks import check_outputs, local_file
-from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, check_pattern, safe_name
+from ..files.output_checks import check_outputs
+from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, check_pattern, relative_names, safe_name
 from ..files.sources import JsonlSource, is_parquet, reader_of
 from ..files.writers import check_output_name
 from .files import parquet_schema
@@ -86,7 +82,7 @@ def score_to_directory(
     where = PartDir(target.directory)
     planned = _plan(settings, target, force)
     names = [plan.name for plan in planned.plans]
-    _refuse_inputs(where, names, [*settings.sources, *(inputs or [])])
+    where.refuse_inputs(names, [*settings.sources, *(inputs or [])])
     sides = [path for path in (contaminated_output, report) if path is not None]
     check_outputs(sides, [*settings.sources, *(inputs or [])], force)
     check_first_record([file.path for file in planned.files], settings)
@@ -118,7 +114,7 @@ def score_to_directory(
             _undo(where, names, outputs)
             raise Terminated(exc.signum if isinstance(exc, Terminated) else 2) from None
         except OutputExistsError:  # another run writes here: remove only the parts this one wrote
-            _undo(where, [entry["name"] for entry in entries], outputs)
+            _undo(where, [entry["name"] for entry in entries], outputs, temporaries=False)
             raise
         except BaseException:
             _undo(where, names, outputs)
@@ -174,7 +170,6 @@ def _plan(settings: RunSettings, target: DirectoryOutput, force: bool) -> _Plann
 def mirrored_names(files: list[SourceFile]) -> list[str]:
     """Each source file's path relative to the sources' common parent directory: where its
     attribute file goes. JSONL sources only (an attribute file mirrors a document file)."""
-    bare: list[str] = []
     for file in files:
         if reader_of(file.path) is not JsonlSource or "::" in file.url:
             raise UsageError(
@@ -182,27 +177,10 @@ def mirrored_names(files: list[SourceFile]) -> list[str]:
                 "(write --output-format attributes to a file, -o NAME.jsonl)",
                 setting="output_format",
             )
-        bare.append(posixpath.normpath(file.url.partition("://")[2] if is_url(file.url) else file.url))
-    if len({file.url.partition("://")[0] if is_url(file.url) else "" for file in files}) > 1:
-        raise UsageError("attribute files mirror the sources' paths: give sources on one filesystem")
-    parent = posixpath.commonpath([posixpath.dirname(path) for path in bare]) if bare else ""
-    names = [safe_name(posixpath.relpath(path, parent or "/")) for path in bare]
+    names = [safe_name(name) for name in relative_names([file.url for file in files])]
     for name in names:
         check_output_name(name, "attributes")
     return names
-
-
-def _refuse_inputs(where: PartDir, names: list[str], inputs: list[str]) -> None:
-    """No part may be an input file (a source in the output directory, say)."""
-    if not where.local:
-        return
-    read = {os.path.realpath(path) for name in inputs if (path := local_file(name)) is not None}
-    for name in names:
-        if os.path.realpath(where.path(name)) in read:
-            raise UsageError(
-                f"output {shown(where.directory + name)} is also an input; inputs are only ever read: "
-                "choose another output directory"
-            )
 
 
 def _run(
@@ -222,7 +200,7 @@ def _run(
         for written in results:
             part, result = issued.popleft().part, written.result
             line_base = 0 if part.start == 0 else line_base
-            _raise_failure(part, result, line_base)
+            raise_part_failure(part, result, line_base)
             stats += result.stats
             for _, line_no, _, why, line in written.aside:
                 received += len(line)
@@ -237,22 +215,13 @@ def _run(
 
 
 def _issued(plans: list[PartPlan], stats: RunStats, issued: deque[PartPlan]) -> Iterator[PartPlan]:
-    """The plans as the runner takes them, noted in `issued`; once the run is past an exact
-    median (stats.scores dropped), without the scores: they would only cost bytes."""
+    """The plans as the runner takes them, noted in `issued`; past the input an exact median
+    can come from (RunStats.asks_scores), without the scores: they would only cost bytes."""
+    before = 0  # bytes of input in the plans handed out so far
     for plan in plans:
-        issued.append(plan if stats.scores is not None else replace(plan, keep_scores=False))
+        issued.append(plan if stats.asks_scores(before) else replace(plan, keep_scores=False))
+        before = plan.part.done
         yield issued[-1]
-
-
-def _raise_failure(part: Partition, result: PartResult, line_base: int) -> None:
-    if result.refused is not None:
-        raise InputError(result.refused)
-    if result.failure is not None:
-        line_no, error = result.failure
-        raise InputError(f"{shown(part.path)}:{line_base + line_no}: cannot read: {error}")
-    if result.invalid is not None:
-        line_no, reason, detail = result.invalid
-        raise InvalidRecordError(part.path, line_base + line_no, reason, detail)
 
 
 def _described(target: DirectoryOutput, entries: list[dict[str, Any]], received: int) -> dict[str, Any]:
@@ -278,8 +247,9 @@ def _manifest(
     }
 
 
-def _undo(where: PartDir, names: list[str], outputs: list[Output]) -> None:
-    """A failed or stopped run: its side outputs dropped, the parts it planned removed."""
+def _undo(where: PartDir, names: list[str], outputs: list[Output], temporaries: bool = True) -> None:
+    """A failed or stopped run: its side outputs dropped, the parts it planned removed (and
+    the temporary files of the worker processes stopped while writing them)."""
     for sink in outputs:
         sink.abort()
-    where.remove(names)
+    where.remove(names, temporaries)

@@ -143,7 +143,7 @@ def check_parts(parts: list[Part]) -> None:
                 )
 
 
-def _records(
+def part_records(
     part: Part, score_key: str, by_rank: bool, max_line_bytes: int
 ) -> Iterator[tuple[float, int, bytes]]:
     """(score, index, line) of a part's records, checking their count and the order the
@@ -209,9 +209,9 @@ def run_merge(
     floor = _floor(parts, check_min_score(min_score))
     if output_format == "attributes":
         selects = parts[0].info["command"] == "select" or top_k is not None or fraction is not None
-        _check_attribute_merge(parts, ranked=selects or bool(filters), id_key=id_key, floor=min_score)
+        check_attribute_merge(parts, ranked=selects or bool(filters), id_key=id_key, floor=min_score)
     info = parts[0].info
-    stats = _merged_stats(parts, floor)
+    stats = merged_stats(parts, floor)
     stats.check_any_scored()  # the shards leave this check to the merge
     scored_total = sum(p.info["scored"] for p in parts)
     score_key = info["score_key"]
@@ -225,7 +225,7 @@ def run_merge(
         keep = None  # duplicates and budgets decide how far down the ranking to read
         selecting = True
     stats.below_min_score += _check_parts_hold(parts, keep, by_rank, score_key, max_line_bytes, floor)
-    streams = [_at_least(floor, _records(p, score_key, by_rank, max_line_bytes)) for p in parts]
+    streams = [_at_least(floor, part_records(p, score_key, by_rank, max_line_bytes)) for p in parts]
     merged: Generator[Record, None, None] = heapq.merge(*streams, key=_rank_order if by_rank else _index)
     shape = output_shape(output_format, score_key, id_key, TextSpec.build(info["text_key"]))
     writer = RecordWriter(sink, score_key, stats, ranked=selecting, scored=True, shape=shape)
@@ -281,7 +281,7 @@ def _at_least(floor: float | None, records: Iterator[Record]) -> Iterator[Record
     return records if floor is None else (record for record in records if not below(record[0], floor))
 
 
-def _check_attribute_merge(parts: list[Part], ranked: bool, id_key: str, floor: float | None = None) -> None:
+def check_attribute_merge(parts: list[Part], ranked: bool, id_key: str, floor: float | None = None) -> None:
     """Attribute output from parts: one line per document, in order, each with its id."""
     refuse_ranked_attributes("attributes", ranked=ranked)
     if floor is not None:
@@ -320,7 +320,7 @@ def _check_parts_hold(
     # and a part with a line deleted or moved must not merge into a wrong result.
     held_below = 0
     for part in parts:
-        for score, _, _ in _records(part, score_key, by_rank, max_line_bytes):
+        for score, _, _ in part_records(part, score_key, by_rank, max_line_bytes):
             held_below += below(score, floor)
     return held_below
 
@@ -341,7 +341,7 @@ def _check_every_document(parts: list[Part]) -> None:
         )
 
 
-def _merged_stats(parts: list[Part], floor: float | None) -> RunStats:
+def merged_stats(parts: list[Part], floor: float | None) -> RunStats:
     """Every scored record's statistics, not only the ones the parts kept, added up."""
     stats = RunStats(min_score=floor)
     for part in parts:

@@ -9,8 +9,10 @@ and in order. The manifest is written last, as `score -o DIR/` writes it (files/
 
 Part n holds shard n/N's records in input order. With --shard-by record the shards
 interleave, so the parts hold every record once but their concatenation is not input order:
-`zipfit merge PARTS -o FILE` gives that. `select` parts are ranked across shards, and
-attribute parts cannot mirror their sources (see _refuse_selections): both are refused.
+`zipfit merge PARTS -o FILE` gives that. With `workers` above 1 the parts are written at once,
+one a worker process (the same bytes: each file is its part's alone). `select` parts are
+ranked across shards: refused. `--output-format attributes` writes one file a source file
+instead, as `score -o DIR/` does (merge_attributes.py).
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ import orjson
 
 from ..base.errors import OutputExistsError, Terminated, UsageError, redacted, stored
 from ..base.stats import RunStats
+from ..engines.runner import ScoreJob, map_tasks
 from ..files.output import Output, publish_all
 from ..files.output_checks import check_outputs
 from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, PartFile, check_pattern, safe_name
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
 from ..files.writing import RecordWriter, output_shape
-from .dirout import _refuse_inputs
-from .merge import Part, _merged_stats, _records, check_parts, read_part
+from .merge import Part, check_attribute_merge, check_parts, merged_stats, part_records, read_part
+from .merge_attributes import attribute_names, write_attribute_files
 from .report import report_dict
 
 
@@ -53,20 +56,22 @@ def merge_to_directory(
     report: str | None = None,
     settings: dict[str, Any] | None = None,
     command_line: list[str] | None = None,
+    workers: int = 1,
 ) -> RunStats:
     """Write each `score` part of `paths` as one file of `target` (see the module docstring)."""
     start = time.perf_counter()
-    pattern = target.output_name or DEFAULT_PART_NAME
-    check_pattern(pattern, target.output_format)
     parts = [read_part(path, target.max_line_bytes) for path in paths]
+    if target.output_format == "attributes":  # before check_parts: its own one-line usage errors
+        names = attribute_names(parts)
     check_parts(parts)
     _refuse_selections(parts, target)
-    stats = _merged_stats(parts, None)
+    stats = merged_stats(parts, None)
     stats.check_any_scored()  # the shards leave this check to the merge
     where = PartDir(target.directory)
     ordered = sorted(parts, key=lambda part: int(part.info["shard_index"]))
-    names = [safe_name(pattern.format(n=part.info["shard_index"])) for part in ordered]
-    _refuse_inputs(where, names, paths)
+    if target.output_format != "attributes":
+        names = _part_names(ordered, target)
+    where.refuse_inputs(names, paths)
     check_outputs([report] if report else [], paths, force)
     where.prepare(force)
     report_out = Output(report, replace=force, records=False) if report is not None else None
@@ -74,8 +79,15 @@ def merge_to_directory(
     try:
         if report_out is not None:
             report_out.__enter__()
-        for part, name in zip(ordered, names, strict=True):
-            entries.append(_copy_part(part, where, name, target, force, stats))
+        if target.output_format == "attributes":
+            write_attribute_files(ordered, names, where, target, force, stats, entries)
+        else:
+            tasks = (_Copy(part, name, target, force) for part, name in zip(ordered, names, strict=True))
+            # A memory:// directory lives in this process: other processes' files would be lost.
+            pool = 1 if target.directory.startswith("memory://") else workers
+            for entry in map_tasks(ScoreJob(_NoScoring()), _copy_task, tasks, pool):
+                stats.selected += entry["records"]
+                entries.append(entry)
         stats.elapsed = time.perf_counter() - start
         summary = {**(settings or {}), "directory_output": _described(target, entries)}
         if report_out is not None:
@@ -88,7 +100,7 @@ def merge_to_directory(
         _undo(where, names, report_out)
         raise Terminated(exc.signum if isinstance(exc, Terminated) else 2) from None
     except OutputExistsError:  # another run writes here: remove only what this one wrote
-        _undo(where, [entry["name"] for entry in entries], report_out)
+        _undo(where, [entry["name"] for entry in entries], report_out, temporaries=False)
         raise
     except BaseException:
         _undo(where, names, report_out)
@@ -96,43 +108,72 @@ def merge_to_directory(
     return stats
 
 
+def _part_names(ordered: list[Part], target: MergeDirectory) -> list[str]:
+    """Each part's file name, from the pattern and its shard number."""
+    pattern = target.output_name or DEFAULT_PART_NAME
+    check_pattern(pattern, target.output_format)
+    return [safe_name(pattern.format(n=part.info["shard_index"])) for part in ordered]
+
+
 def _refuse_selections(parts: list[Part], target: MergeDirectory) -> None:
-    """Only `score` parts split into files: a selection is one ranking over every shard."""
+    """Only `score` parts split into files: a selection is one ranking over every shard; and
+    what an attribute file needs (a line for every document)."""
     if parts[0].info["command"] == "select":
         raise UsageError(
             "select parts are ranked across shards: merge them into one file (-o NAME), not a directory"
         )
     if target.output_format == "attributes":
-        # A part does not say where one source file's records end (and a merge opens no file
-        # a part names), so it cannot mirror the sources; score -o DIR/ writes that layout.
-        raise UsageError(
-            "attribute parts merge into one file (-o NAME.jsonl); for one attribute file a source, "
-            "score the sources with -o DIR/",
-            setting="output_format",
-        )
+        if target.output_name is not None:
+            raise UsageError(
+                "attribute files mirror the source files one to one: --output-name does not apply",
+                setting="output_name",
+            )
+        check_attribute_merge(parts, ranked=False, id_key=target.id_key)
 
 
-def _copy_part(
-    part: Part, where: PartDir, name: str, target: MergeDirectory, force: bool, stats: RunStats
-) -> dict[str, Any]:
-    """Stream one part into its file: its records as the single run writes them."""
-    info = part.info
+class _NoScoring:
+    """The worker processes' job: a merge scores nothing (runner.map_tasks sends one)."""
+
+    comparisons = 0
+
+    def score(self, text: bytes) -> float:
+        raise AssertionError("a merge scores nothing")
+
+    def describe(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """One part to write as one file: what a worker process receives."""
+
+    part: Part
+    name: str
+    target: MergeDirectory
+    force: bool
+
+
+def _copy_task(job: ScoreJob, task: _Copy) -> dict[str, Any]:
+    """Runs in a worker process (or here, with one worker): stream one part into its file,
+    its records as the single run writes them; returns its manifest entry."""
+    part, target, info = task.part, task.target, task.part.info
     spec = TextSpec.build(info["text_key"])
     shape = output_shape(target.output_format, info["score_key"], target.id_key, spec)
     schema = info.get("parquet_schema") if target.output_format == "records" else None
-    out = PartFile(where, name, replace=force, schema=_schema(schema, part.path))
+    out = PartFile(
+        PartDir(target.directory), task.name, replace=task.force, schema=_schema(schema, part.path)
+    )
     counts = RunStats()
     writer = RecordWriter(out, info["score_key"], counts, scored=True, shape=shape)  # lines hold it
     try:
-        for score, index, line in _records(part, info["score_key"], False, target.max_line_bytes):
+        for score, index, line in part_records(part, info["score_key"], False, target.max_line_bytes):
             writer.write(score, index, line)
     except BaseException:
         out.abort()
         raise
     size, digest = out.commit()
-    stats.selected += counts.selected
     shard = f"{info['shard_index']}/{info['shard_count']}"
-    return {"name": name, "records": counts.selected, "bytes": size, "sha256": digest, "shard": shard}
+    return {"name": task.name, "records": counts.selected, "bytes": size, "sha256": digest, "shard": shard}
 
 
 def _schema(text: str | None, where: str) -> Any:
@@ -168,8 +209,9 @@ def _manifest(
     }
 
 
-def _undo(where: PartDir, names: list[str], report: Output | None) -> None:
-    """A failed or stopped merge: its report dropped, the files it planned removed."""
+def _undo(where: PartDir, names: list[str], report: Output | None, temporaries: bool = True) -> None:
+    """A failed or stopped merge: its report dropped, the files it planned removed (and the
+    temporary files of the worker processes stopped while writing them)."""
     if report is not None:
         report.abort()
-    where.remove(names)
+    where.remove(names, temporaries)
