@@ -9,6 +9,7 @@ selections are compared: identical or not, how many records differ, and, where t
 differ, the measures of both (share, bits@200, bits@budget, zstd).
 
     python benchmarks/coverage_bound.py [--compressors gzip:9,lz4:0] [--kinds a,b] [--draws 2]
+    python benchmarks/coverage_bound.py --cache DIR --sweep-blend  # the sweep's cov>mean 0.25 = the tool's?
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from pathlib import Path
 import quality as q
 import quality_sweep as qs
 
-from zipfit_cli import get_compressor
 from zipfit_cli.scoring.distances import CoverageScore
 from zipfit_cli.selection.coverage import coverage_count, list_length, select_top
 
@@ -108,6 +108,20 @@ def through_tool(task: q.Task, data: q.Data, spec: str, draw: int, seed: int, ma
     return f"{task.kind:8s} draw {draw}: {len(set(tool) - set(matrix))} records differ; tool: {values}"
 
 
+def sweep_blend(task: q.Task, rows: Matrix, backgrounds: list[dict[int, list[float]]]) -> str:
+    """The sweep's cov>mean w=0.75 B=128 f=0.25 ranking (quality.py) against the tool's selection
+    with its own bounded lists, per background draw."""
+    n, k = len(rows[0]), task.k
+    q_len = list_length(coverage_count(Decimal("0.25"), k), n)
+    same = [
+        q.coverage_then_mean(rows, draw[SIZE], WEIGHT, k, 0.25)
+        == selection(rows, draw[SIZE], WEIGHT, k, "0.25", q_len)
+        for draw in backgrounds
+    ]
+    found = f"the sweep's ranking is the tool's selection in {sum(same)} of {len(same)} draws"
+    return f"{task.kind:8s} K={k:4d}: {found}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, nargs="+", default=q.DEFAULT_DATA)
@@ -118,16 +132,24 @@ def main() -> int:
     ap.add_argument("--eval", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--through-tool", action="store_true", help="run the recommended setting in zipfit")
+    ap.add_argument("--cache", default="", help="the NCD matrices' directory (quality.py --cache)")
+    ap.add_argument(
+        "--sweep-blend",
+        action="store_true",
+        help="only check that the sweep's cov>mean f=0.25 ranking is the tool's selection (bounded lists)",
+    )
     args = ap.parse_args()
     data = q.load(args.data)
     kinds = args.kinds.split(",") if args.kinds else sorted(set(data.kinds))
     start = time.time()
     for spec in args.compressors.split(","):
-        name, level = spec.split(":")
-        comp = get_compressor(name, int(level))
         for kind in kinds:
             task = q.make_task(kind, data, args)
-            rows, _, backgrounds = qs.matrices(task, comp, [SIZE], args.draws, args.seed)
+            sizes = [SIZE, 256] if args.cache else [SIZE]  # as quality_prefix.py caches them
+            rows, _, backgrounds = qs.cached_matrices(task, spec, sizes, args.draws, args.seed, args.cache)
+            if args.sweep_blend:
+                print(f"{spec:6s} {sweep_blend(task, rows, backgrounds)}", flush=True)
+                continue
             out = compare(task, data, rows, [0.0] * len(rows), 0.0)  # the paper's score
             for d, draw in enumerate(backgrounds):
                 out += compare(task, data, rows, draw[SIZE], WEIGHT)

@@ -55,6 +55,7 @@ import zstandard
 
 from zipfit_cli import Compressor, ContrastScorer, TargetSet, get_compressor
 from zipfit_cli.scoring.pairwise import ncd
+from zipfit_cli.selection.coverage import coverage_count
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DEFAULT_DATA = [SAMPLE_DATA / "source.jsonl", SAMPLE_DATA / "styles.jsonl"]
@@ -375,7 +376,8 @@ def mean_then_coverage(
     rows: Sequence[Sequence[float]], to_background: Sequence[float], weight: float, k: int, fraction: float
 ) -> list[int]:
     """Blend: round(fraction x k) records by contrast rank (the mean over targets), the rest by
-    the coverage rule."""
+    the coverage rule. Python's round (halves to even): this blend is no rule of the tool, and
+    its rows in BENCHMARKS.md section 8 were measured so."""
     head = contrast_rank([plain_mean(r) for r in rows], to_background, weight, round(fraction * k))
     return coverage_rank(rows, [weight * b for b in to_background], k, taken=head)
 
@@ -383,8 +385,10 @@ def mean_then_coverage(
 def coverage_then_mean(
     rows: Sequence[Sequence[float]], to_background: Sequence[float], weight: float, k: int, fraction: float
 ) -> list[int]:
-    """Blend: round(fraction x k) records by the coverage rule, the rest by contrast rank."""
-    head = coverage_rank(rows, [weight * b for b in to_background], round(fraction * k))
+    """Blend: C records by the coverage rule, the rest by contrast rank; C = fraction x k rounded
+    half up by the tool's own coverage_count (`select --coverage`), not Python's round (half to
+    even), so the sweep measures the tool's selection."""
+    head = coverage_rank(rows, [weight * b for b in to_background], coverage_count(fraction, k))
     seen = set(head)
     ranked = contrast_rank([plain_mean(r) for r in rows], to_background, weight, len(rows))
     return head + [i for i in ranked if i not in seen][: k - len(head)]
@@ -478,6 +482,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep.add_argument(
         "--compressors", default="gzip:9,lz4:0", help="the sweep's compressors (--quick: lz4:0)"
     )
+    sweep.add_argument(
+        "--only",
+        default="",
+        help="run only these settings, by label, ';'-separated (cov>mean w=0.75 B=128 f=0.25)",
+    )
+    sweep.add_argument("--cache", default="", help="keep the NCD matrices in this directory and reuse them")
     sweep.add_argument("--jobs", type=int, default=1, help="processes for the sweep")
     sweep.add_argument("--save", default="", help="write the sweep's raw results to this JSON file")
     sweep.add_argument("--load", nargs="+", default=[], help="report saved sweeps (merged) instead")

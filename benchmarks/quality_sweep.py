@@ -19,6 +19,7 @@ and compared with DSIR, the better of its two modes on each kind and measure.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -67,6 +68,13 @@ def grid(args: argparse.Namespace) -> list[Setting]:
         if 0 in args.blend_weights:
             out += [Setting(rule, 0.0, 0, p) for p in params]
         out += [Setting(rule, w, b, p) for w in args.blend_weights if w for b in sizes for p in params]
+    if args.only:
+        wanted = set(args.only.split(";"))
+        out = [s for s in out if s.label() in wanted]
+        if len(out) != len(wanted):
+            raise SystemExit(
+                f"--only: no setting of the grid is labelled {wanted - {s.label() for s in out}}"
+            )
     return out
 
 
@@ -89,9 +97,30 @@ def rank(
     return blend(rows, to_b, s.weight, k, s.param)
 
 
-def matrices(
-    task: q.Task, comp: Compressor, sizes: Sequence[int], draws: int, seed: int
-) -> tuple[list[list[float]], list[float], list[dict[int, list[float]]]]:
+Matrices = tuple[list[list[float]], list[float], list[dict[int, list[float]]]]
+
+
+def cached_matrices(
+    task: q.Task, comp_name: str, sizes: Sequence[int], draws: int, seed: int, cache: str
+) -> Matrices:
+    """matrices(), kept as JSON under `cache` (when given) and read back by a later run with
+    the same task, compressor, sizes, draws and seed: the analyses of one task share them."""
+    name, level = comp_name.split(":")
+    if not cache:
+        return matrices(task, get_compressor(name, int(level)), sizes, draws, seed)
+    digest = hashlib.sha256(b"\0".join([*task.targets, *task.evaluation])).hexdigest()[:12]
+    sized = "-".join(map(str, sizes))
+    path = Path(cache) / f"{task.kind}-{name}{level}-B{sized}-d{draws}-s{seed}-{digest}.json"
+    if path.exists():
+        rows, to_t, raw = json.loads(path.read_text())
+        return rows, to_t, [{int(b): v for b, v in d.items()} for d in raw]
+    found = matrices(task, get_compressor(name, int(level)), sizes, draws, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(found))  # floats round-trip exactly through JSON (repr)
+    return found
+
+
+def matrices(task: q.Task, comp: Compressor, sizes: Sequence[int], draws: int, seed: int) -> Matrices:
     """(pool x targets NCD, mean NCD to the targets, per draw {size: background means}), each
     checked against TargetSet.mean_ncd and ContrastScorer.terms on a few records."""
     targets = TargetSet(list(task.targets), comp)
@@ -116,9 +145,8 @@ def sweep_job(kind: str, comp_name: str, settings: list[Setting], args: argparse
     """Every setting on one kind and compressor: {label: [measures per draw]}."""
     data = q.load(args.data)
     task = q.make_task(kind, data, args)
-    name, level = comp_name.split(":")
-    rows, to_t, backgrounds = matrices(
-        task, get_compressor(name, int(level)), args.sweep_sizes, args.bg_seeds, args.seed
+    rows, to_t, backgrounds = cached_matrices(
+        task, comp_name, args.sweep_sizes, args.bg_seeds, args.seed, args.cache
     )
     cache: dict[tuple[int, ...], dict[str, float]] = {}
     out: dict[str, list[dict[str, float]]] = {}

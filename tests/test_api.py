@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import pytest
+from conftest import FAST, TARGETS, ok, records, run
 from test_scoring import ref_alignment
 
 from zipfit_cli import (
@@ -15,12 +16,16 @@ from zipfit_cli import (
     ContrastScorer,
     Decontaminator,
     RunSettings,
+    ScoringInputs,
     TargetSet,
     TextSpec,
+    UsageError,
+    build_scorer,
     get_compressor,
     run_select,
     sample_background,
     score_texts,
+    select_files,
     select_top_k,
 )
 from zipfit_cli.runs.api import RecordError
@@ -272,3 +277,125 @@ def test_alignment_and_score_texts_take_str_and_bytes() -> None:
     assert ts.alignment(text) == ts.alignment(text.encode())
     from_str, from_bytes = (list(score_texts([t], ts)) for t in (text, text.encode()))
     assert from_str == from_bytes == [ts.alignment(text)]
+
+
+# ---- coverage: select --coverage F in the API --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def coverage_pool(tmp_path_factory: pytest.TempPathFactory, source_lines: list[bytes]) -> dict[str, Any]:
+    """300 sample records and a background of 20 of them, as files for the CLI and as texts."""
+    root = tmp_path_factory.mktemp("coverage")
+    lines = source_lines[:300]
+    (root / "pool.jsonl").write_bytes(b"".join(lines))
+    (root / "bg.jsonl").write_bytes(b"".join(lines[::15]))
+    recs = [json.loads(line) for line in lines]
+    return {"root": root, "records": recs, "background": [r["text"] for r in recs[::15]]}
+
+
+def _cli_coverage(pool: dict[str, Any], k: int) -> list[dict[str, Any]]:
+    root = pool["root"]
+    out = ok(
+        "select", root / "pool.jsonl", *FAST, "-q", "--contrast", "--background", root / "bg.jsonl",
+        "--coverage", "0.25", "-k", str(k),
+    )  # fmt: skip
+    return records(out.stdout_bytes)
+
+
+@pytest.mark.parametrize("k", [30, 9])  # C = 7.5 and 2.25: rounded half up to 8, and to 2
+def test_select_top_k_coverage_is_the_clis_selection(
+    coverage_pool: dict[str, Any], target_texts: list[bytes], k: int
+) -> None:
+    """The API's --contrast --coverage 0.25 picks the CLI's records, in the CLI's order, with
+    its scores (worker processes carry each score's distances)."""
+    cli = _cli_coverage(coverage_pool, k)
+    api = select_top_k(
+        coverage_pool["records"],
+        target_texts,
+        k,
+        compressor="lz4",
+        background=coverage_pool["background"],
+        coverage=0.25,
+        workers=2,
+    )
+    assert [record for _, record in api] == [{f: v for f, v in r.items() if f != "zipfit_score"} for r in cli]
+    assert [score for score, _ in api] == [r["zipfit_score"] for r in cli]
+    assert all(type(score) is float for score, _ in api)  # not the score with its distances
+    by_score = select_top_k(
+        coverage_pool["records"], target_texts, k, compressor="lz4", background=coverage_pool["background"]
+    )
+    assert [r for _, r in api] != [r for _, r in by_score]  # the coverage picks changed the selection
+
+
+def test_select_files_coverage_writes_the_clis_selection(
+    coverage_pool: dict[str, Any], target_texts: list[bytes], tmp_path: Any
+) -> None:
+    scorer = ContrastScorer.from_texts(target_texts, coverage_pool["background"], "lz4")
+    settings = RunSettings([str(coverage_pool["root"] / "pool.jsonl")], scorer, TextSpec.build("text"))
+    stats = select_files(settings, str(tmp_path / "top.jsonl"), top_k=30, coverage=0.25)
+    assert records((tmp_path / "top.jsonl").read_bytes()) == _cli_coverage(coverage_pool, 30)
+    assert stats.selected_by == {"coverage": 8, "score": 22}
+    assert settings.coverage is None and settings.scorer is scorer  # the caller's settings are kept
+
+
+def test_coverage_in_the_api_is_refused_where_the_cli_refuses_it(
+    coverage_pool: dict[str, Any], target_texts: list[bytes], tmp_path: Any
+) -> None:
+    """Adaptive scoring and the corpus method: the same one-line messages as the command's."""
+    pool, recs = str(coverage_pool["root"] / "pool.jsonl"), coverage_pool["records"]
+    pairwise = TargetSet(target_texts, get_compressor("lz4"))
+    corpus = build_scorer("corpus", ScoringInputs(target_texts, get_compressor("lz4")))
+    spec = TextSpec.build("text")
+    adaptive = RunSettings([pool], pairwise, spec, adaptive=AdaptiveScorer(pairwise))
+    refused = {
+        "--adaptive": [
+            lambda: select_top_k(recs, AdaptiveScorer(pairwise), 5, coverage=0.5),
+            lambda: select_files(adaptive, str(tmp_path / "a.jsonl"), top_k=5, coverage=0.5),
+        ],
+        "--method corpus": [
+            lambda: select_top_k(recs, corpus, 5, coverage=0.5),
+            lambda: select_files(
+                RunSettings([pool], corpus, spec), str(tmp_path / "c.jsonl"), top_k=5, coverage=1
+            ),
+        ],
+    }
+    for flag, calls in refused.items():
+        cli = run("select", pool, *TARGETS, "-k", "5", "--coverage", "0.5", *flag.split())
+        assert cli.exit_code == 2
+        for call in calls:
+            with pytest.raises(ValueError) as raised:
+                call()
+            assert isinstance(raised.value, UsageError)
+            assert cli.output.startswith(f"zipfit: error: {raised.value} (see --coverage)")
+    assert not list(tmp_path.iterdir())  # refused before any output was opened
+
+
+@pytest.mark.parametrize(
+    ("coverage", "error", "message"),
+    [
+        (1.5, ValueError, "--coverage takes a share from 0 to 1, not 1.5"),
+        (-0.25, ValueError, "from 0 to 1"),
+        (math.nan, ValueError, "from 0 to 1"),
+        (math.inf, ValueError, "from 0 to 1"),
+        ("0.25", TypeError, "coverage must be a number, not str"),
+        (True, TypeError, "coverage must be a number, not bool"),
+    ],
+)
+def test_coverage_values_follow_the_clis_rules(coverage: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        select_top_k([{"text": TEXT}], [TARGET_TEXT], 1, coverage=coverage)
+    settings = RunSettings(["a.jsonl"], TargetSet.from_texts([TARGET_TEXT], "lz4"), TextSpec.build("text"))
+    with pytest.raises(error, match=message):
+        select_files(settings, "out.jsonl", top_k=1, coverage=coverage)
+
+
+def test_coverage_needs_k_and_zero_is_by_score(
+    coverage_pool: dict[str, Any], target_texts: list[bytes]
+) -> None:
+    settings = RunSettings(["a.jsonl"], TargetSet.from_texts([TARGET_TEXT], "lz4"), TextSpec.build("text"))
+    with pytest.raises(ValueError, match="--coverage takes a share of the K records: give -k or --fraction"):
+        select_files(settings, "out.jsonl", coverage=0.5)
+    recs = coverage_pool["records"][:60]
+    plain = select_top_k(recs, target_texts, 10, compressor="lz4")
+    assert select_top_k(recs, target_texts, 10, compressor="lz4", coverage=0) == plain
+    assert select_top_k(recs, target_texts, 10, compressor="lz4", coverage=None) == plain

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import random
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,8 @@ from quality import (  # benchmarks/ is not a package: on the path above
 )
 
 from zipfit_cli import ContrastScorer, TargetSet, get_compressor
+from zipfit_cli.scoring.distances import CoverageScore
+from zipfit_cli.selection.coverage import coverage_count, select_top
 
 # Four records, two targets: records 0 and 1 are near target 0, records 2 and 3 near target 1;
 # by the mean over targets, 0, 1 and 3 tie (0.5) and 2 is last (0.6).
@@ -99,3 +104,34 @@ def test_the_matrices_give_the_tools_own_means(spec: tuple[str, int]) -> None:
     assert background_means([b"same"], TargetSet([b"same"], comp), [1])[1] == [
         ContrastScorer(targets, TargetSet([b"same"], comp)).terms(b"same")[0]
     ]
+
+
+def _tool_selection(rows: list[list[float]], to_b: list[float], weight: float, k: int) -> list[int]:
+    """`select --contrast --coverage 0.25 -k K` on a matrix: the tool's own selection code."""
+    stream = []
+    for i, (row, b) in enumerate(zip(rows, to_b, strict=True)):
+        pull = weight * b
+        stream.append((CoverageScore(pull - plain_mean(row), [d - pull for d in row]), i, b""))
+    return [i for _, i, _ in select_top(iter(stream), k, Decimal("0.25"), len(rows[0]))]
+
+
+@pytest.mark.parametrize("k", [10, 18, 26, 30])  # F x K = 2.5, 4.5, 6.5, 7.5
+def test_the_benchmarks_blend_is_the_tools_coverage_selection_when_f_k_ends_in_a_half(k: int) -> None:
+    """cov>mean f=0.25 counts C = F x K as the tool does (halves up), so the sweep measures the
+    tool's selection; Python's round (halves to even) would take one coverage pick fewer for
+    K = 10, 18 and 26."""
+    rng = random.Random(k)
+    rows = [[rng.uniform(0.3, 1.0) for _ in range(7)] for _ in range(60)]
+    to_b = [rng.uniform(0.8, 1.0) for _ in rows]
+    assert coverage_then_mean(rows, to_b, 0.75, k, 0.25) == _tool_selection(rows, to_b, 0.75, k)
+    assert coverage_count(0.25, k) == math.floor(0.25 * k + 0.5)
+    head = coverage_rank(rows, [0.75 * b for b in to_b], round(0.25 * k))
+    ranked = contrast_rank([plain_mean(r) for r in rows], to_b, 0.75, len(rows))
+    half_even = head + [i for i in ranked if i not in head][: k - len(head)]
+    tool = _tool_selection(rows, to_b, 0.75, k)
+    if round(0.25 * k) == coverage_count(0.25, k):
+        assert half_even == tool
+    else:  # one coverage pick more: the same list only if it is contrast's next best anyway
+        next_best = next(i for i in ranked if i not in head)
+        assert (half_even == tool) == (tool[len(head)] == next_best)
+        assert half_even != tool or k == 26  # with these matrices, only K = 26 happens to agree

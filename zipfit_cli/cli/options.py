@@ -25,9 +25,10 @@ from ..files.shards import INDEX_KEY, PART_KEY, parse_shard
 from ..files.writing import check_output_format
 from ..scoring.adaptive import AdaptiveScorer
 from ..scoring.compressors import get_compressor
+from ..scoring.distances import adaptive_refused, method_refused
 from ..scoring.pairwise import HasNcdTerms
 from ..scoring.scorers import Scorer, ScoringInputs, build_scorer, method_settings, needs_background
-from ..selection.coverage import check_coverage
+from ..selection.coverage import check_coverage, check_share_of_k
 from ..selection.ranking import check_limits
 from ..selection.rules import Filters
 from .flags import OPTIONS
@@ -233,11 +234,7 @@ class SelectionOptions:
             raise UsageError("give either --budget-tokens or --budget-chars, not both")
         if "token_counter" in self.given and self.budget_tokens is None:
             raise UsageError("--token-counter goes with --budget-tokens")
-        check_coverage(self.coverage)
-        if self.coverage and self.top_k is None and self.fraction is None:
-            raise UsageError(
-                "--coverage takes a share of the K records: give -k or --fraction", setting="coverage"
-            )
+        check_share_of_k(check_coverage(self.coverage), self.top_k, self.fraction)
 
     def describe(self) -> dict[str, Any]:
         """The selection as a report or a shard part records it. The fraction is the decimal
@@ -316,16 +313,9 @@ def build_settings(opts: ScoringOptions, sampling: Callable[[int, int], None] | 
 def check_coverage_options(opts: ScoringOptions) -> None:
     """--coverage combinations that are refused (exit 2), before anything is read."""
     if opts.adaptive:
-        raise UsageError(
-            "--coverage cannot go with --adaptive: a record it stops early has no distance to each target",
-            setting="coverage",
-        )
+        raise adaptive_refused()
     if opts.scoring_method not in ("pairwise", "contrast"):
-        raise UsageError(
-            f"--coverage needs each record's NCD to each target, which the paper's score and --contrast "
-            f"compute; --method {opts.scoring_method} does not",
-            setting="coverage",
-        )
+        raise method_refused(opts.scoring_method)
 
 
 def _adaptive(opts: ScoringOptions, scorer: Scorer) -> AdaptiveScorer:

@@ -12,7 +12,9 @@ from ..engines.runner import ScoreJob, map_batches
 from ..files.batches import BATCH_BYTES
 from ..files.records import RecordError, TextSpec, encode_text
 from ..scoring.contrast import DEFAULT_WEIGHT
+from ..scoring.distances import WithDistances
 from ..scoring.pairwise import TargetSet
+from ..selection.coverage import Candidates, check_coverage
 from ..selection.ranking import TopK
 
 if TYPE_CHECKING:
@@ -135,6 +137,7 @@ def select_top_k(
     level: int | None = None,
     background: Sequence[str | bytes] | None = None,
     contrast_weight: float = DEFAULT_WEIGHT,
+    coverage: float | None = None,
     workers: int = 1,
     progress: bool = False,
 ) -> list[tuple[float, Mapping[str, Any]]]:
@@ -143,11 +146,22 @@ def select_top_k(
     A record is a mapping (a dict, as `json.loads` gives for one JSON line) holding its
     text under `text_key`; a JSON line itself (str or bytes) is a TypeError. Ties keep
     input order. Raises RecordError for a record without usable text.
+
+    `coverage` is `select --coverage F`: the first round(F x k) records (halves up) are taken
+    by going round the targets, each taking its nearest record not yet taken, the rest by
+    score; the list holds the coverage picks in the order taken, then the others by rank.
+    Scores stay the method's. None or 0: by score alone.
     """
     checks.many("records", records, "records (mappings)")
     checks.count("k", k)
+    checks.count("workers", workers)
     spec = TextSpec.build(checks.text("text_key", text_key, "a key"))
-    best: TopK[Mapping[str, Any]] = TopK(k)
+    scorer = _scorer(targets, compressor, level, background, contrast_weight)
+    share = check_coverage(coverage) if coverage is not None else None
+    best: TopK[Mapping[str, Any]] | Candidates[Mapping[str, Any]] = TopK(k)
+    if share:
+        scorer = WithDistances(scorer)  # refuses an adaptive or corpus scorer, as the CLI does
+        best = Candidates(k, share, scorer.n_targets)
     # Records wait here between handing their text to the scorer and getting a score back.
     waiting: deque[Mapping[str, Any]] = deque()
 
@@ -163,19 +177,10 @@ def select_top_k(
             waiting.append(record)
             yield spec.text_of(dict(record)).decode("utf-8", "surrogatepass")
 
-    scores = score_texts(
-        texts(),
-        targets,
-        compressor=compressor,
-        level=level,
-        background=background,
-        contrast_weight=contrast_weight,
-        workers=workers,
-        progress=progress,
-    )
-    for index, score in enumerate(scores):
+    for index, score in enumerate(_scores(texts(), scorer, workers, 256, progress)):
         best.push(score, index, waiting.popleft())
-    return [(score, record) for score, _, record in best.ranked()]
+    chosen = best.select() if isinstance(best, Candidates) else best.ranked()
+    return [(float(score), record) for score, _, record in chosen]
 
 
 __all__ = ["RecordError", "score_texts", "select_top_k"]

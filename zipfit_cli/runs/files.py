@@ -19,11 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from ..base.stats import RunStats
 from ..engines.engine import Engine, ProgressSink, RunSettings, local_engine
 from ..files.writing import output_shape
+from ..scoring.distances import WithDistances, adaptive_refused
+from ..selection.coverage import check_coverage, check_share_of_k
 from ..selection.ranking import Share
 from ..selection.rules import Filters
 from .outputs import write_outputs
@@ -36,6 +39,7 @@ def select_files(
     *,
     top_k: int | None = None,
     fraction: Share | None = None,
+    coverage: float | Decimal | None = None,
     filters: Filters | None = None,
     output_format: str = "records",
     id_key: str = "id",
@@ -56,7 +60,10 @@ def select_files(
     file is replaced only with `force`, and no output may be one of the sources or `inputs`
     (the targets' and background's files, say). `report` names a JSON run report; `described`
     adds what decided the run to it. `engine` and `part` are for the command's Dask runs and
-    shard parts."""
+    shard parts. `coverage` is `--coverage F` (README "Which score to use"): a share of the K
+    records taken by going round the targets, written first; refused with `settings.adaptive`
+    and with a scorer other than the paper's or the contrast one, as the command refuses them."""
+    settings = _covering(settings, coverage, top_k, fraction)
     shape = output_shape(output_format, settings.score_key, id_key, settings.spec)
     settings = _writing_ids(settings, output_format, id_key)
     return write_outputs(
@@ -125,6 +132,21 @@ def score_files(
             progress,
         ),
     )
+
+
+def _covering(
+    settings: RunSettings, coverage: float | Decimal | None, top_k: int | None, fraction: Share | None
+) -> RunSettings:
+    """The settings for a --coverage selection: the share kept, the scorer wrapped to give each
+    record's distance to every target (the command does the same before it starts)."""
+    share = check_coverage(coverage) if coverage is not None else None
+    if not share:  # None or 0: by score alone (or as `settings` already says)
+        return settings
+    check_share_of_k(share, top_k, fraction)
+    if settings.adaptive is not None:
+        raise adaptive_refused()
+    scorer = settings.scorer if isinstance(settings.scorer, WithDistances) else WithDistances(settings.scorer)
+    return replace(settings, coverage=share, scorer=scorer)
 
 
 def _writing_ids(settings: RunSettings, output_format: str, id_key: str) -> RunSettings:

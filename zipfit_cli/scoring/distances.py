@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..base.checks import ArgumentError
+from .adaptive import AdaptiveScorer
 from .contrast import ContrastScorer
 from .pairwise import TargetSet
 
@@ -42,17 +43,39 @@ def _mean(values: list[float]) -> float:
     return total / len(values)
 
 
+def adaptive_refused() -> ArgumentError:
+    """--coverage with --adaptive (or an AdaptiveScorer in the API): the one message for both."""
+    return ArgumentError(
+        "--coverage cannot go with --adaptive: a record it stops early has no distance to each target",
+        setting="coverage",
+    )
+
+
+def method_refused(method: str) -> ArgumentError:
+    """--coverage with a method that has no per-target NCDs (--method corpus)."""
+    return ArgumentError(
+        "--coverage needs each record's NCD to each target, which the paper's score and --contrast "
+        f"compute; --method {method} does not",
+        setting="coverage",
+    )
+
+
+def method_of(scorer: object) -> str:
+    """The scorer's --method, as its report names it (a class name if it has none)."""
+    describe = getattr(scorer, "describe", None)
+    method = describe().get("method") if callable(describe) else None
+    return method if isinstance(method, str) else type(scorer).__name__
+
+
 class WithDistances:
     """Wraps the pairwise or contrast scorer: `score` returns a CoverageScore. Reports,
     parts and comparisons are the wrapped scorer's."""
 
     def __init__(self, scorer: Any) -> None:
+        if isinstance(scorer, AdaptiveScorer):
+            raise adaptive_refused()
         if not isinstance(scorer, TargetSet | ContrastScorer):
-            raise ArgumentError(
-                "--coverage needs each record's NCD to each target, which the paper's score and "
-                f"--contrast compute; {type(scorer).__name__} does not",
-                setting="coverage",
-            )
+            raise method_refused(method_of(scorer))
         self.scorer = scorer
 
     @property

@@ -52,6 +52,14 @@ def check_coverage(value: object) -> Decimal:
     return share
 
 
+def check_share_of_k(share: Decimal, top_k: int | None, fraction: object) -> None:
+    """--coverage F takes a share of K: K must come from -k or --fraction."""
+    if share and top_k is None and fraction is None:
+        raise ArgumentError(
+            "--coverage takes a share of the K records: give -k or --fraction", setting="coverage"
+        )
+
+
 def coverage_count(share: Decimal | float, k: int) -> int:
     """C: how many of the K records coverage takes, round(F × K) with halves up, exactly."""
     product = check_coverage(share) * k
