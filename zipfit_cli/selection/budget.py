@@ -160,3 +160,29 @@ def take_within_budget(
         tally.used += n
         tally.records += 1
         yield item
+
+
+def take_shortest_within_budget(
+    candidates: Iterable[T], size: Callable[[T], int], budget: int, tally: BudgetTally | None = None
+) -> Iterator[T]:
+    """The shortest of `candidates` (ties: the earlier first) while their running total of
+    `size` stays <= `budget`, yielded in the candidates' own order.
+
+    `--budget-fill shortest`: a budget spent on as many of the selected records as fit, not
+    on a prefix of the ranking. It reads every candidate first, so they are a bounded set (a
+    top K), never a whole ranking. A longer candidate is never taken before a shorter one.
+    """
+    if budget < 0:
+        raise UsageError(f"the budget must be 0 or more, not {budget}")
+    tally = tally if tally is not None else BudgetTally()
+    held = list(candidates)
+    sizes = [size(item) for item in held]
+    taken: list[int] = []
+    for position in sorted(range(len(held)), key=lambda i: (sizes[i], i)):
+        if tally.used + sizes[position] > budget:
+            break
+        tally.used += sizes[position]
+        tally.records += 1
+        taken.append(position)
+    for position in sorted(taken):
+        yield held[position]
