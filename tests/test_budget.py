@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import pickle
+import random
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TARGETS, ok, records
+from conftest import TARGETS, ok, records, run
 
 from zipfit_cli.base.errors import UsageError
-from zipfit_cli.selection.budget import BudgetTally, make_counter, take_within_budget
+from zipfit_cli.selection.budget import (
+    BudgetTally,
+    make_counter,
+    take_shortest_within_budget,
+    take_within_budget,
+)
 
 
 def test_chars_counts_code_points_for_str_and_bytes() -> None:
@@ -176,3 +182,95 @@ def test_budget_and_top_k_both_limit(slice_path: Path) -> None:
     args = ("--compressor", "lz4", "--budget-chars", "1000000", "-k", "5", "-q")
     chosen = records(ok("select", slice_path, *TARGETS, *args).stdout)
     assert len(chosen) == 5
+
+
+# --budget-fill shortest: the budget spent on the shortest of the selected records.
+
+
+def _shortest_plainly(sizes: list[int], budget: int) -> list[int]:
+    """The positions a shortest-first fill takes, written the obvious way: try every record
+    from the shortest (ties: the earlier), stop at the first that does not fit."""
+    order = sorted(range(len(sizes)), key=lambda i: (sizes[i], i))
+    taken, used = [], 0
+    for i in order:
+        if used + sizes[i] > budget:
+            break
+        taken.append(i)
+        used += sizes[i]
+    return sorted(taken)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_take_shortest_matches_the_plain_rule_with_ties(seed: int) -> None:
+    rng = random.Random(seed)
+    sizes = [rng.choice([0, 1, 2, 2, 3, 5, 8, 8, 13]) for _ in range(rng.randint(0, 25))]
+    budget = rng.randint(0, sum(sizes) + 3)
+    tally = BudgetTally()
+    items = list(enumerate(sizes))
+    taken = list(take_shortest_within_budget(items, lambda item: item[1], budget, tally))
+    assert [i for i, _ in taken] == _shortest_plainly(sizes, budget)
+    assert tally.records == len(taken) and tally.used == sum(s for _, s in taken) <= budget
+
+
+def test_take_shortest_prefers_the_earlier_of_equal_sizes_and_keeps_order() -> None:
+    items = ["cc", "a", "bb", "d", "eee"]
+    assert list(take_shortest_within_budget(items, len, 4)) == ["cc", "a", "d"]  # cc before bb: earlier
+    assert list(take_shortest_within_budget(items, len, 3)) == ["a", "d"]
+    assert list(take_shortest_within_budget(items, len, 0)) == []
+    with pytest.raises(UsageError):
+        list(take_shortest_within_budget(items, len, -1))
+
+
+def _fill_of(ranked: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    return [ranked[i] for i in _shortest_plainly([len(r["text"]) for r in ranked], budget)]
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [["-k", "40"], ["--fraction", "0.2"], ["-k", "40", "--contrast", "--coverage", "0.25"]],
+    ids=["k", "fraction", "coverage"],
+)
+def test_budget_fill_shortest_is_the_shortest_of_the_selection_in_rank_order(
+    slice_path: Path, limit: list[str]
+) -> None:
+    args = (slice_path, *TARGETS, "--compressor", "lz4", *limit, "-q")
+    ranked = records(ok("select", *args).stdout)
+    budget = sum(len(r["text"]) for r in ranked) // 3
+    fill = ["--budget-chars", str(budget), "--budget-fill", "shortest"]
+    one = ok("select", *args, *fill, "-j", "1").stdout
+    assert records(one) == _fill_of(ranked, budget)
+    assert len(records(one)) > len(records(ok("select", *args, "--budget-chars", str(budget)).stdout))
+    assert ok("select", *args, *fill, "-j", "2", "--batch-size", "7").stdout == one
+
+
+def test_budget_fill_shortest_through_shards_and_merge(slice_path: Path, tmp_path: Path) -> None:
+    args = (slice_path, *TARGETS, "--compressor", "lz4", "-q")
+    single = ok("select", *args, "-k", "30", "--budget-chars", "5000", "--budget-fill", "shortest").stdout
+    parts = [tmp_path / f"p{i}.jsonl" for i in range(3)]
+    for i, part in enumerate(parts):
+        ok("select", *args, "--shard", f"{i}/3", "-o", part)
+    merged = ok("merge", *parts, "-k", "30", "--budget-chars", "5000", "--budget-fill", "shortest", "-q")
+    assert merged.stdout == single
+
+
+def test_budget_fill_shortest_needs_a_budget_and_a_limit(slice_path: Path, tmp_path: Path) -> None:
+    args = (slice_path, *TARGETS, "--compressor", "lz4", "-q")
+    no_budget = run("select", *args, "-k", "5", "--budget-fill", "shortest")
+    assert no_budget.exit_code == 2 and "--budget-fill shortest goes with --budget-tokens" in no_budget.stderr
+    no_limit = run("select", *args, "--budget-chars", "900", "--budget-fill", "shortest")
+    assert no_limit.exit_code == 2 and "give -k or --fraction" in no_limit.stderr
+    part = tmp_path / "p.jsonl"
+    ok("select", *args, "--shard", "0/1", "-o", part)
+    merged = run("merge", part, "--budget-chars", "900", "--budget-fill", "shortest", "-q")
+    assert merged.exit_code == 2 and "give -k or --fraction" in merged.stderr
+    wrong = run("select", *args, "-k", "5", "--budget-chars", "9", "--budget-fill", "longest")
+    assert wrong.exit_code == 2
+
+
+def test_budget_fill_shortest_that_fits_nothing_warns_with_the_shortest_size(slice_path: Path) -> None:
+    args = (slice_path, *TARGETS, "--compressor", "lz4", "-k", "10")
+    ranked = records(ok("select", *args, "-q").stdout)
+    shortest = min(len(r["text"]) for r in ranked)
+    result = run("select", *args, "--budget-chars", str(shortest - 1), "--budget-fill", "shortest")
+    assert result.stdout == ""
+    assert f"smaller than the shortest selected record, which holds {shortest:,}" in result.stderr

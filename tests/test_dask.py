@@ -133,6 +133,7 @@ CASES = {
     # --min-score: counted on the workers under -k (they return their top K), else on the client
     "min-score": ["select", "-k", 25, "--min-score", 0.06],
     "min-score-score": ["score", "--min-score", 0.06],
+    "budget-fill-shortest": ["select", "-k", 40, "--budget-chars", 6000, "--budget-fill", "shortest"],
 }
 
 

@@ -32,8 +32,9 @@ from zipfit_cli.cli.flags import OPTIONS
 from zipfit_cli.cli.options import AlignOptions, CommandFlags, ScoringOptions, SelectionOptions
 from zipfit_cli.cli.optspec import Option, declared, default_of
 from zipfit_cli.files.writing import check_output_format
-from zipfit_cli.selection.coverage import check_coverage
+from zipfit_cli.selection.coverage import check_coverage, check_share_of_k
 from zipfit_cli.selection.ranking import check_limits
+from zipfit_cli.selection.rules import check_budget_fill
 
 GOES_WITH_CONTRAST = "goes with --contrast (--seed also with --adaptive)"
 
@@ -242,6 +243,8 @@ SELECTION_REFUSALS: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"token_counter": "chars"}, ("--token-counter", "--budget-tokens")),
     ({"coverage": Decimal("0.5")}, ("--coverage", "-k or --fraction")),
     ({"top_k": 5, "coverage": Decimal("1.01")}, ("--coverage", "from 0 to 1")),
+    ({"budget_fill": "longest"}, ("--budget-fill", "rank, shortest", "longest")),
+    ({"top_k": 5, "budget_fill": "shortest"}, ("--budget-fill shortest", "--budget-tokens or")),
 ]
 
 
@@ -296,7 +299,7 @@ def _raise_sites(function: Callable[..., Any]) -> set[tuple[str, int]]:
 def test_the_refusals_above_reach_every_check() -> None:
     """Every refusal of those checks has its case above: a check added without one fails here."""
     checks = [ScoringOptions.check, ScoringOptions._check_contrast, SelectionOptions.check]
-    checks += [check_limits, check_output_format, check_coverage]
+    checks += [check_limits, check_output_format, check_coverage, check_share_of_k, check_budget_fill]
     sites = set().union(*map(_raise_sites, checks))
     reached = set()
     cases = [scoring(**values).check for values, _ in SCORING_REFUSALS]

@@ -31,6 +31,13 @@ class ShardBy(str, Enum):
     file = "file"
 
 
+class BudgetFill(str, Enum):
+    """--budget-fill values."""
+
+    rank = "rank"
+    shortest = "shortest"
+
+
 class SummaryForm(str, Enum):
     """--summary values."""
 
@@ -204,6 +211,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("budget_chars", ("--budget-chars",), int | None, None,
            "Take records in rank order up to this many characters.", SELECT, RANK, metavar="N", min=0,
            max=MOST, show_default=False, quantity="count"),
+    Option("budget_fill", ("--budget-fill",), BudgetFill, BudgetFill.rank.value,
+           "How a budget is spent: rank (the best-ranked records first, a prefix of the ranking) or "
+           "shortest (the shortest of the records -k or --fraction selected, as many as fit; written in "
+           "rank order). See Which score to use.", SELECT, RANK, metavar="rank|shortest"),
     Option("token_counter", ("--token-counter",), str, "approx",
            "How --budget-tokens counts: approx (a GPT-2-style pre-tokenizer, built in), chars (characters, "
            "as --budget-chars) or tiktoken:ENCODING (needs tiktoken and its encoding file).", SELECT, RANK,

@@ -30,7 +30,7 @@ from ..scoring.pairwise import HasNcdTerms
 from ..scoring.scorers import Scorer, ScoringInputs, build_scorer, method_settings, needs_background
 from ..selection.coverage import check_coverage, check_share_of_k
 from ..selection.ranking import check_limits
-from ..selection.rules import Filters
+from ..selection.rules import Filters, check_budget_fill
 from .flags import OPTIONS
 from .optspec import default_of, flag_of
 
@@ -226,6 +226,7 @@ class SelectionOptions:
     budget_tokens: int | None = _declared("budget_tokens")
     budget_chars: int | None = _declared("budget_chars")
     token_counter: str = _declared("token_counter")
+    budget_fill: str = _declared("budget_fill")
     given: frozenset[str] = frozenset()  # the options the user gave (see ScoringOptions)
 
     def check(self) -> None:
@@ -235,6 +236,8 @@ class SelectionOptions:
         if "token_counter" in self.given and self.budget_tokens is None:
             raise UsageError("--token-counter goes with --budget-tokens")
         check_share_of_k(check_coverage(self.coverage), self.top_k, self.fraction)
+        budget = self.budget_tokens if self.budget_tokens is not None else self.budget_chars
+        check_budget_fill(self.budget_fill, budget)
 
     def describe(self) -> dict[str, Any]:
         """The selection as a report or a shard part records it. The fraction is the decimal
@@ -256,7 +259,7 @@ class SelectionOptions:
         if budget is not None:
             counter = make_counter("chars" if self.budget_chars is not None else self.token_counter)
         dedupe = Deduper(near=self.dedupe_near) if self.dedupe or self.dedupe_near else None
-        return Filters(dedupe=dedupe, budget=budget, counter=counter)
+        return Filters(dedupe=dedupe, budget=budget, counter=counter, fill=self.budget_fill)
 
 
 def build_settings(opts: ScoringOptions, sampling: Callable[[int, int], None] | None = None) -> RunSettings:

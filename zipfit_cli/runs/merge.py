@@ -22,7 +22,7 @@ from ..files.records import TextSpec
 from ..files.shards import PART_KEY, PART_VERSION, part_share, trailer_problem, untag_index
 from ..files.writing import RecordWriter, Sink, output_shape, refuse_ranked_attributes
 from ..selection.ranking import Share, check_limits, count_for_fraction, rank
-from ..selection.rules import Filters, apply_filters, below, check_min_score
+from ..selection.rules import Filters, below, check_fill_has_limit, check_min_score, limited
 from .merge_coverage import merge_covering, with_distances
 
 Record = tuple[float, int, bytes]
@@ -219,9 +219,9 @@ def run_merge(
         top_k, fraction = info.get("top_k"), part_share(info.get("fraction"))
     keep = count_for_fraction(fraction, scored_total) if fraction is not None else top_k
     selecting = info["command"] == "select" or keep is not None
-    by_rank = info["command"] == "select"
-    keep_after = keep
+    by_rank, keep_after = info["command"] == "select", keep
     if filters:
+        check_fill_has_limit(filters, keep_after)
         keep = None  # duplicates and budgets decide how far down the ranking to read
         selecting = True
     stats.below_min_score += _check_parts_hold(parts, keep, by_rank, score_key, max_line_bytes, floor)
@@ -237,7 +237,7 @@ def run_merge(
         chosen: Iterator[Record] = ranked
         if filters:
             spec = TextSpec.build(info["text_key"])
-            chosen = itertools.islice(apply_filters(chosen, spec, filters, stats), keep_after)
+            chosen = limited(chosen, spec, filters, stats, keep_after)
         for score, index, line in chosen:
             writer.write(score, index, line)
     if selecting:

@@ -23,7 +23,7 @@ from ..scoring.distances import coverage_targets
 from ..selection.coverage import select_top
 from ..selection.coverage_spool import candidates, select_spooled
 from ..selection.ranking import Share, check_limits, count_for_fraction, rank
-from ..selection.rules import Filters, apply_filters
+from ..selection.rules import Filters, check_fill_has_limit, limited
 
 
 def run_score(
@@ -73,6 +73,7 @@ def run_select(
     a temporary file and only their scores stay in memory.
     """
     check_limits(top_k, fraction)
+    check_fill_has_limit(filters, top_k, fraction)
     context = _context(settings, progress, aside)
     stats = context.stats
     start = time.perf_counter()
@@ -89,8 +90,8 @@ def run_select(
             first = next(ranked, None)  # the spool is full now: the count of scored is final
             keep = count_for_fraction(fraction, stats.scored) if fraction is not None else top_k
             if first is not None:
-                chosen = apply_filters(itertools.chain([first], ranked), settings.spec, filters, stats)
-                for score, index, line in itertools.islice(chosen, keep):
+                chosen = limited(itertools.chain([first], ranked), settings.spec, filters, stats, keep)
+                for score, index, line in chosen:
                     writer.write(score, index, line)
     elif top_k is None and (on_workers := worker_ranking(engine, settings, context, fraction)) is not None:
         with closing(on_workers) as ranked:  # the workers rank; only the selection reaches here

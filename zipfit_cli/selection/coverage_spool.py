@@ -20,7 +20,7 @@ from ..files.records import TextSpec
 from ..scoring.distances import CoverageScore
 from .coverage import Candidates, Nearest, coverage_count, go_round, list_length
 from .ranking import Share, Spool, count_for_fraction
-from .rules import Filters, apply_filters
+from .rules import Filters, apply_filters, limited
 
 Record = tuple[float, int, bytes]
 _READ_RECORDS = 4096  # distances read back this many records at a time
@@ -170,7 +170,4 @@ def _chosen(
     if dedupe is not None:
         rest = apply_filters(rest, spec, Filters(dedupe=dedupe), stats)
     selection: Iterator[Record] = itertools.chain(chosen, rest)
-    if filters.budget is not None:
-        budget = Filters(budget=filters.budget, counter=filters.counter)
-        selection = apply_filters(selection, spec, budget, stats)
-    yield from itertools.islice(selection, k)
+    yield from limited(selection, spec, filters.without_dedupe(), stats, k)
