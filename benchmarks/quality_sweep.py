@@ -12,6 +12,9 @@ then derived from those numbers without compressing again (the rules are in qual
   cov>mean f          a fraction f of K by coverage, the rest by contrast rank
   quota s             each target's ceil(K/n) x (1+s) nearest records pooled, ranked by contrast
 
+With `--fills rank,shortest` every setting is also measured "+ fill shortest": the same K
+records, bits@budget on those `--budget-fill shortest` writes (quality.budget_fill).
+
 Each setting is measured as quality.py measures a method (share, bits@200, bits@budget, zstd)
 and compared with DSIR, the better of its two modes on each kind and measure.
 """
@@ -46,13 +49,17 @@ class Setting:
     weight: float = 0.0
     size: int = 0  # background records; 0 when the setting uses no background
     param: float = 0.0  # a blend's fraction or slack
+    fill: str = "rank"  # how bits@budget spends its budget (quality.FILLS)
 
     def label(self) -> str:
+        fill = "" if self.fill == "rank" else f" + fill {self.fill}"
         if self.rule == "paper":
-            return "paper"
+            return "paper" + fill
         text = f"{self.rule} w={self.weight:g}" + (f" B={self.size}" if self.size else "")
-        return text + (
-            f" {'s' if self.rule == 'quota' else 'f'}={self.param:g}" if self.rule in BLENDS else ""
+        return (
+            text
+            + (f" {'s' if self.rule == 'quota' else 'f'}={self.param:g}" if self.rule in BLENDS else "")
+            + fill
         )
 
 
@@ -68,6 +75,7 @@ def grid(args: argparse.Namespace) -> list[Setting]:
         if 0 in args.blend_weights:
             out += [Setting(rule, 0.0, 0, p) for p in params]
         out += [Setting(rule, w, b, p) for w in args.blend_weights if w for b in sizes for p in params]
+    out = [Setting(s.rule, s.weight, s.size, s.param, fill) for fill in args.fills for s in out]
     if args.only:
         wanted = set(args.only.split(";"))
         out = [s for s in out if s.label() in wanted]
@@ -148,23 +156,31 @@ def sweep_job(kind: str, comp_name: str, settings: list[Setting], args: argparse
     rows, to_t, backgrounds = cached_matrices(
         task, comp_name, args.sweep_sizes, args.bg_seeds, args.seed, args.cache
     )
-    cache: dict[tuple[int, ...], dict[str, float]] = {}
+    cache: dict[tuple[str, tuple[int, ...]], dict[str, float]] = {}
     out: dict[str, list[dict[str, float]]] = {}
     for s in settings:
         out[s.label()] = []
         for bg in backgrounds if s.size else backgrounds[:1]:
-            key = tuple(rank(s, rows, to_t, bg, task.k))
-            if key not in cache:
-                cache[key] = q.measure(task, key, data).values
-            out[s.label()].append(cache[key])
+            ranked = tuple(rank(s, rows, to_t, bg, task.k))
+            if (s.fill, ranked) not in cache:
+                cache[s.fill, ranked] = q.measure(task, ranked, data, s.fill).values
+            out[s.label()].append(cache[s.fill, ranked])
     return {"kind": kind, "compressor": comp_name, "results": out}
 
 
 def dsir_job(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     data = q.load(args.data)
     task = q.make_task(kind, data, args)
-    found = {m: q.measure(task, r, data).values for m, r in q.dsir_rankings(task, args.seed).items()}
-    return {"kind": kind, "dsir": found}
+    rankings = q.dsir_rankings(task, args.seed)
+    found = {m: q.measure(task, r, data).values for m, r in rankings.items()}
+    # Shown beside the verdict, not in it: the verdict's DSIR is its own two modes, rank fill.
+    filled = {
+        f"{m} + fill {fill}": q.measure(task, r, data, fill).values
+        for m, r in rankings.items()
+        for fill in args.fills
+        if fill != "rank"
+    }
+    return {"kind": kind, "dsir": found, "dsir_filled": filled}
 
 
 def run(args: argparse.Namespace, kinds: list[str], compressors: list[str]) -> dict[str, Any]:
