@@ -112,17 +112,21 @@ def cached_matrices(
     task: q.Task, comp_name: str, sizes: Sequence[int], draws: int, seed: int, cache: str
 ) -> Matrices:
     """matrices(), kept as JSON under `cache` (when given) and read back by a later run with
-    the same task, compressor, sizes, draws and seed: the analyses of one task share them."""
+    the same task, compressor, sizes, draws and seed: the analyses of one task share them. A
+    file read back is checked as a fresh one is (check()): written by older code, it fails."""
     name, level = comp_name.split(":")
+    comp = get_compressor(name, int(level))
     if not cache:
-        return matrices(task, get_compressor(name, int(level)), sizes, draws, seed)
+        return matrices(task, comp, sizes, draws, seed)
     digest = hashlib.sha256(b"\0".join([*task.targets, *task.evaluation])).hexdigest()[:12]
     sized = "-".join(map(str, sizes))
     path = Path(cache) / f"{task.kind}-{name}{level}-B{sized}-d{draws}-s{seed}-{digest}.json"
     if path.exists():
         rows, to_t, raw = json.loads(path.read_text())
-        return rows, to_t, [{int(b): v for b, v in d.items()} for d in raw]
-    found = matrices(task, get_compressor(name, int(level)), sizes, draws, seed)
+        backgrounds = [{int(b): v for b, v in d.items()} for d in raw]
+        check(task, comp, (rows, to_t, backgrounds), sizes, seed)
+        return rows, to_t, backgrounds
+    found = matrices(task, comp, sizes, draws, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(found))  # floats round-trip exactly through JSON (repr)
     return found
@@ -136,17 +140,31 @@ def matrices(task: q.Task, comp: Compressor, sizes: Sequence[int], draws: int, s
     to_t = [q.plain_mean(r) for r in rows]
     backgrounds = []
     for s in range(draws):
-        order = random.Random(f"{seed}-background-{s}").sample(range(len(task.pool)), len(task.pool))
+        drawn = [task.pool_bytes[j] for j in background_order(task, seed, s)[: max(sizes)]]
+        backgrounds.append(q.background_means(task.pool_bytes, TargetSet(drawn, comp), sizes))
+    check(task, comp, (rows, to_t, backgrounds), sizes, seed)
+    return rows, to_t, backgrounds
+
+
+def background_order(task: q.Task, seed: int, draw: int) -> list[int]:
+    """The draw's pool positions, shuffled: its first B records are the background of size B."""
+    return random.Random(f"{seed}-background-{draw}").sample(range(len(task.pool)), len(task.pool))
+
+
+def check(task: q.Task, comp: Compressor, found: Matrices, sizes: Sequence[int], seed: int) -> None:
+    """The matrices equal TargetSet.mean_ncd and ContrastScorer.terms, float for float, on
+    CHECKED + 1 records a draw (one of them in the background)."""
+    rows, to_t, backgrounds = found
+    targets = TargetSet(list(task.targets), comp)
+    for s, means in enumerate(backgrounds):
+        order = background_order(task, seed, s)
         drawn = [task.pool_bytes[j] for j in order[: max(sizes)]]
-        means = q.background_means(task.pool_bytes, TargetSet(drawn, comp), sizes)
-        for i in [order[0], *random.Random(s).sample(range(len(task.pool)), CHECKED)]:  # one is drawn
+        for i in [order[0], *random.Random(s).sample(range(len(task.pool)), CHECKED)]:
             x = task.pool_bytes[i]
-            assert to_t[i] == targets.mean_ncd(x), (task.kind, i)
+            assert q.plain_mean(rows[i]) == to_t[i] == targets.mean_ncd(x), (task.kind, i)
             for size in sizes:
                 scorer = ContrastScorer(targets, TargetSet(drawn[:size], comp))
                 assert scorer.terms(x) == (means[size][i], to_t[i]), (task.kind, size, i)
-        backgrounds.append(means)
-    return rows, to_t, backgrounds
 
 
 def sweep_job(kind: str, comp_name: str, settings: list[Setting], args: argparse.Namespace) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import sys
@@ -13,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from quality import (  # benchmarks/ is not a package: on the path above
+    Task,
     background_means,
     budget_fill,
     contrast_rank,
@@ -23,6 +25,7 @@ from quality import (  # benchmarks/ is not a package: on the path above
     plain_mean,
     quota_rank,
 )
+from quality_sweep import cached_matrices
 
 from zipfit_cli import ContrastScorer, TargetSet, get_compressor
 from zipfit_cli.scoring.distances import CoverageScore
@@ -175,3 +178,15 @@ def test_the_rank_fill_stops_before_the_first_record_that_would_overflow_and_cut
 def test_an_unknown_fill_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown budget fill"):
         budget_fill(FILL_TEXTS, 10, "longest")
+
+
+def test_cached_matrices_are_read_back_only_if_the_tools_scorers_still_give_them(tmp_path: Path) -> None:
+    texts = [f"record {i}: ".encode() + b"alpha beta " * i for i in range(8)]
+    task = Task("toy", list(range(8)), texts, [b"alpha beta gamma", b"delta alpha"], [b"beta"], 4, 2)
+    fresh = cached_matrices(task, "lz4:0", [2, 4], 1, 0, str(tmp_path))
+    assert cached_matrices(task, "lz4:0", [2, 4], 1, 0, str(tmp_path)) == fresh
+    (path,) = tmp_path.iterdir()
+    rows, to_t, raw = json.loads(path.read_text())
+    path.write_text(json.dumps([rows, [t + 1e-9 for t in to_t], raw]))  # as older code might have
+    with pytest.raises(AssertionError):
+        cached_matrices(task, "lz4:0", [2, 4], 1, 0, str(tmp_path))
