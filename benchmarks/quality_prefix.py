@@ -1,8 +1,8 @@
 """Why DSIR wins bits@budget where it does: its budget prefix against the recommended setting's.
 
 bits@budget (benchmarks/quality.py) trains a byte 5-gram model on a selection's records in rank
-order up to 200*K characters. On Python and prose (and C with lz4) DSIR's prefix trains a better
-model than `--contrast --coverage 0.25`'s (BENCHMARKS.md section 8). This script takes the
+order while they fit in 200*K characters. On Python and prose (and C with lz4) DSIR's prefix
+trains a better model than `--contrast --coverage 0.25`'s (BENCHMARKS.md section 8). This script takes the
 benchmark's own tasks and exact NCD matrices (quality_sweep.cached_matrices) and describes each
 method's prefix, per kind, compressor and background draw:
 
