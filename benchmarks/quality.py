@@ -6,14 +6,18 @@ records in P), and measure the selection the ways users use one:
   share       - share of kind k in the top K (1.0 = perfect, K/|P| = random; higher is better);
   bits@200    - bits/char on E of a byte 5-gram model trained on the first 200 characters of every
                 selected record (an equal budget per record);
-  bits@budget - the same model trained on the selection's records in rank order, up to 200*K
-                characters (an equal character budget, spent on the best-ranked records first);
+  bits@budget - the same model trained on the records `select --budget-chars 200*K` writes from the
+                selection (an equal character budget): by default the records in rank order
+                while they fit, stopping before the first that would overflow (no record is
+                cut); with the fill "shortest" (`--budget-fill shortest`) the shortest of the K
+                while they fit (ties: the better-ranked first), in rank order. Both are the
+                tool's own functions (selection/budget.py) with its "chars" counter;
   zstd        - bits/char of the E records, each compressed alone by zstd (level 19) with a 16 KiB
-                dictionary trained on the whole selection in rank order (the compressor's view of
-                coverage; zstd's trainer is order-sensitive, so one set in two orders can differ by
-                ~0.06).
+                dictionary trained on all K selected records in rank order, whatever the fill
+                (the compressor's view of coverage; zstd's trainer is order-sensitive, so one set
+                in two orders can differ by ~0.06).
 The three bits measures are lower-is-better. For kinds made of sub-styles (records with a `style`
-field), a last table counts the sub-styles of the kind in the bits@budget prefix.
+field), a last table counts the sub-styles of the kind among the bits@budget records.
 
 Methods: a random K-sample of P; DSIR (the `data-selection` package: hashed word unigram and bigram
 importance weights, fit on T against P) with its default Gumbel resampling and its top-K mode; the
@@ -55,12 +59,15 @@ import zstandard
 
 from zipfit_cli import Compressor, ContrastScorer, TargetSet, get_compressor
 from zipfit_cli.scoring.pairwise import ncd
+from zipfit_cli.selection.budget import make_counter, take_shortest_within_budget, take_within_budget
 from zipfit_cli.selection.coverage import coverage_count
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DEFAULT_DATA = [SAMPLE_DATA / "source.jsonl", SAMPLE_DATA / "styles.jsonl"]
 ORDER = 4  # byte n-gram model: contexts of up to 4 bytes (5-grams)
 PREFIX_CHARS = 200  # bits@200: characters from each selected record; bits@budget: 200*K in all
+FILLS = ("rank", "shortest")  # `select --budget-fill`: how bits@budget spends its budget
+CHARS = make_counter("chars")  # the tool's --budget-chars counter: code points, not bytes
 DICT_BYTES = 16 * 1024
 ZSTD_LEVEL = 19
 DSIR_NOTE = "note: DSIR left out, the data-selection package is missing (pip install -e '.[bench]')"
@@ -133,15 +140,15 @@ class ByteModel:
         return bits
 
 
-def budget_prefix(texts: Sequence[str], budget: int) -> list[str]:
-    """Texts in order until `budget` characters; the last one is cut to fit."""
-    taken: list[str] = []
-    for text in texts:
-        if budget <= 0:
-            break
-        taken.append(text[:budget])
-        budget -= len(taken[-1])
-    return taken
+def budget_fill(texts: Sequence[str], budget: int, fill: str = "rank") -> list[int]:
+    """Positions of `texts` (a selection, best first) that `select --budget-chars BUDGET
+    --budget-fill FILL` writes, in rank order: "rank" takes records in order and stops before
+    the first that would overflow; "shortest" takes the shortest while they fit (ties: the
+    better-ranked first). The tool's own functions: no record is cut to fit."""
+    if fill not in FILLS:
+        raise ValueError(f"unknown budget fill {fill!r}; choose one of {FILLS}")
+    take = take_shortest_within_budget if fill == "shortest" else take_within_budget
+    return list(take(range(len(texts)), lambda i: CHARS(texts[i]), budget))
 
 
 def zstd_bits(evaluation: Sequence[bytes], train: Sequence[bytes] | None) -> float:
@@ -196,19 +203,21 @@ def make_task(kind: str, data: Data, args: argparse.Namespace) -> Task:
     )
 
 
-def measure(task: Task, ranked: Sequence[int], data: Data) -> Result:
-    """Every measure of a selection: `ranked` holds K pool positions, best first."""
+def measure(task: Task, ranked: Sequence[int], data: Data, fill: str = "rank") -> Result:
+    """Every measure of a selection: `ranked` holds K pool positions, best first; `fill` is how
+    bits@budget spends its 200*K characters (FILLS). Only bits@budget and the sub-style count
+    read the fill: share, bits@200 and zstd read all K records (zstd in rank order)."""
     chosen = [task.pool[j] for j in ranked]
     per_record = ByteModel(encode(data.texts[i][:PREFIX_CHARS]) for i in chosen)
-    prefix = budget_prefix([data.texts[i] for i in chosen], PREFIX_CHARS * task.k)
-    in_budget = ByteModel(encode(text) for text in prefix)
+    budgeted = [chosen[p] for p in budget_fill([data.texts[i] for i in chosen], PREFIX_CHARS * task.k, fill)]
+    in_budget = ByteModel(encode(data.texts[i]) for i in budgeted)
     values = {
         "share": sum(data.kinds[i] == task.kind for i in chosen) / len(chosen),
         "bits@200": sum(per_record.bits(e) for e in task.evaluation) / task.eval_chars,
         "bits@budget": sum(in_budget.bits(e) for e in task.evaluation) / task.eval_chars,
         "zstd": zstd_bits(task.evaluation, [task.pool_bytes[j] for j in ranked]) / task.eval_chars,
     }
-    styles = Counter(data.styles[i] for i in chosen[: len(prefix)] if data.kinds[i] == task.kind)
+    styles = Counter(data.styles[i] for i in budgeted if data.kinds[i] == task.kind)
     return Result(values, styles)
 
 
@@ -487,6 +496,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="",
         help="run only these settings, by label, ';'-separated (cov>mean w=0.75 B=128 f=0.25)",
     )
+    sweep.add_argument(
+        "--fills",
+        default="rank",
+        help="budget fills measured, comma-separated: rank, shortest (--budget-fill)",
+    )
     sweep.add_argument("--cache", default="", help="keep the NCD matrices in this directory and reuse them")
     sweep.add_argument("--jobs", type=int, default=1, help="processes for the sweep")
     sweep.add_argument("--save", default="", help="write the sweep's raw results to this JSON file")
@@ -511,6 +525,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.sweep_sizes = [int(b) for b in args.sweep_sizes.split(",")]
         args.blend_sizes = [int(b) for b in args.blend_sizes.split(",")]
         args.blend_weights = [float(w) for w in args.blend_weights.split(",")]
+        args.fills = args.fills.split(",")
+        if set(args.fills) - set(FILLS):
+            raise SystemExit(f"--fills: choose from {', '.join(FILLS)}")
         args.bg_seeds = max(args.bg_seeds, 2)  # the verdict needs the spread over draws
         return sweep(args, wanted)
 
@@ -537,7 +554,7 @@ def fmt(values: list[float], digits: int) -> str:
 TABLES = (
     ("share", 2, "Share of the kind in the top K (higher is better)"),
     ("bits@200", 3, "bits@200: model on the first 200 characters of every selected record"),
-    ("bits@budget", 3, "bits@budget: model on the selection in rank order, up to 200·K characters"),
+    ("bits@budget", 3, "bits@budget: model on the records `--budget-chars 200·K` writes (rank fill)"),
     ("zstd", 3, "zstd: held-out records compressed with a dictionary trained on the selection"),
 )
 
@@ -565,7 +582,7 @@ def print_tables(rows: Rows, tasks: list[Task], data: Data) -> None:
         if len(pool) < 2:
             continue
         styles = sorted(pool)
-        print(f"\n#### {task.kind}: records of each sub-style in the bits@budget prefix\n")
+        print(f"\n#### {task.kind}: records of each sub-style among the bits@budget records\n")
         lines = [["pool (all K)", *(str(pool[s]) for s in styles)]]
         for m in methods:
             lines.append(

@@ -1,14 +1,15 @@
 """Why DSIR wins bits@budget where it does: its budget prefix against the recommended setting's.
 
 bits@budget (benchmarks/quality.py) trains a byte 5-gram model on a selection's records in rank
-order up to 200*K characters. On Python and prose (and C with lz4) DSIR's prefix trains a better
-model than `--contrast --coverage 0.25`'s (BENCHMARKS.md section 8). This script takes the
+order while they fit in 200*K characters. On Python and prose (and C with lz4) DSIR's prefix
+trains a better model than `--contrast --coverage 0.25`'s (BENCHMARKS.md section 8). This script takes the
 benchmark's own tasks and exact NCD matrices (quality_sweep.cached_matrices) and describes each
 method's prefix, per kind, compressor and background draw:
 
   sel mean  mean length of all K selected records, in characters
   rank~len  Spearman correlation of rank and length over the K (> 0: shorter records first)
-  records   records in the prefix (the last one cut to fit)
+  records   records in the prefix (the tool's rank fill: it stops before the first that would
+            overflow; until 2026-12-06 the benchmark cut that record to fit instead)
   mean/med  mean and median length of those records, in characters (whole records)
   kind      share of the prefix that is of the kind
   sub       the kind's sub-sources where the text tells them apart (python: methods, i.e.
@@ -20,6 +21,10 @@ method's prefix, per kind, compressor and background draw:
   seen5     share of the held-out records' byte 5-grams (with their 4-byte context) that occur
             in the prefix: what the bits@budget model can have learnt about them
   common    records of the prefix also in DSIR's prefix
+  st S      records of the kind's sub-style S in the prefix (config, writing)
+
+The recommended setting is also measured with `--budget-fill shortest` (quality.budget_fill):
+its "prefix" is then the shortest of its K records that fit, in rank order.
 
 and measures two remedies (every measure of quality.py): the recommended setting with
 `--dedupe-near` (the tool's own selection code, selection/coverage_spool.select_spooled), and
@@ -101,12 +106,14 @@ def grams(texts: Sequence[bytes]) -> set[bytes]:
     return found
 
 
-def describe(task: q.Task, data: q.Data, ranked: Sequence[int], other: set[int]) -> dict[str, float]:
-    """The bits@budget prefix of a ranking (pool positions, best first)."""
+def describe(
+    task: q.Task, data: q.Data, ranked: Sequence[int], other: set[int], fill: str = "rank"
+) -> dict[str, float]:
+    """The bits@budget records of a ranking (pool positions, best first) with a budget fill."""
     texts = [data.texts[task.pool[j]] for j in ranked]
-    prefix = q.budget_prefix(texts, q.PREFIX_CHARS * task.k)
-    members = list(ranked[: len(prefix)])
-    whole = [texts[i] for i in range(len(prefix))]
+    taken = q.budget_fill(texts, q.PREFIX_CHARS * task.k, fill)
+    members = [ranked[p] for p in taken]
+    whole = prefix = [texts[p] for p in taken]
     lengths = [len(t) for t in whole]
     ours = [t for t, j in zip(whole, members, strict=True) if data.kinds[task.pool[j]] == task.kind]
     zc = zstandard.ZstdCompressor(level=19)
@@ -142,6 +149,11 @@ def describe(task: q.Task, data: q.Data, ranked: Sequence[int], other: set[int])
             out[f"of {other}"] = n / len(prefix)
     if task.kind in SUBSOURCES:
         out["sub"] = sum(SUBSOURCES[task.kind][1](t) for t in ours) / max(len(ours), 1)
+    for style, n in Counter(
+        data.styles[task.pool[j]] for j in members if data.kinds[task.pool[j]] == task.kind
+    ).items():
+        if style:  # a kind made of sub-styles (config, writing): its records of each
+            out[f"st {style}"] = n
     return out
 
 
@@ -162,7 +174,7 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
 
 def prefix_of(task: q.Task, data: q.Data, ranked: Sequence[int]) -> set[int]:
     texts = [data.texts[task.pool[j]] for j in ranked]
-    return set(ranked[: len(q.budget_prefix(texts, q.PREFIX_CHARS * task.k))])
+    return set(ranked[: len(q.budget_fill(texts, q.PREFIX_CHARS * task.k))])
 
 
 def job(kind: str, comp: str, args: argparse.Namespace, dsir: dict[str, list[int]]) -> dict[str, Any]:
@@ -176,12 +188,18 @@ def job(kind: str, comp: str, args: argparse.Namespace, dsir: dict[str, list[int
     for bg in backgrounds:
         ranked_by = settings(rows, to_t, bg, task.k)
         ranked_by[RECOMMENDED + " dedupe-near"] = deduped(task, rows, bg[128], 0.75, task.k)
-        # A probe, not a rule: the recommended records, shortest first (more records in the budget).
+        # A probe, not a rule: the recommended records, shortest first by bytes; its bits@budget
+        # records are the tool's shortest fill's wherever bytes order the records as chars do.
         lengths = [len(task.pool_bytes[j]) for j in range(len(task.pool))]
         ranked_by[RECOMMENDED + " shortest first"] = sorted(ranked_by[RECOMMENDED], key=lambda j: lengths[j])
         for name, ranked in ranked_by.items():
-            values = {**q.measure(task, ranked, data).values, **describe(task, data, ranked, dsir_prefix)}
-            found.setdefault(name, []).append(values)
+            # `--budget-fill shortest` on the recommended setting (the tool's fill, in chars).
+            for fill in q.FILLS if name == RECOMMENDED else ("rank",):
+                values = {
+                    **q.measure(task, ranked, data, fill).values,
+                    **describe(task, data, ranked, dsir_prefix, fill),
+                }
+                found.setdefault(name + ("" if fill == "rank" else f" + fill {fill}"), []).append(values)
     return {"kind": kind, "compressor": comp, "k": task.k, "results": found}
 
 
@@ -201,7 +219,13 @@ def report(jobs: list[dict[str, Any]]) -> None:
     columns += ("redund", "near", "exact", "seen5", "common")
     for found in jobs:
         extra = sorted(
-            {c for draws in found["results"].values() for d in draws for c in d if c.startswith("of ")}
+            {
+                c
+                for draws in found["results"].values()
+                for d in draws
+                for c in d
+                if c.startswith(("of ", "st "))
+            }
         )
         print(f"\n#### {found['kind']} {found['compressor']} (K {found['k']}; mean over background draws)\n")
         lines = []
@@ -209,7 +233,8 @@ def report(jobs: list[dict[str, Any]]) -> None:
             cells = []
             for c in (*columns, *extra):
                 values = [d[c] for d in draws if c in d]
-                digits = 0 if c in ("sel mean", "records", "mean", "median", "near", "exact", "common") else 3
+                whole = ("sel mean", "records", "mean", "median", "near", "exact", "common")
+                digits = 0 if c in whole or c.startswith("st ") else 3
                 cells.append(f"{statistics.fmean(values):.{digits}f}" if values else "")
             lines.append([name, *cells])
         q.markdown(["method", *columns, *extra], lines)

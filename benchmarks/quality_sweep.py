@@ -12,6 +12,9 @@ then derived from those numbers without compressing again (the rules are in qual
   cov>mean f          a fraction f of K by coverage, the rest by contrast rank
   quota s             each target's ceil(K/n) x (1+s) nearest records pooled, ranked by contrast
 
+With `--fills rank,shortest` every setting is also measured "+ fill shortest": the same K
+records, bits@budget on those `--budget-fill shortest` writes (quality.budget_fill).
+
 Each setting is measured as quality.py measures a method (share, bits@200, bits@budget, zstd)
 and compared with DSIR, the better of its two modes on each kind and measure.
 """
@@ -46,13 +49,17 @@ class Setting:
     weight: float = 0.0
     size: int = 0  # background records; 0 when the setting uses no background
     param: float = 0.0  # a blend's fraction or slack
+    fill: str = "rank"  # how bits@budget spends its budget (quality.FILLS)
 
     def label(self) -> str:
+        fill = "" if self.fill == "rank" else f" + fill {self.fill}"
         if self.rule == "paper":
-            return "paper"
+            return "paper" + fill
         text = f"{self.rule} w={self.weight:g}" + (f" B={self.size}" if self.size else "")
-        return text + (
-            f" {'s' if self.rule == 'quota' else 'f'}={self.param:g}" if self.rule in BLENDS else ""
+        return (
+            text
+            + (f" {'s' if self.rule == 'quota' else 'f'}={self.param:g}" if self.rule in BLENDS else "")
+            + fill
         )
 
 
@@ -68,6 +75,7 @@ def grid(args: argparse.Namespace) -> list[Setting]:
         if 0 in args.blend_weights:
             out += [Setting(rule, 0.0, 0, p) for p in params]
         out += [Setting(rule, w, b, p) for w in args.blend_weights if w for b in sizes for p in params]
+    out = [Setting(s.rule, s.weight, s.size, s.param, fill) for fill in args.fills for s in out]
     if args.only:
         wanted = set(args.only.split(";"))
         out = [s for s in out if s.label() in wanted]
@@ -104,17 +112,21 @@ def cached_matrices(
     task: q.Task, comp_name: str, sizes: Sequence[int], draws: int, seed: int, cache: str
 ) -> Matrices:
     """matrices(), kept as JSON under `cache` (when given) and read back by a later run with
-    the same task, compressor, sizes, draws and seed: the analyses of one task share them."""
+    the same task, compressor, sizes, draws and seed: the analyses of one task share them. A
+    file read back is checked as a fresh one is (check()): written by older code, it fails."""
     name, level = comp_name.split(":")
+    comp = get_compressor(name, int(level))
     if not cache:
-        return matrices(task, get_compressor(name, int(level)), sizes, draws, seed)
+        return matrices(task, comp, sizes, draws, seed)
     digest = hashlib.sha256(b"\0".join([*task.targets, *task.evaluation])).hexdigest()[:12]
     sized = "-".join(map(str, sizes))
     path = Path(cache) / f"{task.kind}-{name}{level}-B{sized}-d{draws}-s{seed}-{digest}.json"
     if path.exists():
         rows, to_t, raw = json.loads(path.read_text())
-        return rows, to_t, [{int(b): v for b, v in d.items()} for d in raw]
-    found = matrices(task, get_compressor(name, int(level)), sizes, draws, seed)
+        backgrounds = [{int(b): v for b, v in d.items()} for d in raw]
+        check(task, comp, (rows, to_t, backgrounds), sizes, seed)
+        return rows, to_t, backgrounds
+    found = matrices(task, comp, sizes, draws, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(found))  # floats round-trip exactly through JSON (repr)
     return found
@@ -128,17 +140,31 @@ def matrices(task: q.Task, comp: Compressor, sizes: Sequence[int], draws: int, s
     to_t = [q.plain_mean(r) for r in rows]
     backgrounds = []
     for s in range(draws):
-        order = random.Random(f"{seed}-background-{s}").sample(range(len(task.pool)), len(task.pool))
+        drawn = [task.pool_bytes[j] for j in background_order(task, seed, s)[: max(sizes)]]
+        backgrounds.append(q.background_means(task.pool_bytes, TargetSet(drawn, comp), sizes))
+    check(task, comp, (rows, to_t, backgrounds), sizes, seed)
+    return rows, to_t, backgrounds
+
+
+def background_order(task: q.Task, seed: int, draw: int) -> list[int]:
+    """The draw's pool positions, shuffled: its first B records are the background of size B."""
+    return random.Random(f"{seed}-background-{draw}").sample(range(len(task.pool)), len(task.pool))
+
+
+def check(task: q.Task, comp: Compressor, found: Matrices, sizes: Sequence[int], seed: int) -> None:
+    """The matrices equal TargetSet.mean_ncd and ContrastScorer.terms, float for float, on
+    CHECKED + 1 records a draw (one of them in the background)."""
+    rows, to_t, backgrounds = found
+    targets = TargetSet(list(task.targets), comp)
+    for s, means in enumerate(backgrounds):
+        order = background_order(task, seed, s)
         drawn = [task.pool_bytes[j] for j in order[: max(sizes)]]
-        means = q.background_means(task.pool_bytes, TargetSet(drawn, comp), sizes)
-        for i in [order[0], *random.Random(s).sample(range(len(task.pool)), CHECKED)]:  # one is drawn
+        for i in [order[0], *random.Random(s).sample(range(len(task.pool)), CHECKED)]:
             x = task.pool_bytes[i]
-            assert to_t[i] == targets.mean_ncd(x), (task.kind, i)
+            assert q.plain_mean(rows[i]) == to_t[i] == targets.mean_ncd(x), (task.kind, i)
             for size in sizes:
                 scorer = ContrastScorer(targets, TargetSet(drawn[:size], comp))
                 assert scorer.terms(x) == (means[size][i], to_t[i]), (task.kind, size, i)
-        backgrounds.append(means)
-    return rows, to_t, backgrounds
 
 
 def sweep_job(kind: str, comp_name: str, settings: list[Setting], args: argparse.Namespace) -> dict[str, Any]:
@@ -148,23 +174,31 @@ def sweep_job(kind: str, comp_name: str, settings: list[Setting], args: argparse
     rows, to_t, backgrounds = cached_matrices(
         task, comp_name, args.sweep_sizes, args.bg_seeds, args.seed, args.cache
     )
-    cache: dict[tuple[int, ...], dict[str, float]] = {}
+    cache: dict[tuple[str, tuple[int, ...]], dict[str, float]] = {}
     out: dict[str, list[dict[str, float]]] = {}
     for s in settings:
         out[s.label()] = []
         for bg in backgrounds if s.size else backgrounds[:1]:
-            key = tuple(rank(s, rows, to_t, bg, task.k))
-            if key not in cache:
-                cache[key] = q.measure(task, key, data).values
-            out[s.label()].append(cache[key])
+            ranked = tuple(rank(s, rows, to_t, bg, task.k))
+            if (s.fill, ranked) not in cache:
+                cache[s.fill, ranked] = q.measure(task, ranked, data, s.fill).values
+            out[s.label()].append(cache[s.fill, ranked])
     return {"kind": kind, "compressor": comp_name, "results": out}
 
 
 def dsir_job(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     data = q.load(args.data)
     task = q.make_task(kind, data, args)
-    found = {m: q.measure(task, r, data).values for m, r in q.dsir_rankings(task, args.seed).items()}
-    return {"kind": kind, "dsir": found}
+    rankings = q.dsir_rankings(task, args.seed)
+    found = {m: q.measure(task, r, data).values for m, r in rankings.items()}
+    # Shown beside the verdict, not in it: the verdict's DSIR is its own two modes, rank fill.
+    filled = {
+        f"{m} + fill {fill}": q.measure(task, r, data, fill).values
+        for m, r in rankings.items()
+        for fill in args.fills
+        if fill != "rank"
+    }
+    return {"kind": kind, "dsir": found, "dsir_filled": filled}
 
 
 def run(args: argparse.Namespace, kinds: list[str], compressors: list[str]) -> dict[str, Any]:

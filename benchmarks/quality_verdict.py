@@ -17,7 +17,9 @@ import quality as q
 
 MEASURES = ("share", "bits@200", "bits@budget", "zstd")
 HIGHER = {"share"}  # the other measures are bits: lower is better
-SHORT_LIST = ("paper", "contrast w=0.75 B=128", "coverage w=0.75 B=128")
+RECOMMENDED = "cov>mean w=0.75 B=128 f=0.25"  # `--contrast --coverage 0.25`
+SHORT_LIST = ("paper", "contrast w=0.75 B=128", "coverage w=0.75 B=128", RECOMMENDED)
+FILLED = " + fill shortest"  # quality_sweep.Setting.label of a setting with `--budget-fill shortest`
 TIE = 1e-9
 ZSTD_NOISE = 0.06  # one set of records in two orders differs by this much (BENCHMARKS.md §8)
 
@@ -145,6 +147,13 @@ def print_details(found: dict[str, Any], labels: list[str]) -> None:
         digits = 2 if measure == "share" else 3
         print(f"\n#### {measure} (mean (min-max) over background draws)\n")
         lines = [["DSIR (better mode)", *(f"{dsir[k]:.{digits}f}" if k in dsir else "" for k in kinds)]]
+        for name, per_kind in dsir_filled(found, measure).items():
+            lines.append(
+                [
+                    f"{name} (not in the verdict)",
+                    *(q.fmt(per_kind[k], digits) if k in per_kind else "" for k in kinds),
+                ]
+            )
         for comp in sorted(cells):
             for label in labels:
                 per_kind = cells[comp].get(label, {})
@@ -154,6 +163,40 @@ def print_details(found: dict[str, Any], labels: list[str]) -> None:
         q.markdown(["setting", *kinds], lines)
 
 
+def dsir_filled(found: dict[str, Any], measure: str) -> dict[str, dict[str, list[float]]]:
+    """DSIR's modes with another budget fill (quality_sweep.dsir_job), per kind: shown, not judged."""
+    out: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    for job in found["dsir"]:
+        for name, values in job.get("dsir_filled", {}).items():
+            out[name][job["kind"]] = [values[measure]]
+    return out
+
+
+def print_means(found: dict[str, Any], v: Verdicts, labels: list[str]) -> None:
+    """README "Which score to use": each measure's mean over the kinds (of the means over draws),
+    and the kinds where the setting beats DSIR on each."""
+    comps = sorted({job["compressor"] for job in found["sweep"]})
+    print("\n#### Means over the kinds, and the kinds each setting beats DSIR on\n")
+    lines = []
+    for comp in comps:
+        for label in labels:
+            if comp not in v[label]:
+                continue
+            means = []
+            for measure in MEASURES:
+                per_kind = tables(found, measure)[0][comp][label]
+                means.append(statistics.fmean(statistics.fmean(d) for d in per_kind.values()))
+            wins = ", ".join(str(v[label][comp][m].wins) for m in MEASURES)
+            lines.append(
+                [label, comp, *(f"{x:.2f}" if i == 0 else f"{x:.3f}" for i, x in enumerate(means)), wins]
+            )
+    dsir = [statistics.fmean(tables(found, m)[1].values()) for m in MEASURES]
+    lines.append(
+        ["DSIR (better mode)", "", *(f"{x:.2f}" if i == 0 else f"{x:.3f}" for i, x in enumerate(dsir)), ""]
+    )
+    q.markdown(["setting", "compressor", *MEASURES, "kinds it beats DSIR on"], lines)
+
+
 def report(found: dict[str, Any]) -> None:
     if not found["dsir"]:
         print("note: no DSIR results, so no verdict (pip install -e '.[bench]')")
@@ -161,7 +204,8 @@ def report(found: dict[str, Any]) -> None:
     v = verdicts(found)
     print_summary(found, v)
     ranked = order(v)
-    labels = list(dict.fromkeys([*SHORT_LIST, *ranked[:3]]))
+    labels = list(dict.fromkeys([*SHORT_LIST, *(s + FILLED for s in SHORT_LIST), *ranked[:3]]))
     print_details(found, [label for label in labels if label in ranked])
+    print_means(found, v, [label for label in labels if label in ranked])
     print(f"\nbest by the verdict: {', '.join(ranked[:3])}")
     print(f"{found['seconds']:.0f}s of sweep runs; {len(v)} settings; args {found['args']}")

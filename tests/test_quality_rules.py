@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import sys
@@ -13,7 +14,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from quality import (  # benchmarks/ is not a package: on the path above
+    Task,
     background_means,
+    budget_fill,
     contrast_rank,
     coverage_rank,
     coverage_then_mean,
@@ -22,9 +25,11 @@ from quality import (  # benchmarks/ is not a package: on the path above
     plain_mean,
     quota_rank,
 )
+from quality_sweep import cached_matrices
 
 from zipfit_cli import ContrastScorer, TargetSet, get_compressor
 from zipfit_cli.scoring.distances import CoverageScore
+from zipfit_cli.selection.budget import make_counter, take_shortest_within_budget, take_within_budget
 from zipfit_cli.selection.coverage import coverage_count, select_top
 
 # Four records, two targets: records 0 and 1 are near target 0, records 2 and 3 near target 1;
@@ -135,3 +140,53 @@ def test_the_benchmarks_blend_is_the_tools_coverage_selection_when_f_k_ends_in_a
         next_best = next(i for i in ranked if i not in head)
         assert (half_even == tool) == (tool[len(head)] == next_best)
         assert half_even != tool or k == 26  # with these matrices, only K = 26 happens to agree
+
+
+# A selection in rank order with ties in length: "ccc" (rank 1) and "ddd" (rank 3) both have 3
+# characters; "é" and "ñ" are 2 bytes each but 1 character, as the tool's "chars" counter counts.
+FILL_TEXTS = ["aaaaaaaa", "ccc", "éé", "ddd", "bbbbb", "ññ", "x"]
+
+
+def _tool_fill(texts: list[str], budget: int, shortest: bool) -> list[int]:
+    """What `select --budget-chars BUDGET [--budget-fill shortest]` writes, as positions."""
+    chars = make_counter("chars")
+    take = take_shortest_within_budget if shortest else take_within_budget
+    return [i for i, _ in take(enumerate(texts), lambda item: chars(item[1]), budget)]
+
+
+@pytest.mark.parametrize("budget", range(0, 30))
+def test_the_benchmarks_shortest_fill_is_the_tools_choice_ties_to_the_better_ranked(budget: int) -> None:
+    assert budget_fill(FILL_TEXTS, budget, "shortest") == _tool_fill(FILL_TEXTS, budget, shortest=True)
+    assert budget_fill(FILL_TEXTS, budget, "rank") == _tool_fill(FILL_TEXTS, budget, shortest=False)
+
+
+def test_the_shortest_fill_takes_equal_lengths_in_rank_order_and_writes_in_rank_order() -> None:
+    # Shortest first: "x" 1, "éé" 2, "ññ" 2, then the two of 3 ("ccc" before "ddd"), "bbbbb" 5.
+    assert budget_fill(FILL_TEXTS, 7, "shortest") == [2, 5, 6]  # 5 used; a 3 would make 8
+    assert budget_fill(FILL_TEXTS, 8, "shortest") == [1, 2, 5, 6]  # one 3 fits: "ccc", not "ddd"
+    assert budget_fill(FILL_TEXTS, 10, "shortest") == [1, 2, 5, 6]  # 2 left over: "ddd" is not cut
+    assert budget_fill(FILL_TEXTS, 11, "shortest") == [1, 2, 3, 5, 6]
+    assert budget_fill(FILL_TEXTS, 0, "shortest") == []
+
+
+def test_the_rank_fill_stops_before_the_first_record_that_would_overflow_and_cuts_none() -> None:
+    assert budget_fill(FILL_TEXTS, 12, "rank") == [0, 1]  # "éé" would make 13: stop, not skip
+    assert budget_fill(FILL_TEXTS, 7, "rank") == []  # the best record alone is over the budget
+    assert budget_fill(FILL_TEXTS, 10**6, "rank") == budget_fill(FILL_TEXTS, 10**6, "shortest")
+
+
+def test_an_unknown_fill_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown budget fill"):
+        budget_fill(FILL_TEXTS, 10, "longest")
+
+
+def test_cached_matrices_are_read_back_only_if_the_tools_scorers_still_give_them(tmp_path: Path) -> None:
+    texts = [f"record {i}: ".encode() + b"alpha beta " * i for i in range(8)]
+    task = Task("toy", list(range(8)), texts, [b"alpha beta gamma", b"delta alpha"], [b"beta"], 4, 2)
+    fresh = cached_matrices(task, "lz4:0", [2, 4], 1, 0, str(tmp_path))
+    assert cached_matrices(task, "lz4:0", [2, 4], 1, 0, str(tmp_path)) == fresh
+    (path,) = tmp_path.iterdir()
+    rows, to_t, raw = json.loads(path.read_text())
+    path.write_text(json.dumps([rows, [t + 1e-9 for t in to_t], raw]))  # as older code might have
+    with pytest.raises(AssertionError):
+        cached_matrices(task, "lz4:0", [2, 4], 1, 0, str(tmp_path))
