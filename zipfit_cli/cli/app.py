@@ -71,7 +71,11 @@ def select(opts: ScoringOptions, selection: SelectionOptions, flags: CommandFlag
 
     Ties keep input order. With neither -k nor --fraction every record is ranked.
     With -k, memory holds K records; otherwise records wait in a temporary file ($TMPDIR).
-    --dedupe and budgets apply in rank order, before -k / --fraction count.
+    --dedupe and budgets apply in rank order, before -k / --fraction count
+    (with --budget-fill shortest, the budget takes the shortest of the K selected).
+
+    Recommended for a task's data (README "Which score to use"): --contrast --coverage 0.25;
+    with a budget, see --budget-fill shortest there (it beat DSIR on every kind measured).
     """
     with errors(flags.traceback, "select"):
         commands.select(opts, selection)
