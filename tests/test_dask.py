@@ -627,35 +627,15 @@ def test_a_spill_dir_that_cannot_be_written_fails_before_scoring(
 def test_select_on_the_workers_sends_scores_only_for_the_input_under_the_bound(
     tied: Path, tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ok(
-        "select",
-        tied,
-        *FAST,
-        "--fraction",
-        "0.25",
-        "-o",
-        tmp_path / "local.jsonl",
-        "--report",
-        tmp_path / "l.json",
-    )
+    select = ("select", tied, *FAST, "--fraction", "0.25")
+    ok(*select, "-o", tmp_path / "local.jsonl", "--report", tmp_path / "l.json")
     local = json.loads((tmp_path / "l.json").read_bytes())["stats"]
     dask = ["--engine", "dask", "--scheduler", scheduler, "--blocksize", "32KiB", "--spill-dir", tmp_path]
     for bound, exact in ((None, True), (40_000, False)):
         if bound is not None:  # a partition and a bit: the later ones are asked for no scores
             monkeypatch.setattr("zipfit_cli.base.stats.EXACT_SCORES_BYTES", bound)
         out, report = tmp_path / f"dask-{exact}.jsonl", tmp_path / f"d-{exact}.json"
-        ok(
-            "select",
-            tied,
-            *FAST,
-            "--fraction",
-            "0.25",
-            *dask,
-            "-o",
-            out,
-            "--report",
-            report,
-        )
+        ok(*select, *dask, "-o", out, "--report", report)
         stats = json.loads(report.read_bytes())["stats"]
         assert out.read_bytes() == (tmp_path / "local.jsonl").read_bytes()
         assert stats["score_median_exact"] is exact and local["score_median_exact"] is True
