@@ -213,6 +213,50 @@ def test_a_failed_run_leaves_no_part_and_no_manifest(corpus: Path, tmp_path: Pat
     assert _files(tmp_path / "out") == {}
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_failed_run_leaves_no_temporary_file(tmp_path: Path, workers: str) -> None:
+    # The first part fails at once; with -j 2 another worker is still writing the next part
+    # (gzip-9), and is stopped: its hidden temporary file goes too.
+    source = busy_corpus(tmp_path / "busy.jsonl", 3000)
+    bad = tmp_path / "bad.jsonl"
+    first, rest = source.read_bytes().split(b"\n", 1)
+    bad.write_bytes(first + b'\n{"text": 1}\n' + rest)  # line 2: the first is checked before any part
+    out = tmp_path / "out"
+    result = run("score", bad, *TARGETS, "-q", "-j", workers, "--blocksize", "64KiB", "-o", f"{out}/")
+    assert result.exit_code == 3, result.output
+    assert os.listdir(out) == []
+
+
+def test_force_never_removes_a_file_the_run_did_not_write(corpus: Path, tmp_path: Path) -> None:
+    # The last part fails: the parts this run put in place go, files it never replaced stay,
+    # even under a name it planned to write.
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(corpus.read_bytes() + b'{"text": 1}\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = {"part-00005.jsonl": b"theirs\n", "notes.txt": b"mine\n", MANIFEST: b"{}\n"}
+    for name, data in theirs.items():
+        (out / name).write_bytes(data)
+    result = run("score", bad, *FAST, "-q", "--blocksize", "64KiB", "-o", f"{out}/", "--force")
+    assert result.exit_code == 3, result.output
+    del theirs[MANIFEST]  # the old set's manifest is removed first: that set is no longer complete
+    assert _files(out) == theirs
+
+
+def test_long_part_names(corpus: Path, tmp_path: Path) -> None:
+    # A name a file system takes is written (its temporary name is shortened to fit) ...
+    out = tmp_path / "out"
+    ok("score", corpus, *FAST, "-o", f"{out}/", "--output-name", "{n:>240}.jsonl", "-q")
+    assert len(_manifest(out)["parts"]) > 1 and all(len(name) == 246 for name in os.listdir(out) if name != MANIFEST)
+    # ... and one it cannot take is a usage error of one short line, before anything is created.
+    for width in (300, 1_000_000):
+        result = run("score", corpus, *FAST, "-o", f"{tmp_path}/x/", "--output-name", f"{{n:>{width}}}.jsonl")
+        assert result.exit_code == 2, result.output[:300]
+        assert "255 bytes" in result.stderr and len(result.stderr) < 400
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
 def _wait_for_part(directory: Path, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while not any(p.name.startswith("part-") for p in directory.glob("*")):
@@ -239,8 +283,8 @@ def test_a_stopped_run_leaves_no_manifest_and_no_partial_part(tmp_path: Path, si
             proc.wait()
     left = _files(out)
     assert MANIFEST not in left
-    if sig == signal.SIGTERM:  # it stops cleanly: the parts it planned are removed
-        assert [name for name in left if not name.startswith(".")] == []
+    if sig == signal.SIGTERM:  # it stops cleanly: the parts it planned and their temporary files go
+        assert left == {}
     finished = _files(complete)
     for name, data in left.items():  # under a part's name, only ever a whole part
         if not name.startswith("."):
