@@ -504,3 +504,19 @@ def test_merge_output_name_needs_a_directory(slice_path: Path, tmp_path: Path) -
     made = parts(tmp_path, slice_path, 2, "score")
     result = run("merge", *made, "-o", tmp_path / "one.jsonl", "--output-name", "p{n}.jsonl")
     assert result.exit_code == 2 and "--output-name" in result.stderr, result.output
+
+
+def test_merge_into_a_directory_with_force_removes_only_what_it_wrote(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    made = parts(tmp_path, slice_path, 2, "score")
+    lines = made[1].read_bytes().splitlines(keepends=True)
+    made[1].write_bytes(b"".join([*lines[:5], lines[-1]]))  # shard 1 fails, after shard 0's file is in place
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "part-00001.jsonl").write_bytes(b"theirs\n")
+    (out / "notes.txt").write_bytes(b"mine\n")
+    result = run("merge", *made, "-o", f"{out}/", "--force")
+    assert result.exit_code == 3, result.output
+    assert sorted(os.listdir(out)) == ["notes.txt", "part-00001.jsonl"]
+    assert (out / "part-00001.jsonl").read_bytes() == b"theirs\n"

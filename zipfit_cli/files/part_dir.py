@@ -18,6 +18,7 @@ import os
 import posixpath
 import secrets
 import tempfile
+from collections.abc import Iterable
 from typing import IO, Any
 
 import orjson
@@ -30,6 +31,8 @@ from .writers import RecordWriter, check_output_name, compressing, writer_for
 MANIFEST = "_zipfit_manifest.json"
 DEFAULT_PART_NAME = "part-{n:05d}.jsonl"
 _TMP_SUFFIX = ".zipfit-tmp"
+_TMP_RANDOM = 8  # characters: mkstemp's, or 4 random bytes in hex
+NAME_MAX = 255  # bytes of one file name, on the file systems zipfit writes to
 
 
 def _read_umask() -> int:
@@ -80,6 +83,12 @@ def safe_name(name: str) -> str:
     hostile = not name or "\0" in name or "\\" in name or name.startswith("/")
     if hostile or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
         raise UsageError(f"part name {shown(name)} would not stay inside the output directory")
+    longest = max(len(os.fsencode(part)) for part in parts)
+    if longest > NAME_MAX:  # shown cut short: the name may be a megabyte of padding
+        raise UsageError(
+            f"part name {shown(name[:40])}... is {longest:,} bytes long; "
+            f"a file name holds at most {NAME_MAX} bytes"
+        )
     if name == MANIFEST:
         raise UsageError(f"part name {shown(name)} is the manifest's")
     return name
@@ -117,6 +126,7 @@ class PartDir:
         self.local = not is_url(directory) or directory.startswith(("file://", "local://"))
         root = directory.split("://", 1)[1] if is_url(directory) and self.local else directory
         self.fs: Any = None
+        self._before: dict[str, Any] = {}  # what --force found under planned names: not ours
         if self.local:
             self.root = os.path.abspath(root)
         else:
@@ -135,9 +145,10 @@ class PartDir:
         where = _join(self, name)
         return os.path.lexists(where) if self.local else bool(self.fs.exists(where))
 
-    def prepare(self, force: bool) -> None:
+    def prepare(self, force: bool, names: Iterable[str] = ()) -> None:
         """Create the directory; refuse one that holds files unless --force, which removes its
-        manifest first (the set it described is no longer complete)."""
+        manifest first (the set it described is no longer complete). Files found under the
+        planned `names` are noted: a failed run removes only what it put in place."""
         try:
             if self.local:
                 os.makedirs(self.root, exist_ok=True)
@@ -153,17 +164,56 @@ class PartDir:
                 f"output directory {shown(self.directory)} holds files; use --force to write into it "
                 "(parts of the same names and the manifest are replaced, other files left alone)"
             )
+        if force and held:
+            self._before = {name: found for name in names if (found := self._identity(name)) is not None}
         if force and self.exists(MANIFEST):
             self.remove([MANIFEST])
 
+    def _identity(self, name: str) -> Any:
+        """What tells the file under `name` from one put in its place (None: no file)."""
+        where = _join(self, name)
+        try:
+            if self.local:
+                st = os.lstat(where)
+                return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+            return self.fs.info(where) if self.fs.exists(where) else None
+        except OSError:
+            return None
+
     def remove(self, names: list[str]) -> None:
-        """Remove these files where they exist (a failed run's parts); errors are ignored."""
+        """Remove these files where they exist (a failed run's parts), except those that were
+        there before the run and were not replaced, and the temporary files of these names
+        that stopped workers left; errors are ignored."""
         for name in names:
-            with contextlib.suppress(OSError, FileNotFoundError):
-                if self.local:
-                    os.unlink(_join(self, name))
-                elif self.fs.exists(_join(self, name)):
-                    self.fs.rm(_join(self, name))
+            if name in self._before and self._identity(name) == self._before[name]:
+                continue
+            self._unlink(_join(self, name))
+        self._remove_temporaries(names)
+
+    def _unlink(self, where: str) -> None:
+        with contextlib.suppress(OSError, FileNotFoundError):
+            if self.local:
+                os.unlink(where)
+            elif self.fs.exists(where):
+                self.fs.rm(where)
+
+    def _remove_temporaries(self, names: list[str]) -> None:
+        """The hidden files of these names' parts (`_temporary_prefix`), a folder listed once."""
+        split = (os.path if self.local else posixpath).split
+        prefixes: dict[str, set[str]] = {}
+        for name in names:
+            folder, base = split(_join(self, name))
+            prefixes.setdefault(folder, set()).add(_temporary_prefix(base))
+        cut = _TMP_RANDOM + len(_TMP_SUFFIX)
+        for folder, wanted in prefixes.items():
+            try:
+                listed = os.listdir(folder) if self.local else self.fs.ls(folder, detail=False)
+            except OSError:
+                continue
+            for entry in listed:
+                base = split(entry.rstrip("/"))[1]
+                if base.endswith(_TMP_SUFFIX) and base[:-cut] in wanted:
+                    self._unlink((os.path if self.local else posixpath).join(folder, base))
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """The manifest, written last: the set of parts it lists is complete."""
@@ -182,13 +232,15 @@ class PartFile:
         final = where.path(name) if name != MANIFEST else _join(where, name)
         self.final = final
         folder, base = (os.path if where.local else posixpath).split(final)
+        prefix = _temporary_prefix(base)
         try:
             if where.local:
                 os.makedirs(folder, exist_ok=True)
-                fd, self.tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=_TMP_SUFFIX, dir=folder)
+                fd, self.tmp = tempfile.mkstemp(prefix=prefix, suffix=_TMP_SUFFIX, dir=folder)
                 raw: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 20)
             else:
-                self.tmp = posixpath.join(folder, f".{base}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
+                hidden = f"{prefix}{secrets.token_hex(_TMP_RANDOM // 2)}{_TMP_SUFFIX}"
+                self.tmp = posixpath.join(folder, hidden)
                 raw = where.fs.open(self.tmp, "wb")
         except OSError as exc:
             raise OutputError(f"cannot write {where.shown(name)}: {exc.strerror or exc}") from None
@@ -257,6 +309,14 @@ class PartFile:
                 os.unlink(self.tmp)
             elif self.where.fs.exists(self.tmp):
                 self.where.fs.rm(self.tmp)
+
+
+def _temporary_prefix(base: str) -> str:
+    """`.NAME.`, NAME cut short where the whole temporary name would pass NAME_MAX bytes."""
+    room = NAME_MAX - 2 - _TMP_RANDOM - len(_TMP_SUFFIX)
+    while len(os.fsencode(base)) > room:
+        base = base[: -max(1, len(os.fsencode(base)) - room)]
+    return f".{base}."
 
 
 def _join(where: PartDir, name: str) -> str:

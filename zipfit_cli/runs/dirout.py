@@ -90,7 +90,7 @@ def score_to_directory(
     sides = [path for path in (contaminated_output, report) if path is not None]
     check_outputs(sides, [*settings.sources, *(inputs or [])], force)
     check_first_record([file.path for file in planned.files], settings)
-    where.prepare(force)
+    where.prepare(force, names)
     aside = Output(contaminated_output, replace=force) if contaminated_output else None
     report_out = Output(report, replace=force, records=False) if report is not None else None
     outputs = [sink for sink in (aside, report_out) if sink is not None]

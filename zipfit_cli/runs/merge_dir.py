@@ -68,7 +68,7 @@ def merge_to_directory(
     names = [safe_name(pattern.format(n=part.info["shard_index"])) for part in ordered]
     _refuse_inputs(where, names, paths)
     check_outputs([report] if report else [], paths, force)
-    where.prepare(force)
+    where.prepare(force, names)
     report_out = Output(report, replace=force, records=False) if report is not None else None
     entries: list[dict[str, Any]] = []
     try:
