@@ -482,3 +482,20 @@ def test_a_separate_process_cluster_writes_the_same_parts(corpus: Path, tmp_path
     assert _parts(tmp_path / "local") == _parts(tmp_path / "dask")
     report = json.loads((tmp_path / "r.json").read_bytes())
     assert report["settings"]["directory_output"]["record_bytes_received"] == 0
+
+
+def test_a_link_in_the_directory_never_leads_a_part_out_of_it(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "cc").mkdir(parents=True)
+    lines = SOURCE.read_bytes().splitlines(keepends=True)
+    (docs / "cc" / "a.jsonl").write_bytes(b"".join(lines[:5]))
+    (docs / "b.jsonl").write_bytes(b"".join(lines[5:9]))
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "cc").symlink_to(elsewhere)  # the part cc/a.jsonl would land in elsewhere/
+    args = ["score", docs / "cc" / "a.jsonl", docs / "b.jsonl", *LZ4, "--output-format", "attributes"]
+    result = run(*args, "-o", f"{out}/", "--force")
+    assert result.exit_code == 2, result.output
+    assert "outside the output directory" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert os.listdir(elsewhere) == [] and sorted(os.listdir(out)) == ["cc"]
