@@ -134,8 +134,16 @@ class PartDir:
             self.root = inner.rstrip("/") or "/"
 
     def path(self, name: str) -> str:
-        """Where part `name` (checked by safe_name) is, in the directory's filesystem."""
+        """Where part `name` (checked by safe_name) is, in the directory's filesystem; refused
+        when a symbolic link in the directory (a subdirectory of its name) leads out of it."""
         joined: str = (os.path if self.local else posixpath).join(self.root, safe_name(name))
+        if self.local and "/" in name:
+            root = os.path.realpath(self.root)
+            if os.path.commonpath([root, os.path.realpath(os.path.dirname(joined))]) != root:
+                raise UsageError(
+                    f"part {self.shown(name)} would be written outside the output directory "
+                    "(a symbolic link there leads out of it): remove the link or choose another directory"
+                )
         return joined
 
     def shown(self, name: str) -> str:
