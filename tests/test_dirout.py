@@ -499,3 +499,28 @@ def test_a_link_in_the_directory_never_leads_a_part_out_of_it(tmp_path: Path) ->
     assert result.exit_code == 2, result.output
     assert "outside the output directory" in result.stderr and len(result.stderr.splitlines()) == 1
     assert os.listdir(elsewhere) == [] and sorted(os.listdir(out)) == ["cc"]
+
+
+def test_a_complete_set_holds_no_temporary_file(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker killed while writing leaves its hidden file; Dask runs its task again elsewhere
+    # and the run completes. Here, one left by a killed earlier run (rerun with --force), and
+    # one that appears during the run: neither may stay beside the manifest.
+    from zipfit_cli.files.part_dir import PartDir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".part-00001.jsonl.abcd_123.zipfit-tmp").write_bytes(b"half a part")
+    (out / ".notes.txt").write_bytes(b"mine")  # a hidden file of someone else's
+    prepare = PartDir.prepare
+
+    def worker_killed_meanwhile(self: PartDir, force: bool, names: Any = ()) -> None:
+        prepare(self, force, names)
+        (Path(self.root) / ".part-00004.jsonl.x9y8z7w6.zipfit-tmp").write_bytes(b"half a part")
+
+    monkeypatch.setattr(PartDir, "prepare", worker_killed_meanwhile)
+    ok("score", corpus, *FAST, "-o", f"{out}/", "--blocksize", "64KiB", "--force", "-q")
+    hidden = sorted(name for name in os.listdir(out) if name.startswith("."))
+    assert hidden == [".notes.txt"]
+    assert len(_manifest(out)["parts"]) == 6
