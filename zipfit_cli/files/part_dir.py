@@ -224,7 +224,10 @@ class PartDir:
                     self._unlink((os.path if self.local else posixpath).join(folder, base))
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        """The manifest, written last: the set of parts it lists is complete."""
+        """The manifest, written last: the set of parts it lists is complete. The hidden files
+        of those parts go first: a worker killed while writing one leaves it (Dask runs the
+        task again elsewhere), as does an earlier run killed before a --force rerun."""
+        self._remove_temporaries([entry["name"] for entry in manifest["parts"]])
         part = PartFile(self, MANIFEST, replace=True, records=False)
         part.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
         part.commit()
