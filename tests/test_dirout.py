@@ -524,3 +524,18 @@ def test_a_complete_set_holds_no_temporary_file(
     hidden = sorted(name for name in os.listdir(out) if name.startswith("."))
     assert hidden == [".notes.txt"]
     assert len(_manifest(out)["parts"]) == 6
+
+
+@pytest.mark.parametrize("side", ["--report", "--contaminated-output"])
+@pytest.mark.parametrize("name", ["part-00000.jsonl", MANIFEST])
+def test_a_side_output_is_never_a_part_or_the_manifest(
+    corpus: Path, tmp_path: Path, side: str, name: str
+) -> None:
+    # With --force it replaced the part (the manifest then listed a part holding the report)
+    # or the manifest; without, it failed as if another run had written there.
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("score", corpus, *FAST, "-o", f"{out}/", "--force", side, out / name, "--decontaminate")
+    assert result.exit_code == 2, result.output
+    assert "output directory" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert os.listdir(out) == []

@@ -520,3 +520,12 @@ def test_merge_into_a_directory_with_force_removes_only_what_it_wrote(
     assert result.exit_code == 3, result.output
     assert sorted(os.listdir(out)) == ["notes.txt", "part-00001.jsonl"]
     assert (out / "part-00001.jsonl").read_bytes() == b"theirs\n"
+
+
+def test_merge_into_a_directory_refuses_a_report_that_is_a_part(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "score")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("merge", *made, "-o", f"{out}/", "--force", "--report", out / "part-00001.jsonl")
+    assert result.exit_code == 2, result.output
+    assert "output directory" in result.stderr and os.listdir(out) == []
