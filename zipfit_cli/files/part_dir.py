@@ -26,6 +26,7 @@ import orjson
 from ..base.errors import OutputError, OutputExistsError, UsageError, shown
 from .compression import compression_of
 from .locations import STDIN, is_url, url_to_fs
+from .output_checks import local_file
 from .writers import RecordWriter, check_output_name, compressing, writer_for
 
 MANIFEST = "_zipfit_manifest.json"
@@ -148,6 +149,21 @@ class PartDir:
 
     def shown(self, name: str) -> str:
         return shown(self.directory + name)
+
+    def refuse_side_outputs(self, names: list[str], sides: list[str]) -> None:
+        """A single file the run writes besides (--report, --contaminated-output) is never one
+        of the parts or the manifest: it would replace the part the manifest describes."""
+        if not self.local:
+            return
+        ours = {os.path.realpath(self.path(name)) for name in names}
+        ours.add(os.path.realpath(_join(self, MANIFEST)))
+        for side in sides:
+            path = local_file(side)
+            if path is not None and os.path.realpath(path) in ours:
+                raise UsageError(
+                    f"{shown(side)} is a part or the manifest of the output directory "
+                    f"{shown(self.directory)}: write it under another name"
+                )
 
     def exists(self, name: str) -> bool:
         where = _join(self, name)

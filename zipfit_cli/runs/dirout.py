@@ -88,6 +88,7 @@ def score_to_directory(
     names = [plan.name for plan in planned.plans]
     _refuse_inputs(where, names, [*settings.sources, *(inputs or [])])
     sides = [path for path in (contaminated_output, report) if path is not None]
+    where.refuse_side_outputs(names, sides)
     check_outputs(sides, [*settings.sources, *(inputs or [])], force)
     check_first_record([file.path for file in planned.files], settings)
     where.prepare(force, names)

@@ -67,6 +67,7 @@ def merge_to_directory(
     ordered = sorted(parts, key=lambda part: int(part.info["shard_index"]))
     names = [safe_name(pattern.format(n=part.info["shard_index"])) for part in ordered]
     _refuse_inputs(where, names, paths)
+    where.refuse_side_outputs(names, [report] if report else [])
     check_outputs([report] if report else [], paths, force)
     where.prepare(force, names)
     report_out = Output(report, replace=force, records=False) if report is not None else None
