@@ -529,3 +529,15 @@ def test_merge_into_a_directory_refuses_a_report_that_is_a_part(slice_path: Path
     result = run("merge", *made, "-o", f"{out}/", "--force", "--report", out / "part-00001.jsonl")
     assert result.exit_code == 2, result.output
     assert "output directory" in result.stderr and os.listdir(out) == []
+
+
+def test_merge_into_a_directory_refuses_a_pattern_whose_names_repeat(slice_path: Path, tmp_path: Path) -> None:
+    # `{n:.0e}` names shards 10 and 11 both 1e+01.jsonl: with --force the second replaced the
+    # first and the manifest listed that name twice (a shard's records lost); without, exit 4.
+    made = parts(tmp_path, slice_path, 12, "score")
+    out = tmp_path / "out"
+    for force in ([], ["--force"]):
+        result = run("merge", *made, "-o", f"{out}/", "--output-name", "{n:.0e}.jsonl", *force)
+        assert result.exit_code == 2, result.output
+        assert "repeat" in result.stderr and not (out / MANIFEST).exists()
+        assert not out.exists() or os.listdir(out) == []
