@@ -531,7 +531,9 @@ def test_merge_into_a_directory_refuses_a_report_that_is_a_part(slice_path: Path
     assert "output directory" in result.stderr and os.listdir(out) == []
 
 
-def test_merge_into_a_directory_refuses_a_pattern_whose_names_repeat(slice_path: Path, tmp_path: Path) -> None:
+def test_merge_into_a_directory_refuses_a_pattern_whose_names_repeat(
+    slice_path: Path, tmp_path: Path
+) -> None:
     # `{n:.0e}` names shards 10 and 11 both 1e+01.jsonl: with --force the second replaced the
     # first and the manifest listed that name twice (a shard's records lost); without, exit 4.
     made = parts(tmp_path, slice_path, 12, "score")

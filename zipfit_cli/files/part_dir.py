@@ -173,6 +173,11 @@ class PartDir:
         """Create the directory; refuse one that holds files unless --force, which removes its
         manifest first (the set it described is no longer complete). Files found under the
         planned `names` are noted: a failed run removes only what it put in place."""
+        seen: set[str] = set()
+        for name in names:  # `{n:.0e}` names 10 and 11 alike: one part would replace the other
+            if name in seen:
+                raise UsageError(f"the parts' names repeat ({self.shown(name)}): name each part apart")
+            seen.add(name)
         try:
             if self.local:
                 os.makedirs(self.root, exist_ok=True)
