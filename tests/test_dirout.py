@@ -539,3 +539,14 @@ def test_a_side_output_is_never_a_part_or_the_manifest(
     assert result.exit_code == 2, result.output
     assert "output directory" in result.stderr and len(result.stderr.splitlines()) == 1
     assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize("engine", [["-j", "2"], ["--engine", "dask", "-j", "1"]])
+def test_a_memory_directory_needs_the_client_s_own_process(corpus: Path, engine: list[str]) -> None:
+    # Worker processes wrote their parts into their own memory: the run said 0 and its
+    # manifest listed parts that the client's memory:// did not hold.
+    pytest.importorskip("fsspec")
+    out = "memory://zipfit-dirout-workers/out/"
+    result = run("score", corpus, *LZ4, *engine, "-o", out, "--blocksize", "64KiB")
+    assert result.exit_code == 2, result.output
+    assert "memory://" in result.stderr and "-j 1" in result.stderr
