@@ -24,6 +24,13 @@ def score_directory(
     describe: Callable[..., dict[str, Any]],
 ) -> RunStats:
     """Run `score` into the directory -o names; the summary is the caller's to show."""
+    if opts.output.lower().startswith("memory:") and (opts.engine != "local" or settings.workers > 1):
+        # Each process has its own memory://: the parts would be written where the client never looks.
+        raise UsageError(
+            "a memory:// directory lives in this process, and worker processes would write their parts "
+            "into their own: use -j 1 with --engine local, or a directory they share",
+            setting="output",
+        )
     runner: PartRunner
     if opts.engine == "local":
         runner = local_parts(settings.workers)
