@@ -543,3 +543,26 @@ def test_merge_into_a_directory_refuses_a_pattern_whose_names_repeat(
         assert result.exit_code == 2, result.output
         assert "repeat" in result.stderr and not (out / MANIFEST).exists()
         assert not out.exists() or os.listdir(out) == []
+
+
+@pytest.mark.parametrize("command", [["select", "-k", "10"], ["select"], ["score"]])
+def test_a_record_copied_into_another_part_is_refused(
+    slice_path: Path, tmp_path: Path, command: list[str]
+) -> None:
+    # Shard 0's best record pasted into shard 1, where the rank order takes it: the merge
+    # wrote it twice, and the tenth record of the selection was silently left out.
+    made = parts(tmp_path, slice_path, 2, *command)
+    first = made[0].read_bytes().splitlines(keepends=True)[0]
+    lines = made[1].read_bytes().splitlines(keepends=True)
+    index = json.loads(first)["_zipfit_index"]
+    at = 0 if command[0] == "select" else sum(json.loads(line)["_zipfit_index"] < index for line in lines[:-1])
+    made[1].write_bytes(b"".join([*lines[:at], first, *lines[at:]]))
+
+    def one_more(trailer: dict[str, Any]) -> None:  # consistent counts, as a careful forger keeps them
+        keys = ["written"] if "-k" in command else ["written", "scored", "records_read"]
+        trailer.update({key: trailer[key] + 1 for key in keys})
+
+    _rewrite_trailer(made[1], one_more)
+    result = run("merge", *made, "-k", "10", "-o", tmp_path / "top.jsonl")
+    assert result.exit_code == 3, result.output
+    assert "in two parts" in result.stderr and not (tmp_path / "top.jsonl").exists()
