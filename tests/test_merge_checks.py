@@ -555,7 +555,8 @@ def test_a_record_copied_into_another_part_is_refused(
     first = made[0].read_bytes().splitlines(keepends=True)[0]
     lines = made[1].read_bytes().splitlines(keepends=True)
     index = json.loads(first)["_zipfit_index"]
-    at = 0 if command[0] == "select" else sum(json.loads(line)["_zipfit_index"] < index for line in lines[:-1])
+    before = [json.loads(line)["_zipfit_index"] < index for line in lines[:-1]]
+    at = 0 if command[0] == "select" else sum(before)
     made[1].write_bytes(b"".join([*lines[:at], first, *lines[at:]]))
 
     def one_more(trailer: dict[str, Any]) -> None:  # consistent counts, as a careful forger keeps them

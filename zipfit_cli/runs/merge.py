@@ -226,7 +226,7 @@ def run_merge(
         selecting = True
     stats.below_min_score += _check_parts_hold(parts, keep, by_rank, score_key, max_line_bytes, floor)
     streams = [_at_least(floor, _records(p, score_key, by_rank, max_line_bytes)) for p in parts]
-    merged: Generator[Record, None, None] = _once(heapq.merge(*streams, key=_rank_order if by_rank else _index))
+    merged = _once(heapq.merge(*streams, key=_rank_order if by_rank else _index))
     shape = output_shape(output_format, score_key, id_key, TextSpec.build(info["text_key"]))
     writer = RecordWriter(sink, score_key, stats, ranked=selecting, scored=True, shape=shape)
     if info.get("coverage") is not None:  # the selection is made here: merge_coverage.py
@@ -252,7 +252,7 @@ def _once(merged: Iterator[Record]) -> Generator[Record, None, None]:
     last = None
     for record in merged:
         if record[1] == last:
-            raise InputError("a record is in two parts (a part was modified); each shard's part holds its own")
+            raise InputError("a record is in two parts (a part was modified): each shard's holds its own")
         last = record[1]
         yield record
 
