@@ -351,3 +351,12 @@ def test_merge_refuses_a_part_whose_distances_were_cut(tmp_path: Path) -> None:
     a.write_bytes(b"".join(lines))
     result = run("merge", a, b)
     assert result.exit_code == 3 and "not a zipfit part record" in result.stderr
+
+
+def test_shards_without_k_hand_on_every_record_and_the_merge_gives_k(tmp_path: Path) -> None:
+    # The merge's hint says "write parts with a larger -k or none": a shard refused none.
+    parts = _parts(tmp_path, 2, "--coverage", "1")
+    merged = ok("merge", *parts, "-q", "-k", 40, "--dedupe").stdout_bytes
+    assert merged == _select("-k", 40, "--coverage", "1", "--dedupe")
+    refused = run("merge", *parts, "-q")
+    assert refused.exit_code == 2 and "give the merge -k or --fraction" in refused.stderr
