@@ -163,7 +163,7 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     opts = opts.expanded()
     refuse_ranked_attributes(opts.output_format, ranked=True)
     refuse_directory_output(opts.output, "select writes one ranked output")
-    selection.check()
+    selection.check(sharded=opts.shard is not None)
     if opts.adaptive:
         check_adaptive_selection(selection, opts.min_score)
     if selection.coverage:

@@ -227,14 +227,15 @@ class SelectionOptions:
     token_counter: str = _declared("token_counter")
     given: frozenset[str] = frozenset()  # the options the user gave (see ScoringOptions)
 
-    def check(self) -> None:
+    def check(self, sharded: bool = False) -> None:
+        """Selection options that cannot work; a shard (`sharded`) may leave K to the merge."""
         check_limits(self.top_k, self.fraction)
         if self.budget_tokens is not None and self.budget_chars is not None:
             raise UsageError("give either --budget-tokens or --budget-chars, not both")
         if "token_counter" in self.given and self.budget_tokens is None:
             raise UsageError("--token-counter goes with --budget-tokens")
         check_coverage(self.coverage)
-        if self.coverage and self.top_k is None and self.fraction is None:
+        if self.coverage and self.top_k is None and self.fraction is None and not sharded:
             raise UsageError(
                 "--coverage takes a share of the K records: give -k or --fraction", setting="coverage"
             )
