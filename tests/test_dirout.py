@@ -410,6 +410,24 @@ def test_parquet_parts_keep_the_sources_columns(tmp_path: Path) -> None:
     assert pa.concat_tables(parts).equals(single)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs a directory that holds no new file")
+def test_parquet_parts_spool_next_to_themselves_not_in_the_working_directory(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Row groups of an inferred schema spool to an unnamed file next to the output, as for
+    # -o FILE.parquet; a part's went to the working directory, so the run failed from one
+    # where no file can be made (a read-only checkout, a Dask worker's cwd; /proc here).
+    pq = pytest.importorskip("pyarrow.parquet")
+    ok("score", corpus, *FAST, "-o", tmp_path / "single.parquet")
+    monkeypatch.chdir("/proc")
+    out = tmp_path / "out"
+    ok("score", corpus, *FAST, "-o", f"{out}/", "--output-name", "p-{n}.parquet", "--blocksize", "64KiB")
+    names = [entry["name"] for entry in _manifest(out)["parts"]]
+    assert len(names) > 1
+    rows = [row for name in names for row in pq.read_table(out / name).to_pylist()]
+    assert rows == pq.read_table(tmp_path / "single.parquet").to_pylist()
+
+
 @pytest.mark.parametrize("exact", [True, False])
 def test_the_report_counts_as_the_single_run_does(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exact: bool
