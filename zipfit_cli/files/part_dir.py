@@ -281,7 +281,10 @@ class PartFile:
         self.packed: IO[bytes] = compressing(self.hashing, compression_of(name))  # type: ignore[arg-type]
         self.compressed = self.packed is not self.hashing  # type: ignore[comparison-overlap]
         found = writer_for(name) if records else None
-        self.writer: RecordWriter | None = found(self.packed, name, schema) if found is not None else None
+        # A writer that spools (Parquet) does so next to the path it is given: the part's own,
+        # locally; a remote directory's parts spool where the worker runs.
+        path = final if where.local else name
+        self.writer: RecordWriter | None = found(self.packed, path, schema) if found is not None else None
 
     def write(self, data: bytes) -> None:
         try:
