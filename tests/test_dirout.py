@@ -568,3 +568,19 @@ def test_a_memory_directory_needs_the_client_s_own_process(corpus: Path, engine:
     result = run("score", corpus, *LZ4, *engine, "-o", out, "--blocksize", "64KiB")
     assert result.exit_code == 2, result.output
     assert "memory://" in result.stderr and "-j 1" in result.stderr
+
+
+def test_a_failed_run_into_a_remote_directory_removes_only_its_own_files(
+    corpus: Path, tmp_path: Path
+) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/zipfit-dirout-failed/out/part-00005.jsonl", b"theirs\n")
+    fs.pipe("/zipfit-dirout-failed/out/.part-00001.jsonl.abcd_123.zipfit-tmp", b"half a part")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(corpus.read_bytes() + b'{"text": 1}\n')
+    out = "memory://zipfit-dirout-failed/out/"
+    result = run("score", bad, *FAST, "-q", "--blocksize", "64KiB", "-o", out, "--force")
+    assert result.exit_code == 3, result.output
+    assert fs.ls("/zipfit-dirout-failed/out", detail=False) == ["/zipfit-dirout-failed/out/part-00005.jsonl"]
+    assert fs.cat("/zipfit-dirout-failed/out/part-00005.jsonl") == b"theirs\n"

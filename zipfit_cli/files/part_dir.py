@@ -205,6 +205,7 @@ class PartDir:
             if self.local:
                 st = os.lstat(where)
                 return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+            self.fs.invalidate_cache(posixpath.dirname(where))  # listed before the workers wrote
             return self.fs.info(where) if self.fs.exists(where) else None
         except OSError:
             return None
@@ -236,6 +237,8 @@ class PartDir:
         cut = _TMP_RANDOM + len(_TMP_SUFFIX)
         for folder, wanted in prefixes.items():
             try:
+                if not self.local:  # a listing cached before the workers wrote would miss theirs
+                    self.fs.invalidate_cache(folder)
                 listed = os.listdir(folder) if self.local else self.fs.ls(folder, detail=False)
             except OSError:
                 continue
