@@ -584,3 +584,16 @@ def test_a_failed_run_into_a_remote_directory_removes_only_its_own_files(
     assert result.exit_code == 3, result.output
     assert fs.ls("/zipfit-dirout-failed/out", detail=False) == ["/zipfit-dirout-failed/out/part-00005.jsonl"]
     assert fs.cat("/zipfit-dirout-failed/out/part-00005.jsonl") == b"theirs\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_source_that_cannot_be_read_twice_is_refused(tmp_path: Path) -> None:
+    # The workers read their partitions by byte range, after the client read the first record:
+    # a named pipe (or a device) cannot be read again, and the run waited for ever on it.
+    pipe = tmp_path / "pipe.jsonl"
+    os.mkfifo(pipe)
+    args = [*ZIPFIT, "score", str(pipe), *LZ4, "-o", f"{tmp_path}/out/"]
+    proc = subprocess.run(args, capture_output=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert b"-o FILE" in proc.stderr and proc.stderr.count(b"\n") == 1
+    assert not (tmp_path / "out").exists()
