@@ -189,6 +189,10 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
 
 def score(opts: ScoringOptions) -> None:
     opts = opts.expanded()
+    if is_directory_output(opts.output):  # before a background sample reads the sources
+        from .directory import refuse_streams
+
+        refuse_streams(opts.sources)
     settings = _settings(opts)
     if is_directory_output(opts.output):  # the workers write the parts: cli/directory.py
         from .directory import score_directory
