@@ -621,3 +621,16 @@ def test_a_spill_dir_that_cannot_be_written_fails_before_scoring(
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("zipfit: error: cannot write sorted runs under --spill-dir")
     assert "\x1b" not in result.stderr and not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("selection", [["-k", "5"], ["--fraction", "0.1"]])
+def test_a_named_pipe_source_is_refused_before_it_is_read(tmp_path: Path, selection: list[str]) -> None:
+    # Workers read their partitions by byte range after the client read the first record: the
+    # pipe was opened again with no one writing to it, and the run waited for ever.
+    pipe = tmp_path / "pipe.jsonl"
+    os.mkfifo(pipe)
+    args = [sys.executable, "-m", "zipfit_cli", "select", str(pipe), *FAST, "--engine", "dask", *selection]
+    proc = subprocess.run(args, capture_output=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert b"--engine local" in proc.stderr and proc.stderr.count(b"\n") == 1
