@@ -153,6 +153,10 @@ def check_strict(stats: RunStats, strict: bool) -> None:
 def _settings(opts: ScoringOptions) -> RunSettings:
     """`build_settings`, with progress on stderr while --contrast samples its background
     from the sources (a pass over the whole input before scoring starts)."""
+    if opts.engine != "local" or is_directory_output(opts.output):  # before anything reads them
+        from .directory import refuse_streams
+
+        refuse_streams(opts.sources)
     if not opts.needs_background or opts.background:
         return build_settings(opts)
     with make_display(opts.quiet, input_size(opts.sources), "sampling the background") as display:
@@ -189,10 +193,6 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
 
 def score(opts: ScoringOptions) -> None:
     opts = opts.expanded()
-    if is_directory_output(opts.output):  # before a background sample reads the sources
-        from .directory import refuse_streams
-
-        refuse_streams(opts.sources)
     settings = _settings(opts)
     if is_directory_output(opts.output):  # the workers write the parts: cli/directory.py
         from .directory import score_directory

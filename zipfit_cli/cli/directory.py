@@ -20,9 +20,9 @@ from .options import ScoringOptions, SelectionOptions
 
 
 def refuse_streams(sources: list[str]) -> None:
-    """A directory output's workers read their partitions by byte range, after the client has
-    read the first record: a named pipe or a device cannot be read again (the run would wait
-    for ever on a pipe no one writes to any more)."""
+    """Dask workers and a directory output's workers read their partitions by byte range,
+    after the client has read the first record: a named pipe or a device cannot be read again
+    (the run would wait for ever on a pipe no one writes to any more)."""
     for source in sources:
         path = local_file(source)
         try:
@@ -31,9 +31,9 @@ def refuse_streams(sources: list[str]) -> None:
             continue
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise UsageError(
-                f"{shown(source)} is a pipe or a device, which the workers of a directory output "
-                "cannot read by byte range: write -o FILE, or save the records to a file first",
-                setting="output",
+                f"{shown(source)} is a pipe or a device, which workers cannot read by byte range "
+                "(--engine dask, -o DIR/): use --engine local and -o FILE, or save the records to a file",
+                setting=("engine", "output"),
             )
 
 
