@@ -360,3 +360,17 @@ def test_shards_without_k_hand_on_every_record_and_the_merge_gives_k(tmp_path: P
     assert merged == _select("-k", 40, "--coverage", "1", "--dedupe")
     refused = run("merge", *parts, "-q")
     assert refused.exit_code == 2 and "give the merge -k or --fraction" in refused.stderr
+
+
+def test_merge_min_score_above_the_parts_needs_parts_not_cut_to_k(tmp_path: Path) -> None:
+    # A part cut to K holds each target's q nearest over all its records: once the merge
+    # leaves out those below its --min-score, a target's nearest records at or above it may
+    # be missing (2 targets, K 4: a part's 12 nearest to target 0 all below, the next ones
+    # above in no list), and the merge took other records than one run would.
+    cut = _parts(tmp_path / "cut", 2, "-k", 30, "--coverage", "1")
+    refused = run("merge", *cut, "-q", "--min-score", "0.05")
+    assert refused.exit_code == 3 and "--min-score" in refused.stderr, refused.output
+    assert ok("merge", *cut, "-q").stdout_bytes == _select("-k", 30, "--coverage", "1")
+    whole = _parts(tmp_path / "whole", 2, "--coverage", "1")
+    merged = ok("merge", *whole, "-q", "-k", 30, "--min-score", "0.05").stdout_bytes
+    assert merged == _select("-k", 30, "--coverage", "1", "--min-score", "0.05")
