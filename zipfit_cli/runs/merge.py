@@ -230,8 +230,7 @@ def run_merge(
     shape = output_shape(output_format, score_key, id_key, TextSpec.build(info["text_key"]))
     writer = RecordWriter(sink, score_key, stats, ranked=selecting, scored=True, shape=shape)
     if info.get("coverage") is not None:  # the selection is made here: merge_coverage.py
-        raised = floor != info.get("min_score")
-        merged = merge_covering(parts, merged, keep_after, filters, stats, spool_dir, raised)
+        merged = merge_covering(parts, merged, keep_after, filters, stats, spool_dir, floor)
         keep, filters = None, None
     ranked = _ordered(merged, by_rank, selecting, keep, spool_dir)
     with closing(ranked):

@@ -68,11 +68,12 @@ def merge_covering(
     filters: Filters | None,
     stats: RunStats,
     spool_dir: str | None,
-    raised: bool = False,
+    floor: float | None = None,
 ) -> Generator[Record, None, None]:
     """The selection from the parts' records (in rank order, with distances), in output
-    order; counted by rule in `stats.selected_by`. `raised`: the merge's --min-score is above
-    the parts' own."""
+    order; counted by rule in `stats.selected_by`. `floor`: the merge's --min-score (at
+    least the parts' own)."""
+    raised = floor != parts[0].info.get("min_score")
     share = check_covering_parts(parts, keep, filters, raised)
     assert keep is not None
     info, picked = parts[0].info, set[int]()
