@@ -597,3 +597,17 @@ def test_a_source_that_cannot_be_read_twice_is_refused(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert b"-o FILE" in proc.stderr and proc.stderr.count(b"\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("fmt", ["records", "attributes"])
+def test_a_source_name_that_is_not_utf8_gets_a_manifest(tmp_path: Path, fmt: str) -> None:
+    # The manifest names each part's source (and an attribute file is named after it): a
+    # name's bytes that are not UTF-8 crashed the run with a traceback once every part was written.
+    source = os.fsdecode(bytes(tmp_path) + b"/bad\xff.jsonl")
+    Path(source).write_bytes(SOURCE.read_bytes()[:20000].rsplit(b"\n", 1)[0] + b"\n")
+    out = tmp_path / "out"
+    ok("score", source, *LZ4, "--output-format", fmt, "-o", f"{out}/")
+    entry = _manifest(out)["parts"][0]
+    assert entry["source"].endswith("bad\\xff.jsonl")
+    part = os.fsdecode(b"bad\xff.jsonl") if fmt == "attributes" else "part-00000.jsonl"
+    assert sorted(os.listdir(out)) == sorted([MANIFEST, part])
