@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import orjson
 
-from ..base.errors import OutputError, OutputExistsError, UsageError, shown
+from ..base.errors import OutputError, OutputExistsError, UsageError, shown, stored
 from .compression import compression_of
 from .locations import STDIN, is_url, url_to_fs
 from .output_checks import local_file
@@ -253,7 +253,8 @@ class PartDir:
         task again elsewhere), as does an earlier run killed before a --force rerun."""
         self._remove_temporaries([entry["name"] for entry in manifest["parts"]])
         part = PartFile(self, MANIFEST, replace=True, records=False)
-        part.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+        # Names (a part's source, an attribute file's own) may hold bytes that are not UTF-8.
+        part.write(orjson.dumps(stored(manifest), option=orjson.OPT_INDENT_2) + b"\n")
         part.commit()
 
 
