@@ -3,8 +3,12 @@ against plain implementations, its bounded lists, and the CLI end to end."""
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
 import random
+import tempfile
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -374,3 +378,37 @@ def test_merge_min_score_above_the_parts_needs_parts_not_cut_to_k(tmp_path: Path
     whole = _parts(tmp_path / "whole", 2, "--coverage", "1")
     merged = ok("merge", *whole, "-q", "-k", 30, "--min-score", "0.05").stdout_bytes
     assert merged == _select("-k", 30, "--coverage", "1", "--min-score", "0.05")
+
+
+class _FullDisk(io.BytesIO):
+    """A temporary file on a full disk: a write past 1,000 bytes fails, and once one has, so
+    does every flush and close (its buffer still holds what did not fit)."""
+
+    failed = False
+
+    def _full(self) -> OSError:
+        self.failed = True
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > 1000:
+            raise self._full()
+        return super().write(data)
+
+    def flush(self) -> None:
+        if self.failed:
+            raise self._full()
+
+    def close(self) -> None:
+        if self.failed:
+            raise self._full()
+        super().close()
+
+
+def test_a_full_temporary_directory_is_one_line_naming_tmpdir(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The distances' spool failed, and closing it in a `finally` failed again: the user saw a
+    # bare "No space left on device" in place of the line saying what to do.
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda **_: _FullDisk())
+    result = run("select", SOURCE, *FAST, "--fraction", "0.05", "--coverage", "0.5")
+    assert result.exit_code == 1, result.output
+    assert "TMPDIR" in result.stderr and len(result.stderr.splitlines()) == 1
