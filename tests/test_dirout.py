@@ -611,3 +611,12 @@ def test_a_source_name_that_is_not_utf8_gets_a_manifest(tmp_path: Path, fmt: str
     assert entry["source"].endswith("bad\\xff.jsonl")
     part = os.fsdecode(b"bad\xff.jsonl") if fmt == "attributes" else "part-00000.jsonl"
     assert sorted(os.listdir(out)) == sorted([MANIFEST, part])
+
+
+def test_a_report_that_names_the_output_directory_is_refused_before_scoring(corpus: Path, tmp_path: Path) -> None:
+    # The directory did not exist yet, so the report passed the checks; the run scored
+    # everything, then failed as if another run had made the directory (exit 4).
+    out = tmp_path / "out"
+    result = run("score", corpus, *FAST, "-o", f"{out}/", "--report", f"{out}/")
+    assert result.exit_code == 2, result.output
+    assert "output directory" in result.stderr and not out.exists()
