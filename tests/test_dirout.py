@@ -613,7 +613,9 @@ def test_a_source_name_that_is_not_utf8_gets_a_manifest(tmp_path: Path, fmt: str
     assert sorted(os.listdir(out)) == sorted([MANIFEST, part])
 
 
-def test_a_report_that_names_the_output_directory_is_refused_before_scoring(corpus: Path, tmp_path: Path) -> None:
+def test_a_report_that_names_the_output_directory_is_refused_before_scoring(
+    corpus: Path, tmp_path: Path
+) -> None:
     # The directory did not exist yet, so the report passed the checks; the run scored
     # everything, then failed as if another run had made the directory (exit 4).
     out = tmp_path / "out"

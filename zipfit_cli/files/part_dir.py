@@ -156,13 +156,13 @@ class PartDir:
         if not self.local:
             return
         ours = {os.path.realpath(self.path(name)) for name in names}
-        ours.add(os.path.realpath(_join(self, MANIFEST)))
+        ours |= {os.path.realpath(_join(self, MANIFEST)), os.path.realpath(self.root)}
         for side in sides:
             path = local_file(side)
             if path is not None and os.path.realpath(path) in ours:
                 raise UsageError(
-                    f"{shown(side)} is a part or the manifest of the output directory "
-                    f"{shown(self.directory)}: write it under another name"
+                    f"{shown(side)} is the output directory {shown(self.directory)}, a part or its "
+                    "manifest: write it under another name"
                 )
 
     def exists(self, name: str) -> bool:
