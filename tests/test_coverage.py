@@ -3,8 +3,12 @@ against plain implementations, its bounded lists, and the CLI end to end."""
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
 import random
+import tempfile
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -351,3 +355,60 @@ def test_merge_refuses_a_part_whose_distances_were_cut(tmp_path: Path) -> None:
     a.write_bytes(b"".join(lines))
     result = run("merge", a, b)
     assert result.exit_code == 3 and "not a zipfit part record" in result.stderr
+
+
+def test_shards_without_k_hand_on_every_record_and_the_merge_gives_k(tmp_path: Path) -> None:
+    # The merge's hint says "write parts with a larger -k or none": a shard refused none.
+    parts = _parts(tmp_path, 2, "--coverage", "1")
+    merged = ok("merge", *parts, "-q", "-k", 40, "--dedupe").stdout_bytes
+    assert merged == _select("-k", 40, "--coverage", "1", "--dedupe")
+    refused = run("merge", *parts, "-q")
+    assert refused.exit_code == 2 and "give the merge -k or --fraction" in refused.stderr
+
+
+def test_merge_min_score_above_the_parts_needs_parts_not_cut_to_k(tmp_path: Path) -> None:
+    # A part cut to K holds each target's q nearest over all its records: once the merge
+    # leaves out those below its --min-score, a target's nearest records at or above it may
+    # be missing (2 targets, K 4: a part's 12 nearest to target 0 all below, the next ones
+    # above in no list), and the merge took other records than one run would.
+    cut = _parts(tmp_path / "cut", 2, "-k", 30, "--coverage", "1")
+    refused = run("merge", *cut, "-q", "--min-score", "0.05")
+    assert refused.exit_code == 3 and "--min-score" in refused.stderr, refused.output
+    assert ok("merge", *cut, "-q").stdout_bytes == _select("-k", 30, "--coverage", "1")
+    whole = _parts(tmp_path / "whole", 2, "--coverage", "1")
+    merged = ok("merge", *whole, "-q", "-k", 30, "--min-score", "0.05").stdout_bytes
+    assert merged == _select("-k", 30, "--coverage", "1", "--min-score", "0.05")
+
+
+class _FullDisk(io.BytesIO):
+    """A temporary file on a full disk: a write past 1,000 bytes fails, and once one has, so
+    does every flush and close (its buffer still holds what did not fit)."""
+
+    failed = False
+
+    def _full(self) -> OSError:
+        self.failed = True
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > 1000:
+            raise self._full()
+        return super().write(data)
+
+    def flush(self) -> None:
+        if self.failed:
+            raise self._full()
+
+    def close(self) -> None:
+        if self.failed:
+            raise self._full()
+        super().close()
+
+
+def test_a_full_temporary_directory_is_one_line_naming_tmpdir(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The distances' spool failed, and closing it in a `finally` failed again: the user saw a
+    # bare "No space left on device" in place of the line saying what to do.
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda **_: _FullDisk())
+    result = run("select", SOURCE, *FAST, "--fraction", "0.05", "--coverage", "0.5")
+    assert result.exit_code == 1, result.output
+    assert "TMPDIR" in result.stderr and len(result.stderr.splitlines()) == 1

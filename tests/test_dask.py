@@ -641,3 +641,35 @@ def test_select_on_the_workers_sends_scores_only_for_the_input_under_the_bound(
         assert stats["score_median_exact"] is exact and local["score_median_exact"] is True
         if exact:
             assert stats["score_median"] == local["score_median"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("selection", [["-k", "5"], ["--fraction", "0.1"]])
+def test_a_named_pipe_source_is_refused_before_it_is_read(tmp_path: Path, selection: list[str]) -> None:
+    # Workers read their partitions by byte range after the client read the first record: the
+    # pipe was opened again with no one writing to it, and the run waited for ever.
+    pipe = tmp_path / "pipe.jsonl"
+    os.mkfifo(pipe)
+    args = [sys.executable, "-m", "zipfit_cli", "select", str(pipe), *FAST, "--engine", "dask", *selection]
+    proc = subprocess.run(args, capture_output=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert b"--engine local" in proc.stderr and proc.stderr.count(b"\n") == 1
+
+
+def test_a_run_that_cannot_be_written_says_where(tmp_path: Path) -> None:
+    # A full or vanished --spill-dir: the worker's OSError reached the user as a bare
+    # "zipfit: error: No space left on device", naming nothing.
+    from array import array
+
+    from zipfit_cli.base.errors import OutputError
+    from zipfit_cli.base.stats import RunStats
+    from zipfit_cli.engines.dask_worker import Partition, PartResult
+    from zipfit_cli.engines.select_task import Held, score_key, write_run
+
+    source = tmp_path / "a.jsonl"
+    source.write_bytes(b'{"text": "one"}\n{"text": "two"}\n')
+    held = Held(PartResult(RunStats()), array("d", [0.5]), array("q", [1]), array("Q", [score_key(0.5)]))
+    (tmp_path / "full").write_bytes(b"")  # a file where the runs' directory should be
+    with pytest.raises(OutputError, match="--spill-dir") as raised:
+        write_run(held, Partition(str(source), str(source)), 1, 0, f"{tmp_path}/full/run-000000")
+    assert "run-000000" in str(raised.value)

@@ -18,7 +18,7 @@ import zstandard
 from conftest import FAST, SOURCE, TARGETS, ZIPFIT, busy_corpus, ok, run
 from test_dask import scheduler as cluster  # noqa: F401  # a scheduler and 2 workers, as processes
 
-from zipfit_cli.files.part_dir import MANIFEST, safe_name
+from zipfit_cli.files.part_names import MANIFEST, safe_name
 
 LZ4 = [*TARGETS, "--compressor", "lz4", "-q"]
 
@@ -213,6 +213,51 @@ def test_a_failed_run_leaves_no_part_and_no_manifest(corpus: Path, tmp_path: Pat
     assert _files(tmp_path / "out") == {}
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_failed_run_leaves_no_temporary_file(tmp_path: Path, workers: str) -> None:
+    # The first part fails at once; with -j 2 another worker is still writing the next part
+    # (gzip-9), and is stopped: its hidden temporary file goes too.
+    source = busy_corpus(tmp_path / "busy.jsonl", 3000)
+    bad = tmp_path / "bad.jsonl"
+    first, rest = source.read_bytes().split(b"\n", 1)
+    bad.write_bytes(first + b'\n{"text": 1}\n' + rest)  # line 2: the first is checked before any part
+    out = tmp_path / "out"
+    result = run("score", bad, *TARGETS, "-q", "-j", workers, "--blocksize", "64KiB", "-o", f"{out}/")
+    assert result.exit_code == 3, result.output
+    assert os.listdir(out) == []
+
+
+def test_force_never_removes_a_file_the_run_did_not_write(corpus: Path, tmp_path: Path) -> None:
+    # The last part fails: the parts this run put in place go, files it never replaced stay,
+    # even under a name it planned to write.
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(corpus.read_bytes() + b'{"text": 1}\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = {"part-00005.jsonl": b"theirs\n", "notes.txt": b"mine\n", MANIFEST: b"{}\n"}
+    for name, data in theirs.items():
+        (out / name).write_bytes(data)
+    result = run("score", bad, *FAST, "-q", "--blocksize", "64KiB", "-o", f"{out}/", "--force")
+    assert result.exit_code == 3, result.output
+    del theirs[MANIFEST]  # the old set's manifest is removed first: that set is no longer complete
+    assert _files(out) == theirs
+
+
+def test_long_part_names(corpus: Path, tmp_path: Path) -> None:
+    # A name a file system takes is written (its temporary name is shortened to fit) ...
+    out = tmp_path / "out"
+    ok("score", corpus, *FAST, "-o", f"{out}/", "--output-name", "{n:>240}.jsonl", "-q")
+    names = [name for name in os.listdir(out) if name != MANIFEST]
+    assert len(names) > 1 and all(len(name) == 246 for name in names)
+    # ... and one it cannot take is a usage error of one short line, before anything is created.
+    for width in (300, 1_000_000):
+        result = run("score", corpus, *FAST, "-o", f"{tmp_path}/x/", "--output-name", f"{{n:>{width}}}.jsonl")
+        assert result.exit_code == 2, result.output[:300]
+        assert "255 bytes" in result.stderr and len(result.stderr) < 400
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
 def _wait_for_part(directory: Path, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while not any(p.name.startswith("part-") for p in directory.glob("*")):
@@ -239,7 +284,7 @@ def test_a_stopped_run_leaves_no_manifest_and_no_partial_part(tmp_path: Path, si
             proc.wait()
     left = _files(out)
     assert MANIFEST not in left
-    if sig == signal.SIGTERM:  # it stops cleanly: the parts it planned and their temporaries removed
+    if sig == signal.SIGTERM:  # it stops cleanly: the parts it planned and their temporary files go
         assert left == {}
     finished = _files(complete)
     for name, data in left.items():  # under a part's name, only ever a whole part
@@ -365,6 +410,24 @@ def test_parquet_parts_keep_the_sources_columns(tmp_path: Path) -> None:
     assert pa.concat_tables(parts).equals(single)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs a directory that holds no new file")
+def test_parquet_parts_spool_next_to_themselves_not_in_the_working_directory(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Row groups of an inferred schema spool to an unnamed file next to the output, as for
+    # -o FILE.parquet; a part's went to the working directory, so the run failed from one
+    # where no file can be made (a read-only checkout, a Dask worker's cwd; /proc here).
+    pq = pytest.importorskip("pyarrow.parquet")
+    ok("score", corpus, *FAST, "-o", tmp_path / "single.parquet")
+    monkeypatch.chdir("/proc")
+    out = tmp_path / "out"
+    ok("score", corpus, *FAST, "-o", f"{out}/", "--output-name", "p-{n}.parquet", "--blocksize", "64KiB")
+    names = [entry["name"] for entry in _manifest(out)["parts"]]
+    assert len(names) > 1
+    rows = [row for name in names for row in pq.read_table(out / name).to_pylist()]
+    assert rows == pq.read_table(tmp_path / "single.parquet").to_pylist()
+
+
 @pytest.mark.parametrize("exact", [True, False])
 def test_the_report_counts_as_the_single_run_does(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exact: bool
@@ -400,8 +463,8 @@ def test_a_part_that_appears_meanwhile_is_kept_and_the_run_fails(
 
     prepare = PartDir.prepare
 
-    def other_run_writes(self: PartDir, force: bool) -> None:  # after the check, as a racing run would
-        prepare(self, force)
+    def other_run_writes(self: PartDir, force: bool, names: Any = ()) -> None:  # as a racing run would
+        prepare(self, force, names)
         (Path(self.root) / "part-00003.jsonl").write_bytes(b"theirs\n")
 
     monkeypatch.setattr(PartDir, "prepare", other_run_writes)
@@ -482,3 +545,125 @@ def test_scores_for_the_exact_median_come_only_from_the_input_under_the_bound(
         assert ("median ~" in result.stderr) is not exact
     if engine == "local":
         assert asked == [True] * 6 + [True, True, False, False, False, False]
+
+
+def test_a_link_in_the_directory_never_leads_a_part_out_of_it(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "cc").mkdir(parents=True)
+    lines = SOURCE.read_bytes().splitlines(keepends=True)
+    (docs / "cc" / "a.jsonl").write_bytes(b"".join(lines[:5]))
+    (docs / "b.jsonl").write_bytes(b"".join(lines[5:9]))
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "cc").symlink_to(elsewhere)  # the part cc/a.jsonl would land in elsewhere/
+    args = ["score", docs / "cc" / "a.jsonl", docs / "b.jsonl", *LZ4, "--output-format", "attributes"]
+    result = run(*args, "-o", f"{out}/", "--force")
+    assert result.exit_code == 2, result.output
+    assert "outside the output directory" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert os.listdir(elsewhere) == [] and sorted(os.listdir(out)) == ["cc"]
+
+
+def test_a_complete_set_holds_no_temporary_file(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker killed while writing leaves its hidden file; Dask runs its task again elsewhere
+    # and the run completes. Here, one left by a killed earlier run (rerun with --force), and
+    # one that appears during the run: neither may stay beside the manifest.
+    from zipfit_cli.files.part_dir import PartDir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".part-00001.jsonl.abcd_123.zipfit-tmp").write_bytes(b"half a part")
+    (out / ".notes.txt").write_bytes(b"mine")  # a hidden file of someone else's
+    prepare = PartDir.prepare
+
+    def worker_killed_meanwhile(self: PartDir, force: bool, names: Any = ()) -> None:
+        prepare(self, force, names)
+        (Path(self.root) / ".part-00004.jsonl.x9y8z7w6.zipfit-tmp").write_bytes(b"half a part")
+
+    monkeypatch.setattr(PartDir, "prepare", worker_killed_meanwhile)
+    ok("score", corpus, *FAST, "-o", f"{out}/", "--blocksize", "64KiB", "--force", "-q")
+    hidden = sorted(name for name in os.listdir(out) if name.startswith("."))
+    assert hidden == [".notes.txt"]
+    assert len(_manifest(out)["parts"]) == 6
+
+
+@pytest.mark.parametrize("side", ["--report", "--contaminated-output"])
+@pytest.mark.parametrize("name", ["part-00000.jsonl", MANIFEST])
+def test_a_side_output_is_never_a_part_or_the_manifest(
+    corpus: Path, tmp_path: Path, side: str, name: str
+) -> None:
+    # With --force it replaced the part (the manifest then listed a part holding the report)
+    # or the manifest; without, it failed as if another run had written there.
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("score", corpus, *FAST, "-o", f"{out}/", "--force", side, out / name, "--decontaminate")
+    assert result.exit_code == 2, result.output
+    assert "output directory" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize("engine", [["-j", "2"], ["--engine", "dask", "-j", "1"]])
+def test_a_memory_directory_needs_the_client_s_own_process(corpus: Path, engine: list[str]) -> None:
+    # Worker processes wrote their parts into their own memory: the run said 0 and its
+    # manifest listed parts that the client's memory:// did not hold.
+    pytest.importorskip("fsspec")
+    out = "memory://zipfit-dirout-workers/out/"
+    result = run("score", corpus, *LZ4, *engine, "-o", out, "--blocksize", "64KiB")
+    assert result.exit_code == 2, result.output
+    assert "memory://" in result.stderr and "-j 1" in result.stderr
+
+
+def test_a_failed_run_into_a_remote_directory_removes_only_its_own_files(
+    corpus: Path, tmp_path: Path
+) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/zipfit-dirout-failed/out/part-00005.jsonl", b"theirs\n")
+    fs.pipe("/zipfit-dirout-failed/out/.part-00001.jsonl.abcd_123.zipfit-tmp", b"half a part")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(corpus.read_bytes() + b'{"text": 1}\n')
+    out = "memory://zipfit-dirout-failed/out/"
+    result = run("score", bad, *FAST, "-q", "--blocksize", "64KiB", "-o", out, "--force")
+    assert result.exit_code == 3, result.output
+    assert fs.ls("/zipfit-dirout-failed/out", detail=False) == ["/zipfit-dirout-failed/out/part-00005.jsonl"]
+    assert fs.cat("/zipfit-dirout-failed/out/part-00005.jsonl") == b"theirs\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_source_that_cannot_be_read_twice_is_refused(tmp_path: Path) -> None:
+    # The workers read their partitions by byte range, after the client read the first record:
+    # a named pipe (or a device) cannot be read again, and the run waited for ever on it.
+    pipe = tmp_path / "pipe.jsonl"
+    os.mkfifo(pipe)
+    args = [*ZIPFIT, "score", str(pipe), *LZ4, "-o", f"{tmp_path}/out/"]
+    proc = subprocess.run(args, capture_output=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert b"-o FILE" in proc.stderr and proc.stderr.count(b"\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("fmt", ["records", "attributes"])
+def test_a_source_name_that_is_not_utf8_gets_a_manifest(tmp_path: Path, fmt: str) -> None:
+    # The manifest names each part's source (and an attribute file is named after it): a
+    # name's bytes that are not UTF-8 crashed the run with a traceback once every part was written.
+    source = os.fsdecode(bytes(tmp_path) + b"/bad\xff.jsonl")
+    Path(source).write_bytes(SOURCE.read_bytes()[:20000].rsplit(b"\n", 1)[0] + b"\n")
+    out = tmp_path / "out"
+    ok("score", source, *LZ4, "--output-format", fmt, "-o", f"{out}/")
+    entry = _manifest(out)["parts"][0]
+    assert entry["source"].endswith("bad\\xff.jsonl")
+    part = os.fsdecode(b"bad\xff.jsonl") if fmt == "attributes" else "part-00000.jsonl"
+    assert sorted(os.listdir(out)) == sorted([MANIFEST, part])
+
+
+def test_a_report_that_names_the_output_directory_is_refused_before_scoring(
+    corpus: Path, tmp_path: Path
+) -> None:
+    # The directory did not exist yet, so the report passed the checks; the run scored
+    # everything, then failed as if another run had made the directory (exit 4).
+    out = tmp_path / "out"
+    result = run("score", corpus, *FAST, "-o", f"{out}/", "--report", f"{out}/")
+    assert result.exit_code == 2, result.output
+    assert "output directory" in result.stderr and not out.exists()

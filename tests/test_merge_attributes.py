@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import SOURCE, TARGETS, ok, run
 
-from zipfit_cli.files.part_dir import MANIFEST
+from zipfit_cli.files.part_names import MANIFEST
 
 LZ4 = [*TARGETS, "--compressor", "lz4", "-q", "-j", "1"]
 

@@ -16,7 +16,7 @@ import pytest
 import zstandard
 from conftest import TARGET, TEMPLATE, ok, run, run_process
 
-from zipfit_cli.files.part_dir import MANIFEST
+from zipfit_cli.files.part_names import MANIFEST
 
 BASE = ["-t", str(TARGET), "--target-template", TEMPLATE, "--compressor", "lz4", "-q", "-j", "1"]
 
@@ -547,3 +547,66 @@ def test_merge_into_a_memory_directory_stays_in_this_process(slice_path: Path, t
         ]
     finally:
         fs.rm("/merged-j2", recursive=True)
+
+
+def test_merge_into_a_directory_with_force_removes_only_what_it_wrote(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    made = parts(tmp_path, slice_path, 2, "score")
+    lines = made[1].read_bytes().splitlines(keepends=True)
+    made[1].write_bytes(b"".join([*lines[:5], lines[-1]]))  # shard 1 fails, after shard 0's file is in place
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "part-00001.jsonl").write_bytes(b"theirs\n")
+    (out / "notes.txt").write_bytes(b"mine\n")
+    result = run("merge", *made, "-o", f"{out}/", "--force")
+    assert result.exit_code == 3, result.output
+    assert sorted(os.listdir(out)) == ["notes.txt", "part-00001.jsonl"]
+    assert (out / "part-00001.jsonl").read_bytes() == b"theirs\n"
+
+
+def test_merge_into_a_directory_refuses_a_report_that_is_a_part(slice_path: Path, tmp_path: Path) -> None:
+    made = parts(tmp_path, slice_path, 2, "score")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("merge", *made, "-o", f"{out}/", "--force", "--report", out / "part-00001.jsonl")
+    assert result.exit_code == 2, result.output
+    assert "output directory" in result.stderr and os.listdir(out) == []
+
+
+def test_merge_into_a_directory_refuses_a_pattern_whose_names_repeat(
+    slice_path: Path, tmp_path: Path
+) -> None:
+    # `{n:.0e}` names shards 10 and 11 both 1e+01.jsonl: with --force the second replaced the
+    # first and the manifest listed that name twice (a shard's records lost); without, exit 4.
+    made = parts(tmp_path, slice_path, 12, "score")
+    out = tmp_path / "out"
+    for force in ([], ["--force"]):
+        result = run("merge", *made, "-o", f"{out}/", "--output-name", "{n:.0e}.jsonl", *force)
+        assert result.exit_code == 2, result.output
+        assert "repeat" in result.stderr and not (out / MANIFEST).exists()
+        assert not out.exists() or os.listdir(out) == []
+
+
+@pytest.mark.parametrize("command", [["select", "-k", "10"], ["select"], ["score"]])
+def test_a_record_copied_into_another_part_is_refused(
+    slice_path: Path, tmp_path: Path, command: list[str]
+) -> None:
+    # Shard 0's best record pasted into shard 1, where the rank order takes it: the merge
+    # wrote it twice, and the tenth record of the selection was silently left out.
+    made = parts(tmp_path, slice_path, 2, *command)
+    first = made[0].read_bytes().splitlines(keepends=True)[0]
+    lines = made[1].read_bytes().splitlines(keepends=True)
+    index = json.loads(first)["_zipfit_index"]
+    before = [json.loads(line)["_zipfit_index"] < index for line in lines[:-1]]
+    at = 0 if command[0] == "select" else sum(before)
+    made[1].write_bytes(b"".join([*lines[:at], first, *lines[at:]]))
+
+    def one_more(trailer: dict[str, Any]) -> None:  # consistent counts, as a careful forger keeps them
+        keys = ["written"] if "-k" in command else ["written", "scored", "records_read"]
+        trailer.update({key: trailer[key] + 1 for key in keys})
+
+    _rewrite_trailer(made[1], one_more)
+    result = run("merge", *made, "-k", "10", "-o", tmp_path / "top.jsonl")
+    assert result.exit_code == 3, result.output
+    assert "in two parts" in result.stderr and not (tmp_path / "top.jsonl").exists()

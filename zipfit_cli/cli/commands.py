@@ -18,7 +18,8 @@ from ..engines.engine import Engine, RunSettings, local_engine
 from ..files.locations import STDIN, expand_paths, input_size
 from ..files.output import Output
 from ..files.output_checks import check_outputs
-from ..files.part_dir import is_directory_output, refuse_directory_output, source_names
+from ..files.part_dir import is_directory_output, refuse_directory_output
+from ..files.part_names import source_names
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
 from ..files.writers import check_output_name
@@ -153,6 +154,10 @@ def check_strict(stats: RunStats, strict: bool) -> None:
 def _settings(opts: ScoringOptions) -> RunSettings:
     """`build_settings`, with progress on stderr while --contrast samples its background
     from the sources (a pass over the whole input before scoring starts)."""
+    if opts.engine != "local" or is_directory_output(opts.output):  # before anything reads them
+        from .directory import refuse_streams
+
+        refuse_streams(opts.sources)
     if not opts.needs_background or opts.background:
         return build_settings(opts)
     with make_display(opts.quiet, input_size(opts.sources), "sampling the background") as display:
@@ -163,7 +168,7 @@ def select(opts: ScoringOptions, selection: SelectionOptions) -> None:
     opts = opts.expanded()
     refuse_ranked_attributes(opts.output_format, ranked=True)
     refuse_directory_output(opts.output, "select writes one ranked output")
-    selection.check()
+    selection.check(sharded=opts.shard is not None)
     if opts.adaptive:
         check_adaptive_selection(selection, opts.min_score)
     if selection.coverage:

@@ -4,17 +4,38 @@ display and the summary)."""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from typing import Any
 
-from ..base.errors import UsageError
+from ..base.errors import UsageError, shown
 from ..base.stats import RunStats
 from ..engines.engine import Engine, RunSettings
 from ..engines.part_engines import PartRunner, dask_parts, local_parts
 from ..engines.runner import default_workers
+from ..files.output_checks import local_file
 from ..runs.dirout import DirectoryOutput, score_to_directory
 from .display import make_display
 from .options import ScoringOptions, SelectionOptions
+
+
+def refuse_streams(sources: list[str]) -> None:
+    """Dask workers and a directory output's workers read their partitions by byte range,
+    after the client has read the first record: a named pipe or a device cannot be read again
+    (the run would wait for ever on a pipe no one writes to any more)."""
+    for source in sources:
+        path = local_file(source)
+        try:
+            mode = os.stat(path).st_mode if path is not None else stat.S_IFREG
+        except OSError:  # a glob, or missing: reading it says so
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise UsageError(
+                f"{shown(source)} is a pipe or a device, which workers cannot read by byte range "
+                "(--engine dask, -o DIR/): use --engine local and -o FILE, or save the records to a file",
+                setting=("engine", "output"),
+            )
 
 
 def score_directory(
@@ -25,6 +46,13 @@ def score_directory(
     describe: Callable[..., dict[str, Any]],
 ) -> RunStats:
     """Run `score` into the directory -o names; the summary is the caller's to show."""
+    if opts.output.lower().startswith("memory:") and (opts.engine != "local" or settings.workers > 1):
+        # Each process has its own memory://: the parts would be written where the client never looks.
+        raise UsageError(
+            "a memory:// directory lives in this process, and worker processes would write their parts "
+            "into their own: use -j 1 with --engine local, or a directory they share",
+            setting="output",
+        )
     runner: PartRunner
     if opts.engine == "local":
         runner = local_parts(settings.workers)

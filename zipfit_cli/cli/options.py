@@ -229,13 +229,16 @@ class SelectionOptions:
     budget_fill: str = _declared("budget_fill")
     given: frozenset[str] = frozenset()  # the options the user gave (see ScoringOptions)
 
-    def check(self) -> None:
+    def check(self, sharded: bool = False) -> None:
+        """Selection options that cannot work; a shard (`sharded`) may leave K to the merge."""
         check_limits(self.top_k, self.fraction)
         if self.budget_tokens is not None and self.budget_chars is not None:
             raise UsageError("give either --budget-tokens or --budget-chars, not both")
         if "token_counter" in self.given and self.budget_tokens is None:
             raise UsageError("--token-counter goes with --budget-tokens")
-        check_share_of_k(check_coverage(self.coverage), self.top_k, self.fraction)
+        share = check_coverage(self.coverage)
+        if not sharded:  # a shard's part holds every record with its distances: the merge gives K
+            check_share_of_k(share, self.top_k, self.fraction)
         budget = self.budget_tokens if self.budget_tokens is not None else self.budget_chars
         check_budget_fill(self.budget_fill, budget)
 

@@ -16,6 +16,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
+from ..base.errors import OutputError, shown
 from ..base.stats import RunStats
 from ..files.locations import url_to_fs
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
@@ -132,10 +133,15 @@ def write_run(
         source.close()
     fs, inner = url_to_fs(url)
     written = 0
-    with fs.open(inner, "wb") as out:
-        for i, found in enumerate(lines):
-            if found is None:
-                break
-            out.write(RUN_HEADER.pack(held.scores[i], offset + held.indexes[i], len(found)) + found)
-            written += 1
+    try:
+        with fs.open(inner, "wb") as out:
+            for i, found in enumerate(lines):
+                if found is None:
+                    break
+                out.write(RUN_HEADER.pack(held.scores[i], offset + held.indexes[i], len(found)) + found)
+                written += 1
+    except OSError as exc:  # a full disk reached the user as a bare "No space left on device"
+        raise OutputError(
+            f"cannot write the sorted run {shown(url)} under --spill-dir: {exc.strerror or exc}"
+        ) from None
     return written

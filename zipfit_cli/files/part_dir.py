@@ -12,26 +12,26 @@ or from the sources' own relative paths: each is checked to stay inside the dire
 from __future__ import annotations
 
 import contextlib
-import glob
 import hashlib
 import io
 import os
 import posixpath
 import secrets
 import tempfile
+from collections.abc import Iterable
 from typing import IO, Any
 
 import orjson
 
-from ..base.errors import OutputError, OutputExistsError, UsageError, shown
+from ..base.errors import OutputError, OutputExistsError, UsageError, shown, stored
 from .compression import compression_of
 from .locations import STDIN, is_url, url_to_fs
 from .output_checks import local_file
-from .writers import RecordWriter, check_output_name, compressing, writer_for
+from .part_names import MANIFEST, NAME_MAX, safe_name
+from .writers import RecordWriter, compressing, writer_for
 
-MANIFEST = "_zipfit_manifest.json"
-DEFAULT_PART_NAME = "part-{n:05d}.jsonl"
 _TMP_SUFFIX = ".zipfit-tmp"
+_TMP_RANDOM = 8  # characters: mkstemp's, or 4 random bytes in hex
 
 
 def _read_umask() -> int:
@@ -53,68 +53,6 @@ def refuse_directory_output(path: str, why: str) -> None:
     """A command that writes one file, given `-o DIR/`: a usage error saying `why`."""
     if is_directory_output(path):
         raise UsageError(f"{why}: give -o a file name (directory outputs are for `zipfit score`)")
-
-
-def check_pattern(pattern: str, output_format: str) -> None:
-    """An --output-name pattern gives a distinct, safe file name for each part number."""
-    try:
-        first, second = pattern.format(n=0), pattern.format(n=1)
-    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-        raise UsageError(
-            f"--output-name {shown(pattern)} is not a pattern like 'part-{{n:05d}}.jsonl' ({shown(exc)})",
-            setting="output_name",
-        ) from None
-    if first == second:
-        raise UsageError(
-            f"--output-name {shown(pattern)} gives every part the same name: put {{n}} in it",
-            setting="output_name",
-        )
-    if "/" in pattern or "\\" in pattern:
-        raise UsageError(f"--output-name {shown(pattern)} is a file name, without '/'", setting="output_name")
-    safe_name(first)
-    check_output_name(first, output_format)
-
-
-def safe_name(name: str) -> str:
-    """`name` as a relative path that stays inside the directory: no absolute path, no '..'
-    or '.' component, no hidden (temporary) name, not the manifest's."""
-    parts = name.split("/")
-    hostile = not name or "\0" in name or "\\" in name or name.startswith("/")
-    if hostile or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
-        raise UsageError(f"part name {shown(name)} would not stay inside the output directory")
-    if name == MANIFEST:
-        raise UsageError(f"part name {shown(name)} is the manifest's")
-    return name
-
-
-def relative_names(locations: list[str]) -> list[str]:
-    """Each location's path relative to their common parent directory: the name of the
-    attribute file that mirrors it. Locations are absolute local paths or URLs, on one
-    filesystem. The names are not checked here: each user of one calls safe_name."""
-    if len({loc.partition("://")[0] if is_url(loc) else "" for loc in locations}) > 1:
-        raise UsageError("attribute files mirror the sources' paths: give sources on one filesystem")
-    bare = [posixpath.normpath(loc.partition("://")[2] if is_url(loc) else loc) for loc in locations]
-    parent = posixpath.commonpath([posixpath.dirname(path) for path in bare]) if bare else ""
-    return [posixpath.relpath(path, parent or "/") for path in bare]
-
-
-def _located(path: str) -> str:
-    """A source as relative_names takes it: a local path made absolute, a URL as it is."""
-    local = path.startswith("file://") or not is_url(path)
-    return os.path.abspath(path.removeprefix("file://")) if local else path
-
-
-def source_names(sources: list[str]) -> list[str] | None:
-    """The names attribute files mirroring `sources` get (relative_names), as a shard part
-    records them for `zipfit merge -o DIR/`; None when they cannot be mirrored (stdin,
-    sources on more than one filesystem)."""
-    if STDIN in sources:
-        return None
-    located = [_located(path) for path in sources]
-    try:
-        return relative_names(located)
-    except UsageError:
-        return None
 
 
 class _Hashing(io.BufferedIOBase):
@@ -149,6 +87,7 @@ class PartDir:
         self.local = not is_url(directory) or directory.startswith(("file://", "local://"))
         root = directory.split("://", 1)[1] if is_url(directory) and self.local else directory
         self.fs: Any = None
+        self._before: dict[str, Any] = {}  # what --force found under planned names: not ours
         if self.local:
             self.root = os.path.abspath(root)
         else:
@@ -156,12 +95,35 @@ class PartDir:
             self.root = inner.rstrip("/") or "/"
 
     def path(self, name: str) -> str:
-        """Where part `name` (checked by safe_name) is, in the directory's filesystem."""
+        """Where part `name` (checked by safe_name) is, in the directory's filesystem; refused
+        when a symbolic link in the directory (a subdirectory of its name) leads out of it."""
         joined: str = (os.path if self.local else posixpath).join(self.root, safe_name(name))
+        if self.local and "/" in name:
+            root = os.path.realpath(self.root)
+            if os.path.commonpath([root, os.path.realpath(os.path.dirname(joined))]) != root:
+                raise UsageError(
+                    f"part {self.shown(name)} would be written outside the output directory "
+                    "(a symbolic link there leads out of it): remove the link or choose another directory"
+                )
         return joined
 
     def shown(self, name: str) -> str:
         return shown(self.directory + name)
+
+    def refuse_side_outputs(self, names: list[str], sides: list[str]) -> None:
+        """A single file the run writes besides (--report, --contaminated-output) is never one
+        of the parts or the manifest: it would replace the part the manifest describes."""
+        if not self.local:
+            return
+        ours = {os.path.realpath(self.path(name)) for name in names}
+        ours |= {os.path.realpath(_join(self, MANIFEST)), os.path.realpath(self.root)}
+        for side in sides:
+            path = local_file(side)
+            if path is not None and os.path.realpath(path) in ours:
+                raise UsageError(
+                    f"{shown(side)} is the output directory {shown(self.directory)}, a part or its "
+                    "manifest: write it under another name"
+                )
 
     def exists(self, name: str) -> bool:
         where = _join(self, name)
@@ -179,9 +141,15 @@ class PartDir:
                     "choose another output directory"
                 )
 
-    def prepare(self, force: bool) -> None:
+    def prepare(self, force: bool, names: Iterable[str] = ()) -> None:
         """Create the directory; refuse one that holds files unless --force, which removes its
-        manifest first (the set it described is no longer complete)."""
+        manifest first (the set it described is no longer complete). Files found under the
+        planned `names` are noted: a failed run removes only what it put in place."""
+        seen: set[str] = set()
+        for name in names:  # `{n:.0e}` names 10 and 11 alike: one part would replace the other
+            if name in seen:
+                raise UsageError(f"the parts' names repeat ({self.shown(name)}): name each part apart")
+            seen.add(name)
         try:
             if self.local:
                 os.makedirs(self.root, exist_ok=True)
@@ -197,30 +165,69 @@ class PartDir:
                 f"output directory {shown(self.directory)} holds files; use --force to write into it "
                 "(parts of the same names and the manifest are replaced, other files left alone)"
             )
+        if force and held:
+            self._before = {name: found for name in names if (found := self._identity(name)) is not None}
         if force and self.exists(MANIFEST):
             self.remove([MANIFEST])
 
-    def remove(self, names: list[str], temporaries: bool = False) -> None:
-        """Remove these files where they exist (a failed run's parts); errors are ignored.
-        temporaries: in a local directory, their hidden temporary files too, which a worker
-        process stopped while writing leaves behind (only for names no other run writes)."""
+    def _identity(self, name: str) -> Any:
+        """What tells the file under `name` from one put in its place (None: no file)."""
+        where = _join(self, name)
+        try:
+            if self.local:
+                st = os.lstat(where)
+                return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+            self.fs.invalidate_cache(posixpath.dirname(where))  # listed before the workers wrote
+            return self.fs.info(where) if self.fs.exists(where) else None
+        except OSError:
+            return None
+
+    def remove(self, names: list[str], temporaries: bool = True) -> None:
+        """Remove these files where they exist (a failed run's parts), except those that were
+        there before the run and were not replaced, and (`temporaries`) the temporary files of
+        these names that stopped workers left; errors are ignored."""
         for name in names:
-            with contextlib.suppress(OSError, FileNotFoundError):
-                if self.local:
-                    os.unlink(_join(self, name))
-                elif self.fs.exists(_join(self, name)):
-                    self.fs.rm(_join(self, name))
-            if temporaries and self.local:  # remotely, a listing a name would cost too much
-                folder, base = os.path.split(_join(self, name))
-                pattern = os.path.join(glob.escape(folder), glob.escape(f".{base}.")) + "*" + _TMP_SUFFIX
-                for path in glob.glob(pattern):
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)
+            if name in self._before and self._identity(name) == self._before[name]:
+                continue
+            self._unlink(_join(self, name))
+        if temporaries:
+            self._remove_temporaries(names)
+
+    def _unlink(self, where: str) -> None:
+        with contextlib.suppress(OSError, FileNotFoundError):
+            if self.local:
+                os.unlink(where)
+            elif self.fs.exists(where):
+                self.fs.rm(where)
+
+    def _remove_temporaries(self, names: list[str]) -> None:
+        """The hidden files of these names' parts (`_temporary_prefix`), a folder listed once."""
+        split = (os.path if self.local else posixpath).split
+        prefixes: dict[str, set[str]] = {}
+        for name in names:
+            folder, base = split(_join(self, name))
+            prefixes.setdefault(folder, set()).add(_temporary_prefix(base))
+        cut = _TMP_RANDOM + len(_TMP_SUFFIX)
+        for folder, wanted in prefixes.items():
+            try:
+                if not self.local:  # a listing cached before the workers wrote would miss theirs
+                    self.fs.invalidate_cache(folder)
+                listed = os.listdir(folder) if self.local else self.fs.ls(folder, detail=False)
+            except OSError:
+                continue
+            for entry in listed:
+                base = split(entry.rstrip("/"))[1]
+                if base.endswith(_TMP_SUFFIX) and base[:-cut] in wanted:
+                    self._unlink((os.path if self.local else posixpath).join(folder, base))
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        """The manifest, written last: the set of parts it lists is complete."""
+        """The manifest, written last: the set of parts it lists is complete. The hidden files
+        of those parts go first: a worker killed while writing one leaves it (Dask runs the
+        task again elsewhere), as does an earlier run killed before a --force rerun."""
+        self._remove_temporaries([entry["name"] for entry in manifest["parts"]])
         part = PartFile(self, MANIFEST, replace=True, records=False)
-        part.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+        # Names (a part's source, an attribute file's own) may hold bytes that are not UTF-8.
+        part.write(orjson.dumps(stored(manifest), option=orjson.OPT_INDENT_2) + b"\n")
         part.commit()
 
 
@@ -234,13 +241,15 @@ class PartFile:
         final = where.path(name) if name != MANIFEST else _join(where, name)
         self.final = final
         folder, base = (os.path if where.local else posixpath).split(final)
+        prefix = _temporary_prefix(base)
         try:
             if where.local:
                 os.makedirs(folder, exist_ok=True)
-                fd, self.tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=_TMP_SUFFIX, dir=folder)
+                fd, self.tmp = tempfile.mkstemp(prefix=prefix, suffix=_TMP_SUFFIX, dir=folder)
                 raw: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 20)
             else:
-                self.tmp = posixpath.join(folder, f".{base}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
+                hidden = f"{prefix}{secrets.token_hex(_TMP_RANDOM // 2)}{_TMP_SUFFIX}"
+                self.tmp = posixpath.join(folder, hidden)
                 raw = where.fs.open(self.tmp, "wb")
         except OSError as exc:
             raise OutputError(f"cannot write {where.shown(name)}: {exc.strerror or exc}") from None
@@ -249,7 +258,10 @@ class PartFile:
         self.packed: IO[bytes] = compressing(self.hashing, compression_of(name))  # type: ignore[arg-type]
         self.compressed = self.packed is not self.hashing  # type: ignore[comparison-overlap]
         found = writer_for(name) if records else None
-        self.writer: RecordWriter | None = found(self.packed, name, schema) if found is not None else None
+        # A writer that spools (Parquet) does so next to the path it is given: the part's own,
+        # locally; a remote directory's parts spool where the worker runs.
+        path = final if where.local else name
+        self.writer: RecordWriter | None = found(self.packed, path, schema) if found is not None else None
 
     def write(self, data: bytes) -> None:
         try:
@@ -309,6 +321,14 @@ class PartFile:
                 os.unlink(self.tmp)
             elif self.where.fs.exists(self.tmp):
                 self.where.fs.rm(self.tmp)
+
+
+def _temporary_prefix(base: str) -> str:
+    """`.NAME.`, NAME cut short where the whole temporary name would pass NAME_MAX bytes."""
+    room = NAME_MAX - 2 - _TMP_RANDOM - len(_TMP_SUFFIX)
+    while len(os.fsencode(base)) > room:
+        base = base[: -max(1, len(os.fsencode(base)) - room)]
+    return f".{base}."
 
 
 def _join(where: PartDir, name: str) -> str:

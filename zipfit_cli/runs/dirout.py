@@ -38,7 +38,8 @@ from ..engines.part_task import PartPlan
 from ..files.locations import STDIN
 from ..files.output import Output, publish_all
 from ..files.output_checks import check_outputs
-from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, check_pattern, relative_names, safe_name
+from ..files.part_dir import PartDir
+from ..files.part_names import DEFAULT_PART_NAME, MANIFEST, check_pattern, relative_names, safe_name
 from ..files.sources import JsonlSource, is_parquet, reader_of
 from ..files.writers import check_output_name
 from .files import parquet_schema
@@ -84,9 +85,10 @@ def score_to_directory(
     names = [plan.name for plan in planned.plans]
     where.refuse_inputs(names, [*settings.sources, *(inputs or [])])
     sides = [path for path in (contaminated_output, report) if path is not None]
+    where.refuse_side_outputs(names, sides)
     check_outputs(sides, [*settings.sources, *(inputs or [])], force)
     check_first_record([file.path for file in planned.files], settings)
-    where.prepare(force)
+    where.prepare(force, names)
     aside = Output(contaminated_output, replace=force) if contaminated_output else None
     report_out = Output(report, replace=force, records=False) if report is not None else None
     outputs = [sink for sink in (aside, report_out) if sink is not None]

@@ -226,11 +226,11 @@ def run_merge(
         selecting = True
     stats.below_min_score += _check_parts_hold(parts, keep, by_rank, score_key, max_line_bytes, floor)
     streams = [_at_least(floor, part_records(p, score_key, by_rank, max_line_bytes)) for p in parts]
-    merged: Generator[Record, None, None] = heapq.merge(*streams, key=_rank_order if by_rank else _index)
+    merged = _once(heapq.merge(*streams, key=_rank_order if by_rank else _index))
     shape = output_shape(output_format, score_key, id_key, TextSpec.build(info["text_key"]))
     writer = RecordWriter(sink, score_key, stats, ranked=selecting, scored=True, shape=shape)
     if info.get("coverage") is not None:  # the selection is made here: merge_coverage.py
-        merged = merge_covering(parts, merged, keep_after, filters, stats, spool_dir)
+        merged = merge_covering(parts, merged, keep_after, filters, stats, spool_dir, floor)
         keep, filters = None, None
     ranked = _ordered(merged, by_rank, selecting, keep, spool_dir)
     with closing(ranked):
@@ -244,6 +244,17 @@ def run_merge(
         stats.check_selection()
     stats.elapsed = time.perf_counter() - start
     return stats
+
+
+def _once(merged: Iterator[Record]) -> Generator[Record, None, None]:
+    """The merged records, refusing one that two parts hold: in merge order a copy of a record
+    (its score and index) comes right after it, so this costs one comparison a record."""
+    last = None
+    for record in merged:
+        if record[1] == last:
+            raise InputError("a record is in two parts (a part was modified): each shard's holds its own")
+        last = record[1]
+        yield record
 
 
 def _ordered(

@@ -22,7 +22,8 @@ from typing import Any, Protocol
 from ..base.errors import InputError, UsageError, redacted, shown
 from ..base.stats import RunStats
 from ..files.batches import FILE_SHIFT
-from ..files.part_dir import PartDir, PartFile, safe_name
+from ..files.part_dir import PartDir, PartFile
+from ..files.part_names import safe_name
 from ..files.records import TextSpec
 from ..files.sources import JsonlSource, reader_of
 from ..files.writers import check_output_name

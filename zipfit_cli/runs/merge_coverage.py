@@ -41,18 +41,22 @@ def with_distances(score: float, line: bytes, n_targets: int) -> tuple[CoverageS
     return CoverageScore(score, distances), clean
 
 
-def check_covering_parts(parts: Sequence[_Part], keep: int | None, filters: Filters | None) -> Decimal:
+def check_covering_parts(
+    parts: Sequence[_Part], keep: int | None, filters: Filters | None, raised: bool = False
+) -> Decimal:
     """The parts' --coverage share, once they are known to hold what a selection of `keep`
-    needs: a part cut to its shard's K holds each target's nearest for that K only."""
+    needs: a part cut to its shard's K holds each target's nearest for that K only, over
+    all its records, so none with --dedupe, a budget or a --min-score `raised` above its own
+    (a target's nearest at or above it may be in no list)."""
     if keep is None:
         raise UsageError("--coverage parts take a share of the K records: give the merge -k or --fraction")
     for part in parts:
         made = part.info.get("top_k")
-        if not part.complete and (filters or made is None or made < keep):
+        if not part.complete and (filters or raised or made is None or made < keep):
+            why = " with --dedupe or a budget" if filters else " with its own --min-score" if raised else ""
             raise InputError(
                 f"{shown(part.path)} holds what a --coverage selection of {made} needs; the merge selects "
-                f"{keep}{' with --dedupe or a budget' if filters else ''}: write parts with "
-                f"{'no -k' if filters else 'a larger -k or none'}"
+                f"{keep}{why}: write parts with {'no -k' if filters or raised else 'a larger -k or none'}"
             )
     return Decimal(parts[0].info["coverage"])
 
@@ -64,10 +68,13 @@ def merge_covering(
     filters: Filters | None,
     stats: RunStats,
     spool_dir: str | None,
+    floor: float | None = None,
 ) -> Generator[Record, None, None]:
     """The selection from the parts' records (in rank order, with distances), in output
-    order; counted by rule in `stats.selected_by`."""
-    share = check_covering_parts(parts, keep, filters)
+    order; counted by rule in `stats.selected_by`. `floor`: the merge's --min-score (at
+    least the parts' own)."""
+    raised = floor != parts[0].info.get("min_score")
+    share = check_covering_parts(parts, keep, filters, raised)
     assert keep is not None
     info, picked = parts[0].info, set[int]()
     n_targets, spec = info["n_targets"], TextSpec.build(info["text_key"])

@@ -28,7 +28,8 @@ from ..base.stats import RunStats
 from ..engines.runner import ScoreJob, map_tasks
 from ..files.output import Output, publish_all
 from ..files.output_checks import check_outputs
-from ..files.part_dir import DEFAULT_PART_NAME, MANIFEST, PartDir, PartFile, check_pattern, safe_name
+from ..files.part_dir import PartDir, PartFile
+from ..files.part_names import DEFAULT_PART_NAME, MANIFEST, check_pattern, safe_name
 from ..files.reading import DEFAULT_MAX_LINE_BYTES
 from ..files.records import TextSpec
 from ..files.writing import RecordWriter, output_shape
@@ -72,8 +73,9 @@ def merge_to_directory(
     if target.output_format != "attributes":
         names = _part_names(ordered, target)
     where.refuse_inputs(names, paths)
+    where.refuse_side_outputs(names, [report] if report else [])
     check_outputs([report] if report else [], paths, force)
-    where.prepare(force)
+    where.prepare(force, names)
     report_out = Output(report, replace=force, records=False) if report is not None else None
     entries: list[dict[str, Any]] = []
     try:

@@ -44,15 +44,18 @@ class DistanceSpool:
         try:
             self._file.write(array("d", distances).tobytes())
         except OSError as exc:
-            raise ZipfitError(
-                f"cannot write a temporary file in $TMPDIR: {exc.strerror or exc}; "
-                "set TMPDIR to a directory with more room"
-            ) from None
+            raise _failed(exc) from None
         self.count += 1
+
+    def _flush(self) -> None:
+        try:
+            self._file.flush()
+        except OSError as exc:  # the last writes, held in the buffer, did not fit either
+            raise _failed(exc) from None
 
     def read(self) -> Iterator[tuple[int, array[float]]]:
         """(position, distances) of every record, in the order added."""
-        self._file.flush()
+        self._flush()
         self._file.seek(0)
         width = 8 * self.n
         position = 0
@@ -65,14 +68,24 @@ class DistanceSpool:
 
     def row(self, position: int) -> tuple[float, ...]:
         """The distances of the record added at `position`."""
-        self._file.flush()
+        self._flush()
         self._file.seek(8 * self.n * position)
         found = array("d")
         found.frombytes(self._file.read(8 * self.n))
         return tuple(found)
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:  # unnamed: what did not reach it is not needed any more (and an error
+            pass  # here, in a `finally`, would hide the one that says what to do)
+
+
+def _failed(exc: OSError) -> ZipfitError:
+    return ZipfitError(
+        f"cannot write a temporary file in $TMPDIR: {exc.strerror or exc}; "
+        "set TMPDIR to a directory with more room"
+    )
 
 
 def candidates(
