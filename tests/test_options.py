@@ -674,3 +674,14 @@ def test_a_variable_is_a_standing_default_not_checked_against_partners(slice_pat
     # Typed for this run, the same value is refused without --engine dask.
     typed = refused("select", slice_path, *FAST, "-k", "2", "--scheduler", env["ZIPFIT_SCHEDULER"])
     assert "--engine dask" in typed
+
+
+@pytest.mark.parametrize("engine", [[], ["--engine", "dask"]])
+def test_a_blocksize_smaller_than_a_line_is_refused(tmp_path: Path, engine: list[str]) -> None:
+    # `--blocksize 64` (64 MiB meant) cut a 22 KB file into 22,568 parts, 22,528 of them empty
+    # files, in 95 s: a size is bytes, and a partition that holds no line start is empty.
+    source = tmp_path / "three.jsonl"
+    source.write_bytes(b"".join(SOURCE.read_bytes().splitlines(keepends=True)[:3]))
+    line = refused("score", source, *FAST, *engine, "-o", f"{tmp_path}/out/", "--blocksize", "64")
+    assert "bytes" in line and "--blocksize" in line
+    assert not (tmp_path / "out").exists()
