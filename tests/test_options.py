@@ -200,6 +200,7 @@ SCORING_REFUSALS: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"connect_timeout": 10.0}, ("--connect-timeout", "--engine dask")),
     ({"output_name": "p-{n}.jsonl"}, ("--output-name", "-o DIR/")),
     ({"engine": "dask", "connect_timeout": 0.0}, ("--connect-timeout", "not 0.0")),
+    ({"engine": "dask", "blocksize": 1023}, ("--blocksize 1023 is bytes", "at least 1KiB")),
     ({"engine": "dask", "connect_timeout": -1.0}, ("--connect-timeout", "not -1.0")),
     ({"engine": "dask", "connect_timeout": math.nan}, ("--connect-timeout", "not nan")),
     ({"engine": "dask", "connect_timeout": math.inf}, ("--connect-timeout", "not inf")),
@@ -320,7 +321,8 @@ def test_the_refusals_above_reach_every_check() -> None:
         {"method": "contrast", "background_size": 5, "contrast_weight": 0.0, "background_seed": -1},
         {"contrast": True, "background": ["b.jsonl"], "contrast_weight": 2.0},
         {"adaptive": True, "adaptive_z": 0.5, "adaptive_audit": 0, "background_seed": 1},
-        {"engine": "dask", "scheduler": "tcp://127.0.0.1:1", "blocksize": "0", "connect_timeout": 86400.0},
+        {"engine": "dask", "scheduler": "tcp://127.0.0.1:1", "blocksize": 0, "connect_timeout": 86400.0},
+        {"engine": "dask", "blocksize": 1024},
         {"shard": "0/2", "shard_by": "file"},
         {"output_format": "ids", "id_key": "doc", "score_key": "score"},
         {"output_format": "attributes", "id_key": "doc"},
@@ -677,3 +679,14 @@ def test_a_variable_is_a_standing_default_not_checked_against_partners(slice_pat
     # Typed for this run, the same value is refused without --engine dask.
     typed = refused("select", slice_path, *FAST, "-k", "2", "--scheduler", env["ZIPFIT_SCHEDULER"])
     assert "--engine dask" in typed
+
+
+@pytest.mark.parametrize("engine", [[], ["--engine", "dask"]])
+def test_a_blocksize_smaller_than_a_line_is_refused(tmp_path: Path, engine: list[str]) -> None:
+    # `--blocksize 64` (64 MiB meant) cut a 22 KB file into 22,568 parts, 22,528 of them empty
+    # files, in 95 s: a size is bytes, and a partition that holds no line start is empty.
+    source = tmp_path / "three.jsonl"
+    source.write_bytes(b"".join(SOURCE.read_bytes().splitlines(keepends=True)[:3]))
+    line = refused("score", source, *FAST, *engine, "-o", f"{tmp_path}/out/", "--blocksize", "64")
+    assert "bytes" in line and "--blocksize" in line
+    assert not (tmp_path / "out").exists()

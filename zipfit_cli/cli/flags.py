@@ -322,8 +322,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("blocksize", ("--blocksize",), int | None, None,
            "With --engine dask: split uncompressed JSONL into partitions of this size, like 16MiB, and "
            "Parquet, Arrow files and saved datasets into runs of row groups, record batches or data files "
-           "of about it (default: a quarter of the input per worker thread, within 256KiB..64MiB; 0: one "
-           "partition per file). Compressed files, CSV/TSV and Arrow streams are one partition each. With a "
+           "of about it (default: a quarter of the input per worker thread, within 256KiB..64MiB; at least "
+           "1KiB, or 0: one partition per file). Compressed files, CSV/TSV and Arrow streams are one "
+           "partition each. With a "
            "directory output (-o DIR/), on either engine: the input a part holds (default: 1/64 of the "
            "input, within 256KiB..16MiB).",
            RUN, SCORING, metavar="SIZE", show_default=False, min=0, max=MOST, quantity="size"),

@@ -35,6 +35,7 @@ from .flags import OPTIONS
 from .optspec import default_of, flag_of
 
 DECONTAMINATE_NGRAM = 13  # word n-gram length of --decontaminate
+MIN_BLOCKSIZE = 1 << 10  # a --blocksize below this is a size typed without its unit
 _BACKGROUND = ("background", "background_size", "background_seed")  # for a method that needs one
 _OPTION_NAMES = frozenset(option.name for option in OPTIONS)
 
@@ -125,6 +126,12 @@ class ScoringOptions:
         dask_only = {"scheduler", "connect_timeout", "spill_dir"} | (set() if directory else {"blocksize"})
         if self.engine == "local" and self.given & dask_only:
             raise UsageError("--scheduler, --blocksize, --connect-timeout and --spill-dir need --engine dask")
+        if self.blocksize is not None and 0 < self.blocksize < MIN_BLOCKSIZE:  # `64` meant 64MiB
+            raise UsageError(
+                f"--blocksize {self.blocksize} is bytes: blocks that small hold no line start and make "
+                "empty partitions (and parts); give at least 1KiB, like 64MiB (0: one per file)",
+                setting="blocksize",
+            )
         if "output_name" in self.given and not directory:
             raise UsageError("--output-name names the parts of an output directory (-o DIR/)")
         if not 0 < self.connect_timeout < math.inf:  # NaN too
