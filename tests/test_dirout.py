@@ -253,8 +253,11 @@ def test_long_part_names(corpus: Path, tmp_path: Path) -> None:
     for width in (300, 1_000_000):
         result = run("score", corpus, *FAST, "-o", f"{tmp_path}/x/", "--output-name", f"{{n:>{width}}}.jsonl")
         assert result.exit_code == 2, result.output[:300]
-        assert "255 bytes" in result.stderr and len(result.stderr) < 400
+        assert "above 255" in result.stderr and len(result.stderr) < 400
         assert len(result.stderr.strip().splitlines()) == 1
+    # A width from a nested field is refused before formatting: at n = 1 it would be a gigabyte.
+    result = run("score", corpus, *FAST, "-o", f"{tmp_path}/x/", "--output-name", "{n:>{n}000000000}.jsonl")
+    assert result.exit_code == 2 and "a field inside a format spec" in result.stderr
     assert not (tmp_path / "x").exists()
 
 

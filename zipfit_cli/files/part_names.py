@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
+import string
 
 from ..base.errors import UsageError, shown
 from .locations import STDIN, is_url
@@ -19,6 +21,7 @@ NAME_MAX = 255  # bytes of one file name, on the file systems zipfit writes to
 def check_pattern(pattern: str, output_format: str) -> None:
     """An --output-name pattern gives a distinct, safe file name for each part number."""
     try:
+        _check_specs(pattern)
         first, second = pattern.format(n=0), pattern.format(n=1)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         raise UsageError(
@@ -34,6 +37,18 @@ def check_pattern(pattern: str, output_format: str) -> None:
         raise UsageError(f"--output-name {shown(pattern)} is a file name, without '/'", setting="output_name")
     safe_name(first)
     check_output_name(first, output_format)
+
+
+def _check_specs(pattern: str) -> None:
+    """Refuse, before formatting, a spec that would build a huge name first: a width or
+    precision above NAME_MAX, or a nested field (`{n:>{n}000000000}` is a gigabyte at n = 1)."""
+    for _, field, spec, _ in string.Formatter().parse(pattern):
+        if field is None or not spec:
+            continue
+        if "{" in spec:
+            raise ValueError("a field inside a format spec")
+        if any(int(number) > NAME_MAX for number in re.findall(r"\d+", spec)):
+            raise ValueError(f"a width or precision above {NAME_MAX}, the longest file name")
 
 
 def safe_name(name: str) -> str:
