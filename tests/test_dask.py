@@ -554,6 +554,30 @@ def test_a_run_that_fails_while_merging_removes_its_runs(
     assert os.listdir(spill) == [] and not (tmp_path / "out.jsonl").exists()
 
 
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_spill_dir_the_run_made_goes_with_it(
+    tied: Path, tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    from zipfit_cli.base.errors import InputError
+    from zipfit_cli.engines import dask_select
+
+    if fails:
+
+        def broken(run: Any) -> Iterator[Any]:
+            yield from []
+            raise InputError("the disk went away")
+
+        monkeypatch.setattr(dask_select, "_run_records", broken)
+    (tmp_path / "kept").mkdir()
+    spill = tmp_path / "kept" / "new" / "deeper"  # two folders the run makes
+    result = run(
+        "select", tied, *FAST, "--fraction", "0.5", "--engine", "dask", "--scheduler", scheduler,
+        "--spill-dir", spill, "--blocksize", "32KiB", "-o", tmp_path / "out.jsonl",
+    )  # fmt: skip
+    assert result.exit_code == (3 if fails else 0), result.output
+    assert os.listdir(tmp_path / "kept") == []  # what was there before stays
+
+
 def test_sigterm_while_merging_runs_removes_them(tmp_path: Path, scheduler: str) -> None:
     lines = (TARGET.parent / "source.jsonl").read_bytes().splitlines(keepends=True)[:2000]
     source = tmp_path / "big.jsonl"

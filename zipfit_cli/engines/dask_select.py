@@ -60,7 +60,7 @@ def _ranked(
 ) -> Generator[Record, None, None]:
     check_first_record([file.path for file in engine.files], settings)
     runs = posixpath.join(spill.rstrip("/") or "/", f".zipfit-runs-{secrets.token_hex(6)}")
-    fs, inner = _spill_to(spill, runs)
+    fs, inner, made = _spill_to(spill, runs)
     try:
         with ExitStack() as stack:
             client = engine._client(stack)
@@ -78,18 +78,26 @@ def _ranked(
     finally:  # after a local cluster has closed: no worker writes a run any more
         with suppress(Exception):  # a run that is gone already
             fs.rm(inner, recursive=True)
+        for folder in made:  # the --spill-dir folders this run made, deepest first, if empty
+            with suppress(Exception):
+                fs.rmdir(folder)
 
 
-def _spill_to(spill: str, runs: str) -> tuple[Any, str]:
-    """The filesystem of `runs` and its path there, created before any scoring: a spill
-    location that cannot be written fails now, in one line (exit 1)."""
+def _spill_to(spill: str, runs: str) -> tuple[Any, str, list[str]]:
+    """The filesystem of `runs`, its path there and the folders above it made for it (deepest
+    first), created before any scoring: a spill location that cannot be written fails now,
+    in one line (exit 1)."""
     try:
         fs, inner = url_to_fs(runs)
+        made, folder = [], posixpath.dirname(inner)
+        while folder not in ("", "/", ".") and not fs.exists(folder):
+            made.append(folder)
+            folder = posixpath.dirname(folder)
         fs.makedirs(inner, exist_ok=True)
     except Exception as exc:  # fsspec and its backends raise anything: the location is the input
         problem = shown(str(exc))
         raise OutputError(f"cannot write sorted runs under --spill-dir {shown(spill)}: {problem}") from None
-    return fs, inner
+    return fs, inner, made
 
 
 def _score(
