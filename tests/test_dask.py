@@ -697,3 +697,43 @@ def test_a_run_that_cannot_be_written_says_where(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="--spill-dir") as raised:
         write_run(held, Partition(str(source), str(source)), 1, 0, f"{tmp_path}/full/run-000000")
     assert "run-000000" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["select", "-k", "10"],
+        ["select", "--fraction", "0.2", "--spill-dir", "SPILL"],  # held on the workers: dask_select
+        ["score", "-o", "OUT/"],  # parts written by the workers: runs/dirout.py
+    ],
+    ids=["top-k", "fraction-on-workers", "directory-output"],
+)
+def test_a_file_that_holds_no_records_is_warned_of_as_locally(
+    corpus: list[Path], tmp_path: Path, scheduler: str, command: list[str]
+) -> None:
+    # Every partition of a file returned nothing: the local reader warns of such a file (a
+    # truncated upstream file must not pass a cron job in silence); Dask said nothing.
+    empty, blank = tmp_path / "empty.jsonl", tmp_path / "blank.jsonl"
+    empty.write_bytes(b"")
+    blank.write_bytes(b"\n\n")
+    sources = [corpus[0], empty, blank, corpus[1]]
+    said = []
+    for engine in (["-j", "2"], ["--engine", "dask", "--scheduler", scheduler, "--blocksize", "8KiB"]):
+        where = tmp_path / str(len(said))
+        where.mkdir()
+        args = [
+            str(where / a[:-1]) + "/" if a == "OUT/" else str(where) if a == "SPILL" else a for a in command
+        ]
+        if "SPILL" in command and engine[0] == "-j":
+            args = args[:-2]  # --spill-dir is for Dask only
+        result = run(*args, *sources, *FAST[:-1], *engine)  # not -q: warnings shown
+        assert result.exit_code == 0, result.output
+        said.append([line for line in result.stderr.splitlines() if "holds no records" in line])
+    assert (
+        said[0]
+        == said[1]
+        == [
+            f"zipfit: warning: {empty} holds no records",
+            f"zipfit: warning: {blank} holds no records",
+        ]
+    )

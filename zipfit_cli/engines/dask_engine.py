@@ -32,7 +32,7 @@ from ..files.sources import JsonlSource, is_dataset, open_source, reader_of
 from ..selection.rules import below
 from . import dask_worker
 from .dask_connect import DEFAULT_CONNECT_TIMEOUT, connect
-from .dask_worker import Partition, PartResult, raise_part_failure, score_partition
+from .dask_worker import FileRecords, Partition, PartResult, raise_part_failure, score_partition
 from .engine import RunContext, RunSettings, Scored
 
 MIN_BLOCKSIZE, MAX_BLOCKSIZE = 256 << 10, 64 << 20
@@ -212,6 +212,7 @@ class DaskEngine:
         limit = settings.limit
         offset = 0  # global index of the partition's first record
         line_base = 0  # lines of the file in earlier blocks
+        files = FileRecords()
         with ExitStack() as stack:
             client = self._client(stack)
             # Closed before the client (LIFO), so its cleanup can still cancel tasks.
@@ -245,11 +246,13 @@ class DaskEngine:
                             continue
                     yield score, offset + index, line
                 offset += part_stats.records_read
+                files.add(part, part_stats.records_read)
                 line_base += result.lines
                 stats.count_pairs(comparisons)
                 context.progress.update(stats.records_read, part.done)
                 if last:
                     return
+        files.warn(stats)
 
 
 def _check_address(address: str) -> None:

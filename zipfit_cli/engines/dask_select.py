@@ -35,7 +35,7 @@ from ..files.locations import url_to_fs
 from ..selection.ranking import Record, Share, count_for_fraction
 from . import select_task
 from .dask_engine import DaskEngine, check_first_record
-from .dask_worker import Partition, raise_part_failure
+from .dask_worker import FileRecords, Partition, raise_part_failure
 from .engine import Engine, RunContext, RunSettings
 from .select_task import DIGIT_BITS, RUN_HEADER
 
@@ -108,7 +108,7 @@ def _score(
     threads = sum(client.nthreads().values()) or engine.workers
     todo = iter(engine.partitions(threads))
     pending: deque[tuple[Partition, Any, Any]] = deque()
-    stats, offset, line_base = context.stats, 0, 0
+    stats, offset, line_base, files = context.stats, 0, 0, FileRecords()
     handed = [0]  # bytes of input in the partitions submitted so far
 
     def submit() -> None:
@@ -143,9 +143,11 @@ def _score(
                 context.set_aside(settings.skip_invalid, part.path, line_base + line_no, why, line)
             held.append((part, future, offset))
             offset += result.stats.records_read
+            files.add(part, result.stats.records_read)
             line_base += result.lines
             stats.count_pairs(settings.scorer.comparisons)
             context.progress.update(stats.records_read, part.done)
+        files.warn(stats)
     finally:
         client.cancel([*(f for _, f, _ in pending), *(s for _, _, s in pending)])
 

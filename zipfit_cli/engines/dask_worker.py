@@ -55,6 +55,21 @@ class PartResult:
     refused: str | None = None  # the reader's own one-line error (not a table, a bad row)
 
 
+class FileRecords:
+    """Records each source file gave over its partitions: a file that gives none is warned
+    of, as the local reader does (a truncated upstream file must not pass in silence)."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, tuple[str, int]] = {}  # url: (the path shown, records)
+
+    def add(self, part: Partition, records: int) -> None:
+        path, count = self._records.get(part.url, (part.path, 0))
+        self._records[part.url] = (path, count + records)
+
+    def warn(self, stats: RunStats) -> None:
+        stats.warnings += [f"{shown(path)} holds no records" for path, n in self._records.values() if not n]
+
+
 def raise_part_failure(part: Partition, result: PartResult, line_base: int) -> None:
     """Raise the error a partition's result reports, if any, as the local engine would:
     `line_base` is the lines of the same file in the blocks before this one."""

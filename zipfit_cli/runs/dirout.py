@@ -31,7 +31,7 @@ from ..base.errors import (
 )
 from ..base.stats import RunStats
 from ..engines.dask_engine import SourceFile, check_first_record
-from ..engines.dask_worker import raise_part_failure
+from ..engines.dask_worker import FileRecords, raise_part_failure
 from ..engines.engine import ProgressSink, RunContext, RunSettings
 from ..engines.part_engines import PartRunner, directory_blocksize, plan_partitions, source_files
 from ..engines.part_task import PartPlan
@@ -195,7 +195,7 @@ def _run(
     """Run the tasks; add up their counters, keep their near-copies aside, raise their errors.
     Adds each part's manifest entry to `entries`; returns the bytes of record lines the
     client received."""
-    stats, received, line_base = context.stats, 0, 0
+    stats, received, line_base, files = context.stats, 0, 0, FileRecords()
     comparisons = settings.scorer.comparisons
     issued: deque[PartPlan] = deque()
     with closing(runner(settings.job(), _issued(plans, stats, issued))) as results:
@@ -204,6 +204,7 @@ def _run(
             line_base = 0 if part.start == 0 else line_base
             raise_part_failure(part, result, line_base)
             stats += result.stats
+            files.add(part, result.stats.records_read)
             for _, line_no, _, why, line in written.aside:
                 received += len(line)
                 context.set_aside(settings.skip_invalid, part.path, line_base + line_no, why, line)  # type: ignore[arg-type]
@@ -212,6 +213,7 @@ def _run(
             entries.append({**written.entry, "source": redacted(part.path)})
             stats.count_pairs(comparisons)
             context.progress.update(stats.records_read, part.done)
+    files.warn(stats)
     stats.check_any_scored()
     return received
 
