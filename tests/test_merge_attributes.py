@@ -151,3 +151,44 @@ def test_output_name_does_not_apply_to_attribute_files(sources: list[Path], tmp_
         "p{n}.jsonl",
     )
     assert result.exit_code == 2 and "--output-name does not apply" in result.stderr, result.output
+
+
+def test_blank_lines_under_attributes_are_a_warning_and_fail_strict(tmp_path: Path) -> None:
+    # A blank line gets no attribute line, so the lines after it no longer match their
+    # documents by number: it passed with exit 0 and no warning, even with --strict.
+    lines = SOURCE.read_bytes().splitlines(keepends=True)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.jsonl").write_bytes(b"".join([*lines[:3], b"\n", *lines[3:6]]))
+    (docs / "b.jsonl").write_bytes(b"".join(lines[6:9]))
+    sources = [docs / "a.jsonl", docs / "b.jsonl"]
+    flags = [*TARGETS, "--compressor", "lz4", "-j", "1", "--output-format", "attributes", "--strict"]
+    parts = [tmp_path / f"p{i}.jsonl" for i in range(2)]
+    for i, part in enumerate(parts):
+        ok("score", *sources, *TARGETS, "--compressor", "lz4", "-q", "--shard", f"{i}/2", "-o", part)
+    runs = {
+        "score -o FILE": ("score", *sources, *flags, "-o", tmp_path / "attrs.jsonl"),
+        "score -o DIR/": ("score", *sources, *flags, "-o", f"{tmp_path}/dir/"),
+        "merge -o FILE": (
+            "merge",
+            *parts,
+            "--output-format",
+            "attributes",
+            "--strict",
+            "-o",
+            tmp_path / "m.jsonl",
+        ),
+        "merge -o DIR/": (
+            "merge",
+            *parts,
+            "--output-format",
+            "attributes",
+            "--strict",
+            "-o",
+            f"{tmp_path}/mdir/",
+        ),
+    }
+    for name, args in runs.items():
+        result = run(*args)
+        assert result.exit_code == 6, (name, result.output)
+        assert "1 blank line(s), which get no attribute line" in result.stderr, name

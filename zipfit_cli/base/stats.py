@@ -108,6 +108,16 @@ class RunStats:
         if self.selected == 0:
             self.warnings.append("nothing was selected: the output holds no records")
 
+    def check_attribute_lines(self, output_format: str = "attributes") -> None:
+        """Attribute files have no line for a blank line of a source: after one, their line
+        numbers are not the documents'. A warning, so that --strict fails the run."""
+        if output_format == "attributes" and self.blank_lines:
+            self.warnings.append(
+                f"the sources hold {self.blank_lines:,} blank line(s), which get no attribute line: "
+                "after the first, attribute lines and document lines no longer share line numbers "
+                "(remove blank lines from documents a mixer reads)"
+            )
+
     def add_pruned(self, pruned: Pruned, sign: int = 1) -> None:
         """Count a record --adaptive stopped (sign −1: take one back, scored after all)."""
         self.pruned[pruned.checkpoint] += sign

@@ -103,6 +103,7 @@ def score_to_directory(
                 context.progress = progress
             start = time.perf_counter()
             received = _run(settings, runner, planned.plans, context, entries)
+            context.stats.check_attribute_lines(target.output_format)
             context.stats.elapsed = time.perf_counter() - start
             summary = {**described(), "directory_output": _described(target, entries, received)}
             if report_out is not None:

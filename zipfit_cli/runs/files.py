@@ -24,6 +24,7 @@ from typing import Any
 
 from ..base.stats import RunStats
 from ..engines.engine import Engine, ProgressSink, RunSettings, local_engine
+from ..files.output import Output
 from ..files.writing import output_shape
 from ..scoring.distances import WithDistances, adaptive_refused
 from ..selection.coverage import check_coverage, check_share_of_k
@@ -115,10 +116,16 @@ def score_files(
     small line per record instead)."""
     shape = output_shape(output_format, settings.score_key, id_key, settings.spec)
     settings = _writing_ids(settings, output_format, id_key)
-    return write_outputs(
-        lambda out, sides: run_score(
+
+    def job(out: Output, sides: dict[str, Output]) -> RunStats:
+        stats = run_score(
             settings, out, progress, part=part, engine=engine, aside=sides.get("contaminated"), shape=shape
-        ),
+        )
+        stats.check_attribute_lines(output_format)
+        return stats
+
+    return write_outputs(
+        job,
         **_outputs(
             settings,
             output,

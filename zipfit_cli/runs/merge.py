@@ -197,11 +197,9 @@ def run_merge(
     min_score: float | None = None,
 ) -> RunStats:
     """Merge parts; -k/--fraction override the selection the parts were written with.
-
     Filters (dedupe, budgets) apply to the merged ranking, so they need parts that hold
     their shard's whole ranking (written without -k). `min_score` (else the parts' own)
-    leaves out records below it first; it may not be below the parts' own.
-    """
+    leaves out records below it first; it may not be below the parts' own."""
     check_limits(top_k, fraction)
     start = time.perf_counter()
     parts = [read_part(p, max_line_bytes) for p in paths]
@@ -242,6 +240,7 @@ def run_merge(
             writer.write(score, index, line)
     if selecting:
         stats.check_selection()
+    stats.check_attribute_lines(output_format)
     stats.elapsed = time.perf_counter() - start
     return stats
 

@@ -83,6 +83,7 @@ def merge_to_directory(
             report_out.__enter__()
         if target.output_format == "attributes":
             write_attribute_files(ordered, names, where, target, force, stats, entries)
+            stats.check_attribute_lines()
         else:
             tasks = (_Copy(part, name, target, force) for part, name in zip(ordered, names, strict=True))
             # A memory:// directory lives in this process: other processes' files would be lost.
