@@ -224,7 +224,7 @@ def test_a_failed_run_leaves_no_temporary_file(tmp_path: Path, workers: str) -> 
     out = tmp_path / "out"
     result = run("score", bad, *TARGETS, "-q", "-j", workers, "--blocksize", "64KiB", "-o", f"{out}/")
     assert result.exit_code == 3, result.output
-    assert os.listdir(out) == []
+    assert not out.exists()  # made by the run, removed with its files
 
 
 def test_force_never_removes_a_file_the_run_did_not_write(corpus: Path, tmp_path: Path) -> None:
@@ -670,3 +670,23 @@ def test_a_report_that_names_the_output_directory_is_refused_before_scoring(
     result = run("score", corpus, *FAST, "-o", f"{out}/", "--report", f"{out}/")
     assert result.exit_code == 2, result.output
     assert "output directory" in result.stderr and not out.exists()
+
+
+def test_a_failed_run_removes_the_folders_it_made_and_keeps_those_it_found(tmp_path: Path) -> None:
+    # An interrupted or failed run left the (empty) directory it had made, and the attribute
+    # subfolders of its parts.
+    docs = tmp_path / "docs"
+    (docs / "cc").mkdir(parents=True)
+    lines = SOURCE.read_bytes().splitlines(keepends=True)
+    (docs / "cc" / "a.jsonl").write_bytes(b"".join(lines[:5]))
+    (docs / "b.jsonl").write_bytes(b"".join([*lines[5:9], b'{"text": 1}\n']))  # fails on its last line
+    args = ["score", docs / "cc" / "a.jsonl", docs / "b.jsonl", *LZ4, "--output-format", "attributes"]
+    made = tmp_path / "new" / "deep"
+    result = run(*args, "-o", f"{made}/")
+    assert result.exit_code == 3, result.output
+    assert not (tmp_path / "new").exists()
+    found = tmp_path / "found"
+    found.mkdir()
+    result = run(*args, "-o", f"{found}/")
+    assert result.exit_code == 3, result.output
+    assert found.is_dir() and os.listdir(found) in ([], ["cc"])  # the run's subfolder may stay

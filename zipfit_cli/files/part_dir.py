@@ -88,6 +88,7 @@ class PartDir:
         root = directory.split("://", 1)[1] if is_url(directory) and self.local else directory
         self.fs: Any = None
         self._before: dict[str, Any] = {}  # what --force found under planned names: not ours
+        self._made: list[str] = []  # local folders this run created for the directory, deepest first
         if self.local:
             self.root = os.path.abspath(root)
         else:
@@ -152,6 +153,10 @@ class PartDir:
             seen.add(name)
         try:
             if self.local:
+                folder = self.root
+                while not os.path.isdir(folder) and folder != os.path.dirname(folder):
+                    self._made.append(folder)
+                    folder = os.path.dirname(folder)
                 os.makedirs(self.root, exist_ok=True)
                 held = os.listdir(self.root)
             else:
@@ -192,6 +197,19 @@ class PartDir:
             self._unlink(_join(self, name))
         if temporaries:
             self._remove_temporaries(names)
+        self._remove_made()
+
+    def _remove_made(self) -> None:
+        """The folders this run made for the directory, where it left them empty: everything
+        below a folder it made is its own (a failed run's attribute subfolders too)."""
+        if not self._made:
+            return
+        for folder, _, _ in os.walk(self.root, topdown=False):
+            with contextlib.suppress(OSError):  # not empty: a file that is not the run's, or kept
+                os.rmdir(folder)
+        for folder in self._made[1:]:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
 
     def _unlink(self, where: str) -> None:
         with contextlib.suppress(OSError, FileNotFoundError):
