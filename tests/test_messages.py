@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import FAST, SOURCE, ok, records, run
+from conftest import FAST, SOURCE, TARGET, ok, records, run
 
 from zipfit_cli.base.errors import faithful, redacted, remember_urls, shown, stored
 from zipfit_cli.base.stats import RunStats
@@ -217,3 +217,16 @@ def test_non_utf8_file_names_in_reports_parts_and_merges(
     ok("score", name, *FAST, "--shard", "1/2", "-o", "p2.jsonl", "-q")
     changed = run("merge", "p0.jsonl", "p2.jsonl")
     assert changed.exit_code == 3 and "input bad\\xff\\xfe.jsonl changed" in changed.stderr, changed.stderr
+
+
+def test_a_target_without_the_text_key_points_at_the_template_too(tmp_path: Path) -> None:
+    # The sample targets (HumanEval) have no `text`: a template over their fields is the fix
+    # most users need, and the hint named only --target-key.
+    source = tmp_path / "s.jsonl"
+    source.write_bytes(b'{"text": "def f(): pass"}\n')
+    result = run("select", source, "-t", TARGET, "-k", "1", "--compressor", "lz4")
+    assert result.exit_code == 3, result.output
+    assert "target: no 'text' field" in result.stderr
+    assert "--target-key" in result.stderr and "--target-template" in result.stderr
+    with_template = run("select", source, "-t", TARGET, "--target-template", "{nope}", "-k", "1")
+    assert "template field" in with_template.stderr and "--target-key" not in with_template.stderr

@@ -288,8 +288,10 @@ def load_texts(
                     if exc.reason == "malformed_json"
                     else ""
                 )
+                # A target without the key may want a template over its fields instead.
+                also = ("target_template",) if exc.settings == ("target_key",) and not spec.template else ()
                 raise InputError(
-                    f"{shown(path)}:{line_no}: {role}: {exc.detail}{hint}", setting=exc.settings
+                    f"{shown(path)}:{line_no}: {role}: {exc.detail}{hint}", setting=(*exc.settings, *also)
                 ) from None
             except UnicodeDecodeError as exc:
                 where = f"{shown(path)}:{line_no}"
