@@ -399,3 +399,34 @@ def test_coverage_needs_k_and_zero_is_by_score(
     plain = select_top_k(recs, target_texts, 10, compressor="lz4")
     assert select_top_k(recs, target_texts, 10, compressor="lz4", coverage=0) == plain
     assert select_top_k(recs, target_texts, 10, compressor="lz4", coverage=None) == plain
+
+
+@pytest.mark.parametrize("fill", ["rank", "shortest"])
+@pytest.mark.parametrize("coverage", [None, 0.25])
+def test_select_top_k_budget_is_the_clis(
+    coverage_pool: dict[str, Any], target_texts: list[bytes], fill: str, coverage: float | None
+) -> None:
+    root, k, budget = coverage_pool["root"], 40, 9000
+    extra = ["--coverage", "0.25"] if coverage else []
+    out = ok(
+        "select", root / "pool.jsonl", *FAST, "-q", "--contrast", "--background", root / "bg.jsonl",
+        "-k", str(k), *extra, "--budget-chars", str(budget), "--budget-fill", fill,
+    )  # fmt: skip
+    cli = records(out.stdout_bytes)
+    api = select_top_k(
+        coverage_pool["records"], target_texts, k, compressor="lz4", background=coverage_pool["background"],
+        coverage=coverage, budget_chars=budget, budget_fill=fill,
+    )  # fmt: skip
+    assert 0 < len(api) < k
+    assert [record for _, record in api] == [{f: v for f, v in r.items() if f != "zipfit_score"} for r in cli]
+    assert sum(len(r["text"]) for _, r in api) <= budget
+
+
+def test_select_top_k_budget_refusals(target_texts: list[bytes]) -> None:
+    recs = [{"text": "def f(): pass"}]
+    with pytest.raises(UsageError, match="--budget-fill shortest goes with"):
+        select_top_k(recs, target_texts, 1, budget_fill="shortest")
+    with pytest.raises(UsageError, match="--budget-fill is one of"):
+        select_top_k(recs, target_texts, 1, budget_chars=5, budget_fill="longest")
+    with pytest.raises(TypeError, match="budget_chars must be an int"):
+        select_top_k(recs, target_texts, 1, budget_chars=5.0)  # type: ignore[arg-type]

@@ -14,8 +14,10 @@ from ..files.records import RecordError, TextSpec, encode_text
 from ..scoring.contrast import DEFAULT_WEIGHT
 from ..scoring.distances import WithDistances
 from ..scoring.pairwise import TargetSet
+from ..selection.budget import make_counter, take_shortest_within_budget, take_within_budget
 from ..selection.coverage import Candidates, check_coverage
 from ..selection.ranking import TopK
+from ..selection.rules import check_budget_fill
 
 if TYPE_CHECKING:
     from ..scoring.scorers import Scorer
@@ -138,6 +140,8 @@ def select_top_k(
     background: Sequence[str | bytes] | None = None,
     contrast_weight: float = DEFAULT_WEIGHT,
     coverage: float | None = None,
+    budget_chars: int | None = None,
+    budget_fill: str = "rank",
     workers: int = 1,
     progress: bool = False,
 ) -> list[tuple[float, Mapping[str, Any]]]:
@@ -151,10 +155,15 @@ def select_top_k(
     by going round the targets, each taking its nearest record not yet taken, the rest by
     score; the list holds the coverage picks in the order taken, then the others by rank.
     Scores stay the method's. None or 0: by score alone.
+
+    `budget_chars` is `select --budget-chars N` (characters: code points of each text), and
+    `budget_fill` its `--budget-fill`: "rank" keeps the selection's records in order while
+    they fit, "shortest" the shortest of the k that fit, in the selection's order.
     """
     checks.many("records", records, "records (mappings)")
     checks.count("k", k)
     checks.count("workers", workers)
+    check_budget_fill(budget_fill, budget_chars)
     spec = TextSpec.build(checks.text("text_key", text_key, "a key"))
     scorer = _scorer(targets, compressor, level, background, contrast_weight)
     share = check_coverage(coverage) if coverage is not None else None
@@ -180,7 +189,23 @@ def select_top_k(
     for index, score in enumerate(_scores(texts(), scorer, workers, 256, progress)):
         best.push(score, index, waiting.popleft())
     chosen = best.select() if isinstance(best, Candidates) else best.ranked()
-    return [(float(score), record) for score, _, record in chosen]
+    return _within_budget(
+        [(float(score), record) for score, _, record in chosen], spec, budget_chars, budget_fill
+    )
+
+
+def _within_budget(
+    selected: list[tuple[float, Mapping[str, Any]]], spec: TextSpec, budget: int | None, fill: str
+) -> list[tuple[float, Mapping[str, Any]]]:
+    """The selection cut to a character budget as `select` cuts it: k and the budget are both
+    limits on one ordering, so the budget over the k selected gives the command's records."""
+    if budget is None:
+        return selected
+    if isinstance(budget, bool) or not isinstance(budget, int):
+        raise TypeError(f"budget_chars must be an int, not {type(budget).__name__}")
+    chars = make_counter("chars")
+    take = take_shortest_within_budget if fill == "shortest" else take_within_budget
+    return list(take(selected, lambda item: chars(spec.text_of(dict(item[1]))), budget))
 
 
 __all__ = ["RecordError", "score_texts", "select_top_k"]
