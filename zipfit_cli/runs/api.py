@@ -154,11 +154,8 @@ def select_top_k(
     `coverage` is `select --coverage F`: the first round(F x k) records (halves up) are taken
     by going round the targets, each taking its nearest record not yet taken, the rest by
     score; the list holds the coverage picks in the order taken, then the others by rank.
-    Scores stay the method's. None or 0: by score alone.
-
-    `budget_chars` is `select --budget-chars N` (characters: code points of each text), and
-    `budget_fill` its `--budget-fill`: "rank" keeps the selection's records in order while
-    they fit, "shortest" the shortest of the k that fit, in the selection's order.
+    Scores stay the method's. None or 0: by score alone. `budget_chars` and `budget_fill` are
+    `select --budget-chars N --budget-fill rank|shortest` (characters: code points).
     """
     checks.many("records", records, "records (mappings)")
     checks.count("k", k)
