@@ -274,3 +274,27 @@ def test_budget_fill_shortest_that_fits_nothing_warns_with_the_shortest_size(sli
     result = run("select", *args, "--budget-chars", str(shortest - 1), "--budget-fill", "shortest")
     assert result.stdout == ""
     assert f"smaller than the shortest selected record, which holds {shortest:,}" in result.stderr
+
+
+def test_the_summary_says_a_shortest_fill_has_no_cut(slice_path: Path) -> None:
+    # Records above the lowest selected score were left out: calling it a threshold, and
+    # marking every bin above it as selected, misled.
+    args = (
+        slice_path,
+        *TARGETS,
+        "--compressor",
+        "lz4",
+        "-k",
+        "40",
+        "--budget-chars",
+        "6000",
+        "--summary",
+        "full",
+    )
+    shortest = run("select", *args, "--budget-fill", "shortest")
+    assert "(the shortest of the selection)" in shortest.stderr
+    assert "lowest selected score" in shortest.stderr and "selection threshold" not in shortest.stderr
+    assert not any(" > " in line or "| >" in line for line in shortest.stderr.splitlines())
+    rank = run("select", *args)
+    assert "selection threshold" in rank.stderr and "shortest" not in rank.stderr
+    assert any(" > " in line for line in rank.stderr.splitlines())  # a cut: the bins above it marked

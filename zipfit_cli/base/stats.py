@@ -47,7 +47,7 @@ SUMMED = ("records_read", "blank_lines", "scored", "selected", "pairs", "bytes_r
           "rescored", "below_min_score")  # fmt: skip
 TALLIED = ("skipped", "histogram", "duplicates", "pruned", "selected_by")  # Counters, added key by key
 OWN = ("score_min", "score_max", "scores", "threshold", "warnings", "budget_used", "budget_unit",
-       "shards_elapsed", "start_threshold", "min_score")  # fmt: skip
+       "budget_fill", "shards_elapsed", "start_threshold", "min_score")  # fmt: skip
 # Counts a part carries besides scored, pairs, bytes_read, elapsed, the score range and the
 # histogram: 0 when a part written before them lacks one.
 PART_COUNTS = ("pruned_pairs", "pairs_exhaustive", "audited", "audit_misses", "presampled", "rescored",
@@ -74,6 +74,7 @@ class RunStats:
     selected_by: Counter[str] = field(default_factory=Counter)  # --coverage: records by rule taking them
     budget_used: int | None = None  # tokens or characters selected under a budget
     budget_unit: str | None = None  # "tokens" or "characters"
+    budget_fill: str | None = None  # --budget-fill, when a budget applied: "rank" or "shortest"
     warnings: list[str] = field(default_factory=list)  # shown unless --quiet, kept in the report
     shards_elapsed: float | None = None  # a merge: the shards' seconds, added up (elapsed is its own)
     pruned: Counter[str] = field(default_factory=Counter)  # --adaptive: records stopped, by checkpoint
@@ -265,6 +266,7 @@ class RunStats:
             "selected_by": dict(sorted(self.selected_by.items())),
             "budget_used": self.budget_used,
             "budget_unit": self.budget_unit,
+            "budget_fill": self.budget_fill,
             "elapsed_s": round(self.elapsed, 3),
             "shards_elapsed_s": None if self.shards_elapsed is None else round(self.shards_elapsed, 3),
             "records_per_s": round(self.records_read / self.work_time, 1) if self.work_time else None,

@@ -42,16 +42,20 @@ def summary_lines(stats: RunStats, what: str) -> list[str]:
         took = stats.selected_by
         lines.append(f"by coverage {took['coverage']:,} (written first), by score {took['score']:,}")
     if stats.budget_used is not None:
-        lines.append(f"budget used: {stats.budget_used:,} {shown(stats.budget_unit or '')}".rstrip())
+        used = f"budget used: {stats.budget_used:,} {shown(stats.budget_unit or '')}".rstrip()
+        lines.append(used + (" (the shortest of the selection)" if stats.budget_fill == "shortest" else ""))
+    # Coverage picks and a shortest fill select no prefix of the ranking: no score is a cut.
+    cut = not stats.selected_by and stats.budget_fill != "shortest"
     if stats.scored:
         low, median, high = (_score(x) for x in (stats.score_min, d["score_median"], stats.score_max))
         # Past stats.EXACT_SCORES the median comes from the histogram, to half a bin: it says so.
         about = "" if stats.median_exact else "~"
         scores = f"score min {low}, median {about}{median}, max {high}"
         if stats.threshold is not None and what == "selected":
-            scores += f"; selection threshold {_score(stats.threshold)}"
+            label = "selection threshold" if cut else "lowest selected score"
+            scores += f"; {label} {_score(stats.threshold)}"
         lines.append(scores)
-        lines.extend(histogram_lines(stats, stats.threshold if what == "selected" else None))
+        lines.extend(histogram_lines(stats, stats.threshold if what == "selected" and cut else None))
     lines.extend(_adaptive_lines(stats))
     work = stats.work_time
     rate = stats.records_read / work if work else 0.0
@@ -100,6 +104,7 @@ def summary_line(stats: RunStats, what: str, outputs: dict[str, str]) -> str:
         pairs.append(("threshold", _score(stats.threshold)))
     if stats.budget_used is not None:
         pairs += [("budget_used", stats.budget_used), ("budget_unit", stats.budget_unit or "")]
+        pairs.append(("budget_fill", stats.budget_fill or "rank"))
     if stats.presampled:
         pairs += [("presampled", stats.presampled), ("rescored", stats.rescored)]
     if stats.audited:

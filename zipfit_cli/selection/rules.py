@@ -109,6 +109,7 @@ def apply_filters(
 
         stats.budget_used = 0
         stats.budget_unit = "characters" if count.spec == "chars" else "tokens"
+        stats.budget_fill = filters.fill
         take = take_shortest_within_budget if shortest else take_within_budget
         for record in take(records, size, filters.budget, tally):
             stats.budget_used = tally.used
