@@ -610,3 +610,15 @@ def test_a_record_copied_into_another_part_is_refused(
     result = run("merge", *made, "-k", "10", "-o", tmp_path / "top.jsonl")
     assert result.exit_code == 3, result.output
     assert "in two parts" in result.stderr and not (tmp_path / "top.jsonl").exists()
+
+
+def test_parts_of_different_commands_are_named_by_the_command(slice_path: Path, tmp_path: Path) -> None:
+    # A score part among select --contrast parts was named by `background_sha256`, a hash that
+    # follows from the difference, not by the difference itself.
+    (tmp_path / "s").mkdir()
+    (tmp_path / "c").mkdir()
+    selects = parts(tmp_path / "s", slice_path, 2, "select", "--contrast", "--background-size", "8")
+    scores = parts(tmp_path / "c", slice_path, 2, "score")
+    result = run("merge", selects[0], scores[1], "-o", tmp_path / "m.jsonl")
+    assert result.exit_code == 3, result.output
+    assert ": command differs from" in result.stderr and "('score' vs 'select')" in result.stderr

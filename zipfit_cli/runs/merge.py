@@ -111,11 +111,20 @@ def _trailer(path: str, line: bytes) -> dict[str, Any]:
     return info
 
 
+# The settings that say most about which run a part came from are compared first, so a
+# score part among select parts is named as such, not by a hash that follows from it.
+_TELLING = ("command", "method", "compressor", "level", "output_format", "shard_by", "shard_count")
+
+
+def _telling_first(key: str) -> tuple[int, str]:
+    return (_TELLING.index(key) if key in _TELLING else len(_TELLING), key)
+
+
 def check_parts(parts: list[Part]) -> None:
     """All parts from one run, every shard present exactly once."""
     first = parts[0].info
     for part in parts[1:]:
-        for key in sorted((first.keys() | part.info.keys()) - _MAY_DIFFER):
+        for key in sorted((first.keys() | part.info.keys()) - _MAY_DIFFER, key=_telling_first):
             if part.info.get(key) != first.get(key):
                 raise InputError(
                     f"{shown(part.path)}: {shown(key)} differs from {shown(parts[0].path)} "
