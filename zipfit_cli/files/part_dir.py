@@ -238,11 +238,23 @@ class PartDir:
                 if base.endswith(_TMP_SUFFIX) and base[:-cut] in wanted:
                     self._unlink((os.path if self.local else posixpath).join(folder, base))
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        """The manifest, written last: the set of parts it lists is complete. The hidden files
-        of those parts go first: a worker killed while writing one leaves it (Dask runs the
-        task again elsewhere), as does an earlier run killed before a --force rerun."""
-        self._remove_temporaries([entry["name"] for entry in manifest["parts"]])
+    def write_manifest(
+        self, output_format: str, entries: list[dict[str, Any]], summary: dict[str, Any], **extra: Any
+    ) -> None:
+        """The manifest of these parts, written last: the set it lists is complete. The hidden
+        files of those parts go first: a worker killed while writing one leaves it (Dask runs
+        the task again elsewhere), as does an earlier run killed before a --force rerun."""
+        manifest = {
+            "zipfit_manifest": 1,
+            "complete": True,
+            "output_format": output_format,
+            **extra,
+            "parts": entries,
+            "records": sum(entry["records"] for entry in entries),
+            "bytes": sum(entry["bytes"] for entry in entries),
+            "settings": stored(summary),
+        }
+        self._remove_temporaries([entry["name"] for entry in entries])
         part = PartFile(self, MANIFEST, replace=True, records=False)
         # Names (a part's source, an attribute file's own) may hold bytes that are not UTF-8.
         part.write(orjson.dumps(stored(manifest), option=orjson.OPT_INDENT_2) + b"\n")

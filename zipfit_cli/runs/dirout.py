@@ -112,7 +112,7 @@ def score_to_directory(
             for sink in outputs:
                 sink.finish()
             publish_all(outputs)
-            where.write_manifest(_manifest(target, entries, summary))
+            where.write_manifest(target.output_format, entries, summary)
         except (KeyboardInterrupt, Terminated) as exc:
             _undo(where, names, outputs)
             raise Terminated(exc.signum if isinstance(exc, Terminated) else 2) from None
@@ -235,20 +235,6 @@ def _described(target: DirectoryOutput, entries: list[dict[str, Any]], received:
         "parts": len(entries),
         "manifest": MANIFEST,
         "record_bytes_received": received,  # by the client: near-copies kept aside, nothing else
-    }
-
-
-def _manifest(
-    target: DirectoryOutput, entries: list[dict[str, Any]], summary: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "zipfit_manifest": 1,
-        "complete": True,
-        "output_format": target.output_format,
-        "parts": entries,
-        "records": sum(entry["records"] for entry in entries),
-        "bytes": sum(entry["bytes"] for entry in entries),
-        "settings": stored(summary),
     }
 
 

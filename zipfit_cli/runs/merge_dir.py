@@ -98,7 +98,8 @@ def merge_to_directory(
             report_out.write(orjson.dumps(stored(body), option=orjson.OPT_INDENT_2) + b"\n")
             report_out.finish()
             publish_all([report_out])
-        where.write_manifest(_manifest(target, entries, summary))
+        # Part n holds shard n's records, each part in input order.
+        where.write_manifest(target.output_format, entries, summary, order="shard")
     except (KeyboardInterrupt, Terminated) as exc:
         _undo(where, names, report_out)
         raise Terminated(exc.signum if isinstance(exc, Terminated) else 2) from None
@@ -194,21 +195,6 @@ def _described(target: MergeDirectory, entries: list[dict[str, Any]]) -> dict[st
         "parts": len(entries),
         "manifest": MANIFEST,
         "record_bytes_received": 0,  # a part's records go from its file to its output file
-    }
-
-
-def _manifest(
-    target: MergeDirectory, entries: list[dict[str, Any]], summary: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "zipfit_manifest": 1,
-        "complete": True,
-        "output_format": target.output_format,
-        "order": "shard",  # part n holds shard n's records, each part in input order
-        "parts": entries,
-        "records": sum(entry["records"] for entry in entries),
-        "bytes": sum(entry["bytes"] for entry in entries),
-        "settings": stored(summary),
     }
 
 
