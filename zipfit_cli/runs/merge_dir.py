@@ -98,8 +98,7 @@ def merge_to_directory(
             report_out.write(orjson.dumps(stored(body), option=orjson.OPT_INDENT_2) + b"\n")
             report_out.finish()
             publish_all([report_out])
-        # Part n holds shard n's records, each part in input order.
-        where.write_manifest(target.output_format, entries, summary, order="shard")
+        where.write_manifest(target.output_format, entries, summary, order="shard")  # part n: shard n
     except (KeyboardInterrupt, Terminated) as exc:
         _undo(where, names, report_out)
         raise Terminated(exc.signum if isinstance(exc, Terminated) else 2) from None
