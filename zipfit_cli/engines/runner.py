@@ -336,3 +336,9 @@ def _kill(pool: ProcessPoolExecutor) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join()
+    # The pool's manager thread sees its workers gone and closes its wake-up pipe: let it
+    # finish now, or the interpreter's exit may wake it through a closed pipe and print a
+    # traceback (seen once, after `zipfit score -j 2 | head -n 1`).
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(timeout=2)
